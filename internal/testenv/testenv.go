@@ -1,0 +1,149 @@
+// Package testenv starts the real stand-ins the tests run against
+// (moto_server, oidc-provider) as child processes on free loopback ports.
+//
+// A stand-in that cannot start fails the test: a missing tool is a failure,
+// never a skip. The README's test command installs everything they need.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// RepoRoot is the module's root directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Process is a started stand-in.
+type Process struct {
+	URL string
+	cmd *exec.Cmd
+}
+
+// Start runs name with args, waits until GET url+probe answers, and stops the
+// process when the test ends. Output goes to a log file under the test's
+// temp dir, printed if the stand-in never comes up.
+func Start(t testing.TB, url, probe, name string, args ...string) *Process {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), filepath.Base(name)+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("testenv: start %s: %v (the README's test command installs it)", name, err)
+	}
+	p := &Process{URL: url, cmd: cmd}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		logf.Close()
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(url + probe)
+		if err == nil {
+			resp.Body.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(logPath)
+			t.Fatalf("testenv: %s did not answer at %s: %v\n%s", name, url, err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var (
+	motoOnce sync.Once
+	motoURL  string
+)
+
+// Moto starts one moto_server for the whole test binary (shared by every
+// test of the package; each test uses its own table or secret names) and
+// points the AWS SDK at it through AWS_ENDPOINT_URL and dummy credentials.
+func Moto(t testing.TB) string {
+	t.Helper()
+	motoOnce.Do(func() {
+		port := FreePort(t)
+		url := "http://127.0.0.1:" + strconv.Itoa(port)
+		// Not tied to t's cleanup: it lives as long as the test binary.
+		cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("testenv: start moto_server: %v (the README's test command checks it is installed)", err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			resp, err := http.Get(url + "/moto-api/")
+			if err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("testenv: moto_server did not start: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		motoURL = url
+	})
+	if motoURL == "" {
+		t.Fatal("testenv: moto_server failed to start earlier")
+	}
+	AWSEnv(t, motoURL)
+	return motoURL
+}
+
+// AWSEnv points the AWS SDK's default config at endpoint for this test.
+func AWSEnv(t testing.TB, endpoint string) {
+	t.Helper()
+	if tt, ok := t.(*testing.T); ok {
+		tt.Setenv("AWS_ENDPOINT_URL", endpoint)
+		tt.Setenv("AWS_ACCESS_KEY_ID", "testing")
+		tt.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+		tt.Setenv("AWS_REGION", "us-east-1")
+		tt.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		return
+	}
+	os.Setenv("AWS_ENDPOINT_URL", endpoint)
+	os.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	os.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	os.Setenv("AWS_REGION", "us-east-1")
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// Context is a context that ends with the test.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Name is a unique name for a table or secret of this test.
+func Name(t testing.TB, prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+}

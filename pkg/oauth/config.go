@@ -1,0 +1,269 @@
+package oauth
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Refresh modes (REFRESH_MODE).
+const (
+	ModeKeepalive = "keepalive"
+	ModeEager     = "eager"
+)
+
+// Config is the deployment's configuration, read from the environment by
+// LoadConfig. The same variables are set on every function.
+type Config struct {
+	Provider Provider
+	ClientID string
+
+	// Exactly one of each pair is set: the ARN in AWS, the plain value for
+	// local development.
+	ClientSecretARN string
+	ClientSecret    Secret
+	TokenKeyARN     string
+	TokenKey        Secret
+
+	RedirectURL   string   // "" derives it from the API Gateway request
+	Scopes        []string // may be empty
+	AllowedReturn []ReturnPrefix
+	TableName     string
+
+	RefreshMode      string
+	RefreshWindow    time.Duration
+	KeepaliveMargin  time.Duration
+	SweepConcurrency int
+	TokenRatePerMin  int // 0: unlimited
+
+	LogLevel slog.Level
+}
+
+// ReturnPrefix is one entry of ALLOWED_RETURN_URLS: a return_to must have
+// this scheme and host (with port) exactly, and a path under Path.
+type ReturnPrefix struct {
+	Scheme, Host, Path string
+}
+
+// Variables lists every environment variable LoadConfig reads.
+var Variables = []string{
+	"OAUTH_PROVIDER", "OAUTH_SERVER_URL", "OAUTH_AUTH_URL", "OAUTH_TOKEN_URL",
+	"OAUTH_REVOKE_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET_ARN",
+	"OAUTH_TOKEN_KEY_ARN", "OAUTH_CLIENT_SECRET", "OAUTH_TOKEN_KEY",
+	"OAUTH_REDIRECT_URL", "OAUTH_SCOPES", "OAUTH_ACCOUNT_FIELD",
+	"OAUTH_USERINFO_URL", "ALLOWED_RETURN_URLS", "TABLE_NAME", "REFRESH_MODE",
+	"REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY",
+	"TOKEN_RATE_PER_MIN", "LOG_LEVEL",
+}
+
+// LoadConfig reads and validates the configuration. getenv is usually
+// os.Getenv. A bad configuration returns one error naming every bad variable.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var (
+		c    Config
+		errs []error
+	)
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+
+	// Provider and endpoints.
+	preset := get("OAUTH_PROVIDER")
+	switch preset {
+	case PresetRingCentral:
+		server := get("OAUTH_SERVER_URL")
+		if server == "" {
+			server = DefaultRingCentralServer
+		}
+		if checkURL(server) != nil {
+			bad("OAUTH_SERVER_URL", "want an absolute https URL, got %q", server)
+		}
+		c.Provider = RingCentral(server)
+	case PresetGeneric:
+		c.Provider = Provider{Name: PresetGeneric}
+		c.Provider.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	case "":
+		bad("OAUTH_PROVIDER", "required: ringcentral or generic")
+	default:
+		bad("OAUTH_PROVIDER", "want ringcentral or generic, got %q", preset)
+	}
+	endpoint := func(name string, dst *string, required bool) {
+		v := get(name)
+		if v == "" {
+			if required && preset == PresetGeneric {
+				bad(name, "required when OAUTH_PROVIDER=generic")
+			}
+			return
+		}
+		if err := checkURL(v); err != nil {
+			bad(name, "%v", err)
+			return
+		}
+		*dst = v
+	}
+	endpoint("OAUTH_AUTH_URL", &c.Provider.Endpoint.AuthURL, true)
+	endpoint("OAUTH_TOKEN_URL", &c.Provider.Endpoint.TokenURL, true)
+	endpoint("OAUTH_REVOKE_URL", &c.Provider.RevokeURL, false)
+	endpoint("OAUTH_USERINFO_URL", &c.Provider.UserinfoURL, false)
+	if v := get("OAUTH_ACCOUNT_FIELD"); v != "" {
+		c.Provider.AccountField = v
+		if c.Provider.UserinfoURL != "" && preset == PresetGeneric {
+			bad("OAUTH_ACCOUNT_FIELD", "set either OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL, not both")
+		}
+	}
+	if preset == PresetGeneric && c.Provider.AccountField == "" && c.Provider.UserinfoURL == "" {
+		bad("OAUTH_ACCOUNT_FIELD", "generic provider needs OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL to name the account")
+	}
+
+	c.ClientID = get("OAUTH_CLIENT_ID")
+	if c.ClientID == "" {
+		bad("OAUTH_CLIENT_ID", "required")
+	}
+
+	// Secrets: the ARN in AWS, the plain value locally; exactly one.
+	secretPair := func(arnName, valueName string, arn *string, value *Secret, minLen int) {
+		a, v := get(arnName), getenv(valueName)
+		switch {
+		case a != "" && v != "":
+			bad(valueName, "set %s or %s, never both (the plain value is for local development only)", arnName, valueName)
+		case a != "":
+			if !strings.HasPrefix(a, "arn:") {
+				bad(arnName, "want a Secrets Manager ARN (arn:aws:secretsmanager:…)")
+			}
+			*arn = a
+		case v != "":
+			if len(v) < minLen {
+				bad(valueName, "too short: want at least %d characters", minLen)
+			}
+			*value = Secret(v)
+		default:
+			bad(arnName, "required (or %s for local development)", valueName)
+		}
+	}
+	secretPair("OAUTH_CLIENT_SECRET_ARN", "OAUTH_CLIENT_SECRET", &c.ClientSecretARN, &c.ClientSecret, 1)
+	secretPair("OAUTH_TOKEN_KEY_ARN", "OAUTH_TOKEN_KEY", &c.TokenKeyARN, &c.TokenKey, MinTokenKeyLen)
+
+	if v := get("OAUTH_REDIRECT_URL"); v != "" {
+		if err := checkURL(v); err != nil {
+			bad("OAUTH_REDIRECT_URL", "%v", err)
+		} else {
+			c.RedirectURL = v
+		}
+	}
+	c.Scopes = strings.Fields(get("OAUTH_SCOPES"))
+
+	if v := get("ALLOWED_RETURN_URLS"); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			p, err := parseReturnPrefix(s)
+			if err != nil {
+				bad("ALLOWED_RETURN_URLS", "%q: %v", s, err)
+				continue
+			}
+			c.AllowedReturn = append(c.AllowedReturn, p)
+		}
+	}
+
+	c.TableName = get("TABLE_NAME")
+	if c.TableName == "" {
+		bad("TABLE_NAME", "required")
+	}
+
+	c.RefreshMode = get("REFRESH_MODE")
+	switch c.RefreshMode {
+	case "":
+		c.RefreshMode = ModeKeepalive
+	case ModeKeepalive, ModeEager:
+	default:
+		bad("REFRESH_MODE", "want keepalive or eager, got %q", c.RefreshMode)
+	}
+	duration := func(name string, def time.Duration) time.Duration {
+		v := get(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad(name, "want a positive duration such as 15m or 48h, got %q", v)
+			return def
+		}
+		return d
+	}
+	c.RefreshWindow = duration("REFRESH_WINDOW", 15*time.Minute)
+	c.KeepaliveMargin = duration("KEEPALIVE_MARGIN", 48*time.Hour)
+	integer := func(name string, def, min int) int {
+		v := get(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			bad(name, "want an integer >= %d, got %q", min, v)
+			return def
+		}
+		return n
+	}
+	c.SweepConcurrency = integer("SWEEP_CONCURRENCY", 16, 1)
+	c.TokenRatePerMin = integer("TOKEN_RATE_PER_MIN", c.Provider.TokenRatePerMin, 0)
+
+	switch v := strings.ToLower(get("LOG_LEVEL")); v {
+	case "", "info":
+		c.LogLevel = slog.LevelInfo
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		bad("LOG_LEVEL", "want debug, info, warn or error, got %q", v)
+	}
+
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("oauth: bad configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("want an absolute URL, got %q", s)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("want https (plain http only for localhost), got %q", s)
+	}
+	if u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("want a URL without user info or fragment, got %q", s)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+func parseReturnPrefix(s string) (ReturnPrefix, error) {
+	if err := checkURL(s); err != nil {
+		return ReturnPrefix{}, err
+	}
+	u, _ := url.Parse(s)
+	if u.RawQuery != "" {
+		return ReturnPrefix{}, errors.New("want scheme, host and path only, no query")
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	return ReturnPrefix{Scheme: u.Scheme, Host: strings.ToLower(u.Host), Path: path}, nil
+}

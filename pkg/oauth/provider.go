@@ -1,0 +1,54 @@
+package oauth
+
+import (
+	"strings"
+
+	"golang.org/x/oauth2"
+)
+
+// Provider is what a preset knows about an OAuth 2.0 provider beyond its
+// oauth2.Endpoint: where to revoke, how to name the account, and its limits.
+type Provider struct {
+	Name     string          // "ringcentral" or "generic": part of every connection's key
+	Endpoint oauth2.Endpoint // AuthStyle is always oauth2.AuthStyleInHeader
+	// RevokeURL revokes a token (RFC 7009 style form POST with Basic auth).
+	// Empty: the provider offers no revocation.
+	RevokeURL string
+	// AccountField names the token-response field holding the account id
+	// (RingCentral: "owner_id").
+	AccountField string
+	// UserinfoURL, when AccountField is empty, is fetched with the access
+	// token; the account is its JSON "sub".
+	UserinfoURL string
+	// TokenRatePerMin is the preset's default for TOKEN_RATE_PER_MIN.
+	TokenRatePerMin int
+}
+
+// Provider preset names.
+const (
+	PresetRingCentral = "ringcentral"
+	PresetGeneric     = "generic"
+)
+
+// DefaultRingCentralServer is OAUTH_SERVER_URL's default.
+const DefaultRingCentralServer = "https://platform.ringcentral.com"
+
+// RingCentral returns the RingCentral preset for a server URL such as
+// https://platform.ringcentral.com. Endpoints:
+// /restapi/oauth/authorize, /restapi/oauth/token, /restapi/oauth/revoke.
+// The account is the token response's owner_id. The Auth API group allows 5
+// token requests a minute, hence TokenRatePerMin 5.
+func RingCentral(serverURL string) Provider {
+	base := strings.TrimRight(serverURL, "/")
+	return Provider{
+		Name: PresetRingCentral,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   base + "/restapi/oauth/authorize",
+			TokenURL:  base + "/restapi/oauth/token",
+			AuthStyle: oauth2.AuthStyleInHeader,
+		},
+		RevokeURL:       base + "/restapi/oauth/revoke",
+		AccountField:    "owner_id",
+		TokenRatePerMin: 5,
+	}
+}

@@ -1,0 +1,176 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Table layout shared by the code, template.yaml and the tests. The names are
+// part of the contract (DESIGN.md, "Data model"); template_test.go holds the
+// template to them.
+const (
+	AttrPK        = "pk"
+	AttrSK        = "sk"
+	AttrTTL       = "ttl"
+	DueIndexName  = "due-index"
+	AttrDueShard  = "due_shard"
+	AttrRefreshAt = "refresh_at"
+
+	// DueShards is the number of partitions of the sparse due-index
+	// (due#00 … due#15). Connections are spread over them by a hash of pk.
+	DueShards = 16
+
+	pendingPrefix    = "state#"
+	pendingSK        = "state"
+	connectionPrefix = "conn#"
+	connectionSK     = "token"
+)
+
+// Connection statuses.
+const (
+	StatusActive         = "active"
+	StatusReauthRequired = "reauth_required"
+	StatusRevoked        = "revoked"
+)
+
+// Sentinel errors every Store returns (wrapped or not; test with errors.Is).
+var (
+	// ErrNotFound: no such item.
+	ErrNotFound = errors.New("oauth: not found")
+	// ErrPendingExpired: the pending authorization exists but its expires_at
+	// has passed (DynamoDB's TTL deletes expired items only eventually).
+	// The record is left in place.
+	ErrPendingExpired = errors.New("oauth: authorization expired")
+	// ErrBindingMismatch: the pending authorization exists and is live, but the
+	// binding-cookie hash differs. The record is left in place.
+	ErrBindingMismatch = errors.New("oauth: binding cookie does not match")
+	// ErrConflict: a conditional write lost (version changed, a live lease is
+	// held by someone else, or the lease is no longer ours).
+	ErrConflict = errors.New("oauth: conflicting write")
+)
+
+// PendingAuth is an authorization in flight between /authorize and /callback.
+// Stored under PendingKey(state) with a 10-minute TTL.
+type PendingAuth struct {
+	Key         string    // pk: PendingKey(state)
+	BindingHash string    // base64url(sha256(binding cookie value))
+	Verifier    string    // PKCE verifier, sealed (never plaintext at rest)
+	ReturnTo    string    // validated return URL, or ""
+	AppState    string    // opaque app state, or ""
+	CreatedAt   time.Time // set by the handler
+	ExpiresAt   time.Time // checked in code on consume
+}
+
+// Connection is one provider account's tokens and refresh bookkeeping.
+// Token fields hold sealed values (see Sealer); the store never sees plaintext.
+type Connection struct {
+	Provider  string
+	AccountID string
+
+	AccessToken      string // sealed
+	RefreshToken     string // sealed, "" when the provider issued none
+	KeyID            string
+	TokenType        string
+	Scope            string
+	AccessExpiresAt  time.Time // zero: unknown
+	RefreshExpiresAt time.Time // zero: unknown or no refresh token
+
+	Status    string // StatusActive, StatusReauthRequired, StatusRevoked
+	Version   int64
+	Failures  int
+	LastError string // a short code, never provider bodies or tokens
+
+	LeaseOwner string
+	LeaseUntil time.Time
+
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	LastRefreshAt time.Time
+
+	// RefreshAt is when the sweep should next refresh this connection. Zero
+	// keeps the connection out of the due-index (no due_shard attribute):
+	// connections without a refresh token, reauth_required and revoked ones.
+	RefreshAt time.Time
+	// TTL is when DynamoDB may delete the item (refresh expiry plus grace).
+	// Zero: no ttl attribute.
+	TTL time.Time
+}
+
+// Key is the connection's pk.
+func (c *Connection) Key() string { return ConnectionKey(c.Provider, c.AccountID) }
+
+// DueEntry is one row of the due-index.
+type DueEntry struct {
+	Key       string // pk
+	Provider  string
+	AccountID string
+	RefreshAt time.Time
+}
+
+// Store persists pending authorizations and connections. Implementations:
+// DynamoStore (production) and MemoryStore (dev server, tests); both pass
+// oauthtest.RunStoreTests.
+type Store interface {
+	// PutPending stores a new pending authorization; it fails with
+	// ErrConflict if the key exists.
+	PutPending(ctx context.Context, p *PendingAuth) error
+	// ConsumePending deletes and returns the pending authorization under key,
+	// atomically, only if its binding hash equals bindingHash and it has not
+	// expired at now. Otherwise nothing is deleted and the error is
+	// ErrNotFound (missing or already consumed), ErrPendingExpired, or
+	// ErrBindingMismatch.
+	ConsumePending(ctx context.Context, key, bindingHash string, now time.Time) (*PendingAuth, error)
+
+	// PutConnection writes c unconditionally (re-authorization replaces a
+	// connection) and returns the connection it replaced, or nil.
+	PutConnection(ctx context.Context, c *Connection) (replaced *Connection, err error)
+	// GetConnection reads a connection (strongly consistent); ErrNotFound.
+	GetConnection(ctx context.Context, provider, accountID string) (*Connection, error)
+	// DeleteConnection deletes a connection; deleting a missing one is not an error.
+	DeleteConnection(ctx context.Context, provider, accountID string) error
+	// ListConnections returns every connection (for operators' tools, never
+	// for the sweep).
+	ListConnections(ctx context.Context) ([]*Connection, error)
+
+	// AcquireLease sets lease_owner=owner and lease_until=until if the
+	// connection's version is still version and no lease is live at now, and
+	// returns the connection as written. ErrConflict otherwise, ErrNotFound if
+	// the connection is gone.
+	AcquireLease(ctx context.Context, provider, accountID string, version int64, owner string, now, until time.Time) (*Connection, error)
+	// CompleteLease writes c's token, expiry, status and bookkeeping fields,
+	// sets version to c.Version+1 and clears the lease, only if lease_owner is
+	// still owner. ErrConflict otherwise. On success c.Version is incremented and
+	// the lease fields of c are cleared.
+	CompleteLease(ctx context.Context, c *Connection, owner string) error
+
+	// QueryDue returns up to limit index entries of one shard whose
+	// refresh_at <= before, earliest first.
+	QueryDue(ctx context.Context, shard int, before time.Time, limit int) ([]DueEntry, error)
+}
+
+// PendingKey is the pk of the pending authorization for state:
+// "state#" + unpadded base64url(sha256(state)). The raw state never reaches
+// the table.
+func PendingKey(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return pendingPrefix + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// ConnectionKey is the pk of a connection: "conn#<provider>#<account>".
+func ConnectionKey(provider, accountID string) string {
+	return connectionPrefix + provider + "#" + accountID
+}
+
+// ShardOf maps a pk to its due-index shard, 0 … DueShards-1.
+func ShardOf(pk string) int {
+	sum := sha256.Sum256([]byte(pk))
+	return int(binary.BigEndian.Uint32(sum[:4]) % DueShards)
+}
+
+// ShardName is the due_shard value of shard i: "due#00" … "due#15".
+func ShardName(i int) string { return fmt.Sprintf("due#%02d", i) }

@@ -1,0 +1,47 @@
+package oauth
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Secrets supplies the client secret and the token sealer. SecretsManager
+// fetches both from AWS Secrets Manager and caches them per execution
+// environment; StaticSecrets holds local-development values.
+type Secrets interface {
+	ClientSecret(ctx context.Context) (Secret, error)
+	Sealer(ctx context.Context) (*Sealer, error)
+}
+
+// Handler serves /authorize and /callback and runs the refresh sweep. Build
+// it once per execution environment (outside the Lambda handler); its methods
+// are safe for concurrent use.
+type Handler struct {
+	Config  Config
+	Store   Store
+	Secrets Secrets
+	// HTTPClient calls the provider (token, revoke, userinfo). Its Timeout
+	// bounds every provider call; NewHandler sets 10 s.
+	HTTPClient *http.Client
+	// Log receives structured logs; NewHandler uses slog.Default().
+	Log *slog.Logger
+	// Now is the clock; NewHandler uses time.Now.
+	Now func() time.Time
+}
+
+// ProviderTimeout bounds every call to the provider.
+const ProviderTimeout = 10 * time.Second
+
+// NewHandler returns a Handler with the default clock, logger and HTTP client.
+func NewHandler(cfg Config, store Store, secrets Secrets) *Handler {
+	return &Handler{
+		Config:     cfg,
+		Store:      store,
+		Secrets:    secrets,
+		HTTPClient: &http.Client{Timeout: ProviderTimeout},
+		Log:        slog.Default(),
+		Now:        time.Now,
+	}
+}

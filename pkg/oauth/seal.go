@@ -4,3 +4,7 @@ package oauth
 // in the ciphertext, the item's pk as additional data). Placeholder: the
 // implementation lands with the secrets work.
 type Sealer struct{}
+
+func (s *Sealer) Seal(plaintext, aad string) (string, error) { panic("placeholder") }
+func (s *Sealer) Open(sealed, aad string) (string, error)    { panic("placeholder") }
+func (s *Sealer) KeyID() string                              { panic("placeholder") }

@@ -120,11 +120,12 @@ type Store interface {
 	// ErrConflict if the key exists.
 	PutPending(ctx context.Context, p *PendingAuth) error
 	// ConsumePending deletes and returns the pending authorization under key,
-	// atomically, only if its binding hash equals bindingHash and it has not
-	// expired at now. Otherwise nothing is deleted and the error is
-	// ErrNotFound (missing or already consumed), ErrPendingExpired, or
-	// ErrBindingMismatch.
-	ConsumePending(ctx context.Context, key, bindingHash string, now time.Time) (*PendingAuth, error)
+	// atomically, only if its binding hash is one of bindingHashes (a browser
+	// may hold several bindings, one per tab) and it has not expired at now.
+	// The returned PendingAuth's BindingHash is the one that matched.
+	// Otherwise nothing is deleted and the error is ErrNotFound (missing or
+	// already consumed), ErrPendingExpired, or ErrBindingMismatch.
+	ConsumePending(ctx context.Context, key string, bindingHashes []string, now time.Time) (*PendingAuth, error)
 
 	// PutConnection writes c unconditionally (re-authorization replaces a
 	// connection) and returns the connection it replaced, or nil.

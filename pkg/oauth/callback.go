@@ -1,0 +1,358 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/oauth2"
+)
+
+// ConnectionGrace is how long DynamoDB keeps a connection after its refresh
+// token expired (its ttl), so operators can still see it.
+const ConnectionGrace = 7 * 24 * time.Hour
+
+var errorCodePattern = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
+
+// Callback finishes an authorization. In order: the query is well formed;
+// state is present and well formed; the binding cookie is present; the pending
+// authorization is consumed atomically if it exists, is not expired and
+// matches the cookie (a mismatch leaves it in place); then the provider's
+// error is reported, or the code is exchanged (PKCE verifier, client secret in
+// HTTP Basic), the account resolved, the tokens sealed and stored, a replaced
+// connection's refresh token revoked, and the browser sent to return_to (or
+// shown a success page). State is checked before anything is sent to the
+// provider.
+func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	q, err := parseQuery(req.RawQueryString, callbackLimits)
+	if err != nil {
+		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBadRequest.code, "reason", err.Error())
+		return render(req, ansBadRequest), nil
+	}
+	state := q["state"]
+	if !wellFormedNonce(state) {
+		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBadState.code, "reason", "state missing or malformed")
+		return render(req, ansBadState), nil
+	}
+	code, provErr := q["code"], q["error"]
+	if (code == "") == (provErr == "") {
+		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBadRequest.code, "reason", "want exactly one of code and error")
+		return render(req, ansBadRequest), nil
+	}
+	nonces := readBindings(req.Cookies, header(req, "cookie"))
+	if len(nonces) == 0 {
+		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBinding.code, "reason", "binding cookie missing")
+		return render(req, ansBinding), nil
+	}
+	hashes := make([]string, len(nonces))
+	for i, n := range nonces {
+		hashes[i] = bindingHash(n)
+	}
+
+	pending, err := h.Store.ConsumePending(ctx, PendingKey(state), hashes, h.Now())
+	switch {
+	case errors.Is(err, ErrBindingMismatch):
+		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBinding.code, "reason", "binding cookie differs")
+		return render(req, ansBinding), nil
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrPendingExpired):
+		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBadState.code, "reason", err.Error())
+		return render(req, ansBadState), nil
+	case err != nil:
+		h.Log.ErrorContext(ctx, "callback failed: consume pending authorization", "outcome", ansInternal.code, "err", err)
+		return render(req, ansInternal), nil
+	}
+	// From here on the pending authorization is spent: clear its nonce.
+	cookie := bindingSetCookie(without(nonces, pending.BindingHash))
+	retry := retryLink(pending)
+
+	if provErr != "" {
+		a := ansProviderRefused
+		if provErr == "access_denied" {
+			a = ansDeclined
+		}
+		a.retry = retry
+		h.Log.InfoContext(ctx, "authorization ended by the provider", "outcome", a.code, "provider_error", safeCode(provErr))
+		return render(req, a, cookie), nil
+	}
+
+	conn, replaced, a := h.finish(ctx, req, pending, code)
+	if a != nil {
+		if a.retry != "" {
+			a.retry = retry
+		}
+		return render(req, *a, cookie), nil
+	}
+	if replaced != nil {
+		h.revokeReplaced(ctx, replaced)
+	}
+	if pending.ReturnTo == "" {
+		ok := ansConnected
+		ok.account = conn.AccountID
+		return render(req, ok, cookie), nil
+	}
+	return redirect(returnURL(pending, conn.AccountID), cookie), nil
+}
+
+// finish exchanges the code and stores the connection. A non-nil answer is
+// the failure to show.
+func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest, pending *PendingAuth, code string) (*Connection, *Connection, *answer) {
+	fail := func(a answer, msg string, args ...any) (*Connection, *Connection, *answer) {
+		level := "warn"
+		if a.status >= 500 {
+			level = "error"
+		}
+		args = append(args, "outcome", a.code)
+		if level == "error" {
+			h.Log.ErrorContext(ctx, msg, args...)
+		} else {
+			h.Log.WarnContext(ctx, msg, args...)
+		}
+		return nil, nil, &a
+	}
+	sealer, err := h.Secrets.Sealer(ctx)
+	if err != nil {
+		return fail(ansInternal, "callback failed: token key unavailable", "err", err)
+	}
+	verifier, err := sealer.Open(pending.Verifier, pending.Key)
+	if err != nil {
+		return fail(ansInternal, "callback failed: open verifier", "err", err)
+	}
+	secret, err := h.Secrets.ClientSecret(ctx)
+	if err != nil {
+		return fail(ansInternal, "callback failed: client secret unavailable", "err", err)
+	}
+	redirectURL, err := h.redirectURL(req)
+	if err != nil {
+		return fail(ansInternal, "callback failed", "err", err)
+	}
+	conf := h.oauth2Config(redirectURL, secret)
+	tok, err := conf.Exchange(h.clientContext(ctx), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		pe := classifyTokenError(err)
+		return fail(pe.answer(), "code exchange failed", pe.logAttrs()...)
+	}
+	now := h.Now()
+	account, err := h.resolveAccount(ctx, tok)
+	if err != nil {
+		return fail(ansBadResponse, "code exchange failed: account not resolved", "reason", err.Error())
+	}
+	if !strings.EqualFold(tok.TokenType, "bearer") && tok.TokenType != "" {
+		return fail(ansBadResponse, "code exchange failed: unsupported token type", "token_type", safeCode(tok.TokenType))
+	}
+
+	conn := &Connection{
+		Provider:      h.Config.Provider.Name,
+		AccountID:     account,
+		TokenType:     "Bearer",
+		Scope:         extraString(tok, "scope"),
+		Status:        StatusActive,
+		Version:       1,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+		LastRefreshAt: now,
+	}
+	if err := h.applyToken(conn, sealer, tok, now); err != nil {
+		return fail(ansInternal, "callback failed: seal tokens", "err", err)
+	}
+	if tok.RefreshToken == "" {
+		h.Log.WarnContext(ctx, "provider issued no refresh token: the connection works until its access token expires and is not kept alive",
+			"account_id", account, "fix", "enable refresh tokens for the app at the provider (RingCentral: turn on \"Issue refresh tokens\" in the app's settings)")
+	}
+	replaced, err := h.Store.PutConnection(ctx, conn)
+	if err != nil {
+		return fail(ansInternal, "callback failed: store connection", "err", err)
+	}
+	h.Log.InfoContext(ctx, "account connected", "outcome", "connected", "provider", conn.Provider, "account_id", account,
+		"replaced", replaced != nil, "refresh_token", tok.RefreshToken != "")
+	return conn, replaced, nil
+}
+
+// applyToken seals tok's tokens into c and sets the lifetimes (from the
+// response: expires_in, refresh_token_expires_in), refresh_at and ttl. A
+// response without a refresh token keeps c's sealed refresh token.
+func (h *Handler) applyToken(c *Connection, sealer *Sealer, tok *oauth2.Token, now time.Time) error {
+	key := c.Key()
+	access, err := sealer.Seal(tok.AccessToken, key)
+	if err != nil {
+		return err
+	}
+	c.AccessToken = access
+	c.AccessExpiresAt = time.Time{}
+	if tok.ExpiresIn > 0 {
+		c.AccessExpiresAt = now.Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	if tok.RefreshToken != "" {
+		refresh, err := sealer.Seal(tok.RefreshToken, key)
+		if err != nil {
+			return err
+		}
+		c.RefreshToken = refresh
+		c.RefreshExpiresAt = time.Time{}
+		if secs := extraInt(tok, "refresh_token_expires_in"); secs > 0 {
+			c.RefreshExpiresAt = now.Add(time.Duration(secs) * time.Second)
+		}
+	}
+	c.KeyID = sealer.KeyID()
+	c.RefreshAt = h.Config.refreshAt(c)
+	switch {
+	case !c.RefreshExpiresAt.IsZero():
+		c.TTL = c.RefreshExpiresAt.Add(ConnectionGrace)
+	case c.RefreshToken == "" && !c.AccessExpiresAt.IsZero():
+		c.TTL = c.AccessExpiresAt.Add(ConnectionGrace)
+	default:
+		c.TTL = time.Time{}
+	}
+	return nil
+}
+
+// refreshAt is when the sweep should refresh c (zero: never; keep it out of
+// the due-index). keepalive: refresh_expires_at − KEEPALIVE_MARGIN; eager: the
+// earlier of that and access_expires_at − REFRESH_WINDOW. A connection
+// without a refresh token cannot be refreshed. A refresh token of unknown
+// lifetime is kept alive only in eager mode.
+func (c Config) refreshAt(conn *Connection) time.Time {
+	if conn.RefreshToken == "" || conn.Status != StatusActive {
+		return time.Time{}
+	}
+	var at time.Time
+	if !conn.RefreshExpiresAt.IsZero() {
+		at = conn.RefreshExpiresAt.Add(-c.KeepaliveMargin)
+	}
+	if c.RefreshMode == ModeEager && !conn.AccessExpiresAt.IsZero() {
+		if a := conn.AccessExpiresAt.Add(-c.RefreshWindow); at.IsZero() || a.Before(at) {
+			at = a
+		}
+	}
+	return at
+}
+
+// clientContext carries the handler's HTTP client to x/oauth2.
+func (h *Handler) clientContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, h.HTTPClient)
+}
+
+// resolveAccount names the provider account: the token response's account
+// field (RingCentral: owner_id), else the userinfo endpoint's sub.
+func (h *Handler) resolveAccount(ctx context.Context, tok *oauth2.Token) (string, error) {
+	p := h.Config.Provider
+	var id string
+	switch {
+	case p.AccountField != "":
+		id = extraString(tok, p.AccountField)
+		if id == "" {
+			return "", fmt.Errorf("token response has no %q", p.AccountField)
+		}
+	case p.UserinfoURL != "":
+		var err error
+		if id, err = h.userinfoSub(ctx, tok); err != nil {
+			return "", err
+		}
+	default:
+		return "", errors.New("no way to name the account: set OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL")
+	}
+	if len(id) > 256 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", errors.New("account id is malformed")
+	}
+	return id, nil
+}
+
+func (h *Handler) userinfoSub(ctx context.Context, tok *oauth2.Token) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.Config.Provider.UserinfoURL, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := h.HTTPClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("userinfo: %w", redactURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("userinfo: status %d", resp.StatusCode)
+	}
+	var body struct {
+		Sub json.RawMessage `json:"sub"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		return "", fmt.Errorf("userinfo: decode: %w", err)
+	}
+	var sub string
+	if err := json.Unmarshal(body.Sub, &sub); err != nil || sub == "" {
+		return "", errors.New("userinfo: no sub")
+	}
+	return sub, nil
+}
+
+// extraString reads a token-response field as a string (numbers are
+// formatted without exponent).
+func extraString(tok *oauth2.Token, name string) string {
+	switch v := tok.Extra(name).(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case json.Number:
+		return v.String()
+	}
+	return ""
+}
+
+// extraInt reads a token-response field that is a number or a numeric string.
+func extraInt(tok *oauth2.Token, name string) int64 {
+	s := extraString(tok, name)
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n <= 0 || n > 1<<40 {
+		return 0
+	}
+	return int64(n)
+}
+
+// safeCode returns s if it looks like a protocol code, else "other"; for logs.
+func safeCode(s string) string {
+	if errorCodePattern.MatchString(s) {
+		return s
+	}
+	return "other"
+}
+
+// retryLink starts the same authorization again: same return_to, same app_state.
+func retryLink(p *PendingAuth) string {
+	v := url.Values{}
+	if p.ReturnTo != "" {
+		v.Set("return_to", p.ReturnTo)
+	}
+	if p.AppState != "" {
+		v.Set("app_state", p.AppState)
+	}
+	if len(v) == 0 {
+		return "authorize"
+	}
+	return "authorize?" + v.Encode()
+}
+
+// returnURL is return_to with status=connected, account_id and app_state
+// added to its query.
+func returnURL(p *PendingAuth, account string) string {
+	u, err := url.Parse(p.ReturnTo)
+	if err != nil { // validated at /authorize; cannot happen
+		return p.ReturnTo
+	}
+	q := u.Query()
+	q.Set("status", "connected")
+	q.Set("account_id", account)
+	if p.AppState != "" {
+		q.Set("app_state", p.AppState)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}

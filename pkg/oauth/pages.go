@@ -1,0 +1,179 @@
+package oauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// answer is a page a person can act on: what happened and what to do next.
+// The same answer renders as HTML for browsers and as JSON for clients that
+// send Accept: application/json. Nothing from the request is put in an
+// answer except through html/template's escaping.
+type answer struct {
+	status int
+	code   string // stable, machine-readable: the JSON "error" and the log's "outcome"
+	title  string
+	detail string // what happened
+	next   string // what to do next
+	retry  string // optional link to start again (relative URL)
+	// account is shown on the success page only.
+	account string
+}
+
+// The answers of DESIGN.md's error table, plus the ones it implies.
+var (
+	ansBadRequest = answer{status: 400, code: "invalid_request",
+		title:  "This link is not valid",
+		detail: "The address this page was opened with is malformed or incomplete.",
+		next:   "Go back to the app and start connecting again."}
+	ansReturnTo = answer{status: 400, code: "return_to_not_allowed",
+		title:  "This return address is not allowed",
+		detail: "The app asked to send you back to an address that is not on this service's allow-list, so nothing was started.",
+		next:   "Go back to the app and try again. If this keeps happening, tell the app's support team: the address must be listed in ALLOWED_RETURN_URLS."}
+	ansBadState = answer{status: 400, code: "invalid_state",
+		title:  "This sign-in link has expired or was already used",
+		detail: "Each sign-in can be finished only once, within 10 minutes of starting it. This one is expired, unknown, or already finished (for example after the back button or a reload).",
+		next:   "If you already connected your account, you are done: return to the app. Otherwise start connecting again.",
+		retry:  "authorize"}
+	ansBinding = answer{status: 403, code: "binding_mismatch",
+		title:  "Finish signing in in the browser you started in",
+		detail: "This sign-in was started in another browser or window, or your browser blocked this site's cookie, so it cannot be finished here. Nothing was changed.",
+		next:   "Start connecting again from this browser, and allow cookies for this site.",
+		retry:  "authorize"}
+	ansDeclined = answer{status: 400, code: "access_denied",
+		title:  "You declined the connection",
+		detail: "You chose not to give the app access to your account. Nothing was connected.",
+		next:   "If that was a mistake, you can try again.",
+		retry:  "authorize"}
+	ansProviderRefused = answer{status: 400, code: "provider_error",
+		title:  "The provider did not complete the sign-in",
+		detail: "The account provider ended the sign-in with an error. Nothing was connected.",
+		next:   "Try again. If it keeps failing, contact the app's support team.",
+		retry:  "authorize"}
+	ansInvalidGrant = answer{status: 400, code: "invalid_grant",
+		title:  "The sign-in took too long",
+		detail: "The provider no longer accepts this sign-in: it expired or was already used. Nothing was connected.",
+		next:   "Start connecting again; it takes a minute.",
+		retry:  "authorize"}
+	ansUnauthorizedClient = answer{status: 502, code: "unauthorized_client",
+		title:  "This app is not set up for sign-in yet",
+		detail: "The provider refused the app: it is not approved for the authorization code grant (RingCentral: \"Unauthorized for this grant type\").",
+		next:   "This is not something you can fix. The app's developer must enable the Authorization Code grant (and \"Issue refresh tokens\") in the app's settings at the provider."}
+	ansInvalidClient = answer{status: 502, code: "invalid_client",
+		title:  "This app's credentials were refused",
+		detail: "The provider did not accept the app's client id or client secret.",
+		next:   "This is not something you can fix. The app's operator must check OAUTH_CLIENT_ID and the client secret."}
+	ansUnavailable = answer{status: 502, code: "provider_unavailable",
+		title:  "The provider is not answering",
+		detail: "The account provider could not be reached or answered with an error. Nothing was connected.",
+		next:   "Wait a minute, then try again.",
+		retry:  "authorize"}
+	ansBadResponse = answer{status: 502, code: "provider_bad_response",
+		title:  "The provider's answer was not usable",
+		detail: "The account provider answered, but without a usable token or account. Nothing was connected.",
+		next:   "Try again. If it keeps failing, contact the app's support team.",
+		retry:  "authorize"}
+	ansInternal = answer{status: 500, code: "server_error",
+		title:  "Something went wrong on our side",
+		detail: "The connection could not be completed because of an internal error. Nothing you did caused it.",
+		next:   "Try again in a minute.",
+		retry:  "authorize"}
+	ansConnected = answer{status: 200, code: "connected",
+		title:  "Your account is connected",
+		detail: "The app can now work with your account. You can close this window.",
+		next:   "You can disconnect at any time from the app."}
+)
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{.Title}}</title>
+<style>
+:root{color-scheme:light dark}
+body{margin:0;font:1.0625rem/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f4f5f7;color:#1b1f24}
+main{max-width:34rem;margin:12vh auto 2rem;padding:2rem 1.75rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
+h1{font-size:1.45rem;line-height:1.3;margin:.25rem 0 1rem}
+p{margin:0 0 1rem}
+.mark{font-size:2rem;line-height:1}
+.ok{color:#0a6b2d}.err{color:#a4161a}
+a.button{display:inline-block;margin-top:.5rem;padding:.7rem 1.2rem;border-radius:8px;background:#0a4fb8;color:#fff;text-decoration:none;font-weight:600}
+a.button:focus{outline:3px solid #f2b600;outline-offset:2px}
+.code{color:#4a5361;font-size:.85rem;margin-top:1.5rem}
+@media (prefers-color-scheme:dark){body{background:#111418;color:#e8eaed}main{background:#1c2127;box-shadow:none}.code{color:#aab2bd}.ok{color:#5fd38a}.err{color:#ff8a8a}}
+@media (max-width:30rem){main{margin:0;min-height:100vh;border-radius:0;box-sizing:border-box}}
+</style>
+</head>
+<body>
+<main>
+<div class="mark {{if .OK}}ok{{else}}err{{end}}" aria-hidden="true">{{if .OK}}&#10003;{{else}}!{{end}}</div>
+<h1>{{.Title}}</h1>
+<p>{{.Detail}}</p>
+{{if .Account}}<p>Account: <strong>{{.Account}}</strong></p>{{end}}
+<p>{{.Next}}</p>
+{{if .Retry}}<p><a class="button" href="{{.Retry}}">Try again</a></p>{{end}}
+{{if not .OK}}<p class="code">Error code: {{.Code}}</p>{{end}}
+</main>
+</body>
+</html>
+`))
+
+// securityHeaders go on every response of both handlers.
+func securityHeaders(contentType string) map[string]string {
+	return map[string]string{
+		"Content-Type":            contentType,
+		"Cache-Control":           "no-store",
+		"Pragma":                  "no-cache",
+		"Referrer-Policy":         "no-referrer",
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+	}
+}
+
+// wantsJSON reports whether the client asked for JSON.
+func wantsJSON(req events.APIGatewayV2HTTPRequest) bool {
+	return strings.Contains(strings.ToLower(header(req, "accept")), "application/json")
+}
+
+// header returns a request header, whatever its case.
+func header(req events.APIGatewayV2HTTPRequest, name string) string {
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// render turns an answer into an API Gateway response.
+func render(req events.APIGatewayV2HTTPRequest, a answer, cookies ...string) events.APIGatewayV2HTTPResponse {
+	if wantsJSON(req) {
+		body, _ := json.Marshal(struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+			AccountID   string `json:"account_id,omitempty"`
+		}{a.code, a.detail, a.account})
+		return events.APIGatewayV2HTTPResponse{StatusCode: a.status, Headers: securityHeaders("application/json"), Body: string(body), Cookies: cookies}
+	}
+	var buf bytes.Buffer
+	_ = pageTemplate.Execute(&buf, struct {
+		OK                                        bool
+		Title, Detail, Next, Retry, Code, Account string
+	}{a.status < 400, a.title, a.detail, a.next, a.retry, a.code, a.account})
+	return events.APIGatewayV2HTTPResponse{StatusCode: a.status, Headers: securityHeaders("text/html; charset=utf-8"), Body: buf.String(), Cookies: cookies}
+}
+
+// redirect answers 302 to location.
+func redirect(location string, cookies ...string) events.APIGatewayV2HTTPResponse {
+	h := securityHeaders("text/plain; charset=utf-8")
+	h["Location"] = location
+	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusFound, Headers: h, Cookies: cookies}
+}

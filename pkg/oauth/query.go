@@ -1,0 +1,78 @@
+package oauth
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// maxRawQuery bounds a query string before anything is parsed or looked up.
+const maxRawQuery = 8192
+
+// queryLimits bounds each parameter the handlers read; other parameters are
+// ignored (providers add their own, such as iss or session_state) but still
+// may not repeat.
+type queryLimits map[string]int
+
+var (
+	authorizeLimits = queryLimits{"return_to": 2048, "login_hint": 256, "app_state": 512}
+	callbackLimits  = queryLimits{"code": 4096, "state": 128, "error": 128, "error_description": 1024, "error_uri": 1024}
+)
+
+// queryError says which parameter was refused and why; it never carries the
+// value.
+type queryError struct{ param, reason string }
+
+func (e *queryError) Error() string {
+	if e.param == "" {
+		return "oauth: query " + e.reason
+	}
+	return fmt.Sprintf("oauth: query parameter %q %s", e.param, e.reason)
+}
+
+// parseQuery reads API Gateway's rawQueryString strictly: a repeated
+// parameter is refused (API Gateway would join repeats with commas in
+// queryStringParameters), an empty value counts as absent, and sizes are
+// checked before values are used.
+func parseQuery(raw string, limits queryLimits) (map[string]string, error) {
+	if len(raw) > maxRawQuery {
+		return nil, &queryError{reason: "too long"}
+	}
+	out := make(map[string]string)
+	seen := make(map[string]bool)
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, &queryError{reason: "has a malformed parameter name"}
+		}
+		if len(key) > 64 {
+			return nil, &queryError{reason: "has an overlong parameter name"}
+		}
+		if seen[key] {
+			if _, known := limits[key]; known {
+				return nil, &queryError{param: key, reason: "is repeated"}
+			}
+			return nil, &queryError{reason: "repeats a parameter"}
+		}
+		seen[key] = true
+		limit, known := limits[key]
+		if !known {
+			continue
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, &queryError{param: key, reason: "is not valid percent-encoding"}
+		}
+		if len(val) > limit {
+			return nil, &queryError{param: key, reason: fmt.Sprintf("is longer than %d bytes", limit)}
+		}
+		if val != "" {
+			out[key] = val
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,69 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// revoke revokes a token at the provider's revocation endpoint (RFC 7009:
+// form token=..., client authentication in HTTP Basic). RingCentral revokes
+// the whole session (access and refresh token) given either.
+func (h *Handler) revoke(ctx context.Context, token string) error {
+	p := h.Config.Provider
+	if p.RevokeURL == "" {
+		return errNoRevocation
+	}
+	secret, err := h.Secrets.ClientSecret(ctx)
+	if err != nil {
+		return fmt.Errorf("oauth: revoke: %w", err)
+	}
+	form := url.Values{"token": {token}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevokeURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("oauth: revoke: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(h.Config.ClientID), url.QueryEscape(secret.Reveal()))
+	resp, err := h.HTTPClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("oauth: revoke: %w", redactURLError(err))
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("oauth: revoke: status %d %s", resp.StatusCode, ringCentralErrorCode(body))
+	}
+	return nil
+}
+
+var errNoRevocation = errString("oauth: the provider has no revocation endpoint (set OAUTH_REVOKE_URL)")
+
+// revokeReplaced revokes the refresh token of a connection that a
+// re-authorization replaced, so the account holds one session (RingCentral
+// allows five per user per app). Failures are logged, not returned: the new
+// connection is already stored.
+func (h *Handler) revokeReplaced(ctx context.Context, old *Connection) {
+	token := old.RefreshToken
+	if token == "" {
+		token = old.AccessToken
+	}
+	if token == "" {
+		return
+	}
+	sealer, err := h.Secrets.Sealer(ctx)
+	if err == nil {
+		token, err = sealer.Open(token, old.Key())
+	}
+	if err == nil {
+		err = h.revoke(ctx, token)
+	}
+	if err != nil {
+		h.Log.WarnContext(ctx, "could not revoke the replaced session; it expires on its own", "account_id", old.AccountID, "err", err)
+		return
+	}
+	h.Log.InfoContext(ctx, "replaced session revoked", "account_id", old.AccountID)
+}

@@ -127,6 +127,9 @@ func (c Config) returnAllowed(raw string) bool {
 	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" || u.Fragment != "" {
 		return false
 	}
+	if strings.ContainsFunc(u.Path, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+		return false // encoded control characters or backslashes
+	}
 	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
 	path := u.EscapedPath()
 	if path == "" {

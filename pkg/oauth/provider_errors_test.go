@@ -1,0 +1,102 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// TestClassifyTokenError drives x/oauth2 against scripted token endpoints, so
+// the classification is tested on the errors x/oauth2 really returns.
+func TestClassifyTokenError(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		header      map[string]string
+		hang        bool
+		want        tokenFailure
+	}{
+		{name: "invalid_grant", status: 400, body: `{"error":"invalid_grant","error_description":"Token is revoked","errors":[{"errorCode":"OAU-211"}]}`,
+			want: tokenFailure{kind: failInvalidGrant, code: "invalid_grant", providerID: "OAU-211", status: 400}},
+		{name: "ringcentral unauthorized for grant type", status: 400, body: `{"error":"unauthorized_client","error_description":"Unauthorized for this grant type","errors":[{"errorCode":"OAU-251","message":"Unauthorized for this grant type"}]}`,
+			want: tokenFailure{kind: failUnauthorizedClient, code: "unauthorized_client", providerID: "OAU-251", status: 400}},
+		{name: "OAU-251 under another error code", status: 400, body: `{"error":"invalid_request","errors":[{"errorCode":"OAU-251"}]}`,
+			want: tokenFailure{kind: failUnauthorizedClient, code: "invalid_request", providerID: "OAU-251", status: 400}},
+		{name: "unsupported_grant_type", status: 400, body: `{"error":"unsupported_grant_type"}`,
+			want: tokenFailure{kind: failUnauthorizedClient, code: "unsupported_grant_type", status: 400}},
+		{name: "invalid_client", status: 401, body: `{"error":"invalid_client"}`,
+			want: tokenFailure{kind: failInvalidClient, code: "invalid_client", status: 401}},
+		{name: "429 with Retry-After", status: 429, body: `{"errorCode":"CMN-301","message":"Request rate exceeded"}`, header: map[string]string{"Retry-After": "42"},
+			want: tokenFailure{kind: failRateLimited, status: 429, retryAfter: 42 * time.Second}},
+		{name: "429 without Retry-After", status: 429, body: `{}`,
+			want: tokenFailure{kind: failRateLimited, status: 429}},
+		{name: "500", status: 500, contentType: "text/html", body: `<html>oops</html>`,
+			want: tokenFailure{kind: failUnavailable, status: 500}},
+		{name: "503 json", status: 503, body: `{"error":"temporarily_unavailable"}`,
+			want: tokenFailure{kind: failUnavailable, code: "temporarily_unavailable", status: 503}},
+		{name: "200 with error", status: 200, body: `{"error":"invalid_grant"}`,
+			want: tokenFailure{kind: failInvalidGrant, code: "invalid_grant", status: 200}},
+		{name: "200 without access_token", status: 200, body: `{"token_type":"bearer","expires_in":3600}`,
+			want: tokenFailure{kind: failBadResponse}},
+		{name: "200 not json", status: 200, contentType: "application/json", body: `<html>`,
+			want: tokenFailure{kind: failBadResponse}},
+		{name: "timeout", hang: true, want: tokenFailure{kind: failUnavailable}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.hang {
+					<-release
+					return
+				}
+				ct := tt.contentType
+				if ct == "" {
+					ct = "application/json"
+				}
+				w.Header().Set("Content-Type", ct)
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tt.status)
+				w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			defer close(release)
+			conf := &oauth2.Config{ClientID: "c", ClientSecret: "s", Endpoint: oauth2.Endpoint{TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleInHeader}}
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: 100 * time.Millisecond})
+			_, err := conf.Exchange(ctx, "code")
+			if err == nil {
+				t.Fatal("Exchange: no error")
+			}
+			if got := classifyTokenError(err); got != tt.want {
+				t.Errorf("classifyTokenError = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	if got := classifyTokenError(errors.New("boom")); got.kind != failBadResponse {
+		t.Errorf("plain error: kind %q", got.kind)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	if got := parseRetryAfter("7"); got != 7*time.Second {
+		t.Errorf("parseRetryAfter(7) = %v", got)
+	}
+	if got := parseRetryAfter(""); got != 0 {
+		t.Errorf("parseRetryAfter('') = %v", got)
+	}
+	if got := parseRetryAfter("soon"); got != 0 {
+		t.Errorf("parseRetryAfter(soon) = %v", got)
+	}
+	if got := parseRetryAfter(time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)); got < 59*time.Minute {
+		t.Errorf("parseRetryAfter(date) = %v, want about an hour", got)
+	}
+}

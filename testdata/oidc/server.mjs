@@ -30,7 +30,8 @@
 //   refresh token and its access tokens stop working too (oidc-provider's
 //   replay protection, unlike RingCentral's 60-minute grace);
 // - revocation (RFC 7009) of an access or refresh token revokes the grant;
-// - userinfo needs an access token issued with the "openid" scope;
+// - userinfo needs an access token issued with the "openid" scope; an
+//   authorization request without scope is read as scope=openid;
 // - login and consent are oidc-provider's development interactions: the
 //   login page takes any login name and password, the account's sub is the
 //   login name; each page has an abort link that ends the flow with
@@ -133,6 +134,14 @@ const notAllowed = new Set([
 
 provider.use(async (ctx, next) => {
   const start = Date.now();
+
+  // An authorization request without scope (RingCentral-style: permissions
+  // live in the app's settings) is read as scope=openid: oidc-provider
+  // refuses to grant nothing (access_denied "no scope was granted").
+  if (ctx.method === 'GET' && ctx.path === '/auth' && !ctx.query.scope) {
+    ctx.query = { ...ctx.query, scope: 'openid' };
+  }
+
   await next();
 
   // Token endpoint: the error is a JSON body.

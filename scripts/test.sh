@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The project's one test command (`make test`; .ci/run calls it too).
+# From a clean clone it checks the tools, installs the test stand-ins' npm
+# packages, vets, runs every Go test with the race detector against the real
+# stand-ins (moto_server, oidc-provider), then fuzzes each target for a
+# bounded time. Any missing tool or failing step fails the whole run.
+set -euo pipefail
+
+# Fuzz targets, "FuzzName:./package", each run for FUZZ_TIME.
+FUZZ_TARGETS=()
+FUZZ_TIME="${FUZZ_TIME:-20s}"
+GO_TEST_TIMEOUT="${GO_TEST_TIMEOUT:-20m}"
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$PWD"
+OIDC_DIR="$ROOT/testdata/oidc"
+
+die() {
+	echo "test.sh: $*" >&2
+	exit 1
+}
+
+# step NAME FUNCTION [ARGS...]: runs one step and prints how long it took.
+step() {
+	local name="$1"
+	shift
+	local start=$SECONDS
+	echo "==> $name"
+	"$@"
+	echo "==> $name: ok ($((SECONDS - start))s)"
+}
+
+check_tools() {
+	local missing=()
+	local tool
+	for tool in go gofmt node npm moto_server cfn-lint; do
+		command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+	done
+	if ((${#missing[@]})); then
+		die "missing tools: ${missing[*]} (the tests need every one of them; see the README)"
+	fi
+	# pyenv shims exist even when the package behind them is gone: run them.
+	moto_server --help >/dev/null 2>&1 || die "moto_server is installed but does not run (pip install 'moto[server]')"
+	cfn-lint --version >/dev/null 2>&1 || die "cfn-lint is installed but does not run (pip install cfn-lint)"
+}
+
+# install_deps: npm ci for the oidc-provider stand-in, only when its
+# node_modules is missing or was installed from another package-lock.json.
+install_deps() {
+	local lock_sum stamp="$OIDC_DIR/node_modules/.oauthfn-lock.sha256"
+	lock_sum="$(sha256sum "$OIDC_DIR/package-lock.json" | cut -d' ' -f1)"
+	if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_sum" ]]; then
+		echo "testdata/oidc: node_modules up to date"
+		return
+	fi
+	(cd "$OIDC_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+	echo "$lock_sum" >"$stamp"
+}
+
+check_format() {
+	local unformatted
+	unformatted="$(gofmt -l .)"
+	if [[ -n "$unformatted" ]]; then
+		die "not gofmt-ed: $unformatted"
+	fi
+}
+
+run_vet() {
+	go vet ./...
+}
+
+run_go_tests() {
+	go test -race -count=1 -timeout "$GO_TEST_TIMEOUT" ./...
+}
+
+# run_fuzz: each target in FUZZ_TARGETS for FUZZ_TIME; the seed corpus in
+# testdata/fuzz already ran as plain tests in run_go_tests.
+run_fuzz() {
+	if ((${#FUZZ_TARGETS[@]} == 0)); then
+		echo "no fuzz targets"
+		return
+	fi
+	local target name pkg start
+	for target in "${FUZZ_TARGETS[@]}"; do
+		name="${target%%:*}"
+		pkg="${target#*:}"
+		[[ -n "$name" && -n "$pkg" && "$name" != "$target" ]] || die "bad fuzz target '$target', want FuzzName:./package"
+		start=$SECONDS
+		go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZ_TIME" "$pkg"
+		echo "    $name ($pkg): ok ($((SECONDS - start))s)"
+	done
+}
+
+main() {
+	local start=$SECONDS
+	step "check tools" check_tools
+	step "install test dependencies" install_deps
+	step "gofmt" check_format
+	step "go vet" run_vet
+	step "go test -race" run_go_tests
+	step "fuzz" run_fuzz
+	echo "==> all tests passed ($((SECONDS - start))s)"
+}
+
+main "$@"

@@ -179,7 +179,7 @@ func (s *MemoryStore) QueryDue(ctx context.Context, shard int, before time.Time,
 	s.mu.Lock()
 	var out []DueEntry
 	for key, c := range s.connections {
-		if c.RefreshAt.IsZero() || ShardOf(key) != shard || c.RefreshAt.Unix() > cutoff {
+		if c.RefreshAt.IsZero() || c.RefreshAt.Unix() > cutoff || ShardOf(key) != shard {
 			continue
 		}
 		out = append(out, DueEntry{Key: key, Provider: c.Provider, AccountID: c.AccountID, RefreshAt: c.RefreshAt})

@@ -1,0 +1,275 @@
+package oauth
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+var _ Store = (*MemoryStore)(nil)
+
+// MemoryStore is an in-process Store for the local dev server and tests. It
+// keeps DynamoStore's semantics: times are kept to the second (epoch seconds,
+// as in the table), every conditional write is atomic, and the due-index is
+// sparse (only connections with a non-zero RefreshAt are in it). Values are
+// copied in and out, so callers never share memory with the store.
+//
+// The zero value is not usable; call NewMemoryStore.
+type MemoryStore struct {
+	mu          sync.Mutex
+	pending     map[string]PendingAuth
+	connections map[string]Connection
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		pending:     make(map[string]PendingAuth),
+		connections: make(map[string]Connection),
+	}
+}
+
+// PutPending implements Store.
+func (s *MemoryStore) PutPending(ctx context.Context, p *PendingAuth) error {
+	if err := validPending(p); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.pending[p.Key]; ok {
+		return fmt.Errorf("oauth: put pending: %w", ErrConflict)
+	}
+	s.pending[p.Key] = normalPending(*p)
+	return nil
+}
+
+// ConsumePending implements Store.
+func (s *MemoryStore) ConsumePending(ctx context.Context, key, bindingHash string, now time.Time) (*PendingAuth, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pending[key]
+	if !ok {
+		return nil, fmt.Errorf("oauth: consume pending: %w", ErrNotFound)
+	}
+	if err := classifyPending(&p, bindingHash, now); err != nil {
+		return nil, fmt.Errorf("oauth: consume pending: %w", err)
+	}
+	delete(s.pending, key)
+	return &p, nil
+}
+
+// PutConnection implements Store.
+func (s *MemoryStore) PutConnection(ctx context.Context, c *Connection) (*Connection, error) {
+	if err := validConnection(c); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := c.Key()
+	old, had := s.connections[key]
+	s.connections[key] = normalConnection(*c)
+	if !had {
+		return nil, nil
+	}
+	return &old, nil
+}
+
+// GetConnection implements Store.
+func (s *MemoryStore) GetConnection(ctx context.Context, provider, accountID string) (*Connection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.connections[ConnectionKey(provider, accountID)]
+	if !ok {
+		return nil, fmt.Errorf("oauth: get connection: %w", ErrNotFound)
+	}
+	return &c, nil
+}
+
+// DeleteConnection implements Store.
+func (s *MemoryStore) DeleteConnection(ctx context.Context, provider, accountID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.connections, ConnectionKey(provider, accountID))
+	return nil
+}
+
+// ListConnections implements Store. The result is ordered by key.
+func (s *MemoryStore) ListConnections(ctx context.Context) ([]*Connection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Connection, 0, len(s.connections))
+	for _, c := range s.connections {
+		out = append(out, &c)
+	}
+	sortConnections(out)
+	return out, nil
+}
+
+// AcquireLease implements Store.
+func (s *MemoryStore) AcquireLease(ctx context.Context, provider, accountID string, version int64, owner string, now, until time.Time) (*Connection, error) {
+	if owner == "" {
+		return nil, errors.New("oauth: acquire lease: empty owner")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := ConnectionKey(provider, accountID)
+	c, ok := s.connections[key]
+	if !ok {
+		return nil, fmt.Errorf("oauth: acquire lease: %w", ErrNotFound)
+	}
+	if c.Version != version || !leaseFree(c.LeaseUntil, now) {
+		return nil, fmt.Errorf("oauth: acquire lease: %w", ErrConflict)
+	}
+	c.LeaseOwner = owner
+	c.LeaseUntil = seconds(until)
+	s.connections[key] = c
+	return &c, nil
+}
+
+// CompleteLease implements Store.
+func (s *MemoryStore) CompleteLease(ctx context.Context, c *Connection, owner string) error {
+	if owner == "" {
+		return errors.New("oauth: complete lease: empty owner")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := c.Key()
+	cur, ok := s.connections[key]
+	if !ok || cur.LeaseOwner != owner {
+		return fmt.Errorf("oauth: complete lease: %w", ErrConflict)
+	}
+	in := normalConnection(*c)
+	cur.AccessToken = in.AccessToken
+	cur.RefreshToken = in.RefreshToken
+	cur.KeyID = in.KeyID
+	cur.TokenType = in.TokenType
+	cur.Scope = in.Scope
+	cur.AccessExpiresAt = in.AccessExpiresAt
+	cur.RefreshExpiresAt = in.RefreshExpiresAt
+	cur.Status = in.Status
+	cur.Failures = in.Failures
+	cur.LastError = in.LastError
+	cur.UpdatedAt = in.UpdatedAt
+	cur.LastRefreshAt = in.LastRefreshAt
+	cur.RefreshAt = in.RefreshAt
+	cur.TTL = in.TTL
+	cur.Version = c.Version + 1
+	cur.LeaseOwner = ""
+	cur.LeaseUntil = time.Time{}
+	s.connections[key] = cur
+
+	c.Version++
+	c.LeaseOwner = ""
+	c.LeaseUntil = time.Time{}
+	return nil
+}
+
+// QueryDue implements Store.
+func (s *MemoryStore) QueryDue(ctx context.Context, shard int, before time.Time, limit int) ([]DueEntry, error) {
+	if err := validQueryDue(shard, limit); err != nil {
+		return nil, err
+	}
+	cutoff := before.Unix()
+	s.mu.Lock()
+	var out []DueEntry
+	for key, c := range s.connections {
+		if c.RefreshAt.IsZero() || c.RefreshAt.Unix() > cutoff || ShardOf(key) != shard {
+			continue
+		}
+		out = append(out, DueEntry{Key: key, Provider: c.Provider, AccountID: c.AccountID, RefreshAt: c.RefreshAt})
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b DueEntry) int {
+		return cmp.Or(a.RefreshAt.Compare(b.RefreshAt), strings.Compare(a.Key, b.Key))
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Helpers shared by MemoryStore and DynamoStore, so that both stores answer
+// alike.
+
+func validPending(p *PendingAuth) error {
+	switch {
+	case p == nil || p.Key == "":
+		return errors.New("oauth: put pending: empty key")
+	case p.BindingHash == "":
+		return errors.New("oauth: put pending: empty binding hash")
+	case p.ExpiresAt.IsZero():
+		return errors.New("oauth: put pending: no expiry")
+	}
+	return nil
+}
+
+func validConnection(c *Connection) error {
+	if c == nil || c.Provider == "" || c.AccountID == "" {
+		return errors.New("oauth: put connection: empty provider or account id")
+	}
+	return nil
+}
+
+func validQueryDue(shard, limit int) error {
+	if shard < 0 || shard >= DueShards {
+		return fmt.Errorf("oauth: query due: shard %d out of range 0-%d", shard, DueShards-1)
+	}
+	if limit <= 0 {
+		return fmt.Errorf("oauth: query due: limit %d is not positive", limit)
+	}
+	return nil
+}
+
+// classifyPending tells why a pending authorization cannot be consumed, or
+// returns nil if it can. Expiry is checked first, so an expired record never
+// reveals whether the binding matched.
+func classifyPending(p *PendingAuth, bindingHash string, now time.Time) error {
+	if p.ExpiresAt.Unix() <= now.Unix() {
+		return ErrPendingExpired
+	}
+	if bindingHash == "" || !hmac.Equal([]byte(p.BindingHash), []byte(bindingHash)) {
+		return ErrBindingMismatch
+	}
+	return nil
+}
+
+// leaseFree reports whether a lease ending at until is no longer live at now.
+func leaseFree(until, now time.Time) bool {
+	return until.IsZero() || until.Unix() <= now.Unix()
+}
+
+// seconds truncates t to the epoch second the table stores; zero stays zero.
+func seconds(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return time.Unix(t.Unix(), 0).UTC()
+}
+
+func normalPending(p PendingAuth) PendingAuth {
+	p.CreatedAt = seconds(p.CreatedAt)
+	p.ExpiresAt = seconds(p.ExpiresAt)
+	return p
+}
+
+func normalConnection(c Connection) Connection {
+	c.AccessExpiresAt = seconds(c.AccessExpiresAt)
+	c.RefreshExpiresAt = seconds(c.RefreshExpiresAt)
+	c.LeaseUntil = seconds(c.LeaseUntil)
+	c.CreatedAt = seconds(c.CreatedAt)
+	c.UpdatedAt = seconds(c.UpdatedAt)
+	c.LastRefreshAt = seconds(c.LastRefreshAt)
+	c.RefreshAt = seconds(c.RefreshAt)
+	c.TTL = seconds(c.TTL)
+	return c
+}
+
+func sortConnections(cs []*Connection) {
+	slices.SortFunc(cs, func(a, b *Connection) int { return strings.Compare(a.Key(), b.Key()) })
+}

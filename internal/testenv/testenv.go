@@ -14,8 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 )
@@ -79,43 +77,15 @@ func Start(t testing.TB, url, probe, name string, args ...string) *Process {
 	}
 }
 
-var (
-	motoOnce sync.Once
-	motoURL  string
-)
-
 // Moto starts one moto_server for the whole test binary (shared by every
 // test of the package; each test uses its own table or secret names) and
 // points the AWS SDK at it through AWS_ENDPOINT_URL and dummy credentials.
+// It is the serialised server of MotoSerial: conditional writes are atomic
+// against concurrent requests, as in DynamoDB, and the server exits with the
+// test binary.
 func Moto(t testing.TB) string {
 	t.Helper()
-	motoOnce.Do(func() {
-		port := FreePort(t)
-		url := "http://127.0.0.1:" + strconv.Itoa(port)
-		// Not tied to t's cleanup: it lives as long as the test binary.
-		cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("testenv: start moto_server: %v (the README's test command checks it is installed)", err)
-		}
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			resp, err := http.Get(url + "/moto-api/")
-			if err == nil {
-				resp.Body.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("testenv: moto_server did not start: %v", err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		motoURL = url
-	})
-	if motoURL == "" {
-		t.Fatal("testenv: moto_server failed to start earlier")
-	}
-	AWSEnv(t, motoURL)
-	return motoURL
+	return MotoSerial(t)
 }
 
 // AWSEnv points the AWS SDK's default config at endpoint for this test.

@@ -98,10 +98,23 @@ func (s *DynamoStore) PutPending(ctx context.Context, p *PendingAuth) error {
 // condition checks existence, the binding hash and the expiry; when it fails,
 // ReturnValuesOnConditionCheckFailure=ALL_OLD returns the record (kept in
 // place) so the cause can be told apart.
-func (s *DynamoStore) ConsumePending(ctx context.Context, key, bindingHash string, now time.Time) (*PendingAuth, error) {
+func (s *DynamoStore) ConsumePending(ctx context.Context, key string, bindingHashes []string, now time.Time) (*PendingAuth, error) {
+	if len(bindingHashes) == 0 || len(bindingHashes) > 16 {
+		return nil, fmt.Errorf("oauth: consume pending: want 1 to 16 binding hashes, got %d", len(bindingHashes))
+	}
+	var binding expression.ConditionBuilder
+	if len(bindingHashes) == 1 {
+		binding = expression.Name(attrBindingHash).Equal(expression.Value(bindingHashes[0]))
+	} else {
+		rest := make([]expression.OperandBuilder, 0, len(bindingHashes)-1)
+		for _, h := range bindingHashes[1:] {
+			rest = append(rest, expression.Value(h))
+		}
+		binding = expression.Name(attrBindingHash).In(expression.Value(bindingHashes[0]), rest...)
+	}
 	cond := expression.And(
 		expression.AttributeExists(expression.Name(AttrPK)),
-		expression.Name(attrBindingHash).Equal(expression.Value(bindingHash)),
+		binding,
 		expression.Name(attrExpiresAt).GreaterThan(expression.Value(now.Unix())),
 	)
 	expr, err := expression.NewBuilder().WithCondition(cond).Build()
@@ -126,7 +139,7 @@ func (s *DynamoStore) ConsumePending(ctx context.Context, key, bindingHash strin
 		if derr != nil {
 			return nil, fmt.Errorf("oauth: consume pending: %w", derr)
 		}
-		cause := classifyPending(p, bindingHash, now)
+		cause := classifyPending(p, bindingHashes, now)
 		if cause == nil {
 			// The table refused a record that passes the same checks in
 			// code; say so rather than guess a cause.

@@ -50,14 +50,14 @@ func (s *MemoryStore) PutPending(ctx context.Context, p *PendingAuth) error {
 }
 
 // ConsumePending implements Store.
-func (s *MemoryStore) ConsumePending(ctx context.Context, key, bindingHash string, now time.Time) (*PendingAuth, error) {
+func (s *MemoryStore) ConsumePending(ctx context.Context, key string, bindingHashes []string, now time.Time) (*PendingAuth, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pending[key]
 	if !ok {
 		return nil, fmt.Errorf("oauth: consume pending: %w", ErrNotFound)
 	}
-	if err := classifyPending(&p, bindingHash, now); err != nil {
+	if err := classifyPending(&p, bindingHashes, now); err != nil {
 		return nil, fmt.Errorf("oauth: consume pending: %w", err)
 	}
 	delete(s.pending, key)
@@ -229,14 +229,16 @@ func validQueryDue(shard, limit int) error {
 // classifyPending tells why a pending authorization cannot be consumed, or
 // returns nil if it can. Expiry is checked first, so an expired record never
 // reveals whether the binding matched.
-func classifyPending(p *PendingAuth, bindingHash string, now time.Time) error {
+func classifyPending(p *PendingAuth, bindingHashes []string, now time.Time) error {
 	if p.ExpiresAt.Unix() <= now.Unix() {
 		return ErrPendingExpired
 	}
-	if bindingHash == "" || !hmac.Equal([]byte(p.BindingHash), []byte(bindingHash)) {
-		return ErrBindingMismatch
+	for _, h := range bindingHashes {
+		if h != "" && hmac.Equal([]byte(p.BindingHash), []byte(h)) {
+			return nil
+		}
 	}
-	return nil
+	return ErrBindingMismatch
 }
 
 // leaseFree reports whether a lease ending at until is no longer live at now.

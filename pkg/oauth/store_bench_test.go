@@ -39,7 +39,7 @@ func BenchmarkMemoryStorePending(b *testing.B) {
 		if err := s.PutPending(b.Context(), p); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.ConsumePending(b.Context(), p.Key, "bh", t0); err != nil {
+		if _, err := s.ConsumePending(b.Context(), p.Key, []string{"bh"}, t0); err != nil {
 			b.Fatal(err)
 		}
 	}

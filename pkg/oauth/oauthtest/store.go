@@ -131,25 +131,25 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 		{"consume returns the record once", func(t *testing.T, s oauth.Store) {
 			p := newPending("a")
 			mustPutPending(t, s, p)
-			got, err := s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(time.Minute))
+			got, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(time.Minute))
 			if err != nil {
 				t.Fatalf("ConsumePending: %v", err)
 			}
 			if d := diff(got, p); d != "" {
 				t.Errorf("ConsumePending: %s", d)
 			}
-			_, err = s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(time.Minute))
+			_, err = s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(time.Minute))
 			wantErr(t, "replayed ConsumePending", err, oauth.ErrNotFound)
 		}},
 		{"consume one second before expiry", func(t *testing.T, s oauth.Store) {
 			p := newPending("a")
 			mustPutPending(t, s, p)
-			if _, err := s.ConsumePending(t.Context(), p.Key, p.BindingHash, p.ExpiresAt.Add(-time.Second)); err != nil {
+			if _, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, p.ExpiresAt.Add(-time.Second)); err != nil {
 				t.Fatalf("ConsumePending: got %v, want success", err)
 			}
 		}},
 		{"missing key", func(t *testing.T, s oauth.Store) {
-			_, err := s.ConsumePending(t.Context(), oauth.PendingKey("never"), "b", at(0))
+			_, err := s.ConsumePending(t.Context(), oauth.PendingKey("never"), []string{"b"}, at(0))
 			wantErr(t, "ConsumePending", err, oauth.ErrNotFound)
 		}},
 		{"expired is kept and stays expired", func(t *testing.T, s oauth.Store) {
@@ -164,11 +164,11 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 				{p.ExpiresAt.Add(time.Hour), "other"},       // expiry is told before the binding
 				{p.ExpiresAt, p.BindingHash},                // still there, still expired
 			} {
-				_, err := s.ConsumePending(t.Context(), p.Key, c.binding, c.now)
+				_, err := s.ConsumePending(t.Context(), p.Key, []string{c.binding}, c.now)
 				wantErr(t, fmt.Sprintf("ConsumePending(now=%v, binding=%q)", c.now, c.binding), err, oauth.ErrPendingExpired)
 			}
 			// The record was never deleted: before its expiry it is consumable.
-			got, err := s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(0))
+			got, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(0))
 			if err != nil {
 				t.Fatalf("ConsumePending before expiry: %v", err)
 			}
@@ -180,18 +180,31 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 			p := newPending("a")
 			mustPutPending(t, s, p)
 			for _, b := range []string{"other", "", p.BindingHash + "x", strings.ToUpper(p.BindingHash)} {
-				_, err := s.ConsumePending(t.Context(), p.Key, b, at(time.Minute))
+				_, err := s.ConsumePending(t.Context(), p.Key, []string{b}, at(time.Minute))
 				wantErr(t, fmt.Sprintf("ConsumePending(binding=%q)", b), err, oauth.ErrBindingMismatch)
 			}
-			got, err := s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(time.Minute))
+			got, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(time.Minute))
 			if err != nil {
 				t.Fatalf("ConsumePending with the right binding: %v", err)
 			}
 			if d := diff(got, p); d != "" {
 				t.Errorf("ConsumePending: %s", d)
 			}
-			_, err = s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(time.Minute))
+			_, err = s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(time.Minute))
 			wantErr(t, "replayed ConsumePending", err, oauth.ErrNotFound)
+		}},
+		{"one of several bindings matches", func(t *testing.T, s oauth.Store) {
+			p := newPending("a")
+			mustPutPending(t, s, p)
+			_, err := s.ConsumePending(t.Context(), p.Key, []string{"x", "y", "z"}, at(time.Minute))
+			wantErr(t, "ConsumePending(no binding of three)", err, oauth.ErrBindingMismatch)
+			got, err := s.ConsumePending(t.Context(), p.Key, []string{"x", p.BindingHash, "z"}, at(time.Minute))
+			if err != nil {
+				t.Fatalf("ConsumePending with the binding second of three: %v", err)
+			}
+			if got.BindingHash != p.BindingHash {
+				t.Errorf("BindingHash = %q, want the matching %q", got.BindingHash, p.BindingHash)
+			}
 		}},
 		{"duplicate put conflicts and keeps the first", func(t *testing.T, s oauth.Store) {
 			p := newPending("a")
@@ -199,7 +212,7 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 			dup := newPending("a")
 			dup.BindingHash, dup.Verifier = "attacker", "attacker-verifier"
 			wantErr(t, "second PutPending", s.PutPending(t.Context(), dup), oauth.ErrConflict)
-			got, err := s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(time.Minute))
+			got, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(time.Minute))
 			if err != nil {
 				t.Fatalf("ConsumePending: %v", err)
 			}
@@ -210,7 +223,7 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 		{"put after consume", func(t *testing.T, s oauth.Store) {
 			p := newPending("a")
 			mustPutPending(t, s, p)
-			if _, err := s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(0)); err != nil {
+			if _, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(0)); err != nil {
 				t.Fatalf("ConsumePending: %v", err)
 			}
 			mustPutPending(t, s, p)
@@ -219,7 +232,7 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 			p := newPending("a")
 			p.ReturnTo, p.AppState, p.CreatedAt = "", "", time.Time{}
 			mustPutPending(t, s, p)
-			got, err := s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(0))
+			got, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(0))
 			if err != nil {
 				t.Fatalf("ConsumePending: %v", err)
 			}
@@ -233,9 +246,9 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 			p.ExpiresAt = at(10*time.Minute + 900*time.Millisecond)
 			mustPutPending(t, s, p)
 			// Expired at the whole second: 10:00.9 is stored as 10:00.
-			_, err := s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(10*time.Minute))
+			_, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(10*time.Minute))
 			wantErr(t, "ConsumePending at the truncated expiry", err, oauth.ErrPendingExpired)
-			got, err := s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(0))
+			got, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(0))
 			if err != nil {
 				t.Fatalf("ConsumePending: %v", err)
 			}
@@ -249,10 +262,10 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 			a, b := newPending("a"), newPending("b")
 			mustPutPending(t, s, a)
 			mustPutPending(t, s, b)
-			_, err := s.ConsumePending(t.Context(), a.Key, b.BindingHash, at(0))
+			_, err := s.ConsumePending(t.Context(), a.Key, []string{b.BindingHash}, at(0))
 			wantErr(t, "ConsumePending(a, b's binding)", err, oauth.ErrBindingMismatch)
 			for _, p := range []*oauth.PendingAuth{b, a} {
-				got, err := s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(0))
+				got, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(0))
 				if err != nil {
 					t.Fatalf("ConsumePending(%s): %v", p.Key, err)
 				}
@@ -273,7 +286,7 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 					t.Errorf("PutPending(%+v): got nil error, want one", p)
 				}
 			}
-			_, err := s.ConsumePending(t.Context(), newPending("a").Key, "b", at(0))
+			_, err := s.ConsumePending(t.Context(), newPending("a").Key, []string{"b"}, at(0))
 			wantErr(t, "ConsumePending after refused puts", err, oauth.ErrNotFound)
 		}},
 		{"no aliasing", func(t *testing.T, s oauth.Store) {
@@ -281,7 +294,7 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 			want := *p
 			mustPutPending(t, s, p)
 			p.Verifier, p.BindingHash = "changed", "changed"
-			got, err := s.ConsumePending(t.Context(), want.Key, want.BindingHash, at(0))
+			got, err := s.ConsumePending(t.Context(), want.Key, []string{want.BindingHash}, at(0))
 			if err != nil {
 				t.Fatalf("ConsumePending: %v", err)
 			}
@@ -915,7 +928,7 @@ func testConcurrency(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 			got := make([]*oauth.PendingAuth, n)
 			errs := race(func(i int) error {
 				var err error
-				got[i], err = s.ConsumePending(t.Context(), p.Key, p.BindingHash, at(0))
+				got[i], err = s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(0))
 				return err
 			})
 			w := oneWinner(t, errs, oauth.ErrNotFound)
@@ -933,7 +946,7 @@ func testConcurrency(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 		})
 		w := oneWinner(t, errs, oauth.ErrConflict)
 		p := newPending("race")
-		if _, err := s.ConsumePending(t.Context(), p.Key, fmt.Sprintf("binding-%d", w), at(0)); err != nil {
+		if _, err := s.ConsumePending(t.Context(), p.Key, []string{fmt.Sprintf("binding-%d", w)}, at(0)); err != nil {
 			t.Errorf("ConsumePending with the winner's binding: %v", err)
 		}
 	})

@@ -1,15 +1,19 @@
 package deploytest
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -503,15 +507,77 @@ func (s *stack) env(id string) map[string]string {
 	return env
 }
 
-// decodeStrict decodes JSON into v, refusing unknown fields and trailing data.
+// decodeStrict decodes JSON into v, refusing unknown fields, keys that
+// match a field only without regard to case (encoding/json accepts
+// "rawpath" for "rawPath"; Lambda's real payloads are exact) and trailing
+// data.
 func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
 	if dec.More() {
-		return fmt.Errorf("trailing data after the JSON value")
+		return errors.New("trailing data after the JSON value")
+	}
+	var raw any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	return exactKeys(raw, reflect.TypeOf(v), "")
+}
+
+var (
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	timeType       = reflect.TypeFor[time.Time]()
+)
+
+// exactKeys checks that every object key in raw names a field of typ by its
+// exact JSON name.
+func exactKeys(raw any, typ reflect.Type, path string) error {
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	if typ == rawMessageType || typ == timeType {
+		return nil
+	}
+	switch x := raw.(type) {
+	case map[string]any:
+		switch typ.Kind() {
+		case reflect.Map:
+			for k, v := range x {
+				if err := exactKeys(v, typ.Elem(), path+"."+k); err != nil {
+					return err
+				}
+			}
+		case reflect.Struct:
+			fields := map[string]reflect.Type{}
+			for i := range typ.NumField() {
+				f := typ.Field(i)
+				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				if name == "" {
+					name = f.Name
+				}
+				fields[name] = f.Type
+			}
+			for k, v := range x {
+				ft, ok := fields[k]
+				if !ok {
+					return fmt.Errorf("%s.%s: no field of %s has exactly this JSON name", path, k, typ)
+				}
+				if err := exactKeys(v, ft, path+"."+k); err != nil {
+					return err
+				}
+			}
+		}
+	case []any:
+		if typ.Kind() == reflect.Slice || typ.Kind() == reflect.Array {
+			for i, v := range x {
+				if err := exactKeys(v, typ.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
 }

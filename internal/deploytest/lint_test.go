@@ -1,0 +1,167 @@
+package deploytest
+
+import (
+	"bytes"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func lookPath(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found: %v (the README's test command installs it)", name, err)
+	}
+	return p
+}
+
+// TestCfnLint runs `cfn-lint template.yaml` (errors and warnings, with the
+// SAM transform) and wants no findings at all.
+func TestCfnLint(t *testing.T) {
+	cfnLint := lookPath(t, "cfn-lint")
+	t.Parallel()
+	cmd := exec.Command(cfnLint, "template.yaml")
+	cmd.Dir = root()
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) != 0 {
+		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
+	}
+}
+
+// TestCfnLintCatchesMistakes is the control for TestCfnLint: the same
+// template with a dangling !Ref must be reported.
+func TestCfnLintCatchesMistakes(t *testing.T) {
+	cfnLint := lookPath(t, "cfn-lint")
+	t.Parallel()
+	good := string(readRepoFile(t, "template.yaml"))
+	bad := strings.Replace(good, "!Ref TokenKey\n", "!Ref NoSuchKey\n", 1)
+	if bad == good {
+		t.Fatal("template.yaml has no `!Ref TokenKey` line to break")
+	}
+	path := filepath.Join(t.TempDir(), "template.yaml")
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(cfnLint, path).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "NoSuchKey") {
+		t.Errorf("cfn-lint on a template with a dangling !Ref: got %v, output %q; want a finding", err, out)
+	}
+}
+
+// functionDirs maps the template's functions to their main packages.
+var functionDirs = map[string]string{
+	"AuthorizeFunction": "authorize",
+	"CallbackFunction":  "callback",
+	"RefreshFunction":   "refresh",
+}
+
+var lambdaFlags = []string{"GOOS=linux", "CGO_ENABLED=0", "-tags lambda.norpc", "-trimpath", "-ldflags='-s -w'"}
+
+func makeCmd(t *testing.T, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(lookPath(t, "make"), append([]string{"--no-print-directory"}, args...)...)
+	cmd.Dir = root()
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+// TestMakefileTargets checks, without building, what sam build and make
+// build would run: `make -n`.
+func TestMakefileTargets(t *testing.T) {
+	s := newStack(t, paramSets[0].overrides)
+	for _, fn := range s.functionIDs() {
+		dir, ok := functionDirs[fn]
+		if !ok {
+			t.Fatalf("%s: no functions/ directory known to the test", fn)
+		}
+		t.Run("sam/"+fn, func(t *testing.T) {
+			artifacts := t.TempDir()
+			// A GOARCH in the caller's environment must not change the
+			// architecture the template deploys (arm64).
+			out, err := makeCmd(t, []string{"GOARCH=amd64", "ARTIFACTS_DIR=" + artifacts}, "-n", "build-"+fn).CombinedOutput()
+			if err != nil {
+				t.Fatalf("make -n build-%s: %v\n%s", fn, err, out)
+			}
+			want := append([]string{"GOARCH=arm64", "-o " + artifacts + "/bootstrap", "./functions/" + dir}, lambdaFlags...)
+			for _, w := range want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("make -n build-%s: %q lacks %q", fn, out, w)
+				}
+			}
+		})
+	}
+	t.Run("sam target without ARTIFACTS_DIR", func(t *testing.T) {
+		out, err := makeCmd(t, []string{"ARTIFACTS_DIR="}, "-n", "build-AuthorizeFunction").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "ARTIFACTS_DIR is not set") {
+			t.Errorf("got %v, %q; want a failure naming ARTIFACTS_DIR", err, out)
+		}
+	})
+	t.Run("make build GOARCH=amd64", func(t *testing.T) {
+		dir := t.TempDir()
+		out, err := makeCmd(t, nil, "-n", "build", "GOARCH=amd64", "BUILD_DIR="+dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("make -n build: %v\n%s", err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != len(functionDirs) {
+			t.Errorf("make -n build: got %d commands, want %d:\n%s", len(lines), len(functionDirs), out)
+		}
+		for _, name := range functionDirs {
+			want := "-o " + dir + "/" + name + "/bootstrap ./functions/" + name
+			if !strings.Contains(string(out), want) || !strings.Contains(string(out), "GOARCH=amd64") {
+				t.Errorf("make -n build GOARCH=amd64: %q lacks GOARCH=amd64 and %q", out, want)
+			}
+		}
+	})
+}
+
+// TestSAMBuildTargets runs the targets sam build runs and inspects the
+// binaries: static linux/arm64 ELF files named bootstrap, stripped, built
+// without the RPC shim and without local paths.
+func TestSAMBuildTargets(t *testing.T) {
+	lookPath(t, "go")
+	for fn := range functionDirs {
+		t.Run(fn, func(t *testing.T) {
+			artifacts := t.TempDir()
+			out, err := makeCmd(t, []string{"ARTIFACTS_DIR=" + artifacts}, "build-"+fn).CombinedOutput()
+			if err != nil {
+				t.Fatalf("make build-%s: %v\n%s", fn, err, out)
+			}
+			checkLambdaBinary(t, filepath.Join(artifacts, "bootstrap"), elf.EM_AARCH64)
+		})
+	}
+}
+
+func checkLambdaBinary(t *testing.T, path string, machine elf.Machine) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer f.Close()
+	if f.Machine != machine || f.Class != elf.ELFCLASS64 || f.OSABI != elf.ELFOSABI_NONE {
+		t.Errorf("%s: got %v %v %v, want a 64-bit linux %v binary", path, f.Class, f.OSABI, f.Machine, machine)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("%s: dynamically linked (%v); want CGO_ENABLED=0", path, p.Type)
+		}
+	}
+	if f.Section(".symtab") != nil {
+		t.Errorf("%s: has a symbol table; want -ldflags='-s -w'", path)
+	}
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(bin, []byte("net/rpc.")) {
+		t.Errorf("%s: contains net/rpc; want -tags lambda.norpc", path)
+	}
+	if bytes.Contains(bin, []byte(root())) {
+		t.Errorf("%s: contains the checkout path %s; want -trimpath", path, root())
+	}
+}

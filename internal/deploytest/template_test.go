@@ -1,0 +1,551 @@
+package deploytest
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth"
+)
+
+const existingSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:oauthfn-client-AbCdEf"
+
+// paramSets are the parameter values the template is evaluated with: the
+// defaults (RingCentral, created placeholder secret) and every optional
+// parameter set (generic provider, existing secret).
+var paramSets = []struct {
+	name      string
+	overrides map[string]string
+}{
+	{"ringcentral defaults", map[string]string{"ClientId": "rc-client-id"}},
+	{"generic provider, existing client secret", map[string]string{
+		"ClientId":                "generic-client-id",
+		"ProviderPreset":          "generic",
+		"AuthUrl":                 "https://idp.example.com/oauth2/authorize",
+		"TokenUrl":                "https://idp.example.com/oauth2/token",
+		"RevokeUrl":               "https://idp.example.com/oauth2/revoke",
+		"UserinfoUrl":             "https://idp.example.com/oauth2/userinfo",
+		"ExistingClientSecretArn": existingSecretARN,
+		"Scopes":                  "openid offline_access",
+		"AllowedReturnUrls":       "https://app.example.com/oauth/,https://admin.example.com/",
+		"RedirectUrl":             "https://auth.example.com/callback",
+		"RefreshMode":             "eager",
+		"RefreshSchedule":         "rate(5 minutes)",
+		"RefreshWindow":           "20m",
+		"KeepaliveMargin":         "72h",
+		"SweepConcurrency":        "8",
+		"TokenRatePerMin":         "0",
+		"LogLevel":                "debug",
+		"ReserveSweepConcurrency": "false",
+		"TableDeletionProtection": "false",
+	}},
+}
+
+// localOnly are declared in the template only so that `sam local` can
+// override them (it passes only declared variables); in AWS they are empty.
+var localOnly = []string{"OAUTH_CLIENT_SECRET", "OAUTH_TOKEN_KEY", "AWS_ENDPOINT_URL"}
+
+func getenv(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+func TestTemplateEnvLoadsConfig(t *testing.T) {
+	for _, ps := range paramSets {
+		s := newStack(t, ps.overrides)
+		wantSecretARN := ps.overrides["ExistingClientSecretArn"]
+		if wantSecretARN == "" {
+			wantSecretARN = s.str(s.ref("ClientSecret"))
+		}
+		for _, fn := range s.functionIDs() {
+			t.Run(ps.name+"/"+fn, func(t *testing.T) {
+				cfg, err := oauth.LoadConfig(getenv(s.env(fn)))
+				if err != nil {
+					t.Fatalf("LoadConfig(template env): %v", err)
+				}
+				p := s.params
+				checks := []check{
+					{"provider", cfg.Provider.Name, p["ProviderPreset"]},
+					{"client id", cfg.ClientID, p["ClientId"]},
+					{"client secret ARN", cfg.ClientSecretARN, wantSecretARN},
+					{"plain client secret", string(cfg.ClientSecret), ""},
+					{"token key ARN", cfg.TokenKeyARN, s.str(s.ref("TokenKey"))},
+					{"plain token key", string(cfg.TokenKey), ""},
+					{"table", cfg.TableName, s.str(s.ref("Table"))},
+					{"redirect URL", cfg.RedirectURL, p["RedirectUrl"]},
+					{"scopes", strings.Join(cfg.Scopes, " "), p["Scopes"]},
+					{"allowed return URLs", len(cfg.AllowedReturn), len(strings.FieldsFunc(p["AllowedReturnUrls"], func(r rune) bool { return r == ',' }))},
+					{"refresh mode", cfg.RefreshMode, p["RefreshMode"]},
+					{"refresh window", cfg.RefreshWindow.String(), mustDuration(t, p["RefreshWindow"])},
+					{"keepalive margin", cfg.KeepaliveMargin.String(), mustDuration(t, p["KeepaliveMargin"])},
+					{"sweep concurrency", strconv.Itoa(cfg.SweepConcurrency), p["SweepConcurrency"]},
+					{"token rate", strconv.Itoa(cfg.TokenRatePerMin), p["TokenRatePerMin"]},
+					{"log level", strings.ToLower(cfg.LogLevel.String()), p["LogLevel"]},
+				}
+				if p["ProviderPreset"] == oauth.PresetGeneric {
+					checks = append(checks,
+						check{"auth URL", cfg.Provider.Endpoint.AuthURL, p["AuthUrl"]},
+						check{"token URL", cfg.Provider.Endpoint.TokenURL, p["TokenUrl"]},
+						check{"revoke URL", cfg.Provider.RevokeURL, p["RevokeUrl"]},
+						check{"userinfo URL", cfg.Provider.UserinfoURL, p["UserinfoUrl"]},
+					)
+				} else {
+					checks = append(checks, check{"token URL", cfg.Provider.Endpoint.TokenURL, oauth.RingCentral(p["ServerUrl"]).Endpoint.TokenURL})
+				}
+				for _, c := range checks {
+					if c.got != c.want {
+						t.Errorf("%s: got %v, want %v", c.what, c.got, c.want)
+					}
+				}
+			})
+		}
+	}
+}
+
+func mustDuration(t *testing.T, s string) string {
+	t.Helper()
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatalf("parameter duration %q: %v", s, err)
+	}
+	return d.String()
+}
+
+// check is one got/want comparison.
+type check struct {
+	what      string
+	got, want any
+}
+
+// TestTemplateEnvCatchesBadConfig is the control for the test above: with a
+// generic provider and no endpoints, the template's environment must fail
+// LoadConfig, naming the missing variables.
+func TestTemplateEnvCatchesBadConfig(t *testing.T) {
+	s := newStack(t, map[string]string{"ClientId": "x", "ProviderPreset": "generic"})
+	_, err := oauth.LoadConfig(getenv(s.env("AuthorizeFunction")))
+	if err == nil {
+		t.Fatal("LoadConfig: got no error for a generic provider without endpoints")
+	}
+	for _, name := range []string{"OAUTH_AUTH_URL", "OAUTH_TOKEN_URL"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("LoadConfig error %q does not name %s", err, name)
+		}
+	}
+}
+
+func TestTemplateEnvNames(t *testing.T) {
+	s := newStack(t, paramSets[0].overrides)
+	known := append(slices.Clone(oauth.Variables), "AWS_ENDPOINT_URL")
+	var first map[string]string
+	for _, fn := range s.functionIDs() {
+		t.Run(fn, func(t *testing.T) {
+			env := s.env(fn)
+			for k := range env {
+				if !slices.Contains(known, k) {
+					t.Errorf("variable %s: not read by oauth.LoadConfig (typo?)", k)
+				}
+			}
+			for _, k := range oauth.Variables {
+				if _, ok := env[k]; !ok {
+					t.Errorf("variable %s: not declared (sam local could not set it either)", k)
+				}
+			}
+			for _, k := range localOnly {
+				if env[k] != "" {
+					t.Errorf("variable %s = %q in AWS, want empty (local development only)", k, env[k])
+				}
+			}
+			if first == nil {
+				first = env
+			} else if !equalMaps(first, env) {
+				t.Errorf("environment differs from the other functions':\n got %v\nwant %v", env, first)
+			}
+		})
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestTableMatchesStore(t *testing.T) {
+	s := newStack(t, paramSets[0].overrides)
+	tbl := s.resource("Table")
+	if tbl["Type"] != "AWS::DynamoDB::Table" {
+		t.Fatalf("Table type: got %v", tbl["Type"])
+	}
+	p := asMap(t, s.resolve(tbl["Properties"]), "Table.Properties")
+
+	attrTypes := map[string]string{}
+	for _, a := range p["AttributeDefinitions"].([]any) {
+		m := asMap(t, a, "AttributeDefinitions")
+		attrTypes[m["AttributeName"].(string)] = m["AttributeType"].(string)
+	}
+	wantTypes := map[string]string{
+		oauth.AttrPK: "S", oauth.AttrSK: "S", oauth.AttrDueShard: "S", oauth.AttrRefreshAt: "N",
+	}
+	if !equalMaps(attrTypes, wantTypes) {
+		t.Errorf("AttributeDefinitions: got %v, want %v", attrTypes, wantTypes)
+	}
+
+	keys := func(v any) string {
+		var out []string
+		for _, k := range v.([]any) {
+			m := asMap(t, k, "KeySchema")
+			out = append(out, m["AttributeName"].(string)+" "+m["KeyType"].(string))
+		}
+		return strings.Join(out, ", ")
+	}
+	if got, want := keys(p["KeySchema"]), oauth.AttrPK+" HASH, "+oauth.AttrSK+" RANGE"; got != want {
+		t.Errorf("KeySchema: got %s, want %s", got, want)
+	}
+
+	gsis := p["GlobalSecondaryIndexes"].([]any)
+	if len(gsis) != 1 {
+		t.Fatalf("GlobalSecondaryIndexes: got %d, want 1", len(gsis))
+	}
+	gsi := asMap(t, gsis[0], "GlobalSecondaryIndexes[0]")
+	if gsi["IndexName"] != oauth.DueIndexName {
+		t.Errorf("IndexName: got %v, want %s", gsi["IndexName"], oauth.DueIndexName)
+	}
+	if got, want := keys(gsi["KeySchema"]), oauth.AttrDueShard+" HASH, "+oauth.AttrRefreshAt+" RANGE"; got != want {
+		t.Errorf("index KeySchema: got %s, want %s", got, want)
+	}
+	if got := mapAt(t, gsi, "Projection")["ProjectionType"]; got != "ALL" {
+		t.Errorf("index ProjectionType: got %v, want ALL", got)
+	}
+
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"BillingMode", p["BillingMode"], "PAY_PER_REQUEST"},
+		{"TTL attribute", mapAt(t, p, "TimeToLiveSpecification")["AttributeName"], oauth.AttrTTL},
+		{"TTL enabled", mapAt(t, p, "TimeToLiveSpecification")["Enabled"], true},
+		{"PITR", mapAt(t, p, "PointInTimeRecoverySpecification")["PointInTimeRecoveryEnabled"], true},
+		{"SSE", mapAt(t, p, "SSESpecification")["SSEEnabled"], true},
+		{"DeletionProtectionEnabled", p["DeletionProtectionEnabled"], "true"},
+		{"UpdateReplacePolicy", tbl["UpdateReplacePolicy"], "Retain"},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+	off := newStack(t, map[string]string{"ClientId": "x", "TableDeletionProtection": "false"})
+	if got := mapAt(t, off.resolve(tbl["Properties"]).(map[string]any))["DeletionProtectionEnabled"]; got != "false" {
+		t.Errorf("DeletionProtectionEnabled with TableDeletionProtection=false: got %v", got)
+	}
+}
+
+// TestIAMLeastPrivilege holds each function's inline policy to exactly the
+// actions and resources its job needs: the table, its due-index and the two
+// secrets, nothing else and no wildcards.
+func TestIAMLeastPrivilege(t *testing.T) {
+	for _, ps := range paramSets {
+		s := newStack(t, ps.overrides)
+		table := s.getAtt("Table", "Arn")
+		index := table + "/index/" + oauth.DueIndexName
+		clientSecret := existingSecretARN
+		if ps.overrides["ExistingClientSecretArn"] == "" {
+			clientSecret = s.str(s.ref("ClientSecret"))
+		}
+		tokenKey := s.str(s.ref("TokenKey"))
+		want := map[string][]string{
+			"AuthorizeFunction": {
+				"dynamodb:PutItem " + table,
+				"secretsmanager:GetSecretValue " + tokenKey,
+			},
+			"CallbackFunction": {
+				"dynamodb:DeleteItem " + table,
+				"dynamodb:GetItem " + table,
+				"dynamodb:PutItem " + table,
+				"dynamodb:UpdateItem " + table,
+				"secretsmanager:GetSecretValue " + clientSecret,
+				"secretsmanager:GetSecretValue " + tokenKey,
+			},
+			"RefreshFunction": {
+				"dynamodb:GetItem " + table,
+				"dynamodb:Query " + index,
+				"dynamodb:UpdateItem " + table,
+				"secretsmanager:GetSecretValue " + clientSecret,
+				"secretsmanager:GetSecretValue " + tokenKey,
+			},
+		}
+		if got := s.functionIDs(); !slices.Equal(got, []string{"AuthorizeFunction", "CallbackFunction", "RefreshFunction"}) {
+			t.Fatalf("functions: got %v", got)
+		}
+		for _, fn := range s.functionIDs() {
+			t.Run(ps.name+"/"+fn, func(t *testing.T) {
+				var got []string
+				for i, pol := range s.function(fn)["Policies"].([]any) {
+					doc, ok := pol.(map[string]any)
+					if !ok || doc["Statement"] == nil {
+						t.Fatalf("Policies[%d] = %v: want an inline policy document, not a managed policy or template", i, pol)
+					}
+					for _, st := range doc["Statement"].([]any) {
+						st := asMap(t, st, "Statement")
+						if st["Effect"] != "Allow" || st["Condition"] != nil || st["NotAction"] != nil || st["NotResource"] != nil {
+							t.Errorf("statement %v: want a plain Allow of Action on Resource", st)
+						}
+						for _, a := range list(st["Action"]) {
+							for _, r := range list(st["Resource"]) {
+								if strings.Contains(a+r, "*") {
+									t.Errorf("wildcard in %s %s", a, r)
+								}
+								got = append(got, a+" "+r)
+							}
+						}
+					}
+				}
+				slices.Sort(got)
+				slices.Sort(want[fn])
+				if !slices.Equal(got, want[fn]) {
+					t.Errorf("permissions:\n got %q\nwant %q", got, want[fn])
+				}
+			})
+		}
+	}
+}
+
+func list(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	}
+	return []string{fmt.Sprint(v)}
+}
+
+func TestFunctionSettings(t *testing.T) {
+	for _, ps := range paramSets {
+		s := newStack(t, ps.overrides)
+		for _, fn := range s.functionIDs() {
+			t.Run(ps.name+"/"+fn, func(t *testing.T) {
+				r := s.resource(fn)
+				f := s.function(fn)
+				wantTimeout := 15
+				if fn == "RefreshFunction" {
+					wantTimeout = 300
+				}
+				logging := mapAt(t, f, "LoggingConfig")
+				tests := []struct {
+					name      string
+					got, want any
+				}{
+					{"Metadata.BuildMethod", mapAt(t, r, "Metadata")["BuildMethod"], "makefile"},
+					{"CodeUri (the Makefile's directory)", f["CodeUri"], "."},
+					{"Runtime", f["Runtime"], "provided.al2023"},
+					{"Architectures", fmt.Sprint(f["Architectures"]), "[arm64]"},
+					{"Handler", f["Handler"], "bootstrap"},
+					{"MemorySize", f["MemorySize"], 128},
+					{"Timeout", f["Timeout"], wantTimeout},
+					{"LogFormat", logging["LogFormat"], "JSON"},
+					{"ApplicationLogLevel", logging["ApplicationLogLevel"], strings.ToUpper(s.params["LogLevel"])},
+				}
+				for _, tc := range tests {
+					if tc.got != tc.want {
+						t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+					}
+				}
+			})
+		}
+
+		t.Run(ps.name+"/http routes", func(t *testing.T) {
+			for fn, route := range map[string]string{"AuthorizeFunction": "GET /authorize", "CallbackFunction": "GET /callback"} {
+				events := mapAt(t, s.function(fn), "Events")
+				if len(events) != 1 {
+					t.Errorf("%s: got %d events, want 1", fn, len(events))
+				}
+				for name, e := range events {
+					e := asMap(t, e, name)
+					p := mapAt(t, e, "Properties")
+					got := fmt.Sprint(p["Method"], " ", p["Path"])
+					if e["Type"] != "HttpApi" || got != route || p["ApiId"] != s.ref("HttpApi") {
+						t.Errorf("%s event %s: got %v %s on %v, want HttpApi %s on the stack's API", fn, name, e["Type"], got, p["ApiId"], route)
+					}
+				}
+			}
+		})
+
+		t.Run(ps.name+"/sweep", func(t *testing.T) {
+			f := s.function("RefreshFunction")
+			wantReserved := any(1)
+			if s.params["ReserveSweepConcurrency"] == "false" {
+				wantReserved = nil
+			}
+			inv := mapAt(t, f, "EventInvokeConfig")
+			failure := mapAt(t, inv, "DestinationConfig", "OnFailure")
+			sweep := mapAt(t, f, "Events", "Sweep")
+			sp := mapAt(t, sweep, "Properties")
+			tests := []struct {
+				name      string
+				got, want any
+			}{
+				{"ReservedConcurrentExecutions", f["ReservedConcurrentExecutions"], wantReserved},
+				{"EventInvokeConfig.MaximumRetryAttempts", inv["MaximumRetryAttempts"], 0},
+				{"OnFailure.Type", failure["Type"], "SQS"},
+				{"OnFailure.Destination", failure["Destination"], s.getAtt("SweepFailureQueue", "Arn")},
+				{"event type", sweep["Type"], "ScheduleV2"},
+				{"ScheduleExpression", sp["ScheduleExpression"], s.params["RefreshSchedule"]},
+				{"RetryPolicy.MaximumRetryAttempts", mapAt(t, sp, "RetryPolicy")["MaximumRetryAttempts"], 0},
+				{"DeadLetterConfig.Arn", mapAt(t, sp, "DeadLetterConfig")["Arn"], s.getAtt("SweepFailureQueue", "Arn")},
+				{"OmitName (one schedule name per stack)", sp["OmitName"], true},
+			}
+			for _, tc := range tests {
+				if tc.got != tc.want {
+					t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	for _, ps := range paramSets {
+		t.Run(ps.name, func(t *testing.T) {
+			s := newStack(t, ps.overrides)
+			existing := ps.overrides["ExistingClientSecretArn"]
+			if got, want := s.exists("ClientSecret"), existing == ""; got != want {
+				t.Errorf("placeholder ClientSecret created: got %v, want %v", got, want)
+			}
+			wantARN := existing
+			if existing == "" {
+				wantARN = s.str(s.ref("ClientSecret"))
+				p := mapAt(t, s.resource("ClientSecret"), "Properties")
+				if p["SecretString"] != "REPLACE_ME" {
+					t.Errorf("ClientSecret.SecretString: got %v, want REPLACE_ME", p["SecretString"])
+				}
+			}
+			if got := s.resolve(mapAt(t, s.tpl, "Outputs", "ClientSecretArn")["Value"]); got != wantARN {
+				t.Errorf("Outputs.ClientSecretArn: got %v, want %s", got, wantARN)
+			}
+			gen := mapAt(t, s.resource("TokenKey"), "Properties", "GenerateSecretString")
+			if n, _ := gen["PasswordLength"].(int); n < oauth.MinTokenKeyLen || n != 64 {
+				t.Errorf("TokenKey PasswordLength: got %v, want 64 (at least %d)", gen["PasswordLength"], oauth.MinTokenKeyLen)
+			}
+			if gen["ExcludePunctuation"] != true {
+				t.Errorf("TokenKey ExcludePunctuation: got %v, want true", gen["ExcludePunctuation"])
+			}
+			if got := s.resource("TokenKey")["UpdateReplacePolicy"]; got != "Retain" {
+				t.Errorf("TokenKey UpdateReplacePolicy: got %v, want Retain (a new key cannot open stored tokens)", got)
+			}
+		})
+	}
+}
+
+func TestOutputsAndLogGroups(t *testing.T) {
+	s := newStack(t, paramSets[0].overrides)
+	api := "https://abc123defg.execute-api.us-east-1.amazonaws.com"
+	outputs := map[string]any{
+		"AuthorizeUrl": api + "/authorize",
+		"CallbackUrl":  api + "/callback",
+		"TableName":    s.ref("Table"),
+	}
+	for name, want := range outputs {
+		if got := s.resolve(mapAt(t, s.tpl, "Outputs", name)["Value"]); got != want {
+			t.Errorf("Outputs.%s: got %v, want %v", name, got, want)
+		}
+	}
+
+	groups := map[string]map[string]any{}
+	for id, r := range mapAt(t, s.tpl, "Resources") {
+		if asMap(t, r, id)["Type"] == "AWS::Logs::LogGroup" {
+			p := asMap(t, s.resolve(mapAt(t, r.(map[string]any), "Properties")), id)
+			groups[s.str(p["LogGroupName"])] = p
+		}
+	}
+	for _, fn := range s.functionIDs() {
+		name := "/aws/lambda/" + s.str(s.ref(fn))
+		g, ok := groups[name]
+		if !ok {
+			t.Errorf("%s: no log group %s (have %v)", fn, name, groups)
+			continue
+		}
+		if g["RetentionInDays"] != 30 {
+			t.Errorf("%s: RetentionInDays got %v, want 30", name, g["RetentionInDays"])
+		}
+	}
+}
+
+// The sweep's EMF lines (pkg/oauth metrics) must use this namespace, these
+// metric names and this dimension for the alarms and the dashboard to see
+// them.
+const (
+	metricNamespace = "oauthfn"
+	metricDimension = "Service"
+	metricService   = "oauthfn"
+)
+
+var sweepMetrics = []string{"due", "refreshed", "failed", "reauth_required", "rate_limited", "skipped_leased", "duration_ms"}
+
+func TestAlarmsAndDashboard(t *testing.T) {
+	s := newStack(t, paramSets[0].overrides)
+	alarmed := map[string]bool{}
+	for id, r := range mapAt(t, s.tpl, "Resources") {
+		r := asMap(t, r, id)
+		if r["Type"] != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		p := asMap(t, s.resolve(r["Properties"]), id)
+		if p["Namespace"] != metricNamespace {
+			continue
+		}
+		dims := p["Dimensions"].([]any)
+		d := asMap(t, dims[0], id+".Dimensions")
+		if len(dims) != 1 || d["Name"] != metricDimension || d["Value"] != metricService {
+			t.Errorf("%s: dimensions %v, want %s=%s", id, dims, metricDimension, metricService)
+		}
+		if p["ComparisonOperator"] != "GreaterThanThreshold" || p["Threshold"] != 0 {
+			t.Errorf("%s: got %v %v, want > 0", id, p["ComparisonOperator"], p["Threshold"])
+		}
+		alarmed[s.str(p["MetricName"])] = true
+	}
+	for _, m := range []string{"reauth_required", "rate_limited", "failed"} {
+		if !alarmed[m] {
+			t.Errorf("no alarm on %s/%s > 0", metricNamespace, m)
+		}
+	}
+
+	body := s.str(s.resolve(mapAt(t, s.resource("Dashboard"), "Properties")["DashboardBody"]))
+	var dash struct {
+		Widgets []struct {
+			Properties struct {
+				Metrics [][]any `json:"metrics"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(body), &dash); err != nil {
+		t.Fatalf("DashboardBody is not JSON: %v\n%s", err, body)
+	}
+	shown := map[string]bool{}
+	for _, w := range dash.Widgets {
+		for _, m := range w.Properties.Metrics {
+			if len(m) >= 4 && m[0] == metricNamespace && m[2] == metricDimension && m[3] == metricService {
+				shown[fmt.Sprint(m[1])] = true
+			}
+		}
+	}
+	for _, m := range sweepMetrics {
+		if !shown[m] {
+			t.Errorf("dashboard does not show %s/%s", metricNamespace, m)
+		}
+	}
+}

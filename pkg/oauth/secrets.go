@@ -1,0 +1,307 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// DefaultSecretsTTL is how long SecretsManager keeps fetched secrets: a
+// rotated client secret or token key is picked up within this time.
+const DefaultSecretsTTL = 5 * time.Minute
+
+// clientSecretKey is the key read when the client secret is a JSON object.
+const clientSecretKey = "client_secret"
+
+// SecretsManagerAPI is the part of *secretsmanager.Client that
+// SecretsManager uses.
+type SecretsManagerAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+var (
+	_ Secrets           = (*SecretsManager)(nil)
+	_ Secrets           = (*StaticSecrets)(nil)
+	_ SecretsManagerAPI = (*secretsmanager.Client)(nil)
+)
+
+// SecretsManager fetches the client secret and the token key from AWS
+// Secrets Manager and caches them for TTL per execution environment: a warm
+// call within the TTL makes no Secrets Manager call, and concurrent callers
+// after expiry share one fetch (a waiting caller gets the fetching caller's
+// result, error included).
+//
+// A failed refresh returns the error and leaves the cache as it was; the next
+// call tries again. It does not serve the stale value: that would hide an
+// outage or a deleted secret, and the library does not log to say so.
+//
+// The client secret is the secret's string value, or, when that parses as a
+// JSON object, its "client_secret" key. The token key's AWSCURRENT version
+// seals; its AWSPREVIOUS version, when there is one, still opens values
+// sealed before the last rotation.
+type SecretsManager struct {
+	Client          SecretsManagerAPI
+	ClientSecretARN string
+	TokenKeyARN     string
+	TTL             time.Duration    // <= 0 means DefaultSecretsTTL
+	Now             func() time.Time // nil means time.Now
+
+	clientSecret cache[Secret]
+	sealer       cache[*Sealer]
+}
+
+// NewSecretsManager returns a SecretsManager with the default clock. Build it
+// once per execution environment, outside the Lambda handler.
+func NewSecretsManager(client SecretsManagerAPI, clientSecretARN, tokenKeyARN string, ttl time.Duration) *SecretsManager {
+	if ttl <= 0 {
+		ttl = DefaultSecretsTTL
+	}
+	return &SecretsManager{
+		Client:          client,
+		ClientSecretARN: clientSecretARN,
+		TokenKeyARN:     tokenKeyARN,
+		TTL:             ttl,
+		Now:             time.Now,
+	}
+}
+
+// ClientSecret returns the OAuth client secret.
+func (m *SecretsManager) ClientSecret(ctx context.Context) (Secret, error) {
+	return m.clientSecret.get(ctx, m.now, m.ttl(), m.fetchClientSecret)
+}
+
+// Sealer returns a Sealer built from the token key's AWSCURRENT and
+// AWSPREVIOUS versions.
+func (m *SecretsManager) Sealer(ctx context.Context) (*Sealer, error) {
+	return m.sealer.get(ctx, m.now, m.ttl(), m.fetchSealer)
+}
+
+// Format prints the ARNs and the TTL, never a cached value, for every verb.
+func (m *SecretsManager) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "oauth.SecretsManager{ClientSecretARN: %q, TokenKeyARN: %q, TTL: %v}", m.ClientSecretARN, m.TokenKeyARN, m.ttl())
+}
+
+func (m *SecretsManager) now() time.Time {
+	if m.Now == nil {
+		return time.Now()
+	}
+	return m.Now()
+}
+
+func (m *SecretsManager) ttl() time.Duration {
+	if m.TTL <= 0 {
+		return DefaultSecretsTTL
+	}
+	return m.TTL
+}
+
+func (m *SecretsManager) fetchClientSecret(ctx context.Context) (Secret, error) {
+	v, err := m.getString(ctx, m.ClientSecretARN, "")
+	if err != nil {
+		return "", fmt.Errorf("oauth: client secret: %w", err)
+	}
+	s, err := parseClientSecret(v)
+	if err != nil {
+		return "", fmt.Errorf("oauth: client secret %s: %w", m.ClientSecretARN, err)
+	}
+	return s, nil
+}
+
+// parseClientSecret reads a plain string (surrounding white space removed)
+// or a JSON object's "client_secret" string. Errors never contain the value.
+func parseClientSecret(v string) (Secret, error) {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal([]byte(v), &obj) == nil && obj != nil {
+		var s string
+		if raw, ok := obj[clientSecretKey]; !ok || json.Unmarshal(raw, &s) != nil || s == "" {
+			return "", fmt.Errorf("JSON value without a non-empty %q string", clientSecretKey)
+		}
+		return Secret(s), nil
+	}
+	s := strings.TrimSpace(v)
+	if s == "" {
+		return "", errors.New("value is empty")
+	}
+	return Secret(s), nil
+}
+
+func (m *SecretsManager) fetchSealer(ctx context.Context) (*Sealer, error) {
+	current, err := m.getString(ctx, m.TokenKeyARN, "AWSCURRENT")
+	if err != nil {
+		return nil, fmt.Errorf("oauth: token key: %w", err)
+	}
+	var previous []Secret
+	switch p, err := m.getString(ctx, m.TokenKeyARN, "AWSPREVIOUS"); {
+	case err == nil:
+		previous = append(previous, Secret(p))
+	case isNotFound(err):
+		// Never rotated: there is no AWSPREVIOUS version.
+	default:
+		return nil, fmt.Errorf("oauth: token key: %w", err)
+	}
+	s, err := NewSealer(Secret(current), previous...)
+	if err != nil {
+		return nil, fmt.Errorf("%w (secret %s)", err, m.TokenKeyARN)
+	}
+	return s, nil
+}
+
+// getString fetches the string value of a secret's version stage ("" for
+// the default, AWSCURRENT).
+func (m *SecretsManager) getString(ctx context.Context, arn, stage string) (string, error) {
+	if m.Client == nil || arn == "" {
+		return "", errors.New("no Secrets Manager client or secret ARN configured")
+	}
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)}
+	name := arn
+	if stage != "" {
+		in.VersionStage = aws.String(stage)
+		name += " (" + stage + ")"
+	}
+	out, err := m.Client.GetSecretValue(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("get secret value %s: %w", name, err)
+	}
+	if out.SecretString == nil {
+		return "", fmt.Errorf("secret %s has no string value (binary secrets are not supported)", name)
+	}
+	return *out.SecretString, nil
+}
+
+func isNotFound(err error) bool {
+	var nf *types.ResourceNotFoundException
+	return errors.As(err, &nf)
+}
+
+// cache holds one fetched value, behind a pointer: fmt prints a pointer
+// found in a field as an address.
+type cache[T any] struct {
+	mu       sync.Mutex
+	entry    *cacheEntry[T]
+	inflight *cacheCall[T]
+}
+
+type cacheEntry[T any] struct {
+	val T
+	at  time.Time
+}
+
+type cacheCall[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
+}
+
+// get returns the cached value if it is younger than ttl, else fetches it,
+// sharing one fetch among concurrent callers.
+func (c *cache[T]) get(ctx context.Context, now func() time.Time, ttl time.Duration, fetch func(context.Context) (T, error)) (T, error) {
+	t := now()
+	c.mu.Lock()
+	if e := c.entry; e != nil && t.Sub(e.at) < ttl && !t.Before(e.at) {
+		c.mu.Unlock()
+		return e.val, nil
+	}
+	if call := c.inflight; call != nil {
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+			return call.val, call.err
+		case <-ctx.Done():
+			var zero T
+			return zero, fmt.Errorf("oauth: wait for secret: %w", ctx.Err())
+		}
+	}
+	call := &cacheCall[T]{done: make(chan struct{})}
+	c.inflight = call
+	c.mu.Unlock()
+
+	defer func() {
+		c.mu.Lock()
+		if call.err == nil {
+			c.entry = &cacheEntry[T]{val: call.val, at: t}
+		}
+		c.inflight = nil
+		c.mu.Unlock()
+		close(call.done)
+	}()
+	call.val, call.err = fetch(ctx)
+	return call.val, call.err
+}
+
+// StaticSecrets holds local-development values (OAUTH_CLIENT_SECRET,
+// OAUTH_TOKEN_KEY). Build it with NewStaticSecrets.
+type StaticSecrets struct {
+	clientSecret *Secret // behind a pointer: fmt prints an address, never the value
+	sealer       *Sealer
+}
+
+// NewStaticSecrets checks both values and builds the Sealer once.
+func NewStaticSecrets(clientSecret, tokenKey Secret) (*StaticSecrets, error) {
+	if clientSecret == "" {
+		return nil, errors.New("oauth: client secret is empty")
+	}
+	sealer, err := NewSealer(tokenKey)
+	if err != nil {
+		return nil, err
+	}
+	return &StaticSecrets{clientSecret: &clientSecret, sealer: sealer}, nil
+}
+
+// Format prints the token key id, never a secret, for every verb.
+func (s StaticSecrets) Format(f fmt.State, verb rune) {
+	kid := ""
+	if s.sealer != nil {
+		kid = s.sealer.KeyID()
+	}
+	fmt.Fprintf(f, "oauth.StaticSecrets{ClientSecret: REDACTED, TokenKeyID: %s}", kid)
+}
+
+// ClientSecret returns the client secret.
+func (s *StaticSecrets) ClientSecret(context.Context) (Secret, error) { return *s.clientSecret, nil }
+
+// Sealer returns the Sealer built from the token key.
+func (s *StaticSecrets) Sealer(context.Context) (*Sealer, error) { return s.sealer, nil }
+
+// SecretsFromConfig returns SecretsManager when cfg names secret ARNs (client
+// is then required; usually secretsmanager.NewFromConfig) and StaticSecrets
+// when it holds plain local-development values. Both ARNs or neither: mixing
+// a Secrets Manager secret with a plain value is refused.
+func SecretsFromConfig(cfg Config, client SecretsManagerAPI) (Secrets, error) {
+	switch {
+	case cfg.ClientSecretARN != "" && cfg.TokenKeyARN != "":
+		if client == nil {
+			return nil, errors.New("oauth: secrets: OAUTH_CLIENT_SECRET_ARN and OAUTH_TOKEN_KEY_ARN need a Secrets Manager client")
+		}
+		return NewSecretsManager(client, cfg.ClientSecretARN, cfg.TokenKeyARN, DefaultSecretsTTL), nil
+	case cfg.ClientSecretARN == "" && cfg.TokenKeyARN == "":
+		s, err := NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey)
+		if err != nil {
+			return nil, err // names the value; never contains it
+		}
+		return s, nil
+	default:
+		return nil, errors.New("oauth: secrets: set both OAUTH_CLIENT_SECRET_ARN and OAUTH_TOKEN_KEY_ARN, or neither (then OAUTH_CLIENT_SECRET and OAUTH_TOKEN_KEY)")
+	}
+}
+
+// Two more ways a Secret could print, closed here (they belong with String
+// and LogValue in secret.go):
+//
+// MarshalText: slog's JSONHandler marshals a struct holding a Secret with
+// encoding/json, which does not call LogValue and would write the value.
+//
+// Format: fmt calls String only for %v, %s, %q, %x and %X; a Secret in a
+// struct printed with %d would show its value.
+func (Secret) MarshalText() ([]byte, error) { return []byte("REDACTED"), nil }
+
+// Format prints REDACTED for every verb.
+func (Secret) Format(f fmt.State, verb rune) { io.WriteString(f, "REDACTED") }

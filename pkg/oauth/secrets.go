@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
@@ -293,15 +292,3 @@ func SecretsFromConfig(cfg Config, client SecretsManagerAPI) (Secrets, error) {
 	}
 }
 
-// Two more ways a Secret could print, closed here (they belong with String
-// and LogValue in secret.go):
-//
-// MarshalText: slog's JSONHandler marshals a struct holding a Secret with
-// encoding/json, which does not call LogValue and would write the value.
-//
-// Format: fmt calls String only for %v, %s, %q, %x and %X; a Secret in a
-// struct printed with %d would show its value.
-func (Secret) MarshalText() ([]byte, error) { return []byte("REDACTED"), nil }
-
-// Format prints REDACTED for every verb.
-func (Secret) Format(f fmt.State, verb rune) { io.WriteString(f, "REDACTED") }

@@ -1,0 +1,370 @@
+package oauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// fakeProvider is a token and revocation endpoint that checks what it
+// receives (Basic auth, grant_type, code_verifier against the challenge of
+// the authorize URL, redirect_uri) and answers from a script.
+type fakeProvider struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu         sync.Mutex
+	challenges map[string]string // code -> code_challenge
+	redirects  map[string]string // code -> redirect_uri
+	respond    func(w http.ResponseWriter, r *http.Request) bool // true: handled
+	account    string
+	noRefresh  bool
+
+	tokenCalls  atomic.Int32
+	revokeCalls atomic.Int32
+	revoked     []string
+	issued      []string // every token value handed out
+}
+
+const testClientID, testClientSecret = "client-1", "client-secret-value-123"
+
+func newFakeProvider(t *testing.T) *fakeProvider {
+	p := &fakeProvider{t: t, challenges: map[string]string{}, redirects: map[string]string{}, account: "1001"}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /token", p.token)
+	mux.HandleFunc("POST /revoke", p.revoke)
+	p.srv = httptest.NewServer(mux)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// approve plays the provider's login: it issues a code for the authorize URL
+// and returns the callback query.
+func (p *fakeProvider) approve(t *testing.T, location string) string {
+	t.Helper()
+	u, err := url.Parse(location)
+	if err != nil {
+		t.Fatalf("authorize Location %q: %v", location, err)
+	}
+	q := u.Query()
+	if q.Get("response_type") != "code" || q.Get("client_id") != testClientID || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" {
+		t.Fatalf("authorize URL lacks OAuth parameters: %v", q)
+	}
+	code := "code-" + newNonce()
+	p.mu.Lock()
+	p.challenges[code] = q.Get("code_challenge")
+	p.redirects[code] = q.Get("redirect_uri")
+	p.issued = append(p.issued, code)
+	p.mu.Unlock()
+	return url.Values{"code": {code}, "state": {q.Get("state")}}.Encode()
+}
+
+func (p *fakeProvider) token(w http.ResponseWriter, r *http.Request) {
+	p.tokenCalls.Add(1)
+	if p.respond != nil && p.respond(w, r) {
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok || id != testClientID || secret != testClientSecret || r.PostFormValue("client_secret") != "" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		w.Write([]byte(`{"error":"invalid_client"}`))
+		return
+	}
+	code := r.PostFormValue("code")
+	p.mu.Lock()
+	challenge, known := p.challenges[code]
+	redirect := p.redirects[code]
+	delete(p.challenges, code)
+	p.mu.Unlock()
+	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
+	if r.PostFormValue("grant_type") != "authorization_code" || !known || base64.RawURLEncoding.EncodeToString(sum[:]) != challenge || r.PostFormValue("redirect_uri") != redirect {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(400)
+		w.Write([]byte(`{"error":"invalid_grant","errors":[{"errorCode":"OAU-213"}]}`))
+		return
+	}
+	access, refresh := "at-"+newNonce(), "rt-"+newNonce()
+	p.mu.Lock()
+	p.issued = append(p.issued, access, refresh)
+	p.mu.Unlock()
+	body := map[string]any{"access_token": access, "token_type": "bearer", "expires_in": 3600,
+		"refresh_token": refresh, "refresh_token_expires_in": 604800, "scope": "ReadAccounts", "owner_id": p.account}
+	if p.noRefresh {
+		delete(body, "refresh_token")
+		delete(body, "refresh_token_expires_in")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(body)
+}
+
+func (p *fakeProvider) revoke(w http.ResponseWriter, r *http.Request) {
+	p.revokeCalls.Add(1)
+	id, secret, ok := r.BasicAuth()
+	if !ok || id != testClientID || secret != testClientSecret {
+		w.WriteHeader(401)
+		return
+	}
+	p.mu.Lock()
+	p.revoked = append(p.revoked, r.PostFormValue("token"))
+	p.mu.Unlock()
+}
+
+// countingStore records the writes a handler makes.
+type countingStore struct {
+	Store
+	puts, consumed, conns atomic.Int32
+}
+
+func (s *countingStore) PutPending(ctx context.Context, p *PendingAuth) error {
+	s.puts.Add(1)
+	return s.Store.PutPending(ctx, p)
+}
+
+func (s *countingStore) ConsumePending(ctx context.Context, key string, h []string, now time.Time) (*PendingAuth, error) {
+	p, err := s.Store.ConsumePending(ctx, key, h, now)
+	if err == nil {
+		s.consumed.Add(1)
+	}
+	return p, err
+}
+
+func (s *countingStore) PutConnection(ctx context.Context, c *Connection) (*Connection, error) {
+	s.conns.Add(1)
+	return s.Store.PutConnection(ctx, c)
+}
+
+type testRig struct {
+	h     *Handler
+	store *countingStore
+	prov  *fakeProvider
+	logs  *bytes.Buffer
+	now   time.Time
+}
+
+func newRig(t *testing.T, extraEnv ...string) *testRig {
+	t.Helper()
+	prov := newFakeProvider(t)
+	e := with(baseEnv(), "OAUTH_PROVIDER", "generic", "OAUTH_AUTH_URL", "https://idp.example/authorize",
+		"OAUTH_TOKEN_URL", prov.srv.URL+"/token", "OAUTH_REVOKE_URL", prov.srv.URL+"/revoke", "OAUTH_ACCOUNT_FIELD", "owner_id",
+		"OAUTH_CLIENT_ID", testClientID, "OAUTH_CLIENT_SECRET", testClientSecret,
+		"ALLOWED_RETURN_URLS", "https://app.example/done")
+	cfg, err := LoadConfig(env(with(e, extraEnv...)))
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	secrets, err := NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &testRig{store: &countingStore{Store: NewMemoryStore()}, prov: prov, logs: &bytes.Buffer{}, now: time.Unix(1_800_000_000, 0)}
+	r.h = NewHandler(cfg, r.store, secrets)
+	r.h.Now = func() time.Time { return r.now }
+	r.h.Log = slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r.h.HTTPClient = &http.Client{Timeout: 2 * time.Second}
+	t.Cleanup(func() { r.checkLogs(t) })
+	return r
+}
+
+// checkLogs fails if any issued token, code, or the client secret reached the logs.
+func (r *testRig) checkLogs(t *testing.T) {
+	r.prov.mu.Lock()
+	defer r.prov.mu.Unlock()
+	logs := r.logs.String()
+	for _, v := range append(r.prov.issued, testClientSecret, strings.Repeat("k", 32)) {
+		if strings.Contains(logs, v) {
+			t.Errorf("logs contain a secret value %q", v[:min(8, len(v))])
+		}
+	}
+}
+
+func apiRequest(path, rawQuery string, cookies ...string) events.APIGatewayV2HTTPRequest {
+	return events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: "GET " + path, RawPath: path, RawQueryString: rawQuery, Cookies: cookies,
+		Headers: map[string]string{"accept": "text/html"},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{DomainName: "abc123.execute-api.us-east-1.amazonaws.com", Stage: "$default",
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: path}},
+	}
+}
+
+// start runs /authorize and returns its response and the cookie to send back.
+func (r *testRig) start(t *testing.T, query string, cookies ...string) (events.APIGatewayV2HTTPResponse, string) {
+	t.Helper()
+	resp, err := r.h.Authorize(context.Background(), apiRequest("/authorize", query, cookies...))
+	if err != nil {
+		t.Fatalf("Authorize returned a Go error: %v", err)
+	}
+	if resp.StatusCode != 302 {
+		return resp, ""
+	}
+	if len(resp.Cookies) != 1 {
+		t.Fatalf("Authorize cookies = %v, want one", resp.Cookies)
+	}
+	c, err := http.ParseSetCookie(resp.Cookies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, c.Name + "=" + c.Value
+}
+
+func (r *testRig) callback(t *testing.T, query string, cookies ...string) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	resp, err := r.h.Callback(context.Background(), apiRequest("/callback", query, cookies...))
+	if err != nil {
+		t.Fatalf("Callback returned a Go error: %v", err)
+	}
+	for _, k := range []string{"Cache-Control", "Referrer-Policy"} {
+		if resp.Headers[k] == "" {
+			t.Errorf("callback response lacks %s", k)
+		}
+	}
+	return resp
+}
+
+func TestFlowReturnTo(t *testing.T) {
+	r := newRig(t)
+	resp, cookie := r.start(t, "return_to="+url.QueryEscape("https://app.example/done?tab=1")+"&app_state=xyz%20123&login_hint=a%40b.example")
+	if resp.StatusCode != 302 {
+		t.Fatalf("authorize status = %d, body %s", resp.StatusCode, resp.Body)
+	}
+	loc, _ := url.Parse(resp.Headers["Location"])
+	q := loc.Query()
+	if loc.Host != "idp.example" || q.Get("redirect_uri") != "https://abc123.execute-api.us-east-1.amazonaws.com/callback" || q.Get("login_hint") != "a@b.example" || len(q.Get("state")) != 43 {
+		t.Errorf("authorize Location = %s", loc)
+	}
+	if strings.Contains(loc.RawQuery, "return_to") || strings.Contains(loc.RawQuery, "xyz") {
+		t.Errorf("authorize Location leaks return_to or app_state: %s", loc)
+	}
+	if resp.Headers["Cache-Control"] != "no-store" || resp.Headers["Referrer-Policy"] != "no-referrer" {
+		t.Errorf("authorize headers = %v", resp.Headers)
+	}
+	if strings.Contains(cookie, q.Get("state")) {
+		t.Errorf("binding cookie carries the state")
+	}
+
+	cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie)
+	if cb.StatusCode != 302 {
+		t.Fatalf("callback status = %d, body %s", cb.StatusCode, cb.Body)
+	}
+	back, _ := url.Parse(cb.Headers["Location"])
+	bq := back.Query()
+	if back.Host != "app.example" || back.Path != "/done" || bq.Get("status") != "connected" || bq.Get("account_id") != "1001" || bq.Get("app_state") != "xyz 123" || bq.Get("tab") != "1" {
+		t.Errorf("callback Location = %s", back)
+	}
+	if len(cb.Cookies) != 1 || !strings.Contains(cb.Cookies[0], "Max-Age=0") {
+		t.Errorf("callback cookies = %v, want the binding cookie cleared", cb.Cookies)
+	}
+
+	conn, err := r.h.Store.GetConnection(context.Background(), "generic", "1001")
+	if err != nil {
+		t.Fatalf("GetConnection: %v", err)
+	}
+	r.prov.mu.Lock()
+	access, refresh := r.prov.issued[1], r.prov.issued[2]
+	r.prov.mu.Unlock()
+	if strings.Contains(conn.AccessToken, access) || strings.Contains(conn.RefreshToken, refresh) || conn.AccessToken == "" || conn.RefreshToken == "" {
+		t.Fatalf("tokens stored in plaintext or missing")
+	}
+	sealer, _ := r.h.Secrets.Sealer(context.Background())
+	if got, err := sealer.Open(conn.AccessToken, conn.Key()); err != nil || got != access {
+		t.Errorf("stored access token opens to %q, %v", got, err)
+	}
+	if got, err := sealer.Open(conn.RefreshToken, conn.Key()); err != nil || got != refresh {
+		t.Errorf("stored refresh token opens to %q, %v", got, err)
+	}
+	want := r.now.Add(7*24*time.Hour - 48*time.Hour)
+	if conn.Status != StatusActive || !conn.AccessExpiresAt.Equal(r.now.Add(time.Hour)) || !conn.RefreshExpiresAt.Equal(r.now.Add(7*24*time.Hour)) ||
+		!conn.RefreshAt.Equal(want) || !conn.TTL.Equal(conn.RefreshExpiresAt.Add(ConnectionGrace)) || conn.TokenType != "Bearer" || conn.Scope != "ReadAccounts" {
+		t.Errorf("connection = %+v", conn)
+	}
+	if n := r.prov.tokenCalls.Load(); n != 1 {
+		t.Errorf("token calls = %d, want 1", n)
+	}
+}
+
+func TestFlowSuccessPage(t *testing.T) {
+	r := newRig(t)
+	resp, cookie := r.start(t, "")
+	cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie)
+	if cb.StatusCode != 200 || !strings.Contains(cb.Body, "Your account is connected") || !strings.Contains(cb.Body, "1001") {
+		t.Errorf("callback = %d %s", cb.StatusCode, cb.Body)
+	}
+}
+
+func TestFlowReauthorizationRevokesReplaced(t *testing.T) {
+	r := newRig(t)
+	for i := range 2 {
+		resp, cookie := r.start(t, "")
+		if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 200 {
+			t.Fatalf("round %d: callback = %d", i, cb.StatusCode)
+		}
+	}
+	r.prov.mu.Lock()
+	defer r.prov.mu.Unlock()
+	if len(r.prov.revoked) != 1 || r.prov.revoked[0] != r.prov.issued[2] {
+		t.Errorf("revoked %d tokens, want the first refresh token", len(r.prov.revoked))
+	}
+	conns, _ := r.h.Store.ListConnections(context.Background())
+	if len(conns) != 1 {
+		t.Errorf("connections = %d, want 1", len(conns))
+	}
+}
+
+func TestFlowWithoutRefreshToken(t *testing.T) {
+	r := newRig(t)
+	r.prov.noRefresh = true
+	resp, cookie := r.start(t, "")
+	if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 200 {
+		t.Fatalf("callback = %d", cb.StatusCode)
+	}
+	conn, err := r.h.Store.GetConnection(context.Background(), "generic", "1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn.RefreshToken != "" || !conn.RefreshAt.IsZero() || conn.AccessToken == "" {
+		t.Errorf("connection without refresh token: refresh %q, refresh_at %v", conn.RefreshToken, conn.RefreshAt)
+	}
+	if !strings.Contains(r.logs.String(), "Issue refresh tokens") {
+		t.Errorf("no warning naming the fix in logs:\n%s", r.logs)
+	}
+}
+
+func TestTwoTabs(t *testing.T) {
+	r := newRig(t)
+	first, cookie1 := r.start(t, "")
+	second, cookie2 := r.start(t, "", cookie1) // the browser sends tab 1's cookie along
+	// The browser now holds only the second Set-Cookie, which carries both bindings.
+	for i, resp := range []events.APIGatewayV2HTTPResponse{first, second} {
+		cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie2)
+		if cb.StatusCode != 200 {
+			t.Fatalf("tab %d: callback = %d %s", i+1, cb.StatusCode, cb.Body)
+		}
+		if i == 0 && strings.Contains(cb.Cookies[0], "Max-Age=0") {
+			t.Errorf("tab 1's callback cleared the binding tab 2 still needs")
+		}
+	}
+}
+
+func TestEmptyStateQuery(t *testing.T) {
+	r := newRig(t)
+	resp := r.callback(t, "code=abc&state=")
+	if resp.StatusCode != 400 || r.prov.tokenCalls.Load() != 0 {
+		t.Errorf("status %d, token calls %d", resp.StatusCode, r.prov.tokenCalls.Load())
+	}
+}
+
+var _ = errors.Is

@@ -1,0 +1,58 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// Setup builds the Handler a Lambda function uses, once per execution
+// environment: configuration from getenv (usually os.Getenv), the AWS SDK's
+// default configuration (credentials, region, and local endpoints through
+// AWS_ENDPOINT_URL*), the DynamoDB store and the secrets. Logs are JSON (or
+// text) through aws-lambda-go's lambdacontext handler, which adds requestId,
+// filtered at LOG_LEVEL.
+func Setup(ctx context.Context, getenv func(string) string) (*Handler, error) {
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: load AWS configuration: %w", err)
+	}
+	secrets, err := SecretsFromConfig(cfg, secretsmanager.NewFromConfig(awsCfg))
+	if err != nil {
+		return nil, err
+	}
+	h := NewHandler(cfg, NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.TableName), secrets)
+	h.Log = slog.New(LevelFilter(lambdacontext.NewLogHandler(), cfg.LogLevel))
+	return h, nil
+}
+
+// LevelFilter drops records below min before they reach next.
+func LevelFilter(next slog.Handler, min slog.Leveler) slog.Handler {
+	return &levelFilter{next, min}
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Leveler
+}
+
+func (f *levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min.Level() && f.Handler.Enabled(ctx, l)
+}
+
+func (f *levelFilter) WithAttrs(as []slog.Attr) slog.Handler {
+	return &levelFilter{f.Handler.WithAttrs(as), f.min}
+}
+
+func (f *levelFilter) WithGroup(name string) slog.Handler {
+	return &levelFilter{f.Handler.WithGroup(name), f.min}
+}

@@ -28,8 +28,8 @@ type fakeProvider struct {
 	srv *httptest.Server
 
 	mu         sync.Mutex
-	challenges map[string]string // code -> code_challenge
-	redirects  map[string]string // code -> redirect_uri
+	challenges map[string]string                                 // code -> code_challenge
+	redirects  map[string]string                                 // code -> redirect_uri
 	respond    func(w http.ResponseWriter, r *http.Request) bool // true: handled
 	account    string
 	noRefresh  bool

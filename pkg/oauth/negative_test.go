@@ -33,7 +33,9 @@ func TestCallbackRejections(t *testing.T) {
 		{name: "empty state", status: 400, code: "invalid_state", keepsState: true,
 			build: func(r *testRig, s started) (string, []string) { return "code=abc&state=", []string{s.cookie} }},
 		{name: "malformed state", status: 400, code: "invalid_state", keepsState: true,
-			build: func(r *testRig, s started) (string, []string) { return "code=abc&state=not-a-state", []string{s.cookie} }},
+			build: func(r *testRig, s started) (string, []string) {
+				return "code=abc&state=not-a-state", []string{s.cookie}
+			}},
 		{name: "oversized state", status: 400, code: "invalid_request", keepsState: true,
 			build: func(r *testRig, s started) (string, []string) {
 				return "code=abc&state=" + strings.Repeat("A", 4000), []string{s.cookie}
@@ -44,7 +46,9 @@ func TestCallbackRejections(t *testing.T) {
 				return "state=" + q.Get("state") + "&code=" + strings.Repeat("c", 5000), []string{s.cookie}
 			}},
 		{name: "unknown state", status: 400, code: "invalid_state", keepsState: true,
-			build: func(r *testRig, s started) (string, []string) { return "code=abc&state=" + newNonce(), []string{s.cookie} }},
+			build: func(r *testRig, s started) (string, []string) {
+				return "code=abc&state=" + newNonce(), []string{s.cookie}
+			}},
 		{name: "repeated state", status: 400, code: "invalid_request", keepsState: true,
 			build: func(r *testRig, s started) (string, []string) {
 				return s.query + "&state=" + newNonce(), []string{s.cookie}
@@ -52,7 +56,9 @@ func TestCallbackRejections(t *testing.T) {
 		{name: "repeated code", status: 400, code: "invalid_request", keepsState: true,
 			build: func(r *testRig, s started) (string, []string) { return s.query + "&code=other", []string{s.cookie} }},
 		{name: "code and error both", status: 400, code: "invalid_request", keepsState: true,
-			build: func(r *testRig, s started) (string, []string) { return s.query + "&error=access_denied", []string{s.cookie} }},
+			build: func(r *testRig, s started) (string, []string) {
+				return s.query + "&error=access_denied", []string{s.cookie}
+			}},
 		{name: "neither code nor error", status: 400, code: "invalid_request", keepsState: true,
 			build: func(r *testRig, s started) (string, []string) {
 				q, _ := url.ParseQuery(s.query)
@@ -160,7 +166,7 @@ func TestAuthorizeRejections(t *testing.T) {
 		})
 	}
 	for name, q := range map[string]string{
-		"repeated return_to": "return_to=https%3A%2F%2Fapp.example%2Fdone&return_to=https%3A%2F%2Fevil.example",
+		"repeated return_to":  "return_to=https%3A%2F%2Fapp.example%2Fdone&return_to=https%3A%2F%2Fevil.example",
 		"oversized app_state": "app_state=" + strings.Repeat("a", 513),
 		"bad encoding":        "return_to=%zz",
 	} {

@@ -540,4 +540,3 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
-

@@ -190,8 +190,10 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 					t.Errorf("%s: log line is not JSON: %q", fn, l)
 					continue
 				}
-				if rec["level"] == nil || rec["msg"] == nil && rec["message"] == nil {
-					t.Errorf("%s: log line lacks level or message: %q", fn, l)
+				// A log record, or a CloudWatch Embedded Metric Format document.
+				_, emf := rec["_aws"]
+				if !emf && (rec["level"] == nil || rec["message"] == nil) {
+					t.Errorf("%s: log line is neither a record with level and message nor EMF: %q", fn, l)
 				}
 			}
 			out := e.Stdout()

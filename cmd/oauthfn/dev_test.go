@@ -298,6 +298,9 @@ func TestDevFlowMemory(t *testing.T) {
 	if n := ds.Mock.Calls(mockrc.TokenPath); n != 1 {
 		t.Errorf("mock token endpoint called %d times, want 1", n)
 	}
+	if !regexp.MustCompile(`"msg":"account connected".*"requestId":"[A-Za-z0-9+/=]+"`).MatchString(logs.String()) {
+		t.Errorf("the handler's log lines carry no requestId: %s", logs.String())
+	}
 	if n := ds.Mock.Sessions("1001"); n != 1 {
 		t.Errorf("mock holds %d sessions for 1001, want 1", n)
 	}

@@ -1,0 +1,511 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/oauthfn/oauthfn/internal/devlog"
+	"github.com/oauthfn/oauthfn/internal/mockrc"
+	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/apigw"
+)
+
+// Dev server choices (flags -provider and -store).
+const (
+	providerMock = "mock" // the built-in RingCentral-shaped provider under /mock/
+	providerEnv  = "env"  // a real provider, configured by the environment
+
+	storeMemory = "memory"   // oauth.MemoryStore, gone when the server stops
+	storeDynamo = "dynamodb" // oauth.DynamoStore through the AWS SDK's default configuration
+)
+
+// Defaults the dev server fills in.
+const (
+	defaultAddr  = "127.0.0.1:8080"
+	defaultTable = "oauthfn-dev"
+	mockPrefix   = "/mock"
+	demoAppState = "demo"
+	shutdownWait = 5 * time.Second
+)
+
+const devHelp = `usage: oauthfn dev [flags]
+
+Runs /authorize and /callback through the same handlers as the Lambda
+functions (over the API Gateway v2 adapter), a demo app at / and the /_dev
+console (connections and recent logs; never tokens). Plain http on loopback.
+
+-provider mock (default): the built-in RingCentral-shaped provider is served
+under /mock/ on the same server. The dev server sets OAUTH_PROVIDER,
+OAUTH_SERVER_URL, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_TOKEN_KEY (random
+for each run), OAUTH_REDIRECT_URL and ALLOWED_RETURN_URLS itself and ignores
+any OAUTH_* and ALLOWED_RETURN_URLS in the environment. The other variables
+(LOG_LEVEL, TABLE_NAME, REFRESH_MODE, ... and the AWS SDK's AWS_*) are read
+from the environment.
+
+-provider env: everything comes from the environment, as in the Lambdas (a
+real provider, e.g. OAUTH_PROVIDER=ringcentral with your own app's client id
+and secret). Filled in only when unset: OAUTH_REDIRECT_URL=http://<addr>/callback
+(register exactly that URL with the provider), ALLOWED_RETURN_URLS=http://<addr>/,
+TABLE_NAME=oauthfn-dev, and OAUTH_TOKEN_KEY random for this run (set it to keep
+DynamoDB connections readable across restarts). The demo app's own
+http://<addr>/app/ is always added to ALLOWED_RETURN_URLS.
+
+-store dynamodb uses TABLE_NAME through the AWS SDK's default configuration
+(AWS_ENDPOINT_URL=http://127.0.0.1:5000 for moto_server); -create-table creates
+the table if it is missing.
+
+Flags (each also from the environment variable shown):
+`
+
+// devOptions configure a dev server.
+type devOptions struct {
+	// Addr is host:port the server listens on; its URLs use it, so it must
+	// be concrete (the listener's address, port included).
+	Addr        string
+	Provider    string // providerMock or providerEnv
+	Store       string // storeMemory or storeDynamo
+	CreateTable bool
+	// Getenv reads the environment (os.Getenv).
+	Getenv func(string) string
+	// LogOutput receives the JSON logs, besides the console's ring (os.Stderr).
+	LogOutput io.Writer
+	// Now is the clock of the handler, the mock provider and the console;
+	// nil: time.Now.
+	Now func() time.Time
+}
+
+// devServer is the dev server's http.Handler and what it is made of.
+type devServer struct {
+	http.Handler
+	BaseURL string         // http://host:port, no trailing slash
+	OAuth   *oauth.Handler // the same Handler the Lambdas run
+	Mock    *mockrc.Server // nil unless -provider mock
+	Logs    *devlog.Ring   // the console's recent log lines
+	Log     *slog.Logger   // JSON to LogOutput and Logs
+	KeyNote string         // how the token key was chosen (never the key)
+	Console *devConsole    // /_dev
+	table   string         // "" for the memory store
+	opts    devOptions
+}
+
+// devFlags parses the dev command's flags, defaults from the environment.
+func devFlags(args []string, getenv func(string) string, output io.Writer) (devOptions, error) {
+	opts := devOptions{Getenv: getenv}
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.Usage = func() {
+		fmt.Fprint(output, devHelp)
+		fs.PrintDefaults()
+	}
+	envOr := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	createDefault, err := strconv.ParseBool(envOr("OAUTHFN_DEV_CREATE_TABLE", "false"))
+	if err != nil {
+		return opts, fmt.Errorf("dev: OAUTHFN_DEV_CREATE_TABLE: want true or false, got %q", getenv("OAUTHFN_DEV_CREATE_TABLE"))
+	}
+	fs.StringVar(&opts.Addr, "addr", envOr("OAUTHFN_DEV_ADDR", defaultAddr), "listen `host:port`, loopback only (OAUTHFN_DEV_ADDR)")
+	fs.StringVar(&opts.Provider, "provider", envOr("OAUTHFN_DEV_PROVIDER", providerMock), "`mock` (built-in RingCentral-shaped provider) or env (OAUTHFN_DEV_PROVIDER)")
+	fs.StringVar(&opts.Store, "store", envOr("OAUTHFN_DEV_STORE", storeMemory), "`memory` or dynamodb (TABLE_NAME through the AWS SDK) (OAUTHFN_DEV_STORE)")
+	fs.BoolVar(&opts.CreateTable, "create-table", createDefault, "with -store dynamodb: create TABLE_NAME if missing (OAUTHFN_DEV_CREATE_TABLE)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return opts, err
+		}
+		return opts, errUsage // the flag package printed the problem and usage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(output, "oauthfn dev: unexpected argument %q\n", fs.Arg(0))
+		return opts, errUsage
+	}
+	return opts, nil
+}
+
+// runDev is `oauthfn dev`: it serves until ctx ends (SIGINT, SIGTERM), then
+// shuts down gracefully.
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, err := devFlags(args, os.Getenv, stderr)
+	if err != nil {
+		return err
+	}
+	opts.LogOutput = stderr
+	l, err := listenLoopback(opts.Addr)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	opts.Addr = publicAddr(opts.Addr, l.Addr())
+
+	ds, err := newDevServer(ctx, opts)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           ds,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(ds.Log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintln(stdout, ds.StartupLine())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("dev: serve: %w", err)
+	case <-ctx.Done():
+	}
+	ds.Log.Info("dev server stopping")
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("dev: shutdown: %w", err)
+	}
+	return nil
+}
+
+// StartupLine is the one line printed when the server is ready.
+func (ds *devServer) StartupLine() string {
+	provider := "provider " + ds.OAuth.Config.Provider.Name + " at " + ds.OAuth.Config.Provider.Endpoint.AuthURL
+	if ds.Mock != nil {
+		provider = "provider: built-in RingCentral mock at " + ds.BaseURL + mockPrefix + "/"
+	}
+	store := "store: memory (gone on exit)"
+	if ds.table != "" {
+		store = "store: DynamoDB table " + ds.table
+	}
+	return fmt.Sprintf("oauthfn dev: open %s/ (console %s/_dev) — %s; %s; token key: %s; Ctrl-C stops",
+		ds.BaseURL, ds.BaseURL, provider, store, ds.KeyNote)
+}
+
+// listenLoopback listens on addr, which must name a loopback host: the dev
+// server speaks plain http, which the configuration and browsers' Secure
+// cookies accept only on loopback.
+func listenLoopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dev: -addr %q: want host:port such as %s", addr, defaultAddr)
+	}
+	if !isLoopbackHost(host) {
+		return nil, fmt.Errorf("dev: -addr %q: listen on loopback (127.0.0.1, [::1] or localhost): the dev server speaks plain http and holds live tokens", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dev: listen: %w", err)
+	}
+	return l, nil
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// publicAddr is the address the server's URLs use: the host as given (so
+// "localhost" stays localhost) with the port actually bound (for port 0).
+func publicAddr(requested string, bound net.Addr) string {
+	host, _, _ := net.SplitHostPort(requested)
+	_, port, err := net.SplitHostPort(bound.String())
+	if err != nil {
+		return requested
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// newDevServer builds the dev server for opts.Addr (already bound or about
+// to be). It makes network calls only for -store dynamodb (and Secrets
+// Manager ARNs in env mode).
+func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.LogOutput == nil {
+		opts.LogOutput = io.Discard
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	host, _, err := net.SplitHostPort(opts.Addr)
+	if err != nil || !isLoopbackHost(host) {
+		return nil, fmt.Errorf("dev: address %q: want a loopback host:port", opts.Addr)
+	}
+	ds := &devServer{BaseURL: "http://" + opts.Addr, opts: opts}
+
+	getenv, keyNote, err := devEnv(opts.Provider, ds.BaseURL, opts.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	ds.KeyNote = keyNote
+	cfg, err := oauth.LoadConfig(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("dev: %w", err)
+	}
+
+	ds.Logs = devlog.New(devlog.DefaultLines)
+	ds.Log = slog.New(requestIDHandler{slog.NewJSONHandler(io.MultiWriter(ds.Logs, opts.LogOutput), &slog.HandlerOptions{Level: cfg.LogLevel})})
+
+	store, smClient, err := ds.backends(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := oauth.SecretsFromConfig(cfg, smClient)
+	if err != nil {
+		return nil, fmt.Errorf("dev: %w", err)
+	}
+	h := oauth.NewHandler(cfg, store, secrets)
+	h.Log = ds.Log
+	h.Now = opts.Now
+	ds.OAuth = h
+
+	mux := http.NewServeMux()
+	// The same handlers as functions/authorize and functions/callback.
+	mux.Handle("GET /authorize", apigw.Handler(h.Authorize))
+	mux.Handle("GET /callback", apigw.Handler(h.Callback))
+	// The demo app.
+	mux.HandleFunc("GET /{$}", ds.home)
+	mux.HandleFunc("GET /app/connected", ds.connected)
+	// The console (dev server only).
+	ds.Console = newDevConsole(ds, devActions(ds))
+	ds.Console.register(mux)
+	if opts.Provider == providerMock {
+		ds.Mock = mockrc.New(mockrc.Options{
+			RedirectURIs: []string{cfg.RedirectURL},
+			Now:          opts.Now,
+		})
+		mux.Handle(mockPrefix+"/", http.StripPrefix(mockPrefix, ds.Mock))
+	}
+	ds.Handler = ds.canonicalHost(ds.accessLog(mux))
+	ds.Log.Info("dev server ready", "url", ds.BaseURL+"/", "provider", opts.Provider, "store", opts.Store)
+	return ds, nil
+}
+
+// devActions lists the console's POST buttons (see consoleAction). The sweep
+// goes here once pkg/oauth has it, for example:
+//
+//	{Name: "sweep", Label: "Run sweep now", Run: func(ctx context.Context) (string, error) {
+//		s, err := ds.OAuth.Sweep(ctx, oauth.SweepInput{})
+//		return fmt.Sprintf("%+v", s), err
+//	}},
+func devActions(ds *devServer) []consoleAction {
+	return nil
+}
+
+// devEnv is the environment LoadConfig reads, and how the token key was
+// chosen (for the startup line; never the key itself).
+func devEnv(provider, base string, getenv func(string) string) (func(string) string, string, error) {
+	env := map[string]string{}
+	keyNote := "OAUTH_TOKEN_KEY from the environment"
+	switch provider {
+	case providerMock:
+		// Everything LoadConfig reads, except the provider's and the
+		// return-URL variables, which the dev server sets below.
+		for _, name := range oauth.Variables {
+			if !strings.HasPrefix(name, "OAUTH_") && name != "ALLOWED_RETURN_URLS" {
+				env[name] = getenv(name)
+			}
+		}
+		key, err := randomKey()
+		if err != nil {
+			return nil, "", err
+		}
+		env["OAUTH_PROVIDER"] = oauth.PresetRingCentral
+		env["OAUTH_SERVER_URL"] = base + mockPrefix
+		env["OAUTH_CLIENT_ID"] = mockrc.DefaultClientID
+		env["OAUTH_CLIENT_SECRET"] = mockrc.DefaultClientSecret
+		env["OAUTH_TOKEN_KEY"] = key
+		env["OAUTH_REDIRECT_URL"] = base + "/callback"
+		env["ALLOWED_RETURN_URLS"] = base + "/"
+		keyNote = "random for this run"
+	case providerEnv:
+		for _, name := range oauth.Variables {
+			env[name] = getenv(name)
+		}
+		if strings.TrimSpace(env["OAUTH_REDIRECT_URL"]) == "" {
+			env["OAUTH_REDIRECT_URL"] = base + "/callback"
+		}
+		demo := base + "/app/"
+		if strings.TrimSpace(env["ALLOWED_RETURN_URLS"]) == "" {
+			env["ALLOWED_RETURN_URLS"] = base + "/"
+		} else {
+			env["ALLOWED_RETURN_URLS"] += "," + demo
+		}
+		if env["OAUTH_TOKEN_KEY"] == "" && strings.TrimSpace(env["OAUTH_TOKEN_KEY_ARN"]) == "" {
+			key, err := randomKey()
+			if err != nil {
+				return nil, "", err
+			}
+			env["OAUTH_TOKEN_KEY"] = key
+			keyNote = "random for this run (set OAUTH_TOKEN_KEY to read stored connections after a restart)"
+		} else if env["OAUTH_TOKEN_KEY"] == "" {
+			keyNote = "from Secrets Manager (OAUTH_TOKEN_KEY_ARN)"
+		}
+	default:
+		return nil, "", fmt.Errorf("dev: -provider: want %s or %s, got %q", providerMock, providerEnv, provider)
+	}
+	if strings.TrimSpace(env["TABLE_NAME"]) == "" {
+		env["TABLE_NAME"] = defaultTable
+	}
+	return func(name string) string { return env[name] }, keyNote, nil
+}
+
+// randomKey is a token key for one run: 32 random bytes, base64url.
+func randomKey() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("dev: random token key: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// backends builds the store and, when the configuration names secret ARNs,
+// the Secrets Manager client (nil otherwise).
+func (ds *devServer) backends(ctx context.Context, cfg oauth.Config) (oauth.Store, oauth.SecretsManagerAPI, error) {
+	needAWS := ds.opts.Store == storeDynamo || cfg.ClientSecretARN != "" || cfg.TokenKeyARN != ""
+	switch ds.opts.Store {
+	case storeMemory, storeDynamo:
+	default:
+		return nil, nil, fmt.Errorf("dev: -store: want %s or %s, got %q", storeMemory, storeDynamo, ds.opts.Store)
+	}
+	if !needAWS {
+		return oauth.NewMemoryStore(), nil, nil
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dev: load AWS configuration: %w", err)
+	}
+	var sm oauth.SecretsManagerAPI
+	if cfg.ClientSecretARN != "" || cfg.TokenKeyARN != "" {
+		sm = secretsmanager.NewFromConfig(awsCfg)
+	}
+	if ds.opts.Store == storeMemory {
+		return oauth.NewMemoryStore(), sm, nil
+	}
+	client := dynamodb.NewFromConfig(awsCfg)
+	if err := ensureTable(ctx, client, cfg.TableName, ds.opts.CreateTable); err != nil {
+		return nil, nil, err
+	}
+	ds.table = cfg.TableName
+	return oauth.NewDynamoStore(client, cfg.TableName), sm, nil
+}
+
+// ensureTable checks that the table exists, creating it when create is set.
+func ensureTable(ctx context.Context, client *dynamodb.Client, name string, create bool) error {
+	_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+	var notFound *types.ResourceNotFoundException
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &notFound) && create:
+		if err := oauth.CreateTable(ctx, client, name); err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+		return nil
+	case errors.As(err, &notFound):
+		return fmt.Errorf("dev: table %s does not exist: run with -create-table, or set TABLE_NAME", name)
+	default:
+		return fmt.Errorf("dev: describe table %s (is AWS_ENDPOINT_URL right?): %w", name, err)
+	}
+}
+
+// canonicalHost answers only requests for the server's own host:port. The
+// binding cookie is per host, so a flow started at localhost would fail at
+// 127.0.0.1; and a DNS-rebinding page (another name resolving to 127.0.0.1)
+// must not read the console. GET and HEAD are redirected to the canonical
+// URL, anything else gets 421.
+func (ds *devServer) canonicalHost(next http.Handler) http.Handler {
+	want := strings.ToLower(ds.opts.Addr)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.ToLower(r.Host) == want {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "this dev server answers only at "+ds.BaseURL, http.StatusMisdirectedRequest)
+			return
+		}
+		u := url.URL{Scheme: "http", Host: ds.opts.Addr, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+		http.Redirect(w, r, u.String(), http.StatusTemporaryRedirect)
+	})
+}
+
+// accessLog logs each request's method, path and status; never its query
+// (codes and states travel there) or headers. Console views are logged at
+// debug level so they do not crowd the console's own log.
+func (ds *devServer) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelInfo
+		if r.Method == http.MethodGet && (r.URL.Path == consolePath || r.URL.Path == "/favicon.ico") {
+			level = slog.LevelDebug
+		}
+		ds.Log.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Int64("duration_ms", time.Since(start).Milliseconds()))
+	})
+}
+
+// requestIDHandler adds the event's requestId (set by apigw.Handler in the
+// context) to each record, as the Lambdas' lambdacontext log handler does.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		r = r.Clone()
+		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,609 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/oauthfn/oauthfn/internal/mockrc"
+	"github.com/oauthfn/oauthfn/internal/testenv"
+	"github.com/oauthfn/oauthfn/pkg/oauth"
+)
+
+// testNow is the fixed clock of the flow tests: the console's expiry
+// columns can then be checked exactly.
+var testNow = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// lockedBuffer is the dev server's LogOutput in tests: the server logs from
+// its own goroutines while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// startDev starts a dev server on httptest (its URLs use the listener's
+// address, as runDev does) and returns it with its log output.
+func startDev(t *testing.T, opts devOptions) (*devServer, *lockedBuffer) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	opts.Addr = srv.Listener.Addr().String()
+	logs := &lockedBuffer{}
+	opts.LogOutput = logs
+	if opts.Getenv == nil {
+		opts.Getenv = envMap(nil)
+	}
+	ds, err := newDevServer(testenv.Context(t), opts)
+	if err != nil {
+		srv.Listener.Close()
+		t.Fatalf("newDevServer: %v", err)
+	}
+	srv.Config.Handler = ds
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return ds, logs
+}
+
+func fixedClock() time.Time { return testNow }
+
+// browser drives the flow like a browser on localhost: it follows nothing by
+// itself, and carries the __Host- binding cookie by hand, because Go's
+// cookiejar never sends a Secure cookie over http while Chromium and Firefox
+// treat http://127.0.0.1 as a secure context and do.
+type browser struct {
+	t       *testing.T
+	client  *http.Client
+	origin  string            // the dev server's origin; cookies go only there
+	cookies map[string]string // name -> value, for origin
+	pages   map[string]string // dev server page bodies, by request path, to search for leaks
+}
+
+func newBrowser(t *testing.T, origin string) *browser {
+	return &browser{
+		t: t,
+		client: &http.Client{
+			Timeout:       30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		origin:  origin,
+		cookies: map[string]string{},
+		pages:   map[string]string{},
+	}
+}
+
+func (b *browser) do(req *http.Request) (*http.Response, string) {
+	b.t.Helper()
+	ours := req.URL.Scheme+"://"+req.URL.Host == b.origin
+	if ours {
+		for name, value := range b.cookies {
+			req.AddCookie(&http.Cookie{Name: name, Value: value})
+		}
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatalf("%s %s: read body: %v", req.Method, req.URL.Path, err)
+	}
+	if ours {
+		for _, c := range resp.Cookies() {
+			if c.MaxAge < 0 || c.Value == "" {
+				delete(b.cookies, c.Name)
+			} else {
+				b.cookies[c.Name] = c.Value
+			}
+		}
+		b.pages[req.Method+" "+req.URL.Path] = string(body)
+	}
+	return resp, string(body)
+}
+
+func (b *browser) get(rawURL string) (*http.Response, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+	if err != nil {
+		b.t.Fatalf("GET %s: %v", rawURL, err)
+	}
+	return b.do(req)
+}
+
+func (b *browser) postForm(rawURL string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, rawURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatalf("POST %s: %v", rawURL, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+func wantStatus(t *testing.T, what string, resp *http.Response, body string, want int) {
+	t.Helper()
+	if resp.StatusCode != want {
+		t.Fatalf("%s: status %d, want %d; body: %.500s", what, resp.StatusCode, want, body)
+	}
+}
+
+var (
+	connectLink  = regexp.MustCompile(`href="(/authorize\?[^"]+)"`)
+	formAction   = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+	hiddenInputs = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+)
+
+// connectFlow goes from the demo app's button through the mock provider's
+// login page (picking account) back to the demo app, and returns the query
+// the demo app received.
+func connectFlow(t *testing.T, b *browser, providerAuthURL, account string) url.Values {
+	t.Helper()
+	base := b.origin
+
+	resp, body := b.get(base + "/")
+	wantStatus(t, "GET /", resp, body, http.StatusOK)
+	m := connectLink.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("GET /: no Connect link to /authorize in %.800s", body)
+	}
+	link := html.UnescapeString(m[1])
+	lq, _ := url.Parse(link)
+	if got, want := lq.Query().Get("return_to"), base+"/app/connected"; got != want {
+		t.Errorf("Connect link return_to = %q, want %q", got, want)
+	}
+	if got := lq.Query().Get("app_state"); got != demoAppState {
+		t.Errorf("Connect link app_state = %q, want %q", got, demoAppState)
+	}
+
+	resp, body = b.get(base + link)
+	wantStatus(t, "GET /authorize", resp, body, http.StatusFound)
+	loginURL := resp.Header.Get("Location")
+	if !strings.HasPrefix(loginURL, providerAuthURL+"?") {
+		t.Fatalf("/authorize redirects to %q, want the provider's %s", loginURL, providerAuthURL)
+	}
+	if b.cookies[oauth.BindingCookie] == "" {
+		t.Fatalf("/authorize set no %s cookie; Set-Cookie: %q", oauth.BindingCookie, resp.Header.Values("Set-Cookie"))
+	}
+
+	resp, body = b.get(loginURL)
+	wantStatus(t, "GET provider login page", resp, body, http.StatusOK)
+	am := formAction.FindStringSubmatch(body)
+	if am == nil {
+		t.Fatalf("login page has no form: %.800s", body)
+	}
+	login, _ := url.Parse(loginURL)
+	action, err := login.Parse(html.UnescapeString(am[1]))
+	if err != nil {
+		t.Fatalf("form action %q: %v", am[1], err)
+	}
+	form := url.Values{}
+	for _, in := range hiddenInputs.FindAllStringSubmatch(body, -1) {
+		form.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+	}
+	form.Set("account", account)
+
+	resp, body = b.postForm(action.String(), form)
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST %s: status %d, want a redirect; body %.500s", action.Path, resp.StatusCode, body)
+	}
+	callbackURL := resp.Header.Get("Location")
+	if !strings.HasPrefix(callbackURL, base+"/callback?") {
+		t.Fatalf("provider redirects to %q, want %s/callback?…", callbackURL, base)
+	}
+
+	resp, body = b.get(callbackURL)
+	wantStatus(t, "GET /callback", resp, body, http.StatusFound)
+	back, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || back.Scheme+"://"+back.Host+back.Path != base+"/app/connected" {
+		t.Fatalf("/callback redirects to %q, want %s/app/connected?…", resp.Header.Get("Location"), base)
+	}
+	if _, ok := b.cookies[oauth.BindingCookie]; ok {
+		t.Errorf("/callback left the binding cookie set; Set-Cookie: %q", resp.Header.Values("Set-Cookie"))
+	}
+
+	resp, body = b.get(back.String())
+	wantStatus(t, "GET /app/connected", resp, body, http.StatusOK)
+	return back.Query()
+}
+
+// checkConnected checks what the demo app got back and what the console
+// shows for the account, and that no token (plain or sealed) shows anywhere.
+func checkConnected(t *testing.T, ds *devServer, b *browser, logs *lockedBuffer, got url.Values, account string) {
+	t.Helper()
+	want := url.Values{"status": {"connected"}, "account_id": {account}, "app_state": {demoAppState}}
+	if got.Encode() != want.Encode() {
+		t.Errorf("demo app received %q, want %q", got.Encode(), want.Encode())
+	}
+	page := b.pages["GET /app/connected"]
+	for _, s := range []string{">connected<", "<code>" + account + "</code>", "<code>" + demoAppState + "</code>"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("/app/connected does not show %q", s)
+		}
+	}
+
+	conn, err := ds.OAuth.Store.GetConnection(context.Background(), oauth.PresetRingCentral, account)
+	if err != nil {
+		t.Fatalf("store has no connection for %s: %v", account, err)
+	}
+	if conn.Status != oauth.StatusActive {
+		t.Errorf("stored status = %q, want %q", conn.Status, oauth.StatusActive)
+	}
+	if want := testNow.Add(mockrc.DefaultAccessTTL); !conn.AccessExpiresAt.Equal(want) {
+		t.Errorf("stored access expiry = %v, want %v", conn.AccessExpiresAt, want)
+	}
+
+	resp, console := b.get(b.origin + consolePath)
+	wantStatus(t, "GET /_dev", resp, console, http.StatusOK)
+	for _, s := range []string{
+		"<code>ringcentral/" + account + "</code>",
+		`<span class="ok">active</span>`,
+		"2030-01-02 04:04:05 UTC (in 1h00m)", // access: testNow + 1h
+		"2030-01-09 03:04:05 UTC (in 7d0h)",  // refresh: testNow + 7 days
+		"account connected",                  // the handler's log line
+	} {
+		if !strings.Contains(console, s) {
+			t.Errorf("/_dev does not show %q", s)
+		}
+	}
+
+	// Nothing the dev server wrote, page or log, holds a token.
+	secrets := []string{"mockrc_at_", "mockrc_rt_", "mockrc_code_", conn.AccessToken, conn.RefreshToken}
+	places := map[string]string{"stderr log": logs.String(), "console ring": strings.Join(ds.Logs.Lines(), "\n")}
+	for k, v := range b.pages {
+		places[k] = v
+	}
+	for where, text := range places {
+		for _, s := range secrets {
+			if s != "" && strings.Contains(text, s) {
+				t.Errorf("%s contains %q", where, s[:min(len(s), 12)]+"…")
+			}
+		}
+	}
+}
+
+func TestDevFlowMemory(t *testing.T) {
+	ds, logs := startDev(t, devOptions{Provider: providerMock, Store: storeMemory, Now: fixedClock})
+	b := newBrowser(t, ds.BaseURL)
+	got := connectFlow(t, b, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
+	checkConnected(t, ds, b, logs, got, "1001")
+	if n := ds.Mock.Calls(mockrc.TokenPath); n != 1 {
+		t.Errorf("mock token endpoint called %d times, want 1", n)
+	}
+	if !regexp.MustCompile(`"msg":"account connected".*"requestId":"[A-Za-z0-9+/=]+"`).MatchString(logs.String()) {
+		t.Errorf("the handler's log lines carry no requestId: %s", logs.String())
+	}
+	if n := ds.Mock.Sessions("1001"); n != 1 {
+		t.Errorf("mock holds %d sessions for 1001, want 1", n)
+	}
+}
+
+func TestDevFlowDynamoDB(t *testing.T) {
+	testenv.Moto(t)
+	table := testenv.Name(t, "oauthfn-dev")
+	ds, logs := startDev(t, devOptions{
+		Provider: providerMock, Store: storeDynamo, CreateTable: true, Now: fixedClock,
+		Getenv: envMap(map[string]string{"TABLE_NAME": table}),
+	})
+	if _, ok := ds.OAuth.Store.(*oauth.DynamoStore); !ok {
+		t.Fatalf("store is %T, want *oauth.DynamoStore", ds.OAuth.Store)
+	}
+	b := newBrowser(t, ds.BaseURL)
+	got := connectFlow(t, b, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
+	checkConnected(t, ds, b, logs, got, "1001")
+	if !strings.Contains(b.pages["GET "+consolePath], "DynamoDB table "+table) {
+		t.Errorf("/_dev does not name the table %s", table)
+	}
+
+	// The connection is in the table, read by a store of its own.
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := oauth.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), table)
+	conns, err := other.ListConnections(context.Background())
+	if err != nil {
+		t.Fatalf("ListConnections: %v", err)
+	}
+	if len(conns) != 1 || conns[0].AccountID != "1001" {
+		t.Errorf("table holds %d connections (%v), want account 1001 only", len(conns), conns)
+	}
+}
+
+func TestDevDynamoTable(t *testing.T) {
+	testenv.Moto(t)
+	existing := testenv.Name(t, "oauthfn-dev-existing")
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oauth.CreateTable(context.Background(), dynamodb.NewFromConfig(awsCfg), existing); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		table   string
+		create  bool
+		wantErr string
+	}{
+		{"missing table without -create-table", testenv.Name(t, "oauthfn-dev-missing"), false, "-create-table"},
+		{"existing table", existing, false, ""},
+		{"existing table with -create-table", existing, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newDevServer(testenv.Context(t), devOptions{
+				Addr: "127.0.0.1:8080", Provider: providerMock, Store: storeDynamo, CreateTable: tt.create,
+				Getenv: envMap(map[string]string{"TABLE_NAME": tt.table}),
+			})
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("newDevServer: %v, want no error", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("newDevServer error = %v, want one naming %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestDevFlowEnvProvider runs the flow against a provider outside the dev
+// server, configured only through the environment, as a real RingCentral app
+// would be. /mock is then not served.
+func TestDevFlowEnvProvider(t *testing.T) {
+	provider := mockrc.New(mockrc.Options{ClientID: "my-app", ClientSecret: "my-secret", Now: fixedClock})
+	ps := httptest.NewServer(provider)
+	t.Cleanup(ps.Close)
+	ds, logs := startDev(t, devOptions{
+		Provider: providerEnv, Store: storeMemory, Now: fixedClock,
+		Getenv: envMap(map[string]string{
+			"OAUTH_PROVIDER":      "ringcentral",
+			"OAUTH_SERVER_URL":    ps.URL,
+			"OAUTH_CLIENT_ID":     "my-app",
+			"OAUTH_CLIENT_SECRET": "my-secret",
+			"ALLOWED_RETURN_URLS": "https://app.example/done",
+		}),
+	})
+	if ds.Mock != nil {
+		t.Fatal("env mode built the mock provider")
+	}
+	if !strings.Contains(ds.KeyNote, "random") {
+		t.Errorf("KeyNote = %q, want it to say the key is random", ds.KeyNote)
+	}
+	b := newBrowser(t, ds.BaseURL)
+	got := connectFlow(t, b, ps.URL+mockrc.AuthorizePath, "1002")
+	checkConnected(t, ds, b, logs, got, "1002")
+	if n := provider.Calls(mockrc.TokenPath); n != 1 {
+		t.Errorf("provider token endpoint called %d times, want 1", n)
+	}
+	resp, body := b.get(ds.BaseURL + mockPrefix + mockrc.AuthorizePath)
+	wantStatus(t, "GET /mock/… in env mode", resp, body, http.StatusNotFound)
+	// The user's own return URL stays allowed besides the demo app's.
+	var allowed []string
+	for _, p := range ds.OAuth.Config.AllowedReturn {
+		allowed = append(allowed, p.Scheme+"://"+p.Host+p.Path)
+	}
+	if want := []string{"https://app.example/done", ds.BaseURL + "/app/"}; strings.Join(allowed, " ") != strings.Join(want, " ") {
+		t.Errorf("allowed return URLs = %q, want %q", allowed, want)
+	}
+}
+
+// TestDevEnv: in mock mode the provider variables come from the dev server
+// whatever the environment says; the others come from the environment.
+func TestDevEnv(t *testing.T) {
+	hostile := map[string]string{
+		"OAUTH_PROVIDER":      "generic",
+		"OAUTH_SERVER_URL":    "https://platform.ringcentral.com",
+		"OAUTH_AUTH_URL":      "https://evil.example/authorize",
+		"OAUTH_CLIENT_ID":     "someone-else",
+		"OAUTH_CLIENT_SECRET": "their-secret",
+		"OAUTH_TOKEN_KEY":     strings.Repeat("k", 40),
+		"OAUTH_REDIRECT_URL":  "https://evil.example/callback",
+		"ALLOWED_RETURN_URLS": "https://evil.example/",
+	}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range hostile {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	const base = "http://127.0.0.1:8080"
+	tests := []struct {
+		name      string
+		env       map[string]string
+		wantErr   string
+		wantLevel string
+		wantTable string
+	}{
+		{"provider variables ignored", with(nil), "", "INFO", defaultTable},
+		{"LOG_LEVEL and TABLE_NAME honoured", with(map[string]string{"LOG_LEVEL": "debug", "TABLE_NAME": "mine"}), "", "DEBUG", "mine"},
+		{"bad LOG_LEVEL named", with(map[string]string{"LOG_LEVEL": "loud"}), "LOG_LEVEL", "", ""},
+		{"bad REFRESH_MODE named", with(map[string]string{"REFRESH_MODE": "often"}), "REFRESH_MODE", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ds, err := newDevServer(context.Background(), devOptions{
+				Addr: "127.0.0.1:8080", Provider: providerMock, Store: storeMemory, Getenv: envMap(tt.env),
+			})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("newDevServer error = %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("newDevServer: %v", err)
+			}
+			cfg := ds.OAuth.Config
+			checks := []struct{ what, got, want string }{
+				{"provider", cfg.Provider.Name, oauth.PresetRingCentral},
+				{"auth URL", cfg.Provider.Endpoint.AuthURL, base + mockPrefix + mockrc.AuthorizePath},
+				{"token URL", cfg.Provider.Endpoint.TokenURL, base + mockPrefix + mockrc.TokenPath},
+				{"client id", cfg.ClientID, mockrc.DefaultClientID},
+				{"client secret", cfg.ClientSecret.Reveal(), mockrc.DefaultClientSecret},
+				{"redirect URL", cfg.RedirectURL, base + "/callback"},
+				{"allowed return", func() string {
+					var s []string
+					for _, p := range cfg.AllowedReturn {
+						s = append(s, p.Scheme+"://"+p.Host+p.Path)
+					}
+					return strings.Join(s, ",")
+				}(), base + "/"},
+				{"log level", cfg.LogLevel.String(), tt.wantLevel},
+				{"table", cfg.TableName, tt.wantTable},
+			}
+			for _, c := range checks {
+				if c.got != c.want {
+					t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
+				}
+			}
+			if cfg.TokenKey.Reveal() == hostile["OAUTH_TOKEN_KEY"] || len(cfg.TokenKey.Reveal()) < oauth.MinTokenKeyLen {
+				t.Errorf("token key is the environment's or too short, want a random one per run")
+			}
+		})
+	}
+
+	// Two runs get two keys.
+	a, _, _ := devEnv(providerMock, base, envMap(nil))
+	b, _, _ := devEnv(providerMock, base, envMap(nil))
+	if a("OAUTH_TOKEN_KEY") == b("OAUTH_TOKEN_KEY") {
+		t.Error("two runs got the same token key")
+	}
+}
+
+func TestDevOptionsRefused(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    devOptions
+		wantErr string
+	}{
+		{"unknown provider", devOptions{Addr: "127.0.0.1:8080", Provider: "magic", Store: storeMemory}, "-provider"},
+		{"unknown store", devOptions{Addr: "127.0.0.1:8080", Provider: providerMock, Store: "postgres"}, "-store"},
+		{"non-loopback address", devOptions{Addr: "192.0.2.1:8080", Provider: providerMock, Store: storeMemory}, "loopback"},
+		{"env mode without a provider", devOptions{Addr: "127.0.0.1:8080", Provider: providerEnv, Store: storeMemory}, "OAUTH_PROVIDER"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Getenv = envMap(nil)
+			_, err := newDevServer(context.Background(), tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("newDevServer error = %v, want one naming %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestDevFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    devOptions
+		wantErr error
+	}{
+		{"defaults", nil, nil, devOptions{Addr: defaultAddr, Provider: providerMock, Store: storeMemory}, nil},
+		{"from the environment", nil,
+			map[string]string{"OAUTHFN_DEV_ADDR": "127.0.0.1:9000", "OAUTHFN_DEV_PROVIDER": "env", "OAUTHFN_DEV_STORE": "dynamodb", "OAUTHFN_DEV_CREATE_TABLE": "true"},
+			devOptions{Addr: "127.0.0.1:9000", Provider: providerEnv, Store: storeDynamo, CreateTable: true}, nil},
+		{"flags win over the environment", []string{"-addr", "localhost:7000", "-provider", "mock", "-store", "memory", "-create-table=false"},
+			map[string]string{"OAUTHFN_DEV_ADDR": "127.0.0.1:9000", "OAUTHFN_DEV_PROVIDER": "env", "OAUTHFN_DEV_STORE": "dynamodb", "OAUTHFN_DEV_CREATE_TABLE": "1"},
+			devOptions{Addr: "localhost:7000", Provider: providerMock, Store: storeMemory}, nil},
+		{"help", []string{"-h"}, nil, devOptions{}, flag.ErrHelp},
+		{"unknown flag", []string{"-port", "80"}, nil, devOptions{}, errUsage},
+		{"stray argument", []string{"now"}, nil, devOptions{}, errUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			got, err := devFlags(tt.args, envMap(tt.env), &out)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("devFlags error = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				if out.Len() == 0 {
+					t.Error("nothing printed for the user")
+				}
+				return
+			}
+			type flags struct {
+				Addr, Provider, Store string
+				CreateTable           bool
+			}
+			g := flags{got.Addr, got.Provider, got.Store, got.CreateTable}
+			w := flags{tt.want.Addr, tt.want.Provider, tt.want.Store, tt.want.CreateTable}
+			if g != w {
+				t.Errorf("devFlags = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	if _, err := devFlags(nil, envMap(map[string]string{"OAUTHFN_DEV_CREATE_TABLE": "sure"}), io.Discard); err == nil || !strings.Contains(err.Error(), "OAUTHFN_DEV_CREATE_TABLE") {
+		t.Errorf("bad OAUTHFN_DEV_CREATE_TABLE: error %v, want one naming it", err)
+	}
+}
+
+func TestListenLoopback(t *testing.T) {
+	tests := []struct {
+		addr     string
+		wantErr  bool
+		wantHost string
+	}{
+		{"127.0.0.1:0", false, "127.0.0.1"},
+		{"localhost:0", false, "localhost"},
+		{"0.0.0.0:0", true, ""},
+		{":0", true, ""},
+		{"192.0.2.1:8080", true, ""},
+		{"127.0.0.1", true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			l, err := listenLoopback(tt.addr)
+			if tt.wantErr {
+				if err == nil {
+					l.Close()
+					t.Fatalf("listenLoopback(%q) succeeded, want an error", tt.addr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("listenLoopback(%q): %v", tt.addr, err)
+			}
+			defer l.Close()
+			got := publicAddr(tt.addr, l.Addr())
+			host, port, _ := strings.Cut(got, ":")
+			if host != tt.wantHost || port == "0" || port == "" {
+				t.Errorf("publicAddr = %q, want host %s with the bound port", got, tt.wantHost)
+			}
+		})
+	}
+}

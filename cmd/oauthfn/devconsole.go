@@ -1,0 +1,428 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oauthfn/oauthfn/internal/mockrc"
+)
+
+// consolePath is the dev console. It exists only in this command: the Lambda
+// functions never serve it.
+const consolePath = "/_dev"
+
+// actionTimeout bounds one console action.
+const actionTimeout = 2 * time.Minute
+
+// consoleAction is a POST button on the console: POST /_dev/actions/{Name}
+// runs Run and shows its result (a short summary, never a token) on the
+// console. Every action is behind CSRF protection (see register).
+type consoleAction struct {
+	Name  string // path segment: letters, digits, '-'
+	Label string // the button's text
+	Help  string // one line under the button, optional
+	Run   func(ctx context.Context) (string, error)
+}
+
+// devConsole serves /_dev.
+type devConsole struct {
+	ds      *devServer
+	actions []consoleAction
+
+	mu   sync.Mutex
+	last *actionResult
+}
+
+type actionResult struct {
+	Label, Summary string
+	Failed         bool
+	At             time.Time
+}
+
+func newDevConsole(ds *devServer, actions []consoleAction) *devConsole {
+	return &devConsole{ds: ds, actions: actions}
+}
+
+// register mounts the console on mux. POSTs go through the standard
+// library's CrossOriginProtection: a browser request whose Sec-Fetch-Site is
+// not same-origin (or none), or whose Origin host is not this server's, gets
+// 403. SameSite cookies would not help here: the console has no session, and
+// every http://localhost page is "same-site" with it. Together with
+// canonicalHost (Host must be this server's) this also stops DNS rebinding.
+func (c *devConsole) register(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+consolePath, c.page)
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.ds.Log.Warn("console action refused: cross-origin request", "path", r.URL.Path)
+		http.Error(w, "cross-origin request refused: use the button on "+c.ds.BaseURL+consolePath, http.StatusForbidden)
+	}))
+	mux.Handle("POST "+consolePath+"/actions/{name}", csrf.Handler(http.HandlerFunc(c.action)))
+}
+
+func (c *devConsole) action(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	i := slices.IndexFunc(c.actions, func(a consoleAction) bool { return a.Name == name })
+	if i < 0 {
+		http.NotFound(w, r)
+		return
+	}
+	a := c.actions[i]
+	ctx, cancel := context.WithTimeout(r.Context(), actionTimeout)
+	defer cancel()
+	summary, err := a.Run(ctx)
+	res := &actionResult{Label: a.Label, Summary: summary, At: c.ds.opts.Now()}
+	if err != nil {
+		res.Failed = true
+		res.Summary = err.Error()
+		c.ds.Log.Error("console action failed", "action", a.Name, "err", err)
+	} else {
+		c.ds.Log.Info("console action done", "action", a.Name)
+	}
+	c.mu.Lock()
+	c.last = res
+	c.mu.Unlock()
+	http.Redirect(w, r, consolePath+"#actions", http.StatusSeeOther)
+}
+
+// connView is what the console shows of a connection. It is built field by
+// field so the page cannot reach a token, sealed or not.
+type connView struct {
+	Provider, Account, Status         string
+	AccessExpires, RefreshExpires     string
+	LastRefresh, NextRefresh, LastErr string
+	Failures                          int
+	Version                           int64
+	Leased                            bool
+}
+
+type logView struct {
+	Time, Level, Msg, Rest string
+}
+
+type infoRow struct{ Name, Value string }
+
+func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	now := c.ds.opts.Now()
+	data := struct {
+		Now         string
+		Info        []infoRow
+		Connections []connView
+		StoreErr    string
+		Actions     []consoleAction
+		Last        *actionResult
+		Logs        []logView
+		Mock        bool
+		Accounts    []mockrc.Account
+	}{
+		Now:     stamp(now, now),
+		Info:    c.info(),
+		Actions: c.actions,
+		Mock:    c.ds.Mock != nil,
+	}
+	if data.Mock {
+		data.Accounts = mockrc.DemoAccounts()
+	}
+	conns, err := c.ds.OAuth.Store.ListConnections(ctx)
+	if err != nil {
+		c.ds.Log.Error("console: list connections", "err", err)
+		data.StoreErr = "The store could not be read; see the log below."
+	}
+	for _, cn := range conns {
+		data.Connections = append(data.Connections, connView{
+			Provider:       cn.Provider,
+			Account:        cn.AccountID,
+			Status:         cn.Status,
+			AccessExpires:  stamp(cn.AccessExpiresAt, now),
+			RefreshExpires: stamp(cn.RefreshExpiresAt, now),
+			LastRefresh:    stamp(cn.LastRefreshAt, now),
+			NextRefresh:    stamp(cn.RefreshAt, now),
+			LastErr:        cn.LastError,
+			Failures:       cn.Failures,
+			Version:        cn.Version,
+			Leased:         !cn.LeaseUntil.IsZero() && cn.LeaseUntil.After(now),
+		})
+	}
+	c.mu.Lock()
+	data.Last = c.last
+	c.mu.Unlock()
+	lines := c.ds.Logs.Lines()
+	for i := len(lines) - 1; i >= 0; i-- { // newest first
+		data.Logs = append(data.Logs, parseLogLine(lines[i]))
+	}
+	writePage(w, http.StatusOK, consoleTmpl, data)
+}
+
+// info is the configuration summary: names and URLs, never a secret.
+func (c *devConsole) info() []infoRow {
+	cfg := c.ds.OAuth.Config
+	var allowed []string
+	for _, p := range cfg.AllowedReturn {
+		allowed = append(allowed, p.Scheme+"://"+p.Host+p.Path)
+	}
+	store := "memory (gone when the server stops)"
+	if c.ds.table != "" {
+		store = "DynamoDB table " + c.ds.table
+	}
+	provider := cfg.Provider.Name
+	if c.ds.Mock != nil {
+		provider += " (built-in mock under " + mockPrefix + "/)"
+	}
+	return []infoRow{
+		{"Provider", provider},
+		{"Authorize URL", cfg.Provider.Endpoint.AuthURL},
+		{"Token URL", cfg.Provider.Endpoint.TokenURL},
+		{"Client id", cfg.ClientID},
+		{"Redirect URL", cfg.RedirectURL},
+		{"Allowed return URLs", strings.Join(allowed, ", ")},
+		{"Store", store},
+		{"Refresh mode", cfg.RefreshMode},
+		{"Token key", c.ds.KeyNote},
+		{"Log level", cfg.LogLevel.String()},
+	}
+}
+
+// stamp formats t for the console: UTC time and how far from now, or "—".
+func stamp(t, now time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	s := t.UTC().Format("2006-01-02 15:04:05 UTC")
+	if t.Equal(now) {
+		return s
+	}
+	d := t.Sub(now).Round(time.Second)
+	if d > 0 {
+		return s + " (in " + human(d) + ")"
+	}
+	return s + " (" + human(-d) + " ago)"
+}
+
+// human is a short duration: 45s, 12m, 3h20m, 6d4h.
+func human(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		h := int(d.Hours())
+		return fmt.Sprintf("%dh%02dm", h, int(d.Minutes())-60*h)
+	default:
+		days := int(d.Hours()) / 24
+		return fmt.Sprintf("%dd%dh", days, int(d.Hours())-24*days)
+	}
+}
+
+// parseLogLine splits a JSON log line into time, level, message and the
+// other attributes as key=value; a line that is not JSON is shown whole.
+func parseLogLine(line string) logView {
+	var m map[string]any
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return logView{Rest: line}
+	}
+	v := logView{}
+	if s, ok := m[slog.TimeKey].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			s = t.Format("15:04:05.000")
+		}
+		v.Time = s
+	}
+	v.Level, _ = m[slog.LevelKey].(string)
+	v.Msg, _ = m[slog.MessageKey].(string)
+	delete(m, slog.TimeKey)
+	delete(m, slog.LevelKey)
+	delete(m, slog.MessageKey)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		switch x := m[k].(type) {
+		case string:
+			b.WriteString(x)
+		default:
+			j, _ := json.Marshal(x)
+			b.Write(j)
+		}
+	}
+	v.Rest = b.String()
+	return v
+}
+
+// ---- the demo app ----
+
+func (ds *devServer) home(w http.ResponseWriter, r *http.Request) {
+	q := url.Values{"return_to": {ds.BaseURL + "/app/connected"}, "app_state": {demoAppState}}
+	data := struct {
+		ConnectURL string
+		Mock       bool
+		Accounts   []mockrc.Account
+		Provider   string
+		Redirect   string
+	}{
+		ConnectURL: "/authorize?" + q.Encode(),
+		Mock:       ds.Mock != nil,
+		Provider:   ds.OAuth.Config.Provider.Name,
+		Redirect:   ds.OAuth.Config.RedirectURL,
+	}
+	if data.Mock {
+		data.Accounts = mockrc.DemoAccounts()
+	}
+	writePage(w, http.StatusOK, homeTmpl, data)
+}
+
+func (ds *devServer) connected(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	data := struct{ Status, Account, AppState string }{
+		Status: q.Get("status"), Account: q.Get("account_id"), AppState: q.Get("app_state"),
+	}
+	writePage(w, http.StatusOK, connectedTmpl, data)
+}
+
+// writePage renders an HTML page with the headers every page of the dev
+// server carries: no caching, no referrer, no framing, no scripts.
+func writePage(w http.ResponseWriter, status int, t *template.Template, data any) {
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		http.Error(w, "page error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+const layout = `{{define "top"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.}} · oauthfn dev</title>
+<style>
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f5f6f8;color:#1b2026}
+main{max-width:60rem;margin:0 auto;padding:1rem}
+section{background:#fff;border-radius:.6rem;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:1rem 1.25rem;margin:0 0 1rem}
+h1{font-size:1.5rem;margin:.5rem 0 1rem}
+h2{font-size:1.15rem;margin:0 0 .5rem}
+p{margin:.5rem 0}
+.note{color:#56606a;font-size:.9rem}
+a.button,button{display:inline-block;min-height:2.75rem;padding:.6rem 1.1rem;font:inherit;font-weight:600;border:0;border-radius:.5rem;background:#0b63ce;color:#fff;text-decoration:none;cursor:pointer}
+a.button:focus,button:focus{outline:3px solid #0b63ce55;outline-offset:2px}
+table{border-collapse:collapse;width:100%;font-size:.9rem}
+th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e3e6ea;vertical-align:top}
+th{font-weight:600;background:#f0f2f5}
+.scroll{overflow-x:auto}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem;word-break:break-all}
+.ok{color:#11703a;font-weight:600}.bad{color:#b3261e;font-weight:600}
+.lvl-ERROR{color:#b3261e;font-weight:600}.lvl-WARN{color:#8a5a00;font-weight:600}
+ul.logs{list-style:none;margin:0;padding:0}
+ul.logs li{padding:.3rem 0;border-bottom:1px solid #eef0f2}
+nav a{margin-right:1rem}
+@media (max-width:40rem){th,td{padding:.3rem}.hide-narrow{display:none}}
+</style>
+</head>
+<body>
+<main>
+{{end}}
+{{define "bottom"}}</main>
+</body>
+</html>
+{{end}}`
+
+var homeTmpl = template.Must(template.New("home").Parse(layout + `{{template "top" "Demo app"}}
+<h1>oauthfn — local dev server</h1>
+<section>
+<h2>What this is</h2>
+<p>This page plays the part of <em>your app</em>. It sends you to <code>/authorize</code>, which is
+the same handler as the <code>authorize</code> Lambda function; the provider sends you back to
+<code>/callback</code>, the same handler as the <code>callback</code> Lambda function, which stores
+the account's tokens encrypted and sends you back here.</p>
+{{if .Mock}}<p>The provider is the built-in RingCentral mock: sign in by picking a demo account
+({{range $i, $a := .Accounts}}{{if $i}}, {{end}}{{$a.Name}} {{$a.ID}}{{end}}); no password, nothing leaves this machine.</p>
+{{else}}<p>The provider is the real <code>{{.Provider}}</code> configured in the environment. Its app must have
+<code>{{.Redirect}}</code> registered as a redirect URL.</p>{{end}}
+<p><a class="button" href="{{.ConnectURL}}">Connect an account</a></p>
+</section>
+<section>
+<h2>Then</h2>
+<p>The <a href="/_dev">dev console</a> lists the stored connections (never their tokens) and the recent logs.</p>
+</section>
+{{template "bottom"}}`))
+
+var connectedTmpl = template.Must(template.New("connected").Parse(layout + `{{template "top" "Back in the app"}}
+<h1>Back in the app</h1>
+<section>
+<h2>What the callback sent back</h2>
+<table>
+<tr><th scope="row">status</th><td>{{if eq .Status "connected"}}<span class="ok">connected</span>{{else if .Status}}<span class="bad">{{.Status}}</span>{{else}}—{{end}}</td></tr>
+<tr><th scope="row">account_id</th><td><code>{{or .Account "—"}}</code></td></tr>
+<tr><th scope="row">app_state</th><td><code>{{or .AppState "—"}}</code></td></tr>
+</table>
+<p class="note">A real app would now look up this account's token with the library, e.g. <code>TokenSource(ctx, account_id)</code>.</p>
+</section>
+<nav><a href="/_dev">Dev console</a> <a href="/">Connect another account</a></nav>
+{{template "bottom"}}`))
+
+var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{template "top" "Console"}}
+<h1>Dev console</h1>
+<nav><a href="/_dev">Reload</a> <a href="/">Demo app</a></nav>
+<p class="note">As of {{.Now}}. This page exists only in the dev server, never in the Lambda functions. It shows no tokens.</p>
+
+<section id="connections">
+<h2>Connections</h2>
+{{with .StoreErr}}<p class="bad">{{.}}</p>{{end}}
+{{if .Connections}}<div class="scroll"><table>
+<thead><tr><th scope="col">Account</th><th scope="col">Status</th><th scope="col">Access token expires</th><th scope="col">Refresh token expires</th><th scope="col">Last refresh</th><th scope="col" class="hide-narrow">Next refresh</th><th scope="col">Failures</th><th scope="col">Last error</th></tr></thead>
+<tbody>{{range .Connections}}
+<tr><td><code>{{.Provider}}/{{.Account}}</code><br><span class="note">v{{.Version}}{{if .Leased}}, leased{{end}}</span></td><td>{{if eq .Status "active"}}<span class="ok">{{.Status}}</span>{{else}}<span class="bad">{{.Status}}</span>{{end}}</td><td>{{.AccessExpires}}</td><td>{{.RefreshExpires}}</td><td>{{.LastRefresh}}</td><td class="hide-narrow">{{.NextRefresh}}</td><td>{{.Failures}}</td><td>{{or .LastErr "—"}}</td></tr>{{end}}
+</tbody></table></div>
+{{else}}<p>No connections yet. <a href="/">Connect an account</a>.</p>{{end}}
+</section>
+
+<section id="actions">
+<h2>Actions</h2>
+{{/* Console actions (devActions in dev.go): each is a POST form, checked
+     against cross-origin requests. The "Run sweep now" button goes there. */}}
+{{range .Actions}}<form method="post" action="/_dev/actions/{{.Name}}"><p><button type="submit">{{.Label}}</button>{{with .Help}} <span class="note">{{.}}</span>{{end}}</p></form>
+{{else}}<p class="note">None yet.</p>{{end}}
+{{with .Last}}<p>{{.Label}}: {{if .Failed}}<span class="bad">failed</span>{{else}}<span class="ok">done</span>{{end}} <span class="mono">{{.Summary}}</span></p>{{end}}
+</section>
+
+<section id="config">
+<h2>Configuration</h2>
+<table>{{range .Info}}<tr><th scope="row">{{.Name}}</th><td><code>{{or .Value "—"}}</code></td></tr>{{end}}</table>
+{{if .Mock}}<p class="note">Mock demo accounts: {{range $i, $a := .Accounts}}{{if $i}}, {{end}}{{$a.Name}} {{$a.ID}}{{end}}.</p>{{end}}
+</section>
+
+<section id="logs">
+<h2>Recent logs</h2>
+<p class="note">Newest first, the last {{len .Logs}} lines (also on standard error).</p>
+<ul class="logs">{{range .Logs}}<li class="mono">{{.Time}} <span class="lvl-{{.Level}}">{{.Level}}</span> <strong>{{.Msg}}</strong> {{.Rest}}</li>{{end}}</ul>
+</section>
+{{template "bottom"}}`))

@@ -1,0 +1,141 @@
+// Command oauthfn is the local side of oauthfn: the dev server, and (as they
+// are added) operators' commands against a deployment's table.
+//
+//	go run ./cmd/oauthfn dev                  the local dev server (see dev.go)
+//	go run ./cmd/oauthfn help [command]       usage
+//
+// It is never part of a Lambda function: the functions under functions/
+// import pkg/oauth only (a test checks that).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth"
+)
+
+// command is one subcommand. run gets the arguments after the command name.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// commands is the dispatch table, in the order help lists them. Operators'
+// commands that work on a deployment take a *oauth.Handler built from the
+// environment exactly as the Lambdas build theirs; add each with one line:
+//
+//	{"sweep", "run one refresh sweep now", withHandler(runSweep)},
+func commands() []command {
+	return []command{
+		{"dev", "run the local dev server: /authorize, /callback, a demo app, the mock provider and the /_dev console", runDev},
+		{"help", "show this help, or a command's flags", runHelp},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks a usage error (exit status 2); the message was printed.
+var errUsage = errors.New("oauthfn: usage")
+
+// run dispatches args and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	cmd, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "oauthfn: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintf(stderr, "oauthfn: %v\n", err)
+		return 1
+	}
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: oauthfn <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "run `oauthfn help <command>` for a command's flags")
+}
+
+func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" {
+		usage(stdout)
+		return nil
+	}
+	c, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "oauthfn: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return errUsage
+	}
+	// Every command answers -h with its flags.
+	return c.run(ctx, []string{"-h"}, stdout, stdout)
+}
+
+// withHandler adapts an operators' command to the dispatch table: it builds
+// the Handler from the environment the way the Lambda functions do
+// (oauth.Setup: same variables, AWS SDK default configuration, DynamoDB
+// store, Secrets Manager) and passes it on. When args ask for help (-h,
+// -help, --help) fn gets a nil Handler, so it can print its flags without a
+// configured environment: fn must parse its flags before using h.
+func withHandler(fn func(ctx context.Context, h *oauth.Handler, args []string) error) func(context.Context, []string, io.Writer, io.Writer) error {
+	return func(ctx context.Context, args []string, _, _ io.Writer) error {
+		if wantsHelp(args) {
+			return fn(ctx, nil, args)
+		}
+		h, err := oauth.Setup(ctx, os.Getenv)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, h, args)
+	}
+}
+
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthfn/oauthfn/internal/testenv"
+	"github.com/oauthfn/oauthfn/pkg/oauth"
+)
+
+func TestRunDispatch(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"no command", nil, 2, "", "usage: oauthfn <command>"},
+		{"unknown command", []string{"serve"}, 2, "", `unknown command "serve"`},
+		{"help", []string{"help"}, 0, "  dev ", ""},
+		{"help help", []string{"help", "help"}, 0, "  help ", ""},
+		{"help dev", []string{"help", "dev"}, 0, "-provider mock", ""},
+		{"dev -h", []string{"dev", "-h"}, 0, "", "-create-table"},
+		{"help for an unknown command", []string{"help", "serve"}, 2, "", `unknown command "serve"`},
+		{"dev with a bad flag", []string{"dev", "-port", "1"}, 2, "", "flag provided but not defined: -port"},
+		{"dev refuses a public address", []string{"dev", "-addr", "0.0.0.0:0"}, 1, "", "oauthfn: dev: -addr \"0.0.0.0:0\": listen on loopback"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("exit status %d, want %d; stderr: %s", code, tt.wantCode, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("stdout %q lacks %q", stdout.String(), tt.wantStdout)
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tt.wantStderr)
+			}
+		})
+	}
+}
+
+// TestRunDevServesAndStops runs `oauthfn dev -addr 127.0.0.1:0` as main
+// does, reads the startup line, uses the server, then ends the context as
+// SIGINT does and expects a clean exit.
+func TestRunDevServesAndStops(t *testing.T) {
+	for _, name := range append(oauth.Variables, "OAUTHFN_DEV_ADDR", "OAUTHFN_DEV_PROVIDER", "OAUTHFN_DEV_STORE", "OAUTHFN_DEV_CREATE_TABLE") {
+		t.Setenv(name, "")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outR, outW := io.Pipe()
+	stderr := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "-addr", "127.0.0.1:0"}, outW, stderr)
+		outW.Close()
+	}()
+
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(outR).ReadString('\n')
+		lines <- line
+		_, _ = io.Copy(io.Discard, outR)
+	}()
+	var line string
+	select {
+	case line = <-lines:
+	case code := <-done:
+		t.Fatalf("dev exited with %d before starting; stderr: %s", code, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("no startup line")
+	}
+	m := regexp.MustCompile(`^oauthfn dev: open (http://127\.0\.0\.1:\d+)/ \(console http://127\.0\.0\.1:\d+/_dev\) — provider: built-in RingCentral mock at http://127\.0\.0\.1:\d+/mock/; store: memory \(gone on exit\); token key: random for this run; Ctrl-C stops\n$`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("startup line = %q", line)
+	}
+	resp, err := http.Get(m[1] + "/")
+	if err != nil {
+		t.Fatalf("GET %s/: %v", m[1], err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /: status %d, want 200", resp.StatusCode)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit status %d after shutdown, want 0; stderr: %s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev did not stop")
+	}
+	if _, err := http.Get(m[1] + "/"); err == nil {
+		t.Error("server still answers after shutdown")
+	}
+	if !strings.Contains(stderr.String(), `"msg":"dev server stopping"`) {
+		t.Errorf("stderr lacks the JSON log line for stopping: %s", stderr.String())
+	}
+}
+
+// TestWithHandler: operators' commands get the Handler the Lambdas build,
+// from the same environment variables; help needs no environment.
+func TestWithHandler(t *testing.T) {
+	for _, name := range oauth.Variables {
+		t.Setenv(name, "")
+	}
+	var got *oauth.Handler
+	var gotArgs []string
+	cmd := withHandler(func(ctx context.Context, h *oauth.Handler, args []string) error {
+		got, gotArgs = h, args
+		return nil
+	})
+
+	if err := cmd(context.Background(), []string{"-h"}, io.Discard, io.Discard); err != nil || got != nil {
+		t.Errorf("help: handler %v, error %v; want nil, nil", got, err)
+	}
+	if err := cmd(context.Background(), []string{"-x"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "OAUTH_PROVIDER") {
+		t.Errorf("without configuration: error %v, want one naming OAUTH_PROVIDER", err)
+	}
+
+	t.Setenv("OAUTH_PROVIDER", "ringcentral")
+	t.Setenv("OAUTH_CLIENT_ID", "ops-client")
+	t.Setenv("OAUTH_CLIENT_SECRET", "ops-secret")
+	t.Setenv("OAUTH_TOKEN_KEY", strings.Repeat("k", oauth.MinTokenKeyLen))
+	t.Setenv("TABLE_NAME", "ops-table")
+	testenv.AWSEnv(t, "http://127.0.0.1:1")
+	if err := cmd(context.Background(), []string{"-x", "1"}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("configured: %v", err)
+	}
+	if got == nil || got.Config.ClientID != "ops-client" || got.Config.TableName != "ops-table" {
+		t.Fatalf("handler config = %+v, want the environment's", got)
+	}
+	if _, ok := got.Store.(*oauth.DynamoStore); !ok {
+		t.Errorf("store is %T, want *oauth.DynamoStore", got.Store)
+	}
+	if !slices.Equal(gotArgs, []string{"-x", "1"}) {
+		t.Errorf("args = %q, want [-x 1]", gotArgs)
+	}
+}
+
+// TestLambdasDoNotImportDevServer: the console, the demo app and the mock
+// provider are reachable only through this command. The Lambda functions
+// and the library never link them.
+func TestLambdasDoNotImportDevServer(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go tool not found: %v", err)
+	}
+	forbidden := []string{
+		"github.com/oauthfn/oauthfn/cmd/oauthfn",
+		"github.com/oauthfn/oauthfn/internal/mockrc",
+		"github.com/oauthfn/oauthfn/internal/devlog",
+	}
+	for _, pattern := range []string{"./functions/...", "./pkg/..."} {
+		t.Run(pattern, func(t *testing.T) {
+			cmd := exec.Command(goTool, "list", "-deps", pattern)
+			cmd.Dir = testenv.RepoRoot()
+			out, err := cmd.Output()
+			if err != nil {
+				var stderr []byte
+				if ee, ok := err.(*exec.ExitError); ok {
+					stderr = ee.Stderr
+				}
+				t.Fatalf("go list -deps %s: %v\n%s", pattern, err, stderr)
+			}
+			deps := strings.Fields(string(out))
+			if !slices.Contains(deps, "github.com/oauthfn/oauthfn/pkg/oauth") {
+				t.Fatalf("go list -deps %s does not list pkg/oauth: %q", pattern, deps)
+			}
+			for _, f := range forbidden {
+				if slices.Contains(deps, f) {
+					t.Errorf("%s depends on %s", pattern, f)
+				}
+			}
+		})
+	}
+}

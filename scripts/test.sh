@@ -57,6 +57,12 @@ install_deps() {
 	echo "$lock_sum" >"$stamp"
 }
 
+# install_rie: the Lambda Runtime Interface Emulator that internal/lambdatest
+# runs the built functions under (.bin/aws-lambda-rie, pinned version).
+install_rie() {
+	"$ROOT/scripts/install-rie.sh"
+}
+
 check_format() {
 	local unformatted
 	unformatted="$(gofmt -l .)"
@@ -97,6 +103,7 @@ main() {
 	step "install test dependencies" install_deps
 	step "gofmt" check_format
 	step "go vet" run_vet
+	step "install the Lambda emulator" install_rie
 	step "go test -race" run_go_tests
 	step "fuzz" run_fuzz
 	echo "==> all tests passed ($((SECONDS - start))s)"

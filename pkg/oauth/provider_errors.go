@@ -52,7 +52,7 @@ func classifyTokenError(err error) tokenFailure {
 			f.kind = failRateLimited
 		case re.ErrorCode == "invalid_grant":
 			f.kind = failInvalidGrant
-		case re.ErrorCode == "unauthorized_client" || re.ErrorCode == "unsupported_grant_type" || f.providerID == "OAU-251":
+		case re.ErrorCode == "unauthorized_client" || re.ErrorCode == "unsupported_grant_type" || f.providerID == "OAU-251" || f.providerID == "OAU-250":
 			f.kind = failUnauthorizedClient
 		case re.ErrorCode == "invalid_client" || f.status == http.StatusUnauthorized:
 			f.kind = failInvalidClient

@@ -29,6 +29,8 @@ func TestClassifyTokenError(t *testing.T) {
 			want: tokenFailure{kind: failUnauthorizedClient, code: "unauthorized_client", providerID: "OAU-251", status: 400}},
 		{name: "OAU-251 under another error code", status: 400, body: `{"error":"invalid_request","errors":[{"errorCode":"OAU-251"}]}`,
 			want: tokenFailure{kind: failUnauthorizedClient, code: "invalid_request", providerID: "OAU-251", status: 400}},
+		{name: "ringcentral OAU-250 unsupported grant type", status: 400, body: `{"error":"invalid_request","error_description":"Unsupported grant type","errors":[{"errorCode":"OAU-250"}]}`,
+			want: tokenFailure{kind: failUnauthorizedClient, code: "invalid_request", providerID: "OAU-250", status: 400}},
 		{name: "unsupported_grant_type", status: 400, body: `{"error":"unsupported_grant_type"}`,
 			want: tokenFailure{kind: failUnauthorizedClient, code: "unsupported_grant_type", status: 400}},
 		{name: "invalid_client", status: 401, body: `{"error":"invalid_client"}`,

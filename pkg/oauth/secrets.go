@@ -291,4 +291,3 @@ func SecretsFromConfig(cfg Config, client SecretsManagerAPI) (Secrets, error) {
 		return nil, errors.New("oauth: secrets: set both OAUTH_CLIENT_SECRET_ARN and OAUTH_TOKEN_KEY_ARN, or neither (then OAUTH_CLIENT_SECRET and OAUTH_TOKEN_KEY)")
 	}
 }
-

@@ -1,0 +1,544 @@
+package lambdatest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/oauthfn/oauthfn/internal/lambdatest"
+	"github.com/oauthfn/oauthfn/internal/mockrc"
+	"github.com/oauthfn/oauthfn/internal/testenv"
+	"github.com/oauthfn/oauthfn/pkg/oauth"
+)
+
+const (
+	cookieName = "__Host-oauthfn"
+	account    = "1001" // a mockrc demo account
+)
+
+// rig is what the subtests share: the stand-ins, the built functions'
+// emulators, and every one-time value seen, for the log check.
+type rig struct {
+	root, rie, bin string
+	table          string
+	db             *dynamodb.Client
+	rc             *mockrc.Server
+	rcURL          string
+	moto           string
+	emulators      map[string]*lambdatest.Emulator // by function directory name
+	secrets        []string                        // values no log line may hold
+}
+
+// TestFunctionsUnderEmulator builds the real bootstraps (make, Lambda build
+// flags, this machine's architecture) and runs each under aws-lambda-rie with
+// events/env.json's environment, pointed at moto_server and mockrc, then
+// invokes them with the events/ files.
+func TestFunctionsUnderEmulator(t *testing.T) {
+	r := newRig(t)
+	r.build(t, "authorize", "callback")
+	r.start(t, "authorize", "AuthorizeFunction")
+	r.start(t, "callback", "CallbackFunction")
+
+	var connected bool
+	t.Run("authorize", func(t *testing.T) {
+		r.authorize(t)
+	})
+	t.Run("callback after a real authorize", func(t *testing.T) {
+		resp, state, cookie := r.authorize(t)
+		loc := mustURL(t, resp.Headers["Location"])
+		code, gotState := r.login(t, loc.String(), false)
+		if gotState != state {
+			t.Fatalf("mockrc redirect state: got %q, want the authorize state %q", gotState, state)
+		}
+		ev := fixture(t, r.root, "callback.json", url.Values{"code": {code}, "state": {state}}, cookie)
+		out := r.invokeHTTP(t, "callback", ev)
+		if out.StatusCode != http.StatusFound {
+			t.Fatalf("callback: got status %d, want 302; body %s", out.StatusCode, out.Body)
+		}
+		back := mustURL(t, out.Headers["Location"])
+		q := back.Query()
+		if got := back.Scheme + "://" + back.Host + back.Path; got != "https://app.example.com/oauth/done" {
+			t.Errorf("callback Location: got %q, want return_to https://app.example.com/oauth/done", got)
+		}
+		for k, want := range map[string]string{"status": "connected", "account_id": account, "app_state": "session-42"} {
+			if got := q.Get(k); got != want {
+				t.Errorf("callback Location %s: got %q, want %q", k, got, want)
+			}
+		}
+		for _, k := range []string{"code", "state", "access_token", "refresh_token"} {
+			if q.Has(k) {
+				t.Errorf("callback Location carries %s: %s", k, back)
+			}
+		}
+		if c := findCookie(t, out.Cookies); c == nil || c.MaxAge >= 0 {
+			t.Errorf("callback cookies %q: want %s cleared (Max-Age=0)", out.Cookies, cookieName)
+		}
+		if got := r.rc.Calls(mockrc.TokenPath); got != 1 {
+			t.Errorf("mockrc token calls: got %d, want 1 (one code exchange)", got)
+		}
+		item := r.connection(t)
+		for k, want := range map[string]string{"status": "active", "account_id": account, "provider": "ringcentral"} {
+			if got := attrString(item[k]); got != want {
+				t.Errorf("stored connection %s: got %q, want %q", k, got, want)
+			}
+		}
+		for _, k := range []string{"access_token", "refresh_token", "due_shard", "refresh_at"} {
+			if _, ok := item[k]; !ok {
+				t.Errorf("stored connection: no %s attribute; item %v", k, attrNames(item))
+			}
+		}
+		checkSealed(t, item)
+		connected = true
+
+		// The same callback again: the pending authorization is spent.
+		again := r.invokeHTTP(t, "callback", ev)
+		if again.StatusCode != http.StatusBadRequest || !strings.Contains(again.Body, "invalid_state") {
+			t.Errorf("replayed callback: got %d, want 400 invalid_state; body %.200s", again.StatusCode, again.Body)
+		}
+	})
+	t.Run("callback-error.json (unknown state)", func(t *testing.T) {
+		calls := r.rc.Calls(mockrc.TokenPath)
+		out := r.invokeHTTP(t, "callback", readFile(t, filepath.Join(r.root, "events", "callback-error.json")))
+		if out.StatusCode != http.StatusBadRequest || !strings.Contains(out.Body, "invalid_state") {
+			t.Errorf("got %d, want 400 invalid_state; body %.300s", out.StatusCode, out.Body)
+		}
+		if got := r.rc.Calls(mockrc.TokenPath); got != calls {
+			t.Errorf("mockrc token calls: got %d, want %d (nothing sent)", got, calls)
+		}
+	})
+	t.Run("callback-error.json (declined at mockrc)", func(t *testing.T) {
+		resp, state, cookie := r.authorize(t)
+		back := r.loginRedirect(t, resp.Headers["Location"], true)
+		q := back.Query()
+		if q.Get("error") != "access_denied" || q.Get("state") != state {
+			t.Fatalf("mockrc cancel redirect: got %s, want error=access_denied and the state", back)
+		}
+		ev := fixture(t, r.root, "callback-error.json", q, cookie)
+		out := r.invokeHTTP(t, "callback", ev)
+		if out.StatusCode != http.StatusBadRequest || !strings.Contains(out.Body, "access_denied") || !strings.Contains(out.Body, "You declined") {
+			t.Errorf("got %d, want 400 with the declined page; body %.300s", out.StatusCode, out.Body)
+		}
+	})
+	t.Run("refresh", func(t *testing.T) {
+		if !connected {
+			t.Fatal("no connection stored: the callback subtest failed")
+		}
+		if _, err := os.Stat(filepath.Join(r.root, "functions", "refresh", "main.go")); err != nil {
+			t.Fatalf("functions/refresh is missing (%v): the refresh sweep (lambda.Start(h.Sweep)) must be merged; this test does not skip it", err)
+		}
+		r.build(t, "refresh")
+		r.start(t, "refresh", "RefreshFunction")
+		before := r.connection(t)
+		calls := r.rc.Calls(mockrc.TokenPath)
+		out, err := r.emulators["refresh"].Invoke(testenv.Context(t), readFile(t, filepath.Join(r.root, "events", "refresh.json")))
+		if err != nil {
+			t.Fatalf("invoke refresh: %v", err)
+		}
+		var summary map[string]json.Number
+		dec := json.NewDecoder(bytes.NewReader(out))
+		dec.UseNumber()
+		if err := dec.Decode(&summary); err != nil {
+			t.Fatalf("refresh answer %s: %v; want the JSON summary", out, err)
+		}
+		want := map[string]string{"due": "1", "refreshed": "1", "failed": "0", "reauth_required": "0", "rate_limited": "0", "skipped_leased": "0"}
+		for k, v := range want {
+			if got := summary[k].String(); got != v {
+				t.Errorf("summary %s: got %q, want %s (summary %s)", k, got, v, out)
+			}
+		}
+		if ms, err := summary["duration_ms"].Int64(); err != nil || ms < 0 {
+			t.Errorf("summary duration_ms: got %q, want a count of milliseconds (summary %s)", summary["duration_ms"], out)
+		}
+		if got := r.rc.Calls(mockrc.TokenPath); got != calls+1 {
+			t.Errorf("mockrc token calls: got %d, want %d (one refresh)", got, calls+1)
+		}
+		after := r.connection(t)
+		if attrString(after["version"]) == attrString(before["version"]) {
+			t.Errorf("connection version: got %s before and after, want it bumped by the refresh", attrString(after["version"]))
+		}
+		if attrString(after["access_token"]) == attrString(before["access_token"]) {
+			t.Error("sealed access token unchanged after the refresh")
+		}
+		checkSealed(t, after)
+	})
+	t.Run("logs", func(t *testing.T) {
+		for fn, e := range r.emulators {
+			lines := lambdatest.LogLines(e.Stdout())
+			if len(lines) == 0 {
+				t.Errorf("%s: no log lines; want JSON lines at LOG_LEVEL=debug", fn)
+			}
+			for _, l := range lines {
+				var rec map[string]any
+				if err := json.Unmarshal([]byte(l), &rec); err != nil {
+					t.Errorf("%s: log line is not JSON: %q", fn, l)
+					continue
+				}
+				// A log record, or a CloudWatch Embedded Metric Format document.
+				_, emf := rec["_aws"]
+				if !emf && (rec["level"] == nil || rec["message"] == nil) {
+					t.Errorf("%s: log line is neither a record with level and message nor EMF: %q", fn, l)
+				}
+			}
+			out := e.Stdout()
+			for _, s := range append([]string{"mockrc_at_", "mockrc_rt_", "mockrc_code_"}, r.secrets...) {
+				if s != "" && strings.Contains(out, s) {
+					t.Errorf("%s: logs hold a token, code, state, cookie or secret (%.12s…)", fn, s)
+				}
+			}
+		}
+	})
+}
+
+// TestNoNetRPC: the functions link no net/rpc under -tags lambda.norpc, and
+// without the tag they do, so the check can tell.
+func TestNoNetRPC(t *testing.T) {
+	root := testenv.RepoRoot()
+	tests := []struct {
+		name    string
+		args    []string
+		wantRPC bool
+	}{
+		{"with lambda.norpc", []string{"-tags", "lambda.norpc"}, false},
+		{"without the tag", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"list", "-deps"}, tt.args...)
+			cmd := exec.Command("go", append(args, "./functions/...")...)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list: %v", err)
+			}
+			got := regexp.MustCompile(`(?m)^net/rpc$`).Match(out)
+			if got != tt.wantRPC {
+				t.Errorf("go list -deps %v ./functions/...: net/rpc linked = %v, want %v", tt.args, got, tt.wantRPC)
+			}
+		})
+	}
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	r := &rig{root: testenv.RepoRoot(), emulators: map[string]*lambdatest.Emulator{}}
+	var err error
+	if r.rie, err = lambdatest.FindRIE(r.root); err != nil {
+		t.Fatal(err)
+	}
+	r.bin = t.TempDir()
+	r.moto = testenv.Moto(t)
+	ctx := testenv.Context(t)
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.db = dynamodb.NewFromConfig(cfg)
+	r.table = testenv.Name(t, "oauthfn-lambdatest")
+	if err := oauth.CreateTable(ctx, r.db, r.table); err != nil {
+		t.Fatal(err)
+	}
+	r.rc = mockrc.New(mockrc.Options{})
+	srv := httptest.NewServer(r.rc)
+	t.Cleanup(srv.Close)
+	r.rcURL = srv.URL
+	return r
+}
+
+// build runs the Makefile's bootstrap targets for fns into r.bin.
+func (r *rig) build(t *testing.T, fns ...string) {
+	t.Helper()
+	args := []string{"-s", "-j2", "GOARCH=" + runtime.GOARCH, "BUILD_DIR=" + r.bin}
+	for _, fn := range fns {
+		args = append(args, filepath.Join(r.bin, fn, "bootstrap"))
+	}
+	cmd := exec.Command("make", args...)
+	cmd.Dir = r.root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// start runs fn's bootstrap under the emulator with the environment SAM
+// would give it: env.json's Parameters and the function's own section, the
+// template's LoggingConfig (JSON at LOG_LEVEL) and Timeout, pointed at moto
+// and mockrc. REFRESH_MODE=eager with a 2 h window (the mock's access
+// tokens live 1 h) makes a fresh connection due at once.
+func (r *rig) start(t *testing.T, fn, logicalID string) {
+	t.Helper()
+	env, err := lambdatest.EnvFile(filepath.Join(r.root, "events", "env.json"), logicalID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.secrets = append(r.secrets, env["OAUTH_TOKEN_KEY"], mockrc.DefaultClientSecret)
+	timeout := "15"
+	if fn == "refresh" {
+		timeout = "300"
+	}
+	for k, v := range map[string]string{
+		"OAUTH_SERVER_URL":                r.rcURL,
+		"OAUTH_CLIENT_ID":                 mockrc.DefaultClientID,
+		"OAUTH_CLIENT_SECRET":             mockrc.DefaultClientSecret,
+		"TABLE_NAME":                      r.table,
+		"REFRESH_MODE":                    "eager",
+		"REFRESH_WINDOW":                  "2h",
+		"AWS_ENDPOINT_URL":                r.moto,
+		"AWS_ACCESS_KEY_ID":               "testing",
+		"AWS_SECRET_ACCESS_KEY":           "testing",
+		"AWS_REGION":                      "us-east-1",
+		"AWS_EC2_METADATA_DISABLED":       "true",
+		"AWS_LAMBDA_LOG_FORMAT":           "JSON",
+		"AWS_LAMBDA_LOG_LEVEL":            strings.ToUpper(env["LOG_LEVEL"]),
+		"AWS_LAMBDA_FUNCTION_NAME":        logicalID,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT":     timeout,
+		"PATH":                            os.Getenv("PATH"),
+		"HOME":                            t.TempDir(), // no ~/.aws of the machine
+	} {
+		env[k] = v
+	}
+	e, err := lambdatest.Start(r.rie, filepath.Join(r.bin, fn, "bootstrap"), lambdatest.Environ(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.Stop()
+		if t.Failed() {
+			errLog := e.Stderr()
+			if len(errLog) > 4000 {
+				errLog = "…" + errLog[len(errLog)-4000:]
+			}
+			t.Logf("%s emulator stdout:\n%s\nemulator log:\n%s", fn, e.Stdout(), errLog)
+		}
+	})
+	r.emulators[fn] = e
+}
+
+// invokeHTTP invokes fn with an API Gateway v2 event and decodes its answer.
+func (r *rig) invokeHTTP(t *testing.T, fn string, event []byte) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	out, err := r.emulators[fn].Invoke(testenv.Context(t), event)
+	if err != nil {
+		t.Fatalf("invoke %s: %v", fn, err)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("%s answer %s: %v", fn, out, err)
+	}
+	return resp
+}
+
+// authorize invokes authorize with events/authorize.json, checks the
+// redirect and the binding cookie, and returns them with the state.
+func (r *rig) authorize(t *testing.T) (resp events.APIGatewayV2HTTPResponse, state, cookie string) {
+	t.Helper()
+	resp = r.invokeHTTP(t, "authorize", readFile(t, filepath.Join(r.root, "events", "authorize.json")))
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("authorize: got status %d, want 302; body %.300s", resp.StatusCode, resp.Body)
+	}
+	loc := mustURL(t, resp.Headers["Location"])
+	if got, want := loc.Scheme+"://"+loc.Host+loc.Path, r.rcURL+mockrc.AuthorizePath; got != want {
+		t.Errorf("authorize Location: got %s, want %s", got, want)
+	}
+	q := loc.Query()
+	for k, want := range map[string]string{
+		"response_type":         "code",
+		"client_id":             mockrc.DefaultClientID,
+		"redirect_uri":          "http://127.0.0.1:3000/callback", // env.json's OAUTH_REDIRECT_URL
+		"code_challenge_method": "S256",
+	} {
+		if got := q.Get(k); got != want {
+			t.Errorf("authorize Location %s: got %q, want %q", k, got, want)
+		}
+	}
+	state = q.Get("state")
+	if state == "" || q.Get("code_challenge") == "" {
+		t.Errorf("authorize Location %s: want state and code_challenge", loc)
+	}
+	if got := resp.Headers["Cache-Control"]; got != "no-store" {
+		t.Errorf("authorize Cache-Control: got %q, want no-store", got)
+	}
+	c := findCookie(t, resp.Cookies)
+	if c == nil {
+		t.Fatalf("authorize cookies %q: want %s", resp.Cookies, cookieName)
+	}
+	if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.MaxAge != 600 {
+		t.Errorf("authorize cookie %q: want HttpOnly, Secure, SameSite=Lax, Path=/, Max-Age=600", c.String())
+	}
+	r.secrets = append(r.secrets, state, c.Value)
+	return resp, state, c.Name + "=" + c.Value
+}
+
+// login drives mockrc's login page for authURL: GET the page, post its form
+// choosing the demo account (or Cancel), and returns the code and state of
+// the redirect back.
+func (r *rig) login(t *testing.T, authURL string, cancel bool) (code, state string) {
+	t.Helper()
+	q := r.loginRedirect(t, authURL, cancel).Query()
+	code, state = q.Get("code"), q.Get("state")
+	if code == "" {
+		t.Fatalf("mockrc redirect: no code in %v", q)
+	}
+	r.secrets = append(r.secrets, code)
+	return code, state
+}
+
+var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
+
+func (r *rig) loginRedirect(t *testing.T, authURL string, cancel bool) *url.URL {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("mockrc login page: got %d, want 200; %s", resp.StatusCode, page)
+	}
+	form := url.Values{}
+	for _, m := range hiddenInput.FindAllStringSubmatch(string(page), -1) {
+		form.Add(m[1], html.UnescapeString(m[2]))
+	}
+	if cancel {
+		form.Set("cancel", "1")
+	} else {
+		form.Set("account", account)
+	}
+	decide := mustURL(t, authURL).ResolveReference(&url.URL{Path: "authorize/decide"})
+	resp, err = client.PostForm(decide.String(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("mockrc decide: got %d, want 303", resp.StatusCode)
+	}
+	return mustURL(t, resp.Header.Get("Location"))
+}
+
+// connection reads the stored connection of the demo account.
+func (r *rig) connection(t *testing.T) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := r.db.GetItem(testenv.Context(t), &dynamodb.GetItemInput{
+		TableName: aws.String(r.table),
+		Key: map[string]types.AttributeValue{
+			oauth.AttrPK: &types.AttributeValueMemberS{Value: oauth.ConnectionKey("ringcentral", account)},
+			oauth.AttrSK: &types.AttributeValueMemberS{Value: "token"},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("GetItem: %v", err)
+	}
+	if out.Item == nil {
+		t.Fatalf("no connection stored for account %s", account)
+	}
+	return out.Item
+}
+
+// checkSealed: no attribute holds a mockrc token in plaintext.
+func checkSealed(t *testing.T, item map[string]types.AttributeValue) {
+	t.Helper()
+	for k, v := range item {
+		s := attrString(v)
+		for _, p := range []string{"mockrc_at_", "mockrc_rt_", "mockrc_code_"} {
+			if strings.Contains(s, p) {
+				t.Errorf("stored connection %s holds a plaintext token (%s…)", k, p)
+			}
+		}
+	}
+}
+
+func attrString(v types.AttributeValue) string {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return v.Value
+	case *types.AttributeValueMemberN:
+		return v.Value
+	case *types.AttributeValueMemberB:
+		return string(v.Value)
+	}
+	return ""
+}
+
+func attrNames(item map[string]types.AttributeValue) []string {
+	var names []string
+	for k := range item {
+		names = append(names, k)
+	}
+	return names
+}
+
+// fixture is a copy of events/<name> with the query and the binding cookie
+// replaced (rawQueryString, queryStringParameters, cookies).
+func fixture(t *testing.T, root, name string, query url.Values, cookie string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(readFile(t, filepath.Join(root, "events", name)), &ev); err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{}
+	for k := range query {
+		params[k] = query.Get(k)
+	}
+	ev["rawQueryString"] = query.Encode()
+	ev["queryStringParameters"] = params
+	ev["cookies"] = []string{cookie}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func findCookie(t *testing.T, cookies []string) *http.Cookie {
+	t.Helper()
+	for _, s := range cookies {
+		c, err := http.ParseSetCookie(s)
+		if err != nil {
+			t.Errorf("Set-Cookie %q: %v", s, err)
+			continue
+		}
+		if c.Name == cookieName {
+			return c
+		}
+	}
+	return nil
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil || s == "" {
+		t.Fatalf("URL %q: %v", s, err)
+	}
+	return u
+}

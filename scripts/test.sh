@@ -7,7 +7,7 @@
 set -euo pipefail
 
 # Fuzz targets, "FuzzName:./package", each run for FUZZ_TIME.
-FUZZ_TARGETS=()
+FUZZ_TARGETS=("FuzzCallbackRequest:./pkg/oauth" "FuzzParseQuery:./pkg/oauth")
 FUZZ_TIME="${FUZZ_TIME:-20s}"
 GO_TEST_TIMEOUT="${GO_TEST_TIMEOUT:-20m}"
 

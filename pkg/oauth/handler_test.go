@@ -18,6 +18,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/oauthfn/oauthfn/internal/testenv"
 )
 
 // fakeProvider is a token and revocation endpoint that checks what it
@@ -156,7 +160,44 @@ type testRig struct {
 	now   time.Time
 }
 
-func newRig(t *testing.T, extraEnv ...string) *testRig {
+// rigStores are the stores the handler suites run against: the in-memory
+// store, and the DynamoDB store through the real SDK on the serialised moto
+// server (a table of its own per rig).
+var rigStores = []struct {
+	name string
+	new  func(t *testing.T) Store
+}{
+	{"memory", memoryStore},
+	{"dynamo", dynamoStore},
+}
+
+func memoryStore(*testing.T) Store { return NewMemoryStore() }
+
+func dynamoStore(t *testing.T) Store {
+	t.Helper()
+	testenv.MotoSerial(t)
+	cfg, err := config.LoadDefaultConfig(t.Context())
+	if err != nil {
+		t.Fatalf("aws config: %v", err)
+	}
+	client := dynamodb.NewFromConfig(cfg)
+	table := testenv.Name(t, "oauthfn-handler")
+	if err := CreateTable(t.Context(), client, table); err != nil {
+		t.Fatal(err)
+	}
+	return NewDynamoStore(client, table)
+}
+
+// eachStore runs fn as one subtest per store of rigStores.
+func eachStore(t *testing.T, fn func(t *testing.T, newStore func(*testing.T) Store)) {
+	for _, s := range rigStores {
+		t.Run(s.name, func(t *testing.T) { fn(t, s.new) })
+	}
+}
+
+// newRig builds a Handler on the store newStore returns, a fake provider,
+// static secrets, a fixed clock and a log buffer.
+func newRig(t *testing.T, newStore func(*testing.T) Store, extraEnv ...string) *testRig {
 	t.Helper()
 	prov := newFakeProvider(t)
 	e := with(baseEnv(), "OAUTH_PROVIDER", "generic", "OAUTH_AUTH_URL", "https://idp.example/authorize",
@@ -171,7 +212,7 @@ func newRig(t *testing.T, extraEnv ...string) *testRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &testRig{store: &countingStore{Store: NewMemoryStore()}, prov: prov, logs: &bytes.Buffer{}, now: time.Unix(1_800_000_000, 0)}
+	r := &testRig{store: &countingStore{Store: newStore(t)}, prov: prov, logs: &bytes.Buffer{}, now: time.Unix(1_800_000_000, 0)}
 	r.h = NewHandler(cfg, r.store, secrets)
 	r.h.Now = func() time.Time { return r.now }
 	r.h.Log = slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -236,135 +277,147 @@ func (r *testRig) callback(t *testing.T, query string, cookies ...string) events
 }
 
 func TestFlowReturnTo(t *testing.T) {
-	r := newRig(t)
-	resp, cookie := r.start(t, "return_to="+url.QueryEscape("https://app.example/done?tab=1")+"&app_state=xyz%20123&login_hint=a%40b.example")
-	if resp.StatusCode != 302 {
-		t.Fatalf("authorize status = %d, body %s", resp.StatusCode, resp.Body)
-	}
-	loc, _ := url.Parse(resp.Headers["Location"])
-	q := loc.Query()
-	if loc.Host != "idp.example" || q.Get("redirect_uri") != "https://abc123.execute-api.us-east-1.amazonaws.com/callback" || q.Get("login_hint") != "a@b.example" || len(q.Get("state")) != 43 {
-		t.Errorf("authorize Location = %s", loc)
-	}
-	if strings.Contains(loc.RawQuery, "return_to") || strings.Contains(loc.RawQuery, "xyz") {
-		t.Errorf("authorize Location leaks return_to or app_state: %s", loc)
-	}
-	if resp.Headers["Cache-Control"] != "no-store" || resp.Headers["Referrer-Policy"] != "no-referrer" {
-		t.Errorf("authorize headers = %v", resp.Headers)
-	}
-	if strings.Contains(cookie, q.Get("state")) {
-		t.Errorf("binding cookie carries the state")
-	}
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newRig(t, newStore)
+		resp, cookie := r.start(t, "return_to="+url.QueryEscape("https://app.example/done?tab=1")+"&app_state=xyz%20123&login_hint=a%40b.example")
+		if resp.StatusCode != 302 {
+			t.Fatalf("authorize status = %d, body %s", resp.StatusCode, resp.Body)
+		}
+		loc, _ := url.Parse(resp.Headers["Location"])
+		q := loc.Query()
+		if loc.Host != "idp.example" || q.Get("redirect_uri") != "https://abc123.execute-api.us-east-1.amazonaws.com/callback" || q.Get("login_hint") != "a@b.example" || len(q.Get("state")) != 43 {
+			t.Errorf("authorize Location = %s", loc)
+		}
+		if strings.Contains(loc.RawQuery, "return_to") || strings.Contains(loc.RawQuery, "xyz") {
+			t.Errorf("authorize Location leaks return_to or app_state: %s", loc)
+		}
+		if resp.Headers["Cache-Control"] != "no-store" || resp.Headers["Referrer-Policy"] != "no-referrer" {
+			t.Errorf("authorize headers = %v", resp.Headers)
+		}
+		if strings.Contains(cookie, q.Get("state")) {
+			t.Errorf("binding cookie carries the state")
+		}
 
-	cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie)
-	if cb.StatusCode != 302 {
-		t.Fatalf("callback status = %d, body %s", cb.StatusCode, cb.Body)
-	}
-	back, _ := url.Parse(cb.Headers["Location"])
-	bq := back.Query()
-	if back.Host != "app.example" || back.Path != "/done" || bq.Get("status") != "connected" || bq.Get("account_id") != "1001" || bq.Get("app_state") != "xyz 123" || bq.Get("tab") != "1" {
-		t.Errorf("callback Location = %s", back)
-	}
-	if len(cb.Cookies) != 1 || !strings.Contains(cb.Cookies[0], "Max-Age=0") {
-		t.Errorf("callback cookies = %v, want the binding cookie cleared", cb.Cookies)
-	}
+		cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie)
+		if cb.StatusCode != 302 {
+			t.Fatalf("callback status = %d, body %s", cb.StatusCode, cb.Body)
+		}
+		back, _ := url.Parse(cb.Headers["Location"])
+		bq := back.Query()
+		if back.Host != "app.example" || back.Path != "/done" || bq.Get("status") != "connected" || bq.Get("account_id") != "1001" || bq.Get("app_state") != "xyz 123" || bq.Get("tab") != "1" {
+			t.Errorf("callback Location = %s", back)
+		}
+		if len(cb.Cookies) != 1 || !strings.Contains(cb.Cookies[0], "Max-Age=0") {
+			t.Errorf("callback cookies = %v, want the binding cookie cleared", cb.Cookies)
+		}
 
-	conn, err := r.h.Store.GetConnection(context.Background(), "generic", "1001")
-	if err != nil {
-		t.Fatalf("GetConnection: %v", err)
-	}
-	r.prov.mu.Lock()
-	access, refresh := r.prov.issued[1], r.prov.issued[2]
-	r.prov.mu.Unlock()
-	if strings.Contains(conn.AccessToken, access) || strings.Contains(conn.RefreshToken, refresh) || conn.AccessToken == "" || conn.RefreshToken == "" {
-		t.Fatalf("tokens stored in plaintext or missing")
-	}
-	sealer, _ := r.h.Secrets.Sealer(context.Background())
-	if got, err := sealer.Open(conn.AccessToken, conn.Key()); err != nil || got != access {
-		t.Errorf("stored access token opens to %q, %v", got, err)
-	}
-	if got, err := sealer.Open(conn.RefreshToken, conn.Key()); err != nil || got != refresh {
-		t.Errorf("stored refresh token opens to %q, %v", got, err)
-	}
-	want := r.now.Add(7*24*time.Hour - 48*time.Hour)
-	if conn.Status != StatusActive || !conn.AccessExpiresAt.Equal(r.now.Add(time.Hour)) || !conn.RefreshExpiresAt.Equal(r.now.Add(7*24*time.Hour)) ||
-		!conn.RefreshAt.Equal(want) || !conn.TTL.Equal(conn.RefreshExpiresAt.Add(ConnectionGrace)) || conn.TokenType != "Bearer" || conn.Scope != "ReadAccounts" {
-		t.Errorf("connection = %+v", conn)
-	}
-	if n := r.prov.tokenCalls.Load(); n != 1 {
-		t.Errorf("token calls = %d, want 1", n)
-	}
+		conn, err := r.h.Store.GetConnection(context.Background(), "generic", "1001")
+		if err != nil {
+			t.Fatalf("GetConnection: %v", err)
+		}
+		r.prov.mu.Lock()
+		access, refresh := r.prov.issued[1], r.prov.issued[2]
+		r.prov.mu.Unlock()
+		if strings.Contains(conn.AccessToken, access) || strings.Contains(conn.RefreshToken, refresh) || conn.AccessToken == "" || conn.RefreshToken == "" {
+			t.Fatalf("tokens stored in plaintext or missing")
+		}
+		sealer, _ := r.h.Secrets.Sealer(context.Background())
+		if got, err := sealer.Open(conn.AccessToken, conn.Key()); err != nil || got != access {
+			t.Errorf("stored access token opens to %q, %v", got, err)
+		}
+		if got, err := sealer.Open(conn.RefreshToken, conn.Key()); err != nil || got != refresh {
+			t.Errorf("stored refresh token opens to %q, %v", got, err)
+		}
+		want := r.now.Add(7*24*time.Hour - 48*time.Hour)
+		if conn.Status != StatusActive || !conn.AccessExpiresAt.Equal(r.now.Add(time.Hour)) || !conn.RefreshExpiresAt.Equal(r.now.Add(7*24*time.Hour)) ||
+			!conn.RefreshAt.Equal(want) || !conn.TTL.Equal(conn.RefreshExpiresAt.Add(ConnectionGrace)) || conn.TokenType != "Bearer" || conn.Scope != "ReadAccounts" {
+			t.Errorf("connection = %+v", conn)
+		}
+		if n := r.prov.tokenCalls.Load(); n != 1 {
+			t.Errorf("token calls = %d, want 1", n)
+		}
+	})
 }
 
 func TestFlowSuccessPage(t *testing.T) {
-	r := newRig(t)
-	resp, cookie := r.start(t, "")
-	cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie)
-	if cb.StatusCode != 200 || !strings.Contains(cb.Body, "Your account is connected") || !strings.Contains(cb.Body, "1001") {
-		t.Errorf("callback = %d %s", cb.StatusCode, cb.Body)
-	}
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newRig(t, newStore)
+		resp, cookie := r.start(t, "")
+		cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie)
+		if cb.StatusCode != 200 || !strings.Contains(cb.Body, "Your account is connected") || !strings.Contains(cb.Body, "1001") {
+			t.Errorf("callback = %d %s", cb.StatusCode, cb.Body)
+		}
+	})
 }
 
 func TestFlowReauthorizationRevokesReplaced(t *testing.T) {
-	r := newRig(t)
-	for i := range 2 {
-		resp, cookie := r.start(t, "")
-		if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 200 {
-			t.Fatalf("round %d: callback = %d", i, cb.StatusCode)
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newRig(t, newStore)
+		for i := range 2 {
+			resp, cookie := r.start(t, "")
+			if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 200 {
+				t.Fatalf("round %d: callback = %d", i, cb.StatusCode)
+			}
 		}
-	}
-	r.prov.mu.Lock()
-	defer r.prov.mu.Unlock()
-	if len(r.prov.revoked) != 1 || r.prov.revoked[0] != r.prov.issued[2] {
-		t.Errorf("revoked %d tokens, want the first refresh token", len(r.prov.revoked))
-	}
-	conns, _ := r.h.Store.ListConnections(context.Background())
-	if len(conns) != 1 {
-		t.Errorf("connections = %d, want 1", len(conns))
-	}
+		r.prov.mu.Lock()
+		defer r.prov.mu.Unlock()
+		if len(r.prov.revoked) != 1 || r.prov.revoked[0] != r.prov.issued[2] {
+			t.Errorf("revoked %d tokens, want the first refresh token", len(r.prov.revoked))
+		}
+		conns, _ := r.h.Store.ListConnections(context.Background())
+		if len(conns) != 1 {
+			t.Errorf("connections = %d, want 1", len(conns))
+		}
+	})
 }
 
 func TestFlowWithoutRefreshToken(t *testing.T) {
-	r := newRig(t)
-	r.prov.noRefresh = true
-	resp, cookie := r.start(t, "")
-	if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 200 {
-		t.Fatalf("callback = %d", cb.StatusCode)
-	}
-	conn, err := r.h.Store.GetConnection(context.Background(), "generic", "1001")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if conn.RefreshToken != "" || !conn.RefreshAt.IsZero() || conn.AccessToken == "" {
-		t.Errorf("connection without refresh token: refresh %q, refresh_at %v", conn.RefreshToken, conn.RefreshAt)
-	}
-	if !strings.Contains(r.logs.String(), "Issue refresh tokens") {
-		t.Errorf("no warning naming the fix in logs:\n%s", r.logs)
-	}
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newRig(t, newStore)
+		r.prov.noRefresh = true
+		resp, cookie := r.start(t, "")
+		if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 200 {
+			t.Fatalf("callback = %d", cb.StatusCode)
+		}
+		conn, err := r.h.Store.GetConnection(context.Background(), "generic", "1001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conn.RefreshToken != "" || !conn.RefreshAt.IsZero() || conn.AccessToken == "" {
+			t.Errorf("connection without refresh token: refresh %q, refresh_at %v", conn.RefreshToken, conn.RefreshAt)
+		}
+		if !strings.Contains(r.logs.String(), "Issue refresh tokens") {
+			t.Errorf("no warning naming the fix in logs:\n%s", r.logs)
+		}
+	})
 }
 
 func TestTwoTabs(t *testing.T) {
-	r := newRig(t)
-	first, cookie1 := r.start(t, "")
-	second, cookie2 := r.start(t, "", cookie1) // the browser sends tab 1's cookie along
-	// The browser now holds only the second Set-Cookie, which carries both bindings.
-	for i, resp := range []events.APIGatewayV2HTTPResponse{first, second} {
-		cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie2)
-		if cb.StatusCode != 200 {
-			t.Fatalf("tab %d: callback = %d %s", i+1, cb.StatusCode, cb.Body)
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newRig(t, newStore)
+		first, cookie1 := r.start(t, "")
+		second, cookie2 := r.start(t, "", cookie1) // the browser sends tab 1's cookie along
+		// The browser now holds only the second Set-Cookie, which carries both bindings.
+		for i, resp := range []events.APIGatewayV2HTTPResponse{first, second} {
+			cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie2)
+			if cb.StatusCode != 200 {
+				t.Fatalf("tab %d: callback = %d %s", i+1, cb.StatusCode, cb.Body)
+			}
+			if i == 0 && strings.Contains(cb.Cookies[0], "Max-Age=0") {
+				t.Errorf("tab 1's callback cleared the binding tab 2 still needs")
+			}
 		}
-		if i == 0 && strings.Contains(cb.Cookies[0], "Max-Age=0") {
-			t.Errorf("tab 1's callback cleared the binding tab 2 still needs")
-		}
-	}
+	})
 }
 
 func TestEmptyStateQuery(t *testing.T) {
-	r := newRig(t)
-	resp := r.callback(t, "code=abc&state=")
-	if resp.StatusCode != 400 || r.prov.tokenCalls.Load() != 0 {
-		t.Errorf("status %d, token calls %d", resp.StatusCode, r.prov.tokenCalls.Load())
-	}
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newRig(t, newStore)
+		resp := r.callback(t, "code=abc&state=")
+		if resp.StatusCode != 400 || r.prov.tokenCalls.Load() != 0 {
+			t.Errorf("status %d, token calls %d", resp.StatusCode, r.prov.tokenCalls.Load())
+		}
+	})
 }
 
 var _ = errors.Is

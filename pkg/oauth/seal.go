@@ -1,10 +1,155 @@
 package oauth
 
-// Sealer encrypts token values at rest (AES-256-GCM, HKDF-SHA256 key, key id
-// in the ciphertext, the item's pk as additional data). Placeholder: the
-// implementation lands with the secrets work.
-type Sealer struct{}
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
 
-func (s *Sealer) Seal(plaintext, aad string) (string, error) { panic("placeholder") }
-func (s *Sealer) Open(sealed, aad string) (string, error)    { panic("placeholder") }
-func (s *Sealer) KeyID() string                              { panic("placeholder") }
+// Sealed values look like "v1.<kid>.<base64url(nonce||ciphertext)>".
+const (
+	sealVersion = "v1"
+	sealKeyInfo = "oauthfn token key v1"    // HKDF info for the AES-256 key
+	sealKIDInfo = "oauthfn token key id v1" // HKDF info for the key id
+	sealKIDLen  = 8                         // bytes; 16 hex characters
+)
+
+// Sealer encrypts token values at rest with AES-256-GCM. The key is derived
+// from the token-key secret with HKDF-SHA256; a fresh random 12-byte nonce is
+// drawn for every value; the caller's additional data (the item's pk) is
+// authenticated, so a value moved to another item does not open. Each sealed
+// value names its key id, so values sealed with a previous key (AWSPREVIOUS)
+// still open after a rotation while new values use the current key.
+//
+// A Sealer is safe for concurrent use.
+type Sealer struct {
+	current string                 // key id used by Seal
+	keys    map[string]cipher.AEAD // every key Open accepts, by key id
+}
+
+// NewSealer returns a Sealer that seals with current and opens values sealed
+// with current or any of previous. Each secret must have at least
+// MinTokenKeyLen characters.
+func NewSealer(current Secret, previous ...Secret) (*Sealer, error) {
+	s := &Sealer{keys: make(map[string]cipher.AEAD, 1+len(previous))}
+	for i, secret := range append([]Secret{current}, previous...) {
+		name := "token key"
+		if i > 0 {
+			name = fmt.Sprintf("previous token key %d", i)
+		}
+		if len(secret) < MinTokenKeyLen {
+			return nil, fmt.Errorf("oauth: %s too short: want at least %d characters", name, MinTokenKeyLen)
+		}
+		kid, aead, err := deriveSealKey(secret)
+		if err != nil {
+			return nil, fmt.Errorf("oauth: %s: %w", name, err)
+		}
+		if i == 0 {
+			s.current = kid
+		}
+		if _, dup := s.keys[kid]; !dup {
+			s.keys[kid] = aead
+		}
+	}
+	return s, nil
+}
+
+// deriveSealKey derives the AES-256-GCM key and its key id from secret. The
+// id comes from a separate HKDF output, so it reveals nothing about the key.
+func deriveSealKey(secret Secret) (kid string, aead cipher.AEAD, err error) {
+	key, err := hkdf.Key(sha256.New, []byte(secret.Reveal()), nil, sealKeyInfo, 32)
+	if err != nil {
+		return "", nil, fmt.Errorf("derive key: %w", err)
+	}
+	id, err := hkdf.Key(sha256.New, []byte(secret.Reveal()), nil, sealKIDInfo, sealKIDLen)
+	if err != nil {
+		return "", nil, fmt.Errorf("derive key id: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return "", nil, err
+	}
+	aead, err = cipher.NewGCM(block)
+	if err != nil {
+		return "", nil, err
+	}
+	return hex.EncodeToString(id), aead, nil
+}
+
+// KeyID is the id of the current key: the key id Seal writes.
+func (s *Sealer) KeyID() string { return s.current }
+
+// String shows the key ids only.
+func (s *Sealer) String() string {
+	return fmt.Sprintf("oauth.Sealer{KeyID: %s, keys: %d}", s.current, len(s.keys))
+}
+
+// GoString shows the key ids only.
+func (s *Sealer) GoString() string { return s.String() }
+
+// Seal encrypts plaintext with the current key, authenticating aad (the
+// item's pk) with it. An empty plaintext seals to "", so an absent token
+// stays absent (and Open("") returns "").
+func (s *Sealer) Seal(plaintext, aad string) (string, error) {
+	if plaintext == "" {
+		return "", nil
+	}
+	aead := s.keys[s.current]
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plaintext)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", fmt.Errorf("oauth: seal value: nonce: %w", err)
+	}
+	header := sealVersion + "." + s.current + "."
+	out := aead.Seal(nonce, nonce, []byte(plaintext), sealAAD(header, aad))
+	return header + base64.RawURLEncoding.EncodeToString(out), nil
+}
+
+// Open decrypts a value made by Seal with the same aad, using the key its
+// key id names (current or previous). "" opens to "". A value moved to
+// another item, altered in any part, or sealed with an unknown key is an
+// error; errors never contain the value, the aad or the key.
+func (s *Sealer) Open(sealed, aad string) (string, error) {
+	if sealed == "" {
+		return "", nil
+	}
+	version, rest, ok1 := strings.Cut(sealed, ".")
+	kid, body, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || version != sealVersion {
+		return "", errors.New("oauth: open sealed value: not a v1 sealed value")
+	}
+	aead, ok := s.keys[kid]
+	if !ok {
+		return "", fmt.Errorf("oauth: open sealed value: unknown key id %q (sealed with a key that is neither AWSCURRENT nor AWSPREVIOUS)", truncate(kid, 2*sealKIDLen))
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil || len(raw) < aead.NonceSize()+aead.Overhead() {
+		return "", errors.New("oauth: open sealed value: malformed ciphertext")
+	}
+	header := sealed[:len(version)+1+len(kid)+1]
+	nonce, ciphertext := raw[:aead.NonceSize()], raw[aead.NonceSize():]
+	plain, err := aead.Open(nil, nonce, ciphertext, sealAAD(header, aad))
+	if err != nil {
+		return "", errors.New("oauth: open sealed value: authentication failed (tampered, or sealed for another item)")
+	}
+	return string(plain), nil
+}
+
+// sealAAD binds the header (version and key id) and the caller's aad. The
+// header has a fixed shape ending in ".", so the concatenation is unambiguous.
+func sealAAD(header, aad string) []byte {
+	return []byte(header + aad)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

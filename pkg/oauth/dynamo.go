@@ -39,6 +39,8 @@ const (
 	attrLastError        = "last_error"
 	attrUpdatedAt        = "updated_at"
 	attrLastRefreshAt    = "last_refresh_at"
+	attrNextAtMS         = "next_at_ms"      // rate item: next free token-call slot
+	attrPausedUntilMS    = "paused_until_ms" // rate item: 429 pause
 )
 
 // DynamoAPI is the part of *dynamodb.Client that DynamoStore uses.
@@ -402,6 +404,9 @@ func (s *DynamoStore) QueryDue(ctx context.Context, shard int, before time.Time,
 			Provider:  d.s(attrProvider),
 			AccountID: d.s(attrAccountID),
 			RefreshAt: d.t(AttrRefreshAt),
+
+			RefreshExpiresAt: d.t(attrRefreshExpiresAt),
+			Version:          d.n(attrVersion),
 		}
 		if d.err != nil {
 			return nil, fmt.Errorf("oauth: query due: %w", d.err)
@@ -409,6 +414,81 @@ func (s *DynamoStore) QueryDue(ctx context.Context, shard int, before time.Time,
 		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// ReserveTokenCall implements Store with one conditional UpdateItem on the
+// provider's rate item: the condition (no slot taken after now, no pause
+// after now) and the write of the next slot are one atomic step, so two
+// reservers can never both take a slot. When the condition fails,
+// ReturnValuesOnConditionCheckFailure=ALL_OLD says when to ask again.
+func (s *DynamoStore) ReserveTokenCall(ctx context.Context, provider string, now time.Time, interval time.Duration) (time.Time, error) {
+	if err := validReserve(provider, interval); err != nil {
+		return time.Time{}, err
+	}
+	nowMS := expression.Value(now.UnixMilli())
+	next, paused := expression.Name(attrNextAtMS), expression.Name(attrPausedUntilMS)
+	cond := expression.And(
+		expression.Or(next.AttributeNotExists(), next.LessThanEqual(nowMS)),
+		expression.Or(paused.AttributeNotExists(), paused.LessThanEqual(nowMS)),
+	)
+	update := expression.Set(next, expression.Value(now.UnixMilli()+interval.Milliseconds()))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(update).Build()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("oauth: reserve token call: %w", err)
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 itemKey(ratePrefix+provider, rateSK),
+		ConditionExpression:                 expr.Condition(),
+		UpdateExpression:                    expr.Update(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		d := decoder{item: ccf.Item}
+		wait := max(d.n(attrNextAtMS), d.n(attrPausedUntilMS))
+		if d.err != nil {
+			return time.Time{}, fmt.Errorf("oauth: reserve token call: %w", d.err)
+		}
+		if wait <= now.UnixMilli() { // cannot happen: the condition held
+			wait = now.UnixMilli() + 1
+		}
+		return time.UnixMilli(wait).UTC(), nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("oauth: reserve token call: %w", err)
+	}
+	return time.Time{}, nil
+}
+
+// PauseTokenCalls implements Store with an UpdateItem that only extends the
+// pause (a shorter one loses its condition, which is not an error).
+func (s *DynamoStore) PauseTokenCalls(ctx context.Context, provider string, until time.Time) error {
+	if provider == "" {
+		return errors.New("oauth: pause token calls: empty provider")
+	}
+	paused := expression.Name(attrPausedUntilMS)
+	v := expression.Value(until.UnixMilli())
+	cond := expression.Or(paused.AttributeNotExists(), paused.LessThan(v))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(expression.Set(paused, v)).Build()
+	if err != nil {
+		return fmt.Errorf("oauth: pause token calls: %w", err)
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       itemKey(ratePrefix+provider, rateSK),
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("oauth: pause token calls: %w", err)
+	}
+	return nil
 }
 
 // CreateTable creates the table DynamoStore expects (pay per request, pk/sk

@@ -371,7 +371,8 @@ func (s *DynamoStore) CompleteLease(ctx context.Context, c *Connection, owner st
 	return nil
 }
 
-// QueryDue implements Store with one Query of the due-index. The index is
+// QueryDue implements Store with Queries of the due-index (paged until limit
+// entries are read or the shard has no more due ones). The index is
 // eventually consistent: an entry may be a little stale, which the lease
 // (conditioned on version) makes harmless.
 func (s *DynamoStore) QueryDue(ctx context.Context, shard int, before time.Time, limit int) ([]DueEntry, error) {
@@ -384,34 +385,46 @@ func (s *DynamoStore) QueryDue(ctx context.Context, shard int, before time.Time,
 	if err != nil {
 		return nil, fmt.Errorf("oauth: query due: %w", err)
 	}
-	out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(DueIndexName),
 		KeyConditionExpression:    expr.KeyCondition(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 		ScanIndexForward:          aws.Bool(true),
-		Limit:                     aws.Int32(int32(min(limit, 1<<30))),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("oauth: query due: %w", err)
 	}
-	entries := make([]DueEntry, 0, len(out.Items))
-	for _, item := range out.Items {
-		d := decoder{item: item}
-		e := DueEntry{
-			Key:       d.s(AttrPK),
-			Provider:  d.s(attrProvider),
-			AccountID: d.s(attrAccountID),
-			RefreshAt: d.t(AttrRefreshAt),
+	// A page holds at most 1 MB: follow LastEvaluatedKey until limit
+	// entries are read, asking each time for only what is still missing.
+	var entries []DueEntry
+	for {
+		in.Limit = aws.Int32(int32(min(limit-len(entries), 1<<30)))
+		out, err := s.client.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("oauth: query due: %w", err)
+		}
+		for _, item := range out.Items {
+			d := decoder{item: item}
+			e := DueEntry{
+				Key:       d.s(AttrPK),
+				Provider:  d.s(attrProvider),
+				AccountID: d.s(attrAccountID),
+				RefreshAt: d.t(AttrRefreshAt),
 
-			RefreshExpiresAt: d.t(attrRefreshExpiresAt),
-			Version:          d.n(attrVersion),
+				RefreshExpiresAt: d.t(attrRefreshExpiresAt),
+				Version:          d.n(attrVersion),
+			}
+			if d.err != nil {
+				return nil, fmt.Errorf("oauth: query due: %w", d.err)
+			}
+			entries = append(entries, e)
 		}
-		if d.err != nil {
-			return nil, fmt.Errorf("oauth: query due: %w", d.err)
+		if len(entries) >= limit || len(out.LastEvaluatedKey) == 0 {
+			break
 		}
-		entries = append(entries, e)
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	if entries == nil {
+		entries = []DueEntry{}
 	}
 	return entries, nil
 }

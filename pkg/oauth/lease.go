@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -187,8 +188,16 @@ func (h *Handler) waitTokenCall(ctx context.Context, notAfter time.Time) error {
 }
 
 // refreshLeased runs steps 2 and 3 of the protocol on a connection leased
-// by owner, and ends the lease whatever happens.
-func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string) refreshResult {
+// by owner, and ends the lease whatever happens. afterCall, if not nil, runs
+// once when the token call is over (or was never made).
+func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string, afterCall func()) refreshResult {
+	var once sync.Once
+	called := func() {
+		if afterCall != nil {
+			once.Do(afterCall)
+		}
+	}
+	defer called()
 	log := h.Log.With("provider", c.Provider, "account_id", c.AccountID)
 	sealer, err := h.Secrets.Sealer(ctx)
 	if err != nil {
@@ -212,6 +221,7 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 	callCtx, cancel := context.WithTimeout(h.clientContext(ctx), h.providerTimeout())
 	tok, err := conf.TokenSource(callCtx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	cancel()
+	called()
 	now := h.Now()
 	if err == nil && tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
 		err = fmt.Errorf("oauth: refresh: unsupported token type %q", safeCode(tok.TokenType))

@@ -116,7 +116,7 @@ type sweeper struct {
 	deadline time.Time
 	budget   time.Duration // time kept before the deadline for one refresh
 
-	stopped  atomic.Bool
+	stopped    atomic.Bool
 	stopOnce   sync.Once
 	reason     atomic.Value // string
 	clientOnce sync.Once
@@ -251,10 +251,12 @@ func compareExpiry(a, b time.Time) int {
 }
 
 // job is one connection for a worker: leased already (rate-limited mode)
-// or to be leased by the worker.
+// or to be leased by the worker. In rate-limited mode the worker closes
+// called when its token call is over.
 type job struct {
-	entry DueEntry
-	conn  *Connection
+	entry  DueEntry
+	conn   *Connection
+	called chan struct{}
 }
 
 func (s *sweeper) run(ctx context.Context, entries []DueEntry) {
@@ -294,7 +296,14 @@ func (s *sweeper) run(ctx context.Context, entries []DueEntry) {
 				continue // the slot serves the next entry
 			}
 			permit = false
-			jobs <- job{entry: e, conn: c}
+			// One token call at a time: the next slot is reserved only
+			// when this call is over, so calls (not just reservations)
+			// keep to the limit and go in priority order. The limit, not
+			// SWEEP_CONCURRENCY, bounds this mode's pace; the workers
+			// still overlap the writes.
+			j := job{entry: e, conn: c, called: make(chan struct{})}
+			jobs <- j
+			<-j.called
 			continue
 		}
 		// Unlimited: wait out a 429 pause here, not in every worker.
@@ -315,6 +324,13 @@ func (s *sweeper) run(ctx context.Context, entries []DueEntry) {
 // work refreshes one connection.
 func (s *sweeper) work(ctx context.Context, j job) {
 	h := s.h
+	var once sync.Once
+	called := func() {
+		if j.called != nil {
+			once.Do(func() { close(j.called) })
+		}
+	}
+	defer called()
 	c := j.conn
 	if c == nil {
 		if !s.canTake(ctx) {
@@ -338,7 +354,7 @@ func (s *sweeper) work(ctx context.Context, j job) {
 		h.release(ctx, c, s.owner)
 		return
 	}
-	res := h.refreshLeased(ctx, c, s.owner)
+	res := h.refreshLeased(ctx, c, s.owner, called)
 	s.count(res.outcome)
 	if res.outcome == outStop {
 		s.stop("provider refused the client")

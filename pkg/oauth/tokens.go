@@ -112,7 +112,7 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, err
 			h.release(ctx, leased, owner)
 			return nil, fmt.Errorf("oauth: token for %s: %w", account, err)
 		}
-		res := h.refreshLeased(ctx, leased, owner)
+		res := h.refreshLeased(ctx, leased, owner, nil)
 		switch res.outcome {
 		case outRefreshed:
 			return res.token, nil

@@ -62,7 +62,7 @@ type sweepTestSecrets struct {
 }
 
 func (s *sweepTestSecrets) ClientSecret(context.Context) (Secret, error) { return s.client, nil }
-func (s *sweepTestSecrets) Sealer(context.Context) (*Sealer, error)     { return s.sealer, nil }
+func (s *sweepTestSecrets) Sealer(context.Context) (*Sealer, error)      { return s.sealer, nil }
 
 func newTestSecrets(t testing.TB, client string) *sweepTestSecrets {
 	t.Helper()

@@ -284,7 +284,7 @@ func (r *rcRig) connect(t *testing.T, account string) *Connection {
 		t.Fatalf("exchange: %v", err)
 	}
 	now := r.h.Now()
-	c := &Connection{Provider: r.h.Config.Provider.Name, AccountID: account, TokenType: "Bearer",
+	c := &Connection{Provider: r.h.Config.Provider.Name, AccountID: account, TokenType: "Bearer", Scope: extraString(tok, "scope"),
 		Status: StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now, LastRefreshAt: now}
 	sealer, _ := r.h.Secrets.Sealer(ctx)
 	if err := r.h.applyToken(c, sealer, tok, now); err != nil {

@@ -42,7 +42,7 @@ func (c *countingDynamo) Scan(ctx context.Context, in *dynamodb.ScanInput, optFn
 	return c.DynamoAPI.Scan(ctx, in, optFns...)
 }
 
-func motoStore(t *testing.T) (*DynamoStore, *countingDynamo) {
+func motoStore(t testing.TB) (*DynamoStore, *countingDynamo) {
 	t.Helper()
 	testenv.Moto(t)
 	cfg, err := config.LoadDefaultConfig(t.Context())

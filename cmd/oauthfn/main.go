@@ -72,4 +72,4 @@ type plainSecrets struct {
 }
 
 func (s plainSecrets) ClientSecret(context.Context) (oauth.Secret, error) { return s.client, nil }
-func (s plainSecrets) Sealer(context.Context) (*oauth.Sealer, error)     { return s.sealer, nil }
+func (s plainSecrets) Sealer(context.Context) (*oauth.Sealer, error)      { return s.sealer, nil }

@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -36,6 +37,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"dev", "run the local dev server: /authorize, /callback, a demo app, the mock provider and the /_dev console", runDev},
+		{"sweep", "run one refresh sweep now against the configured store; print its summary", withHandler(runSweep)},
+		{"list", "list connections with status and expiries (never tokens)", withHandler(runList)},
+		{"token", "print a working access token for ACCOUNT, for scripts", withHandler(runToken)},
+		{"disconnect", "revoke ACCOUNT's session at the provider and delete its connection", withHandler(runDisconnect)},
 		{"help", "show this help, or a command's flags", runHelp},
 	}
 }
@@ -124,6 +129,10 @@ func withHandler(fn func(ctx context.Context, h *oauth.Handler, args []string) e
 		if err != nil {
 			return err
 		}
+		// stdout is the command's output (a token for scripts, a table):
+		// logs and metric lines go to stderr.
+		h.Log = slog.New(oauth.LevelFilter(slog.NewJSONHandler(os.Stderr, nil), h.Config.LogLevel))
+		h.Metrics = os.Stderr
 		return fn(ctx, h, args)
 	}
 }

@@ -39,6 +39,8 @@ const (
 	attrLastError        = "last_error"
 	attrUpdatedAt        = "updated_at"
 	attrLastRefreshAt    = "last_refresh_at"
+	attrNextAtMS         = "next_at_ms"      // rate item: next free token-call slot
+	attrPausedUntilMS    = "paused_until_ms" // rate item: 429 pause
 )
 
 // DynamoAPI is the part of *dynamodb.Client that DynamoStore uses.
@@ -369,7 +371,8 @@ func (s *DynamoStore) CompleteLease(ctx context.Context, c *Connection, owner st
 	return nil
 }
 
-// QueryDue implements Store with one Query of the due-index. The index is
+// QueryDue implements Store with Queries of the due-index (paged until limit
+// entries are read or the shard has no more due ones). The index is
 // eventually consistent: an entry may be a little stale, which the lease
 // (conditioned on version) makes harmless.
 func (s *DynamoStore) QueryDue(ctx context.Context, shard int, before time.Time, limit int) ([]DueEntry, error) {
@@ -382,33 +385,123 @@ func (s *DynamoStore) QueryDue(ctx context.Context, shard int, before time.Time,
 	if err != nil {
 		return nil, fmt.Errorf("oauth: query due: %w", err)
 	}
-	out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(DueIndexName),
 		KeyConditionExpression:    expr.KeyCondition(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 		ScanIndexForward:          aws.Bool(true),
-		Limit:                     aws.Int32(int32(min(limit, 1<<30))),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("oauth: query due: %w", err)
 	}
-	entries := make([]DueEntry, 0, len(out.Items))
-	for _, item := range out.Items {
-		d := decoder{item: item}
-		e := DueEntry{
-			Key:       d.s(AttrPK),
-			Provider:  d.s(attrProvider),
-			AccountID: d.s(attrAccountID),
-			RefreshAt: d.t(AttrRefreshAt),
+	// A page holds at most 1 MB: follow LastEvaluatedKey until limit
+	// entries are read, asking each time for only what is still missing.
+	var entries []DueEntry
+	for {
+		in.Limit = aws.Int32(int32(min(limit-len(entries), 1<<30)))
+		out, err := s.client.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("oauth: query due: %w", err)
 		}
-		if d.err != nil {
-			return nil, fmt.Errorf("oauth: query due: %w", d.err)
+		for _, item := range out.Items {
+			d := decoder{item: item}
+			e := DueEntry{
+				Key:       d.s(AttrPK),
+				Provider:  d.s(attrProvider),
+				AccountID: d.s(attrAccountID),
+				RefreshAt: d.t(AttrRefreshAt),
+
+				RefreshExpiresAt: d.t(attrRefreshExpiresAt),
+				Version:          d.n(attrVersion),
+			}
+			if d.err != nil {
+				return nil, fmt.Errorf("oauth: query due: %w", d.err)
+			}
+			entries = append(entries, e)
 		}
-		entries = append(entries, e)
+		if len(entries) >= limit || len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	if entries == nil {
+		entries = []DueEntry{}
 	}
 	return entries, nil
+}
+
+// ReserveTokenCall implements Store with one conditional UpdateItem on the
+// provider's rate item: the condition (no slot taken after now, no pause
+// after now) and the write of the next slot are one atomic step, so two
+// reservers can never both take a slot. When the condition fails,
+// ReturnValuesOnConditionCheckFailure=ALL_OLD says when to ask again.
+func (s *DynamoStore) ReserveTokenCall(ctx context.Context, provider string, now time.Time, interval time.Duration) (time.Time, error) {
+	if err := validReserve(provider, interval); err != nil {
+		return time.Time{}, err
+	}
+	nowMS := expression.Value(now.UnixMilli())
+	next, paused := expression.Name(attrNextAtMS), expression.Name(attrPausedUntilMS)
+	cond := expression.And(
+		expression.Or(next.AttributeNotExists(), next.LessThanEqual(nowMS)),
+		expression.Or(paused.AttributeNotExists(), paused.LessThanEqual(nowMS)),
+	)
+	update := expression.Set(next, expression.Value(now.UnixMilli()+interval.Milliseconds()))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(update).Build()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("oauth: reserve token call: %w", err)
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 itemKey(ratePrefix+provider, rateSK),
+		ConditionExpression:                 expr.Condition(),
+		UpdateExpression:                    expr.Update(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		d := decoder{item: ccf.Item}
+		wait := max(d.n(attrNextAtMS), d.n(attrPausedUntilMS))
+		if d.err != nil {
+			return time.Time{}, fmt.Errorf("oauth: reserve token call: %w", d.err)
+		}
+		if wait <= now.UnixMilli() { // cannot happen: the condition held
+			wait = now.UnixMilli() + 1
+		}
+		return time.UnixMilli(wait).UTC(), nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("oauth: reserve token call: %w", err)
+	}
+	return time.Time{}, nil
+}
+
+// PauseTokenCalls implements Store with an UpdateItem that only extends the
+// pause (a shorter one loses its condition, which is not an error).
+func (s *DynamoStore) PauseTokenCalls(ctx context.Context, provider string, until time.Time) error {
+	if provider == "" {
+		return errors.New("oauth: pause token calls: empty provider")
+	}
+	paused := expression.Name(attrPausedUntilMS)
+	v := expression.Value(until.UnixMilli())
+	cond := expression.Or(paused.AttributeNotExists(), paused.LessThan(v))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(expression.Set(paused, v)).Build()
+	if err != nil {
+		return fmt.Errorf("oauth: pause token calls: %w", err)
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       itemKey(ratePrefix+provider, rateSK),
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("oauth: pause token calls: %w", err)
+	}
+	return nil
 }
 
 // CreateTable creates the table DynamoStore expects (pay per request, pk/sk

@@ -2,8 +2,10 @@ package oauth
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +31,18 @@ type Handler struct {
 	Log *slog.Logger
 	// Now is the clock; NewHandler uses time.Now.
 	Now func() time.Time
+	// Sleep waits d, or less if ctx ends first (then it returns ctx's
+	// error): rate-limit waits, lease polling, write retries. Nil waits on a
+	// timer; tests inject a fake clock's.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Metrics receives the sweep's CloudWatch Embedded Metric Format lines;
+	// nil writes them to os.Stdout, where Lambda hands them to CloudWatch.
+	Metrics io.Writer
+
+	// pausedUntil (unix ms) is this execution environment's copy of a 429
+	// pause: with TOKEN_RATE_PER_MIN=0 there is no shared limiter item, so
+	// the pause holds only here.
+	pausedUntil atomic.Int64
 }
 
 // ProviderTimeout bounds every call to the provider.

@@ -25,6 +25,12 @@ type MemoryStore struct {
 	mu          sync.Mutex
 	pending     map[string]PendingAuth
 	connections map[string]Connection
+	rates       map[string]rateState
+}
+
+// rateState is the token-endpoint limiter of one provider, in milliseconds.
+type rateState struct {
+	nextMS, pausedMS int64
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -32,6 +38,7 @@ func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
 		pending:     make(map[string]PendingAuth),
 		connections: make(map[string]Connection),
+		rates:       make(map[string]rateState),
 	}
 }
 
@@ -182,7 +189,8 @@ func (s *MemoryStore) QueryDue(ctx context.Context, shard int, before time.Time,
 		if c.RefreshAt.IsZero() || c.RefreshAt.Unix() > cutoff || ShardOf(key) != shard {
 			continue
 		}
-		out = append(out, DueEntry{Key: key, Provider: c.Provider, AccountID: c.AccountID, RefreshAt: c.RefreshAt})
+		out = append(out, DueEntry{Key: key, Provider: c.Provider, AccountID: c.AccountID, RefreshAt: c.RefreshAt,
+			RefreshExpiresAt: c.RefreshExpiresAt, Version: c.Version})
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b DueEntry) int {
@@ -192,6 +200,36 @@ func (s *MemoryStore) QueryDue(ctx context.Context, shard int, before time.Time,
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// ReserveTokenCall implements Store.
+func (s *MemoryStore) ReserveTokenCall(ctx context.Context, provider string, now time.Time, interval time.Duration) (time.Time, error) {
+	if err := validReserve(provider, interval); err != nil {
+		return time.Time{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rates[provider]
+	nowMS := now.UnixMilli()
+	if wait := max(r.nextMS, r.pausedMS); wait > nowMS {
+		return time.UnixMilli(wait).UTC(), nil
+	}
+	r.nextMS = nowMS + interval.Milliseconds()
+	s.rates[provider] = r
+	return time.Time{}, nil
+}
+
+// PauseTokenCalls implements Store.
+func (s *MemoryStore) PauseTokenCalls(ctx context.Context, provider string, until time.Time) error {
+	if provider == "" {
+		return errors.New("oauth: pause token calls: empty provider")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rates[provider]
+	r.pausedMS = max(r.pausedMS, until.UnixMilli())
+	s.rates[provider] = r
+	return nil
 }
 
 // Helpers shared by MemoryStore and DynamoStore, so that both stores answer
@@ -222,6 +260,16 @@ func validQueryDue(shard, limit int) error {
 	}
 	if limit <= 0 {
 		return fmt.Errorf("oauth: query due: limit %d is not positive", limit)
+	}
+	return nil
+}
+
+func validReserve(provider string, interval time.Duration) error {
+	if provider == "" {
+		return errors.New("oauth: reserve token call: empty provider")
+	}
+	if interval < time.Millisecond {
+		return fmt.Errorf("oauth: reserve token call: interval %v is under a millisecond", interval)
 	}
 	return nil
 }

@@ -29,6 +29,8 @@ const (
 	pendingSK        = "state"
 	connectionPrefix = "conn#"
 	connectionSK     = "token"
+	ratePrefix       = "rate#"
+	rateSK           = "limit"
 )
 
 // Connection statuses.
@@ -104,12 +106,19 @@ type Connection struct {
 // Key is the connection's pk.
 func (c *Connection) Key() string { return ConnectionKey(c.Provider, c.AccountID) }
 
-// DueEntry is one row of the due-index.
+// DueEntry is one row of the due-index (the index projects every
+// attribute; an entry may be a little stale, which the lease, conditioned on
+// Version, makes harmless).
 type DueEntry struct {
 	Key       string // pk
 	Provider  string
 	AccountID string
 	RefreshAt time.Time
+	// RefreshExpiresAt is when the refresh token dies (zero: unknown). The
+	// sweep serves the connections closest to losing it first.
+	RefreshExpiresAt time.Time
+	// Version is the connection's version as the index saw it.
+	Version int64
 }
 
 // Store persists pending authorizations and connections. Implementations:
@@ -152,6 +161,18 @@ type Store interface {
 	// QueryDue returns up to limit index entries of one shard whose
 	// refresh_at <= before, earliest first.
 	QueryDue(ctx context.Context, shard int, before time.Time, limit int) ([]DueEntry, error)
+
+	// ReserveTokenCall takes the deployment-wide token-endpoint slot for
+	// provider: if no slot is taken after now and calls are not paused, it
+	// reserves the next one (the following call may go at now+interval) and
+	// returns a zero time: call now. Otherwise it reserves nothing and
+	// returns when to ask again. Concurrent reservers never take the same
+	// slot (one conditional write on the item pk "rate#<provider>", sk
+	// "limit"). Times are kept to the millisecond.
+	ReserveTokenCall(ctx context.Context, provider string, now time.Time, interval time.Duration) (retryAt time.Time, err error)
+	// PauseTokenCalls makes every ReserveTokenCall for provider wait until
+	// until (a 429's Retry-After). It only ever extends a pause.
+	PauseTokenCalls(ctx context.Context, provider string, until time.Time) error
 }
 
 // PendingKey is the pk of the pending authorization for state:

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/oauthfn/oauthfn/internal/mockrc"
+	"github.com/oauthfn/oauthfn/pkg/oauth"
+)
+
+type testSecrets struct{ sealer *oauth.Sealer }
+
+func (testSecrets) ClientSecret(context.Context) (oauth.Secret, error) {
+	return mockrc.DefaultClientSecret, nil
+}
+func (s testSecrets) Sealer(context.Context) (*oauth.Sealer, error) { return s.sealer, nil }
+
+// connected returns a Handler on a MemoryStore with account 1001 connected
+// at mockrc through /authorize and /callback.
+func connected(t *testing.T) (*oauth.Handler, *mockrc.Server) {
+	t.Helper()
+	rc := mockrc.New(mockrc.Options{})
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	sealer, err := oauth.NewSealer("ops test token key, at least thirty-two characters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := oauth.Config{Provider: oauth.RingCentral(srv.URL), ClientID: mockrc.DefaultClientID,
+		RedirectURL: "http://127.0.0.1/callback", RefreshMode: oauth.ModeKeepalive,
+		KeepaliveMargin: 48 * time.Hour, SweepConcurrency: 2}
+	h := oauth.NewHandler(cfg, oauth.NewMemoryStore(), testSecrets{sealer})
+	h.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	h.Metrics = io.Discard
+	ctx := context.Background()
+	auth, _ := h.Authorize(ctx, events.APIGatewayV2HTTPRequest{RawPath: "/authorize"})
+	loc, _ := url.Parse(auth.Headers["Location"])
+	form := loc.Query()
+	form.Set("account", "1001")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.PostForm(srv.URL+mockrc.DecidePath, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, _ := url.Parse(resp.Header.Get("Location"))
+	cookie := strings.SplitN(auth.Cookies[0], ";", 2)[0]
+	cb, _ := h.Callback(ctx, events.APIGatewayV2HTTPRequest{RawPath: "/callback", RawQueryString: back.RawQuery, Cookies: []string{cookie}})
+	if cb.StatusCode != http.StatusOK {
+		t.Fatalf("callback: %d %s", cb.StatusCode, cb.Body)
+	}
+	return h, rc
+}
+
+func capture(t *testing.T) *bytes.Buffer {
+	t.Helper()
+	var b bytes.Buffer
+	old := stdout
+	stdout = &b
+	t.Cleanup(func() { stdout = old })
+	return &b
+}
+
+func TestOps(t *testing.T) {
+	h, rc := connected(t)
+	ctx := context.Background()
+
+	out := capture(t)
+	if err := runList(ctx, h, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.Contains(got, "ACCOUNT") || !strings.Contains(got, "1001") || !strings.Contains(got, "active") || strings.Contains(got, "mockrc_") {
+		t.Errorf("list: got %q, want a table row for 1001 without tokens", got)
+	}
+
+	out.Reset()
+	if err := runToken(ctx, h, []string{"1001"}); err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(out.String())
+	req, _ := http.NewRequest(http.MethodGet, h.Config.Provider.Endpoint.AuthURL[:strings.Index(h.Config.Provider.Endpoint.AuthURL, "/restapi")]+mockrc.ExtensionPath, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(tok, "mockrc_at_") {
+		t.Errorf("token: got %q answering %d, want a working access token", tok, resp.StatusCode)
+	}
+
+	out.Reset()
+	if err := runSweep(ctx, h, []string{"-shard-from", "0", "-shard-to", "15"}); err != nil {
+		t.Fatal(err)
+	}
+	var sum oauth.SweepSummary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("sweep output %q: %v", out.String(), err)
+	}
+	if err := runSweep(ctx, h, []string{"-shard-from", "9", "-shard-to", "3"}); err == nil {
+		t.Error("sweep with a reversed range: got nil error")
+	}
+
+	out.Reset()
+	if err := runDisconnect(ctx, h, []string{"1001"}); err != nil {
+		t.Fatal(err)
+	}
+	if rc.Sessions("1001") != 0 {
+		t.Errorf("session still live at the provider after disconnect")
+	}
+	if _, err := h.Connection(ctx, "1001"); err == nil {
+		t.Error("connection still stored after disconnect")
+	}
+
+	for _, bad := range []struct {
+		name string
+		run  func(context.Context, *oauth.Handler, []string) error
+		args []string
+	}{
+		{"token without account", runToken, nil},
+		{"disconnect with two", runDisconnect, []string{"a", "b"}},
+		{"list with args", runList, []string{"x"}},
+	} {
+		if err := bad.run(ctx, h, bad.args); err == nil {
+			t.Errorf("%s: got nil error", bad.name)
+		}
+	}
+}

@@ -1,0 +1,353 @@
+package oauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/oauthfn/oauthfn/internal/mockrc"
+)
+
+// Test helpers of the sweep and TokenSource tests: a fake clock, static
+// secrets, a locked log buffer, a counting provider and a mockrc rig.
+
+const testTokenKey = Secret("0123456789abcdef0123456789abcdef-sweep-tests")
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// newFakeClock starts at the wall clock's second (so context deadlines
+// relative to it are meaningful) and only moves when told.
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Now().Truncate(time.Second)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Sleep advances the clock instead of waiting.
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.Advance(d)
+	return nil
+}
+
+type sweepTestSecrets struct {
+	client Secret
+	sealer *Sealer
+}
+
+func (s *sweepTestSecrets) ClientSecret(context.Context) (Secret, error) { return s.client, nil }
+func (s *sweepTestSecrets) Sealer(context.Context) (*Sealer, error)      { return s.sealer, nil }
+
+func newTestSecrets(t testing.TB, client string) *sweepTestSecrets {
+	t.Helper()
+	sealer, err := NewSealer(testTokenKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sweepTestSecrets{client: Secret(client), sealer: sealer}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// newTestHandler builds a Handler on store for a provider at tokenURL with
+// a fake clock, a 1-second provider timeout and captured logs and metrics.
+func newTestHandler(t testing.TB, store Store, providerName, tokenURL, revokeURL, clientID, clientSecret string) (*Handler, *fakeClock, *lockedBuffer, *lockedBuffer) {
+	t.Helper()
+	clock := newFakeClock()
+	logs, metrics := &lockedBuffer{}, &lockedBuffer{}
+	h := &Handler{
+		Config: Config{
+			Provider: Provider{
+				Name:      providerName,
+				Endpoint:  oauth2.Endpoint{AuthURL: tokenURL + "/authorize", TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader},
+				RevokeURL: revokeURL,
+			},
+			ClientID:         clientID,
+			RefreshMode:      ModeKeepalive,
+			RefreshWindow:    15 * time.Minute,
+			KeepaliveMargin:  48 * time.Hour,
+			SweepConcurrency: 4,
+		},
+		Store:      store,
+		Secrets:    newTestSecrets(t, clientSecret),
+		HTTPClient: &http.Client{Timeout: time.Second},
+		Log:        slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:        clock.Now,
+		Sleep:      clock.Sleep,
+		Metrics:    metrics,
+	}
+	return h, clock, logs, metrics
+}
+
+// ---- counting provider: strict rotation, one generation per account ----
+
+// countingProvider is a token endpoint for refresh grants only. Refresh
+// tokens are "rt.<account>.<generation>"; only the current generation is
+// accepted (no grace), so a second refresh with the same token fails with
+// invalid_grant. It counts refreshes per account and records when (on the
+// clock) each happened.
+type countingProvider struct {
+	clock   func() time.Time
+	latency time.Duration // real delay before answering (benchmarks)
+
+	mu      sync.Mutex
+	gen     map[string]int
+	calls   map[string]int
+	times   []time.Time
+	order   []string
+	refused int
+}
+
+func newCountingProvider(clock func() time.Time) *countingProvider {
+	return &countingProvider{clock: clock, gen: map[string]int{}, calls: map[string]int{}}
+}
+
+func (p *countingProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.latency > 0 {
+		time.Sleep(p.latency)
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok || id != "client" || secret != "secret" || r.PostFormValue("client_secret") != "" {
+		writeTokenError(w, http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	if r.PostFormValue("grant_type") != "refresh_token" {
+		writeTokenError(w, http.StatusBadRequest, "unsupported_grant_type")
+		return
+	}
+	parts := strings.Split(r.PostFormValue("refresh_token"), ".")
+	if len(parts) != 3 || parts[0] != "rt" {
+		writeTokenError(w, http.StatusBadRequest, "invalid_grant")
+		return
+	}
+	account := parts[1]
+	g, _ := strconv.Atoi(parts[2])
+	p.mu.Lock()
+	if g != p.gen[account] {
+		p.refused++
+		p.mu.Unlock()
+		writeTokenError(w, http.StatusBadRequest, "invalid_grant")
+		return
+	}
+	p.gen[account]++
+	g = p.gen[account]
+	p.calls[account]++
+	p.times = append(p.times, p.clock())
+	p.order = append(p.order, account)
+	p.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"access_token":             fmt.Sprintf("at.%s.%d", account, g),
+		"refresh_token":            fmt.Sprintf("rt.%s.%d", account, g),
+		"token_type":               "bearer",
+		"expires_in":               3600,
+		"refresh_token_expires_in": 7 * 24 * 3600,
+	})
+}
+
+func writeTokenError(w http.ResponseWriter, status int, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `{"error":%q}`, code)
+}
+
+func (p *countingProvider) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.times)
+}
+
+// seedConnection stores a connection whose tokens are generation 0 of
+// account at the counting provider, with the given expiries and refresh_at.
+func seedConnection(t testing.TB, h *Handler, account string, accessExp, refreshExp, refreshAt time.Time) *Connection {
+	t.Helper()
+	sealer, _ := h.Secrets.Sealer(context.Background())
+	c := &Connection{Provider: h.Config.Provider.Name, AccountID: account, TokenType: "Bearer",
+		Status: StatusActive, Version: 1, AccessExpiresAt: accessExp, RefreshExpiresAt: refreshExp,
+		RefreshAt: refreshAt, CreatedAt: h.Now(), UpdatedAt: h.Now(), KeyID: sealer.KeyID()}
+	var err error
+	if c.AccessToken, err = sealer.Seal("at."+account+".0", c.Key()); err != nil {
+		t.Fatal(err)
+	}
+	if c.RefreshToken, err = sealer.Seal("rt."+account+".0", c.Key()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Store.PutConnection(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// ---- mockrc rig ----
+
+type rcRig struct {
+	h       *Handler
+	rc      *mockrc.Server
+	srv     *httptest.Server
+	clock   *fakeClock
+	logs    *lockedBuffer
+	metrics *lockedBuffer
+	store   Store
+}
+
+func newRCRig(t *testing.T, store Store, opts mockrc.Options) *rcRig {
+	t.Helper()
+	r := &rcRig{store: store}
+	var clk *fakeClock
+	opts.Now = func() time.Time { return clk.Now() }
+	r.rc = mockrc.New(opts)
+	// Read the body before mockrc sees it: net/http notices a client that
+	// gave up (and ends the request's context, which mockrc's Delay:-1
+	// waits for) only once the body has been read to its end.
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		r.rc.ServeHTTP(w, req)
+	}))
+	t.Cleanup(r.srv.Close)
+	h, clock, logs, metrics := newTestHandler(t, store, PresetRingCentral, r.srv.URL+mockrc.TokenPath,
+		r.srv.URL+mockrc.RevokePath, mockrc.DefaultClientID, mockrc.DefaultClientSecret)
+	clk = clock
+	h.Config.Provider.AccountField = "owner_id"
+	h.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond}
+	r.h, r.clock, r.logs, r.metrics = h, clock, logs, metrics
+	return r
+}
+
+// connect runs the authorization code flow at mockrc for account (the
+// login page's form, then the code exchange with PKCE) and stores the
+// connection as the callback does.
+func (r *rcRig) connect(t *testing.T, account string) *Connection {
+	t.Helper()
+	ctx := context.Background()
+	const redirect = "http://127.0.0.1/callback"
+	verifier := oauth2.GenerateVerifier()
+	form := url.Values{
+		"client_id": {mockrc.DefaultClientID}, "redirect_uri": {redirect}, "state": {"state-" + account},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
+		"account": {account},
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(r.srv.URL+mockrc.DecidePath, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("decide: got %d %q, want a redirect with a code", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	secret, _ := r.h.Secrets.ClientSecret(ctx)
+	tok, err := r.h.oauth2Config(redirect, secret).Exchange(r.h.clientContext(ctx), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	now := r.h.Now()
+	c := &Connection{Provider: r.h.Config.Provider.Name, AccountID: account, TokenType: "Bearer", Scope: extraString(tok, "scope"),
+		Status: StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now, LastRefreshAt: now}
+	sealer, _ := r.h.Secrets.Sealer(ctx)
+	if err := r.h.applyToken(c, sealer, tok, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.store.PutConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// get reads a connection and opens its tokens.
+func (r *rcRig) get(t *testing.T, account string) (c *Connection, access, refresh string) {
+	t.Helper()
+	return getOpen(t, r.h, account)
+}
+
+func getOpen(t testing.TB, h *Handler, account string) (c *Connection, access, refresh string) {
+	t.Helper()
+	c, err := h.Store.GetConnection(context.Background(), h.Config.Provider.Name, account)
+	if err != nil {
+		t.Fatalf("GetConnection(%s): %v", account, err)
+	}
+	sealer, _ := h.Secrets.Sealer(context.Background())
+	if c.AccessToken != "" {
+		if access, err = sealer.Open(c.AccessToken, c.Key()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.RefreshToken != "" {
+		if refresh, err = sealer.Open(c.RefreshToken, c.Key()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c, access, refresh
+}
+
+// sweep runs one sweep with no deadline and fails the test on error.
+func sweepOnce(t testing.TB, h *Handler) SweepSummary {
+	t.Helper()
+	sum, err := h.Sweep(context.Background(), SweepInput{})
+	if err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	return sum
+}
+
+// noLeases fails if any connection still holds a lease.
+func noLeases(t testing.TB, s Store) {
+	t.Helper()
+	cs, err := s.ListConnections(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.LeaseOwner != "" || !c.LeaseUntil.IsZero() {
+			t.Errorf("%s: lease left behind: %q until %v", c.AccountID, c.LeaseOwner, c.LeaseUntil)
+		}
+	}
+}
+
+// summaryWithoutDuration zeroes DurationMS for comparisons.
+func summaryWithoutDuration(s SweepSummary) SweepSummary {
+	s.DurationMS = 0
+	return s
+}

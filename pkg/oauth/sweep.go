@@ -3,6 +3,7 @@ package oauth
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,14 +13,33 @@ import (
 	"time"
 )
 
-// SweepInput is the refresh function's event. An EventBridge schedule may
-// pass {"shard_from":0,"shard_to":7} as its input to split the sweep across
-// several schedules (inclusive bounds); an event without those fields (a
-// plain scheduled event) sweeps all DueShards shards. A missing bound
-// defaults to the first or last shard.
+// SweepInput is the refresh function's event. The shard range (inclusive
+// bounds) splits the sweep across several schedules; it is read from the
+// event's top level ({"shard_from":0,"shard_to":7}) or, for an EventBridge
+// event such as template.yaml's ScheduleV2 input (events/refresh.json), from
+// its "detail". An event without those fields (a plain scheduled event)
+// sweeps all DueShards shards. A missing bound defaults to the first or last
+// shard.
 type SweepInput struct {
 	ShardFrom *int `json:"shard_from,omitempty"`
 	ShardTo   *int `json:"shard_to,omitempty"`
+}
+
+// UnmarshalJSON reads the range from the top level, else from "detail".
+func (in *SweepInput) UnmarshalJSON(b []byte) error {
+	type shardRange SweepInput
+	var ev struct {
+		shardRange
+		Detail *shardRange `json:"detail"`
+	}
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return fmt.Errorf("oauth: sweep input: %w", err)
+	}
+	*in = SweepInput(ev.shardRange)
+	if in.ShardFrom == nil && in.ShardTo == nil && ev.Detail != nil {
+		*in = SweepInput(*ev.Detail)
+	}
+	return nil
 }
 
 // shards returns the inclusive shard range, or an error for a bad one.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -84,6 +85,10 @@ type devOptions struct {
 	Provider    string // providerMock or providerEnv
 	Store       string // storeMemory or storeDynamo
 	CreateTable bool
+	// SweepEvery runs the refresh sweep on a timer, as the EventBridge
+	// schedule does in AWS; 0 turns the timer off (the console's button
+	// still runs one).
+	SweepEvery time.Duration
 	// Getenv reads the environment (os.Getenv).
 	Getenv func(string) string
 	// LogOutput receives the JSON logs, besides the console's ring (os.Stderr).
@@ -130,6 +135,11 @@ func devFlags(args []string, getenv func(string) string, output io.Writer) (devO
 	fs.StringVar(&opts.Provider, "provider", envOr("OAUTHFN_DEV_PROVIDER", providerMock), "`mock` (built-in RingCentral-shaped provider) or env (OAUTHFN_DEV_PROVIDER)")
 	fs.StringVar(&opts.Store, "store", envOr("OAUTHFN_DEV_STORE", storeMemory), "`memory` or dynamodb (TABLE_NAME through the AWS SDK) (OAUTHFN_DEV_STORE)")
 	fs.BoolVar(&opts.CreateTable, "create-table", createDefault, "with -store dynamodb: create TABLE_NAME if missing (OAUTHFN_DEV_CREATE_TABLE)")
+	sweepDefault, err := time.ParseDuration(envOr("OAUTHFN_DEV_SWEEP_EVERY", "1m"))
+	if err != nil || sweepDefault < 0 {
+		return opts, fmt.Errorf("dev: OAUTHFN_DEV_SWEEP_EVERY: want a duration such as 1m or 0 (off), got %q", getenv("OAUTHFN_DEV_SWEEP_EVERY"))
+	}
+	fs.DurationVar(&opts.SweepEvery, "sweep-every", sweepDefault, "run the refresh sweep every `interval`; 0 turns the timer off (OAUTHFN_DEV_SWEEP_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return opts, err
@@ -171,6 +181,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
+	if opts.SweepEvery > 0 {
+		go ds.sweepEvery(ctx, opts.SweepEvery)
+	}
 	select {
 	case err := <-served:
 		return fmt.Errorf("dev: serve: %w", err)
@@ -278,6 +291,7 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	}
 	h := oauth.NewHandler(cfg, store, secrets)
 	h.Log = ds.Log
+	h.Metrics = io.MultiWriter(ds.Logs, opts.LogOutput) // EMF lines show in the console
 	h.Now = opts.Now
 	ds.OAuth = h
 
@@ -303,15 +317,46 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	return ds, nil
 }
 
-// devActions lists the console's POST buttons (see consoleAction). The sweep
-// goes here once pkg/oauth has it, for example:
-//
-//	{Name: "sweep", Label: "Run sweep now", Run: func(ctx context.Context) (string, error) {
-//		s, err := ds.OAuth.Sweep(ctx, oauth.SweepInput{})
-//		return fmt.Sprintf("%+v", s), err
-//	}},
+// devActions lists the console's POST buttons (see consoleAction).
 func devActions(ds *devServer) []consoleAction {
-	return nil
+	return []consoleAction{{
+		Name:  "sweep",
+		Label: "Run sweep now",
+		Run: func(ctx context.Context) (string, error) {
+			s, err := ds.sweep(ctx)
+			if err != nil {
+				return "", err
+			}
+			b, _ := json.Marshal(s)
+			return "Sweep summary: " + string(b), nil
+		},
+	}}
+}
+
+// devSweepTimeout bounds one dev sweep, like the refresh function's timeout.
+const devSweepTimeout = 5 * time.Minute
+
+// sweep runs one sweep over every shard, as the refresh function does.
+func (ds *devServer) sweep(ctx context.Context) (oauth.SweepSummary, error) {
+	ctx, cancel := context.WithTimeout(ctx, devSweepTimeout)
+	defer cancel()
+	return ds.OAuth.Sweep(ctx, oauth.SweepInput{})
+}
+
+// sweepEvery runs a sweep every interval until ctx ends.
+func (ds *devServer) sweepEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := ds.sweep(ctx); err != nil {
+				ds.Log.Error("dev sweep failed", "err", err)
+			}
+		}
+	}
 }
 
 // devEnv is the environment LoadConfig reads, and how the token key was

@@ -607,3 +607,33 @@ func TestListenLoopback(t *testing.T) {
 		})
 	}
 }
+
+// The console's "Run sweep now" runs the real sweep: in eager mode with a
+// window longer than the access lifetime the new connection is due at once,
+// and one press refreshes it exactly once at the mock provider.
+func TestDevSweepButton(t *testing.T) {
+	ds, logs := startDev(t, devOptions{Provider: providerMock, Store: storeMemory,
+		Getenv: envMap(map[string]string{"REFRESH_MODE": "eager", "REFRESH_WINDOW": "2h", "TOKEN_RATE_PER_MIN": "0"})})
+	b := newBrowser(t, ds.BaseURL)
+	got := connectFlow(t, b, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1002")
+	if got.Get("status") != "connected" {
+		t.Fatalf("connect: %v", got)
+	}
+	req, _ := http.NewRequest(http.MethodPost, ds.BaseURL+"/_dev/actions/sweep", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", ds.BaseURL)
+	resp, _ := b.do(req)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST sweep = %d, want 303", resp.StatusCode)
+	}
+	_, page := b.get(ds.BaseURL + "/_dev")
+	if !strings.Contains(page, "Sweep summary") || !strings.Contains(page, "&#34;refreshed&#34;:1") {
+		t.Errorf("console does not show the sweep summary with refreshed=1:\n%s", page)
+	}
+	if n := ds.Mock.Calls(mockrc.TokenPath); n != 2 {
+		t.Errorf("mock token endpoint called %d times, want 2 (exchange + one refresh)", n)
+	}
+	if strings.Contains(logs.String(), "mockrc_rt_") || strings.Contains(page, "mockrc_at_") {
+		t.Errorf("a token reached the logs or the console")
+	}
+}

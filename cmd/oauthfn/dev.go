@@ -322,6 +322,7 @@ func devActions(ds *devServer) []consoleAction {
 	return []consoleAction{{
 		Name:  "sweep",
 		Label: "Run sweep now",
+		Help:  "refreshes every due connection, as the scheduled refresh function does",
 		Run: func(ctx context.Context) (string, error) {
 			s, err := ds.sweep(ctx)
 			if err != nil {

@@ -408,7 +408,7 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 <section id="actions">
 <h2>Actions</h2>
 {{/* Console actions (devActions in dev.go): each is a POST form, checked
-     against cross-origin requests. The "Run sweep now" button goes there. */}}
+     against cross-origin requests. */}}
 {{range .Actions}}<form method="post" action="/_dev/actions/{{.Name}}"><p><button type="submit">{{.Label}}</button>{{with .Help}} <span class="note">{{.}}</span>{{end}}</p></form>
 {{else}}<p class="note">None yet.</p>{{end}}
 {{with .Last}}<p>{{.Label}}: {{if .Failed}}<span class="bad">failed</span>{{else}}<span class="ok">done</span>{{end}} <span class="mono">{{.Summary}}</span></p>{{end}}

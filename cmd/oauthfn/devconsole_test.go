@@ -25,7 +25,7 @@ func TestDevPages(t *testing.T) {
 			"/app/connected?status=connected&account_id=%3Cb%3E1%3C%2Fb%3E&app_state=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
 			http.StatusOK, []string{"&lt;b&gt;1&lt;/b&gt;", "&lt;script&gt;alert(1)&lt;/script&gt;", `href="/_dev"`}, []string{"<b>1</b>", "<script>alert"}},
 		{"connected page without a query", "/app/connected", http.StatusOK, []string{"—"}, nil},
-		{"console", consolePath, http.StatusOK, []string{"No connections yet", "Recent logs", "dev server ready", "None yet."}, nil},
+		{"console", consolePath, http.StatusOK, []string{"No connections yet", "Recent logs", "dev server ready", "Run sweep now"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,7 +81,7 @@ func TestDevRoutes(t *testing.T) {
 		{"unknown path", "GET", "/nope", "", http.StatusNotFound, ""},
 		{"app prefix only", "GET", "/app", "", http.StatusNotFound, ""},
 		{"console subpath", "GET", consolePath + "/x", "", http.StatusNotFound, ""},
-		{"unknown console action", "POST", consolePath + "/actions/sweep", "", http.StatusNotFound, ""},
+		{"unknown console action", "POST", consolePath + "/actions/nope", "", http.StatusNotFound, ""},
 		{"POST /authorize", "POST", "/authorize", "", http.StatusMethodNotAllowed, ""},
 		{"mock provider served", "GET", mockPrefix + "/restapi/oauth/authorize", "", http.StatusBadRequest, ""},
 		{"mock unknown path", "GET", mockPrefix + "/nope", "", http.StatusNotFound, ""},

@@ -262,6 +262,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.route(w, r)
 		return
 	}
+	// Read the body before any delay: net/http notices a client that gave up
+	// (and cancels r.Context) only once the body has been read.
+	_ = r.ParseForm()
 	if !fault.AfterSuccess {
 		if !wait(r, fault.Delay) {
 			return

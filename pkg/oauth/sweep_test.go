@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -44,6 +45,10 @@ func TestBackoff(t *testing.T) {
 
 func TestSweepInputShards(t *testing.T) {
 	n := func(i int) *int { return &i }
+	event, err := os.ReadFile("../../events/refresh.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		json     string
@@ -60,8 +65,11 @@ func TestSweepInputShards(t *testing.T) {
 		{"reversed", `{"shard_from":9,"shard_to":8}`, 0, 0, true},
 		{"negative", `{"shard_from":-1,"shard_to":8}`, 0, 0, true},
 		{"past the last shard", `{"shard_from":0,"shard_to":16}`, 0, 0, true},
+		{"events/refresh.json: EventBridge Scheduler, range in detail", string(event), 0, 15, false},
+		{"range in detail", `{"source":"aws.scheduler","detail":{"shard_from":8,"shard_to":15}}`, 8, 15, false},
+		{"top level wins over detail", `{"shard_from":1,"shard_to":1,"detail":{"shard_from":8}}`, 1, 1, false},
+		{"bad range in detail", `{"detail":{"shard_from":3,"shard_to":16}}`, 0, 0, true},
 	}
-	_ = n
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var in SweepInput

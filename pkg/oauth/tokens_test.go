@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -123,5 +122,4 @@ func TestDisconnect(t *testing.T) {
 			}
 		})
 	}
-	_ = http.StatusOK
 }

@@ -97,6 +97,13 @@ run_fuzz() {
 	done
 }
 
+# The benchmarks run once each (-benchtime 1x) so they keep compiling and
+# working; their figures are printed, not asserted (shared machines are
+# noisy). `go run ./bench/coldstart` is the cold-start benchmark.
+run_bench_smoke() {
+	go test -run '^$' -bench . -benchtime 1x ./pkg/...
+}
+
 main() {
 	local start=$SECONDS
 	step "check tools" check_tools
@@ -106,6 +113,7 @@ main() {
 	step "install the Lambda emulator" install_rie
 	step "go test -race" run_go_tests
 	step "fuzz" run_fuzz
+	step "benchmarks, once each" run_bench_smoke
 	echo "==> all tests passed ($((SECONDS - start))s)"
 }
 

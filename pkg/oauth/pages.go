@@ -112,7 +112,7 @@ a.button:focus{outline:3px solid #f2b600;outline-offset:2px}
 </style>
 </head>
 <body>
-<main>
+<main data-code="{{.Code}}">
 <div class="mark {{if .OK}}ok{{else}}err{{end}}" aria-hidden="true">{{if .OK}}&#10003;{{else}}!{{end}}</div>
 <h1>{{.Title}}</h1>
 <p>{{.Detail}}</p>

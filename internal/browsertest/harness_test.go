@@ -19,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/oauthfn/oauthfn/internal/testenv"
@@ -426,10 +428,25 @@ func (tb *tab) navigate(u string) {
 	tb.do("open "+u, chromedp.Navigate(u))
 }
 
-// click clicks the first element matching the CSS selector.
+// click clicks the first element matching the CSS selector, which must be
+// displayed. It clicks from the page's own script (HTMLElement.click: the
+// same activation behaviour, submitter included) rather than through
+// chromedp's DOM mirror, which a page restored from the back/forward cache
+// leaves stale.
 func (tb *tab) click(sel string) {
 	tb.t.Helper()
-	tb.do("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	q, _ := json.Marshal(sel)
+	got := run(tb, "click "+sel, chromedp.Evaluate[string](fmt.Sprintf(`(() => {
+		const el = document.querySelector(%s);
+		if (!el) return "no such element";
+		const r = el.getBoundingClientRect();
+		if (!r.width || !r.height) return "not displayed";
+		el.click();
+		return "ok";
+	})()`, q)))
+	if got != "ok" {
+		tb.t.Fatalf("click %s on %s: %s", sel, tb.location(), got)
+	}
 }
 
 // waitPage polls (every pollEvery, up to actionTimeout) until the loaded
@@ -556,4 +573,24 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// back goes one entry back in the tab's history without waiting for a load
+// event: a page restored from the back/forward cache fires none. The caller
+// waits for the page it expects.
+func (tb *tab) back() {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, actionTimeout)
+	defer cancel()
+	h, err := chromedp.Call(ctx, page.GetNavigationHistory, cdp.Empty{})
+	if err != nil {
+		tb.t.Fatalf("history: %v", err)
+	}
+	if h.CurrentIndex < 1 {
+		tb.t.Fatalf("history: nothing to go back to (%d entries)", len(h.Entries))
+	}
+	prev := h.Entries[h.CurrentIndex-1]
+	if _, err := chromedp.Call(ctx, page.NavigateToHistoryEntry, page.NavigateToHistoryEntryParams{EntryID: prev.ID}); err != nil {
+		tb.t.Fatalf("back to %s: %v", prev.URL, err)
+	}
 }

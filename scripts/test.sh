@@ -3,7 +3,8 @@
 # From a clean clone it checks the tools, installs the test stand-ins' npm
 # packages and chromium, vets, runs every Go test with the race detector
 # against the real stand-ins (moto_server, oidc-provider) and a real browser,
-# then fuzzes each target for a bounded time. Any missing tool or failing step fails the whole run.
+# then fuzzes each target for a bounded time. Any missing tool or failing
+# step fails the whole run.
 set -euo pipefail
 
 # Fuzz targets, "FuzzName:./package", each run for FUZZ_TIME.

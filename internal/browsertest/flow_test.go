@@ -117,7 +117,10 @@ func (s setup) authorizeURL(appState string) string {
 // wantConnected checks the tab is on the demo app's page with status=connected.
 func (s setup) wantConnected(tb *tab, appState string) {
 	tb.t.Helper()
-	tb.wait(selConnected)
+	if tb.waitPage(map[string]string{"connected": selConnected, "answer": selAnyAnswer}) == "answer" {
+		code := run(tb, "answer code", chromedp.Evaluate[string](`document.querySelector("main").dataset.code`))
+		tb.t.Fatalf("want the app's page, got the answer page %q at %s", code, tb.location())
+	}
 	u := tb.locationURL()
 	q := u.Query()
 	if u.Path != "/app/connected" || q.Get("status") != "connected" || q.Get("account_id") != s.account || q.Get("app_state") != appState {

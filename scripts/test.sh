@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The project's one test command (`make test`; .ci/run calls it too).
 # From a clean clone it checks the tools, installs the test stand-ins' npm
-# packages, vets, runs every Go test with the race detector against the real
-# stand-ins (moto_server, oidc-provider), then fuzzes each target for a
-# bounded time. Any missing tool or failing step fails the whole run.
+# packages and chromium, vets, runs every Go test with the race detector
+# against the real stand-ins (moto_server, oidc-provider) and a real browser,
+# then fuzzes each target for a bounded time. Any missing tool or failing
+# step fails the whole run.
 set -euo pipefail
 
 # Fuzz targets, "FuzzName:./package", each run for FUZZ_TIME.
@@ -55,6 +56,26 @@ install_deps() {
 	fi
 	(cd "$OIDC_DIR" && npm ci --no-audit --no-fund --loglevel=error)
 	echo "$lock_sum" >"$stamp"
+}
+
+# install_chromium: the browser internal/browsertest drives (Debian's
+# chromium). Nothing to do when `chromium --version` works; otherwise
+# apt-get installs it (through sudo when not root). Fails if it cannot.
+install_chromium() {
+	if chromium --version >/dev/null 2>&1; then
+		echo "chromium: $(chromium --version 2>/dev/null | tail -n1)"
+		return
+	fi
+	local sudo=()
+	if [[ "$(id -u)" != 0 ]]; then
+		command -v sudo >/dev/null 2>&1 || die "chromium is missing and sudo is not available to install it (apt-get install chromium as root)"
+		sudo=(sudo)
+	fi
+	command -v apt-get >/dev/null 2>&1 || die "chromium is missing and apt-get is not available: install chromium (or Chrome as chromium on the PATH)"
+	"${sudo[@]}" apt-get update || die "apt-get update failed (needed to install chromium)"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || die "apt-get install chromium failed"
+	chromium --version >/dev/null 2>&1 || die "chromium was installed but \`chromium --version\` does not run"
+	echo "chromium: $(chromium --version 2>/dev/null | tail -n1)"
 }
 
 # install_rie: the Lambda Runtime Interface Emulator that internal/lambdatest
@@ -111,6 +132,7 @@ main() {
 	step "gofmt" check_format
 	step "go vet" run_vet
 	step "install the Lambda emulator" install_rie
+	step "install chromium" install_chromium
 	step "go test -race" run_go_tests
 	step "fuzz" run_fuzz
 	step "benchmarks, once each" run_bench_smoke

@@ -50,8 +50,7 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	}
 	nonces := readBindings(req.Cookies, header(req, "cookie"))
 	if len(nonces) == 0 {
-		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBinding.code, "reason", "binding cookie missing")
-		return render(req, ansBinding), nil
+		return h.withoutCookie(ctx, req, state), nil
 	}
 	hashes := make([]string, len(nonces))
 	for i, n := range nonces {
@@ -100,6 +99,30 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 		return render(req, ok, cookie), nil
 	}
 	return redirect(returnURL(pending, conn.AccountID), cookie), nil
+}
+
+// noBinding is a binding hash no nonce has (readBindings keeps only
+// well-formed nonces, never ""): a ConsumePending with it matches nothing.
+var noBinding = bindingHash("")
+
+// withoutCookie answers a callback that brought no binding cookie. A browser
+// that finished its last sign-in has no cookie left (the callback cleared
+// it), so the back button or a reload after a success lands here: if the
+// state's pending authorization is gone or expired, say "already used"
+// (invalid_state, 400), as with a cookie; only a live one means another
+// browser (binding_mismatch, 403). Nothing is consumed either way.
+func (h *Handler) withoutCookie(ctx context.Context, req events.APIGatewayV2HTTPRequest, state string) events.APIGatewayV2HTTPResponse {
+	_, err := h.Store.ConsumePending(ctx, PendingKey(state), []string{noBinding}, h.Now())
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrPendingExpired):
+		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBadState.code, "reason", "binding cookie missing; "+err.Error())
+		return render(req, ansBadState)
+	case err != nil && !errors.Is(err, ErrBindingMismatch):
+		h.Log.ErrorContext(ctx, "callback failed: look up pending authorization", "outcome", ansInternal.code, "err", err)
+		return render(req, ansInternal)
+	}
+	h.Log.WarnContext(ctx, "callback refused", "outcome", ansBinding.code, "reason", "binding cookie missing")
+	return render(req, ansBinding)
 }
 
 // finish exchanges the code and stores the connection. A non-nil answer is

@@ -67,6 +67,16 @@ func TestCallbackRejections(t *testing.T) {
 				}},
 			{name: "binding cookie missing", status: 403, code: "binding_mismatch", keepsState: true,
 				build: func(r *testRig, s started) (string, []string) { return s.query, nil }},
+			{name: "unknown state without a cookie", status: 400, code: "invalid_state", keepsState: true,
+				build: func(r *testRig, s started) (string, []string) { return "code=abc&state=" + newNonce(), nil }},
+			{name: "replayed state without a cookie (reload after success: the cookie was cleared)", status: 400, code: "invalid_state", tokenCalls: 1, consumed: 1,
+				build: func(r *testRig, s started) (string, []string) {
+					if cb := r.callback(r.prov.t, s.query, s.cookie); cb.StatusCode != 200 {
+						r.prov.t.Fatalf("first callback = %d", cb.StatusCode)
+					}
+					r.store.conns.Store(0)
+					return s.query, nil
+				}},
 			{name: "binding cookie from another browser", status: 403, code: "binding_mismatch", keepsState: true,
 				build: func(r *testRig, s started) (string, []string) {
 					return s.query, []string{BindingCookie + "=" + newNonce()}

@@ -41,7 +41,7 @@ var (
 		next:   "If you already connected your account, you are done: return to the app. Otherwise start connecting again.",
 		retry:  "authorize"}
 	ansBinding = answer{status: 403, code: "binding_mismatch",
-		title:  "Finish signing in in the browser you started in",
+		title:  "Finish connecting in the browser where you started",
 		detail: "This sign-in was started in another browser or window, or your browser blocked this site's cookie, so it cannot be finished here. Nothing was changed.",
 		next:   "Start connecting again from this browser, and allow cookies for this site.",
 		retry:  "authorize"}
@@ -100,24 +100,26 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 :root{color-scheme:light dark}
 body{margin:0;font:1.0625rem/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f4f5f7;color:#1b1f24}
 main{max-width:34rem;margin:12vh auto 2rem;padding:2rem 1.75rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
-h1{font-size:1.45rem;line-height:1.3;margin:.25rem 0 1rem}
+h1{font-size:1.45rem;line-height:1.3;margin:1rem 0}
 p{margin:0 0 1rem}
-.mark{font-size:2rem;line-height:1}
-.ok{color:#0a6b2d}.err{color:#a4161a}
-a.button{display:inline-block;margin-top:.5rem;padding:.7rem 1.2rem;border-radius:8px;background:#0a4fb8;color:#fff;text-decoration:none;font-weight:600}
-a.button:focus{outline:3px solid #f2b600;outline-offset:2px}
-.code{color:#4a5361;font-size:.85rem;margin-top:1.5rem}
-@media (prefers-color-scheme:dark){body{background:#111418;color:#e8eaed}main{background:#1c2127;box-shadow:none}.code{color:#aab2bd}.ok{color:#5fd38a}.err{color:#ff8a8a}}
-@media (max-width:30rem){main{margin:0;min-height:100vh;border-radius:0;box-sizing:border-box}}
+.mark{display:flex;align-items:center;justify-content:center;width:2.75rem;height:2.75rem;border-radius:50%;font-size:1.5rem;font-weight:700;line-height:1}
+.ok{background:#e2f3e7;color:#0a6b2d}.err{background:#fbe9e9;color:#a4161a}
+.err~.next{font-weight:600}
+a.button{display:inline-block;margin-top:.25rem;padding:.75rem 1.4rem;border-radius:8px;background:#0a4fb8;color:#fff;text-decoration:none;font-weight:600}
+a.button:hover{background:#083f93}
+a.button:focus-visible{outline:3px solid #f2b600;outline-offset:2px}
+.code{color:#4a5361;font-size:.85rem;margin:1.5rem 0 0;padding-top:1rem;border-top:1px solid #e3e6ea}
+@media (prefers-color-scheme:dark){body{background:#111418;color:#e8eaed}main{background:#1c2127;box-shadow:none}.code{color:#aab2bd;border-color:#2e353d}.ok{background:#163222;color:#7fe0a2}.err{background:#3a1a1c;color:#ff9c9c}a.button{background:#2563c9}}
+@media (max-width:30rem){body{background:#fff}main{margin:0;padding:1.5rem 1.25rem;border-radius:0;box-shadow:none}h1{font-size:1.3rem}a.button{display:block;text-align:center}}
 </style>
 </head>
 <body>
-<main>
+<main data-code="{{.Code}}">
 <div class="mark {{if .OK}}ok{{else}}err{{end}}" aria-hidden="true">{{if .OK}}&#10003;{{else}}!{{end}}</div>
 <h1>{{.Title}}</h1>
 <p>{{.Detail}}</p>
 {{if .Account}}<p>Account: <strong>{{.Account}}</strong></p>{{end}}
-<p>{{.Next}}</p>
+<p class="next">{{.Next}}</p>
 {{if .Retry}}<p><a class="button" href="{{.Retry}}">Try again</a></p>{{end}}
 {{if not .OK}}<p class="code">Error code: {{.Code}}</p>{{end}}
 </main>

@@ -1,0 +1,187 @@
+package browsertest
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth"
+)
+
+// alreadyUsed is what the answer to a spent sign-in says.
+const alreadyUsed = "already used"
+
+// TestReloadAndBack: after a success, reloading the callback URL and going
+// back to the provider's page and signing in again both end on the "already
+// used" answer, with no second token request.
+func TestReloadAndBack(t *testing.T) {
+	setups(t, func(t *testing.T, s setup) {
+		t.Run("reload the success page", func(t *testing.T) {
+			tb := newBrowserWindow(t)
+			tb.navigate(s.dev.URL + "/authorize")
+			s.login(tb)
+			s.wantAnswer(tb, "connected", 200)
+			before := s.tokens()
+			tb.do("reload", chromedp.Reload())
+			s.wantAnswer(tb, "invalid_state", 400, alreadyUsed)
+			if got := s.tokens(); got != before {
+				t.Errorf("token requests after the reload = %d, want %d (none more)", got, before)
+			}
+		})
+		t.Run("back to the provider", func(t *testing.T) {
+			tb := newBrowserWindow(t)
+			tb.navigate(s.dev.URL + "/")
+			tb.click(selHome)
+			s.login(tb)
+			s.wantConnected(tb, "demo")
+			before := s.tokens()
+			tb.back()
+			if s.oidc != nil {
+				// oidc-provider's interaction is over: going back shows
+				// its own error page, and nothing reaches /callback.
+				tb.wait("body")
+				if u := tb.locationURL(); u.Host != mustHost(t, s.oidc.URL) {
+					t.Errorf("back went to %s, want the provider's page", u)
+				}
+				t.Logf("back at oidc-provider shows: %.120q", tb.text())
+			} else {
+				// The mock's sign-in page comes back with the spent
+				// state in its form; signing in again reaches /callback.
+				// Chromium restores it from the back/forward cache
+				// (no new request), although it was sent no-store.
+				s.login(tb)
+				s.wantAnswer(tb, "invalid_state", 400, alreadyUsed)
+			}
+			if got := s.tokens(); got != before {
+				t.Errorf("token requests after going back = %d, want %d (none more)", got, before)
+			}
+		})
+	})
+}
+
+func mustHost(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
+// TestTwoTabs: tab A starts, tab B starts, A finishes, B finishes; both
+// connect (the binding cookie holds both nonces, README "Two tabs").
+func TestTwoTabs(t *testing.T) {
+	setups(t, func(t *testing.T, s setup) {
+		a := newBrowserWindow(t)
+		b := a.newTab()
+		a.navigate(s.authorizeURL("tab-a"))
+		a.wait(s.provider)
+		b.navigate(s.authorizeURL("tab-b"))
+		b.wait(s.provider)
+		if c := a.cookie(s.dev.URL+"/", oauth.BindingCookie); c == nil || strings.Count(c.Value, ".") != 1 {
+			t.Fatalf("after two starts the binding cookie = %v, want two nonces", c)
+		}
+
+		s.login(a)
+		s.wantConnected(a, "tab-a")
+		if c := a.cookie(s.dev.URL+"/", oauth.BindingCookie); c == nil || len(c.Value) != 43 {
+			t.Errorf("after tab A finished the binding cookie = %v, want tab B's nonce only", c)
+		}
+
+		s.login(b)
+		s.wantConnected(b, "tab-b")
+		if c := b.cookie(s.dev.URL+"/", oauth.BindingCookie); c != nil {
+			t.Errorf("after both finished the binding cookie is still there: %d bytes", len(c.Value))
+		}
+		if got := s.tokens(); got != 2 {
+			t.Errorf("token requests = %d, want 2", got)
+		}
+	})
+}
+
+// TestDeclineAndTryAgain: the person cancels at the provider; the page says
+// so and its "Try again" link starts a new authorization with the same
+// return_to and app_state, which then completes.
+func TestDeclineAndTryAgain(t *testing.T) {
+	setups(t, func(t *testing.T, s setup) {
+		tb := newBrowserWindow(t)
+		tb.navigate(s.dev.URL + "/")
+		tb.click(selHome)
+		s.decline(tb)
+		s.wantAnswer(tb, "access_denied", 400, "You declined", "Try again")
+		if c := tb.cookie(s.dev.URL+"/", oauth.BindingCookie); c != nil {
+			t.Errorf("after declining the binding cookie is still there")
+		}
+		href := run(tb, "Try again link", chromedp.Evaluate[string](`document.querySelector("a.button").href`))
+		retry, err := url.Parse(href)
+		if err != nil || retry.Path != "/authorize" || retry.Query().Get("app_state") != "demo" || retry.Query().Get("return_to") != s.dev.URL+"/app/connected" {
+			t.Errorf("Try again links to %s, want /authorize with the demo's return_to and app_state", href)
+		}
+
+		tb.click("a.button")
+		tb.wait(s.provider)
+		if c := tb.cookie(s.dev.URL+"/", oauth.BindingCookie); c == nil {
+			t.Errorf("Try again did not start a new authorization (no binding cookie)")
+		}
+		s.login(tb)
+		s.wantConnected(tb, "demo")
+		if got := s.tokens(); got != 1 {
+			t.Errorf("token requests = %d, want 1", got)
+		}
+	})
+}
+
+// TestScreenshots saves the answer pages as a person sees them, on a desktop
+// window and on a 390×844 phone, under test-artifacts/screenshots/.
+func TestScreenshots(t *testing.T) {
+	s := mockSetup(t)
+	shots := []struct {
+		name string
+		code string
+		// reach opens the page in tb.
+		reach func(t *testing.T, tb *tab)
+	}{
+		{"success", "connected", func(t *testing.T, tb *tab) {
+			tb.navigate(s.dev.URL + "/authorize")
+			s.login(tb)
+		}},
+		{"declined", "access_denied", func(t *testing.T, tb *tab) {
+			tb.navigate(s.authorizeURL("demo"))
+			s.decline(tb)
+		}},
+		{"invalid_state", "invalid_state", func(t *testing.T, tb *tab) {
+			tb.navigate(s.dev.URL + "/authorize")
+			s.login(tb)
+			tb.wait(selAnswer("connected"))
+			tb.do("reload", chromedp.Reload())
+		}},
+		{"binding_mismatch", "binding_mismatch", func(t *testing.T, tb *tab) {
+			// Started in one browser, finished in another: the
+			// provider's page is opened in a second browser context.
+			other := newBrowserWindow(t)
+			other.navigate(s.dev.URL + "/authorize")
+			other.wait(s.provider)
+			tb.navigate(other.location())
+			s.login(tb)
+		}},
+		{"return_to_not_allowed", "return_to_not_allowed", func(t *testing.T, tb *tab) {
+			tb.navigate(s.dev.URL + "/authorize?return_to=" + url.QueryEscape("https://evil.example/steal"))
+		}},
+	}
+	for _, sh := range shots {
+		t.Run(sh.name, func(t *testing.T) {
+			tb := newBrowserWindow(t)
+			sh.reach(t, tb)
+			tb.wait(selAnswer(sh.code))
+			tb.screenshot(sh.name)
+			tb.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+			tb.screenshot(sh.name + "-390x844")
+			// The page fits the phone: nothing wider than the viewport.
+			if w := run(tb, "scroll width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 390 {
+				t.Errorf("%s page is %d px wide on a 390 px phone", sh.name, w)
+			}
+		})
+	}
+}

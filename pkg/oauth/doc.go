@@ -32,7 +32,7 @@
 //   - Leaks: no token, code, verifier, state or secret is ever logged, put in
 //     a URL (other than the provider redirect's own state) or shown on a page;
 //     Secret values print as REDACTED.
-//   - Reflected input: answers are rendered with html/template and never carry
+//   - Reflected input: answers escape every value (html.EscapeString) and never carry
 //     request values except escaped; every answer is no-store, no-referrer.
 //
 // See RFC 6749, RFC 7636, RFC 7009 (revocation) and RFC 9700 (OAuth 2.0

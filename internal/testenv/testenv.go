@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -114,6 +115,13 @@ func Context(t testing.TB) context.Context {
 }
 
 // Name is a unique name for a table or secret of this test.
+// Names are unique within the process (a counter) and across processes
+// sharing a stand-in (the pid and the start time).
 func Name(t testing.TB, prefix string) string {
-	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+	return fmt.Sprintf("%s-%d-%d-%d", prefix, os.Getpid(), nameEpoch, nameSeq.Add(1))
 }
+
+var (
+	nameSeq   atomic.Int64
+	nameEpoch = time.Now().UnixNano()
+)

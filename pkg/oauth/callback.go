@@ -210,8 +210,8 @@ func (h *Handler) applyToken(c *Connection, sealer *Sealer, tok *oauth2.Token, n
 	}
 	c.AccessToken = access
 	c.AccessExpiresAt = time.Time{}
-	if tok.ExpiresIn > 0 {
-		c.AccessExpiresAt = now.Add(time.Duration(tok.ExpiresIn) * time.Second)
+	if secs := accessLifetime(tok); secs > 0 {
+		c.AccessExpiresAt = now.Add(time.Duration(secs) * time.Second)
 	}
 	if tok.RefreshToken != "" {
 		refresh, err := sealer.Seal(tok.RefreshToken, key)
@@ -235,6 +235,16 @@ func (h *Handler) applyToken(c *Connection, sealer *Sealer, tok *oauth2.Token, n
 		c.TTL = time.Time{}
 	}
 	return nil
+}
+
+// accessLifetime is the response's expires_in in seconds. x/oauth2 fills
+// ExpiresIn from JSON bodies only; for form-encoded bodies the field is read
+// from the response itself (Extra).
+func accessLifetime(tok *oauth2.Token) int64 {
+	if tok.ExpiresIn > 0 {
+		return tok.ExpiresIn
+	}
+	return extraInt(tok, "expires_in")
 }
 
 // refreshAt is when the sweep should refresh c (zero: never; keep it out of
@@ -324,6 +334,8 @@ func extraString(tok *oauth2.Token, name string) string {
 		return v
 	case float64:
 		return strconv.FormatFloat(v, 'f', -1, 64)
+	case int64: // form-encoded responses: x/oauth2 parses integers
+		return strconv.FormatInt(v, 10)
 	case json.Number:
 		return v.String()
 	}

@@ -262,13 +262,18 @@ func TestCallbackTokenFailures(t *testing.T) {
 func TestCallbackTokenVariants(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
 		for name, body := range map[string]string{
-			"Bearer capitalised":   `{"access_token":"a1","token_type":"Bearer","expires_in":3600,"refresh_token":"r1","refresh_token_expires_in":604800,"owner_id":"7"}`,
-			"expires_in as string": `{"access_token":"a1","token_type":"BEARER","expires_in":"3600","refresh_token":"r1","refresh_token_expires_in":"604800","owner_id":7}`,
+			"Bearer capitalised":                        `{"access_token":"a1","token_type":"Bearer","expires_in":3600,"refresh_token":"r1","refresh_token_expires_in":604800,"owner_id":"7"}`,
+			"expires_in as string":                      `{"access_token":"a1","token_type":"BEARER","expires_in":"3600","refresh_token":"r1","refresh_token_expires_in":"604800","owner_id":7}`,
+			"form-encoded (numbers parsed by x/oauth2)": `access_token=a1&token_type=bearer&expires_in=3600&refresh_token=r1&refresh_token_expires_in=604800&owner_id=7`,
 		} {
 			t.Run(name, func(t *testing.T) {
 				r := newRig(t, newStore)
 				r.prov.respond = func(w http.ResponseWriter, req *http.Request) bool {
-					w.Header().Set("Content-Type", "application/json")
+					ct := "application/json"
+					if !strings.HasPrefix(body, "{") {
+						ct = "application/x-www-form-urlencoded"
+					}
+					w.Header().Set("Content-Type", ct)
 					w.Write([]byte(body))
 					return true
 				}

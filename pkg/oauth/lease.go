@@ -187,6 +187,10 @@ func (h *Handler) waitTokenCall(ctx context.Context, notAfter time.Time) error {
 	}
 }
 
+// errLeaseTooShort: too little of the lease was left for a token call and
+// a write.
+var errLeaseTooShort = errors.New("oauth: refresh: lease too short for a token call")
+
 // refreshLeased runs steps 2 and 3 of the protocol on a connection leased
 // by owner, and ends the lease whatever happens. afterCall, if not nil, runs
 // once when the token call is over (or was never made).
@@ -206,13 +210,26 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 	}
 	refreshToken, err := sealer.Open(c.RefreshToken, c.Key())
 	if err != nil {
-		h.release(ctx, c, owner)
-		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: refresh: open refresh token: %w", err)}
+		// The stored value does not open with AWSCURRENT or AWSPREVIOUS
+		// (the token key was rotated twice within a refresh-token
+		// lifetime): record it on the connection, with backoff, so the
+		// operator sees it in last_error rather than a silent failure.
+		log.ErrorContext(ctx, "stored refresh token does not open with the current or previous token key", "outcome", "failed", "err", err,
+			"fix", "the token key was rotated twice within a refresh-token lifetime; the account must authorize again")
+		return h.refreshFailed(ctx, c, owner, tokenFailure{kind: failTokenKey}, h.Now())
 	}
 	secret, err := h.Secrets.ClientSecret(ctx)
 	if err != nil {
 		h.release(ctx, c, owner)
 		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: refresh: client secret: %w", err)}
+	}
+
+	// Never start a token call the lease may not outlive: once the lease
+	// lapses another writer can lease the same version and spend the same
+	// refresh token. The connection stays due for the next sweep.
+	if h.Now().Add(h.providerTimeout() + writeBudget).After(c.LeaseUntil) {
+		h.release(ctx, c, owner)
+		return refreshResult{outcome: outSkipped, err: errLeaseTooShort}
 	}
 
 	// The token call. oauth2Config sets AuthStyleInHeader: auto-detection

@@ -31,6 +31,7 @@ const (
 	failRateLimited        = "rate_limited"        // 429
 	failUnavailable        = "provider_unavailable"
 	failBadResponse        = "provider_bad_response"
+	failTokenKey           = "token_key_unusable" // a stored token does not open: no provider call made
 )
 
 // classifyTokenError reads x/oauth2's error. It never keeps the response

@@ -376,6 +376,10 @@ func (s *sweeper) work(ctx context.Context, j job) {
 	}
 	res := h.refreshLeased(ctx, c, s.owner, called)
 	s.count(res.outcome)
+	if res.outcome == outFailed && res.err != nil {
+		// The cause, for the operator (error texts carry no token).
+		h.Log.WarnContext(ctx, "sweep: connection not refreshed", "provider", c.Provider, "account_id", c.AccountID, "err", res.err)
+	}
 	if res.outcome == outStop {
 		s.stop("provider refused the client")
 		s.clientOnce.Do(func() {

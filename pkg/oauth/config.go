@@ -235,16 +235,22 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
+// checkURL accepts an absolute https URL (http for loopback only). Its
+// errors quote the URL with any user info redacted: a credential put into a
+// URL by mistake must not reach the start-up log.
 func checkURL(s string) error {
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("want an absolute URL, got %q", s)
+	if err != nil {
+		return errors.New("want an absolute URL; this one does not parse")
+	}
+	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("want an absolute URL, got %q", u.Redacted())
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return fmt.Errorf("want https (plain http only for localhost), got %q", s)
+		return fmt.Errorf("want https (plain http only for localhost), got %q", u.Redacted())
 	}
 	if u.User != nil || u.Fragment != "" {
-		return fmt.Errorf("want a URL without user info or fragment, got %q", s)
+		return fmt.Errorf("want a URL without user info or fragment, got %q", u.Redacted())
 	}
 	return nil
 }

@@ -101,6 +101,8 @@ func TestLoadConfig(t *testing.T) {
 			"OAUTH_REDIRECT_URL", "http://evil.example/cb"),
 			wantErr: []string{"OAUTH_SERVER_URL", "REFRESH_MODE", "REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY", "TOKEN_RATE_PER_MIN", "LOG_LEVEL", "ALLOWED_RETURN_URLS", "OAUTH_REDIRECT_URL"}},
 		{name: "unknown preset", env: with(baseEnv(), "OAUTH_PROVIDER", "okta"), wantErr: []string{"OAUTH_PROVIDER"}},
+		{name: "credentials in a URL are refused and not echoed", env: with(baseEnv(), "OAUTH_PROVIDER", "generic", "OAUTH_AUTH_URL", "https://id:s3cret@idp.example/auth",
+			"OAUTH_TOKEN_URL", "http://id:s3cret@idp.example/token", "OAUTH_ACCOUNT_FIELD", "sub"), wantErr: []string{"OAUTH_AUTH_URL", "OAUTH_TOKEN_URL"}},
 		{name: "generic without endpoints or account", env: with(baseEnv(), "OAUTH_PROVIDER", "generic"),
 			wantErr: []string{"OAUTH_AUTH_URL", "OAUTH_TOKEN_URL", "OAUTH_ACCOUNT_FIELD"}},
 		{name: "both secret forms", env: with(baseEnv(), "OAUTH_CLIENT_SECRET_ARN", arn), wantErr: []string{"OAUTH_CLIENT_SECRET"}},

@@ -223,18 +223,34 @@ func (c *cache[T]) get(ctx context.Context, now func() time.Time, ttl time.Durat
 	c.inflight = call
 	c.mu.Unlock()
 
-	defer func() {
-		c.mu.Lock()
-		if call.err == nil {
-			c.entry = &cacheEntry[T]{val: call.val, at: t}
-		}
-		c.inflight = nil
-		c.mu.Unlock()
-		close(call.done)
+	// The fetch is shared: it must not end with the first caller's context
+	// (a short app deadline would fail every waiter), so it runs detached,
+	// bounded by its own timeout; this caller still stops at its context.
+	go func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), secretFetchTimeout)
+		defer cancel()
+		defer func() {
+			c.mu.Lock()
+			if call.err == nil {
+				c.entry = &cacheEntry[T]{val: call.val, at: t}
+			}
+			c.inflight = nil
+			c.mu.Unlock()
+			close(call.done)
+		}()
+		call.val, call.err = fetch(fctx)
 	}()
-	call.val, call.err = fetch(ctx)
-	return call.val, call.err
+	select {
+	case <-call.done:
+		return call.val, call.err
+	case <-ctx.Done():
+		var zero T
+		return zero, fmt.Errorf("oauth: wait for secret: %w", ctx.Err())
+	}
 }
+
+// secretFetchTimeout bounds one shared Secrets Manager fetch.
+const secretFetchTimeout = 10 * time.Second
 
 // StaticSecrets holds local-development values (OAUTH_CLIENT_SECRET,
 // OAUTH_TOKEN_KEY). Build it with NewStaticSecrets.

@@ -518,3 +518,42 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		})
 	}
 }
+
+// The caller that starts a shared fetch may give up (a short app deadline);
+// the fetch goes on for the others, who get the value.
+func TestSecretsManagerLeaderGivesUp(t *testing.T) {
+	real := smClient(t)
+	clientARN := createSecret(t, real, "client-secret", "leader-s3cret")
+	keyARN := createSecret(t, real, "token-key", testKeyA.Reveal())
+	counter := &countingSM{SecretsManagerAPI: real, entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	m := NewSecretsManager(counter, clientARN, keyARN, time.Minute)
+	ctx := testenv.Context(t)
+
+	leaderCtx, cancelLeader := context.WithCancel(ctx)
+	leader := make(chan error, 1)
+	go func() {
+		_, err := m.ClientSecret(leaderCtx)
+		leader <- err
+	}()
+	<-counter.entered // the leader's fetch is inside GetSecretValue
+	waiter := make(chan error, 1)
+	go func() {
+		cs, err := m.ClientSecret(ctx)
+		if err == nil && cs != "leader-s3cret" {
+			err = errors.New("got a different secret")
+		}
+		waiter <- err
+	}()
+	cancelLeader()
+	if err := <-leader; !errors.Is(err, context.Canceled) {
+		t.Errorf("leader: %v, want context.Canceled", err)
+	}
+	close(counter.gate)
+	if err := <-waiter; err != nil {
+		t.Errorf("waiter after the leader gave up: %v, want the secret", err)
+	}
+	// One fetch served both: the leader's giving up did not end it.
+	if got := counter.calls.Load(); got != 1 {
+		t.Errorf("GetSecretValue calls = %d, want 1", got)
+	}
+}

@@ -161,6 +161,14 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	tok, err := conf.Exchange(h.clientContext(ctx), code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		pe := classifyTokenError(err)
+		if pe.kind == failRateLimited {
+			// The sweep and TokenSource hold off too.
+			wait := pe.retryAfter
+			if wait <= 0 {
+				wait = defaultRetryAfter
+			}
+			h.pause(ctx, h.Now().Add(wait))
+		}
 		return fail(pe.answer(), "code exchange failed", pe.logAttrs()...)
 	}
 	now := h.Now()

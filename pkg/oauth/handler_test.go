@@ -37,6 +37,7 @@ type fakeProvider struct {
 	respond    func(w http.ResponseWriter, r *http.Request) bool // true: handled
 	account    string
 	noRefresh  bool
+	revokeHang chan struct{} // when set, the revocation endpoint waits on it
 
 	tokenCalls  atomic.Int32
 	revokeCalls atomic.Int32
@@ -118,6 +119,13 @@ func (p *fakeProvider) token(w http.ResponseWriter, r *http.Request) {
 
 func (p *fakeProvider) revoke(w http.ResponseWriter, r *http.Request) {
 	p.revokeCalls.Add(1)
+	if p.revokeHang != nil {
+		select {
+		case <-p.revokeHang:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	id, secret, ok := r.BasicAuth()
 	if !ok || id != testClientID || secret != testClientSecret {
 		w.WriteHeader(401)

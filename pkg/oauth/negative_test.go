@@ -319,3 +319,48 @@ func TestConcurrentCallbacks(t *testing.T) {
 		}
 	})
 }
+
+// A 429 at the code exchange closes the token endpoint for the sweep and
+// TokenSource too, until Retry-After.
+func TestCallbackRateLimitedPauses(t *testing.T) {
+	r := newRig(t, memoryStore)
+	r.prov.respond = func(w http.ResponseWriter, req *http.Request) bool {
+		w.Header().Set("Retry-After", "40")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return true
+	}
+	resp, cookie := r.start(t, "")
+	if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 502 {
+		t.Fatalf("callback = %d, want 502", cb.StatusCode)
+	}
+	if got, want := r.h.localPause(), r.now.Add(40*time.Second); !got.Equal(want.Truncate(time.Millisecond)) {
+		t.Errorf("token endpoint paused until %v, want %v", got, want)
+	}
+}
+
+// Revoking the replaced session never eats the time the callback needs to
+// answer: with the function's deadline near, a hanging revocation endpoint
+// is given up on and the browser still gets its success.
+func TestRevokeReplacedIsBounded(t *testing.T) {
+	r := newRig(t, memoryStore)
+	resp, cookie := r.start(t, "")
+	if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 200 {
+		t.Fatalf("first connect = %d", cb.StatusCode)
+	}
+	r.prov.revokeHang = make(chan struct{})
+	defer close(r.prov.revokeHang)
+	resp, cookie = r.start(t, "")
+	query := r.prov.approve(t, resp.Headers["Location"])
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	cb, err := r.h.Callback(ctx, apiRequest("/callback", query, cookie))
+	if err != nil || cb.StatusCode != 200 {
+		t.Fatalf("re-authorization = %d, %v; want 200", cb.StatusCode, err)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("the callback ran past its deadline")
+	}
+	if r.prov.revokeCalls.Load() != 1 || !strings.Contains(r.logs.String(), "could not revoke the replaced session") {
+		t.Errorf("revoke calls %d; want 1, given up and logged", r.prov.revokeCalls.Load())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // revoke revokes a token at the provider's revocation endpoint (RFC 7009:
@@ -40,6 +41,13 @@ func (h *Handler) revoke(ctx context.Context, token string) error {
 	return nil
 }
 
+// revokeTimeout bounds the revocation of a replaced session at /callback;
+// revokeReserve is the time kept back for answering the browser.
+const (
+	revokeTimeout = 3 * time.Second
+	revokeReserve = time.Second
+)
+
 var errNoRevocation = errString("oauth: the provider has no revocation endpoint (set OAUTH_REVOKE_URL)")
 
 // revokeReplaced revokes the refresh token of a connection that a
@@ -47,6 +55,19 @@ var errNoRevocation = errString("oauth: the provider has no revocation endpoint 
 // allows five per user per app). Failures are logged, not returned: the new
 // connection is already stored.
 func (h *Handler) revokeReplaced(ctx context.Context, old *Connection) {
+	// The new connection is stored: the revocation must not make the
+	// function run out of time (the browser would see an error for a
+	// connect that worked), so it gets a short budget of its own.
+	budget := revokeTimeout
+	if d, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(d)-revokeReserve)
+	}
+	if budget <= 0 {
+		h.Log.WarnContext(ctx, "no time left to revoke the replaced session; it expires on its own", "account_id", old.AccountID)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	token := old.RefreshToken
 	if token == "" {
 		token = old.AccessToken

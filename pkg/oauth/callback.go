@@ -194,6 +194,7 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err := h.applyToken(conn, sealer, tok, now); err != nil {
 		return fail(ansInternal, "callback failed: seal tokens", "err", err)
 	}
+	h.warnIfAlwaysDue(ctx, conn, now)
 	if tok.RefreshToken == "" {
 		h.Log.WarnContext(ctx, "provider issued no refresh token: the connection works until its access token expires and is not kept alive",
 			"account_id", account, "fix", "enable refresh tokens for the app at the provider (RingCentral: turn on \"Issue refresh tokens\" in the app's settings)")
@@ -243,6 +244,18 @@ func (h *Handler) applyToken(c *Connection, sealer *Sealer, tok *oauth2.Token, n
 		c.TTL = time.Time{}
 	}
 	return nil
+}
+
+// warnIfAlwaysDue logs when a connection is due the moment it was
+// refreshed: the provider's lifetimes are shorter than KEEPALIVE_MARGIN (or,
+// in eager mode, REFRESH_WINDOW), so every sweep would refresh it again.
+func (h *Handler) warnIfAlwaysDue(ctx context.Context, c *Connection, now time.Time) {
+	if c.RefreshAt.IsZero() || c.RefreshAt.After(now) {
+		return
+	}
+	h.Log.WarnContext(ctx, "connection is due as soon as it is refreshed: the provider's token lifetimes are shorter than KEEPALIVE_MARGIN (eager: REFRESH_WINDOW), so every sweep refreshes it",
+		"account_id", c.AccountID, "access_expires_at", c.AccessExpiresAt.UTC().Format(time.RFC3339), "refresh_expires_at", c.RefreshExpiresAt.UTC().Format(time.RFC3339),
+		"fix", "set KEEPALIVE_MARGIN (and REFRESH_WINDOW) below the provider's refresh (and access) token lifetimes")
 }
 
 // accessLifetime is the response's expires_in in seconds. x/oauth2 fills

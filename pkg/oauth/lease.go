@@ -269,6 +269,7 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 	next.LastRefreshAt = now
 	next.UpdatedAt = now
 	next.RefreshAt = h.Config.refreshAt(&next)
+	h.warnIfAlwaysDue(ctx, &next, now)
 	if err := h.completeLease(ctx, &next, owner); err != nil {
 		// The provider rotated the tokens and we could not store them.
 		// They are dropped on purpose, and not handed to the app: the

@@ -364,3 +364,22 @@ func TestRevokeReplacedIsBounded(t *testing.T) {
 		t.Errorf("revoke calls %d; want 1, given up and logged", r.prov.revokeCalls.Load())
 	}
 }
+
+// A margin longer than the provider's lifetimes makes a connection due the
+// moment it is stored: said in the log, with the fix.
+func TestWarnWhenAlwaysDue(t *testing.T) {
+	r := newRig(t, memoryStore, "REFRESH_MODE", "eager", "REFRESH_WINDOW", "2h")
+	resp, cookie := r.start(t, "")
+	if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 200 {
+		t.Fatalf("callback = %d", cb.StatusCode)
+	}
+	if !strings.Contains(r.logs.String(), "due as soon as it is refreshed") {
+		t.Errorf("no warning for REFRESH_WINDOW longer than the access lifetime:\n%s", r.logs)
+	}
+	r2 := newRig(t, memoryStore)
+	resp, cookie = r2.start(t, "")
+	r2.callback(t, r2.prov.approve(t, resp.Headers["Location"]), cookie)
+	if strings.Contains(r2.logs.String(), "due as soon as it is refreshed") {
+		t.Errorf("warning with the default margins")
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,36 +27,17 @@ import (
 // columns can then be checked exactly.
 var testNow = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// lockedBuffer is the dev server's LogOutput in tests: the server logs from
-// its own goroutines while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func envMap(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
 // startDev starts a dev server on httptest (its URLs use the listener's
 // address, as runDev does) and returns it with its log output.
-func startDev(t *testing.T, opts devOptions) (*devServer, *lockedBuffer) {
+func startDev(t *testing.T, opts devOptions) (*devServer, *testenv.Buffer) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	opts.Addr = srv.Listener.Addr().String()
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	opts.LogOutput = logs
 	if opts.Getenv == nil {
 		opts.Getenv = envMap(nil)
@@ -237,7 +217,7 @@ func connectFlow(t *testing.T, b *browser, providerAuthURL, account string) url.
 
 // checkConnected checks what the demo app got back and what the console
 // shows for the account, and that no token (plain or sealed) shows anywhere.
-func checkConnected(t *testing.T, ds *devServer, b *browser, logs *lockedBuffer, got url.Values, account string) {
+func checkConnected(t *testing.T, ds *devServer, b *browser, logs *testenv.Buffer, got url.Values, account string) {
 	t.Helper()
 	want := url.Values{"status": {"connected"}, "account_id": {account}, "app_state": {demoAppState}}
 	if got.Encode() != want.Encode() {

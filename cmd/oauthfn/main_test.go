@@ -62,7 +62,7 @@ func TestRunDevServesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	outR, outW := io.Pipe()
-	stderr := &lockedBuffer{}
+	stderr := &testenv.Buffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"dev", "-addr", "127.0.0.1:0"}, outW, stderr)

@@ -95,7 +95,7 @@ func goTool() string {
 // devServer is a running `oauthfn dev`.
 type devServer struct {
 	URL  string // http://host:port
-	logs *syncBuffer
+	logs *testenv.Buffer
 }
 
 // startDev runs `oauthfn dev -addr host:<free port>` with exactly env (plus
@@ -114,7 +114,7 @@ func startDev(t *testing.T, host string, port int, env map[string]string, args .
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	ds := &devServer{URL: "http://" + addr, logs: &syncBuffer{}}
+	ds := &devServer{URL: "http://" + addr, logs: &testenv.Buffer{}}
 	cmd.Stderr = ds.logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -555,24 +555,6 @@ func (tb *tab) screenshot(name string) string {
 		tb.t.Fatal(err)
 	}
 	return path
-}
-
-// syncBuffer collects a child process's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // back goes one entry back in the tab's history without waiting for a load

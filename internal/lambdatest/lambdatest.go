@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/oauthfn/oauthfn/internal/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -26,7 +27,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -103,8 +103,8 @@ type Emulator struct {
 	Started time.Time
 
 	cmd    *exec.Cmd
-	stdout syncBuffer // the function's output, with the emulator's START/END/REPORT lines
-	stderr syncBuffer // the emulator's own log
+	stdout testenv.Buffer // the function's output, with the emulator's START/END/REPORT lines
+	stderr testenv.Buffer // the emulator's own log
 	exited chan struct{}
 	client *http.Client
 }
@@ -241,21 +241,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

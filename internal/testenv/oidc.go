@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 )
@@ -60,7 +58,7 @@ type OIDC struct {
 	UserinfoURL string
 
 	redirectURIs []string
-	log          *syncBuffer
+	log          *Buffer
 }
 
 // OIDCDir is the directory of the OAuth server stand-in.
@@ -83,7 +81,7 @@ func StartOIDC(t testing.TB, opts OIDCOptions) *OIDC {
 		ClientID:     opts.ClientID,
 		ClientSecret: opts.ClientSecret,
 		redirectURIs: opts.RedirectURIs,
-		log:          &syncBuffer{},
+		log:          &Buffer{},
 	}
 	if o.ClientID == "" {
 		o.ClientID = "oauthfn-test"
@@ -214,22 +212,4 @@ func randomString(t testing.TB) string {
 		t.Fatalf("testenv: random: %v", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// syncBuffer collects a child process's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

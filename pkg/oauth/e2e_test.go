@@ -174,7 +174,7 @@ type stack struct {
 	ddb     *dynamodb.Client
 	table   string
 	rec     *recorder
-	logs    *lockedBuffer
+	logs    *testenv.Buffer
 	browser *http.Client
 
 	tokenKey      string
@@ -189,7 +189,7 @@ func newStack(t *testing.T) *stack {
 	t.Helper()
 	testenv.Moto(t)
 	ctx := t.Context()
-	s := &stack{rec: &recorder{next: http.DefaultTransport}, logs: &lockedBuffer{}}
+	s := &stack{rec: &recorder{next: http.DefaultTransport}, logs: &testenv.Buffer{}}
 	s.browser = &http.Client{
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -723,22 +723,4 @@ func (r *recorder) secrets() map[string]string {
 		out[v] = k
 	}
 	return out
-}
-
-// lockedBuffer collects log lines written from the server's goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

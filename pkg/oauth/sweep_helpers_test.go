@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/oauthfn/oauthfn/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -73,29 +74,12 @@ func newTestSecrets(t testing.TB, client string) *sweepTestSecrets {
 	return &sweepTestSecrets{client: Secret(client), sealer: sealer}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newTestHandler builds a Handler on store for a provider at tokenURL with
 // a fake clock, a 1-second provider timeout and captured logs and metrics.
-func newTestHandler(t testing.TB, store Store, providerName, tokenURL, revokeURL, clientID, clientSecret string) (*Handler, *fakeClock, *lockedBuffer, *lockedBuffer) {
+func newTestHandler(t testing.TB, store Store, providerName, tokenURL, revokeURL, clientID, clientSecret string) (*Handler, *fakeClock, *testenv.Buffer, *testenv.Buffer) {
 	t.Helper()
 	clock := newFakeClock()
-	logs, metrics := &lockedBuffer{}, &lockedBuffer{}
+	logs, metrics := &testenv.Buffer{}, &testenv.Buffer{}
 	h := &Handler{
 		Config: Config{
 			Provider: Provider{
@@ -226,8 +210,8 @@ type rcRig struct {
 	rc      *mockrc.Server
 	srv     *httptest.Server
 	clock   *fakeClock
-	logs    *lockedBuffer
-	metrics *lockedBuffer
+	logs    *testenv.Buffer
+	metrics *testenv.Buffer
 	store   Store
 }
 

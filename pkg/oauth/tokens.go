@@ -117,7 +117,13 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, err
 		case outRefreshed:
 			return res.token, nil
 		case outSkipped:
-			continue // another writer won: re-read its result
+			// Another writer won (re-read its result), or the lease ran too
+			// short for the call: bounded like the other retries.
+			polls++
+			if polls > maxPolls {
+				return nil, fmt.Errorf("oauth: token for %s: %w", account, ErrBusy)
+			}
+			continue
 		case outStop:
 			h.Log.ErrorContext(ctx, "refresh refused: the provider refused the client", "account_id", account,
 				"fix", "check OAUTH_CLIENT_ID and the client secret (OAUTH_CLIENT_SECRET_ARN)")

@@ -20,11 +20,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -39,6 +37,7 @@ import (
 
 	"github.com/oauthfn/oauthfn/internal/lambdatest"
 	"github.com/oauthfn/oauthfn/internal/mockrc"
+	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 )
 
@@ -133,7 +132,7 @@ func run(runs int, goarch string) error {
 		r.size = fi.Size()
 	}
 
-	motoURL, stopMoto, err := startMoto(root)
+	motoURL, stopMoto, err := testenv.StartMotoServer()
 	if err != nil {
 		return err
 	}
@@ -313,39 +312,6 @@ func moduleRoot() (string, error) {
 			return "", errors.New("run it inside the module (go run ./bench/coldstart)")
 		}
 		dir = parent
-	}
-}
-
-// startMoto runs the tests' serialised moto server on a free port; it exits
-// when its stdin closes.
-func startMoto(root string) (string, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	cmd := exec.Command("python3", filepath.Join(root, "internal", "testenv", "moto_serial.py"), "-H", "127.0.0.1", "-p", port)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start moto: %w (python3 with moto[server] is needed)", err)
-	}
-	stop := func() { stdin.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	url := "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		resp, err := http.Get(url + "/moto-api/data.json")
-		if err == nil {
-			resp.Body.Close()
-			return url, stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, fmt.Errorf("moto did not answer at %s: %w", url, err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

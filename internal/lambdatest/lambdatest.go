@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -113,11 +112,11 @@ type Emulator struct {
 // addresses) on two free loopback ports. It does not wait: the first Invoke
 // retries until the emulator listens. The bootstrap starts at the first invoke.
 func Start(rie, bootstrap string, env []string) (*Emulator, error) {
-	apiPort, err := freePort()
+	apiPort, err := testenv.PickPort()
 	if err != nil {
 		return nil, err
 	}
-	riePort, err := freePort()
+	riePort, err := testenv.PickPort()
 	if err != nil {
 		return nil, err
 	}
@@ -233,12 +232,3 @@ func LogLines(stdout string) []string {
 }
 
 var rieLine = regexp.MustCompile(`^(START|END|REPORT) RequestId: `)
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("lambdatest: free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

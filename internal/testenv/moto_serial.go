@@ -1,8 +1,7 @@
 package testenv
 
 import (
-	"io"
-	"net"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,12 +15,10 @@ import (
 var (
 	motoSerialOnce sync.Once
 	motoSerialURL  string
-	motoSerialErr  string
-	// motoSerialStdin is the write end of the server's stdin. The server
-	// exits when it reads end of file, that is when the test binary exits;
-	// keeping the reference stops the garbage collector from closing it
-	// early.
-	motoSerialStdin io.WriteCloser
+	motoSerialErr  error
+	// motoSerialStop holds the server's stdin open: the server exits when it
+	// reads end of file, that is when the test binary exits.
+	motoSerialStop func()
 )
 
 // MotoSerial is Moto with every request serialised: one moto server per test
@@ -32,39 +29,41 @@ var (
 // SDK at the server like Moto and returns its URL.
 func MotoSerial(t testing.TB) string {
 	t.Helper()
-	motoSerialOnce.Do(func() { motoSerialURL, motoSerialErr = startMotoSerial() })
-	if motoSerialURL == "" {
-		t.Fatalf("testenv: moto_serial.py: %s", motoSerialErr)
+	motoSerialOnce.Do(func() { motoSerialURL, motoSerialStop, motoSerialErr = StartMotoServer() })
+	if motoSerialErr != nil {
+		t.Fatalf("testenv: %v", motoSerialErr)
 	}
 	AWSEnv(t, motoSerialURL)
 	return motoSerialURL
 }
 
-func startMotoSerial() (url, problem string) {
+// StartMotoServer starts the serialised moto server (moto_serial.py) on a
+// free loopback port and waits until it answers. It exits when stop is
+// called or when this process exits (its stdin closes). For tests use
+// MotoSerial; this is for programs such as bench/coldstart.
+func StartMotoServer() (url string, stop func(), err error) {
 	script := filepath.Join(RepoRoot(), "internal", "testenv", "moto_serial.py")
 	logf, err := os.CreateTemp("", "moto-serial-*.log")
 	if err != nil {
-		return "", err.Error()
+		return "", nil, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := PickPort()
 	if err != nil {
-		return "", "free port: " + err.Error()
+		return "", nil, err
 	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	// Not tied to a test's cleanup: it lives as long as the test binary.
+	port := strconv.Itoa(p)
 	cmd := exec.Command("python3", script, "-H", "127.0.0.1", "-p", port)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return "", err.Error()
+		return "", nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", "start python3: " + err.Error() + " (the README's test command installs python3 and moto[server])"
+		return "", nil, fmt.Errorf("moto_serial.py: start python3: %w (the README's test command needs python3 and moto[server])", err)
 	}
-	motoSerialStdin = stdin
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
+	stop = func() { stdin.Close(); _ = cmd.Process.Kill(); <-exited }
 
 	url = "http://127.0.0.1:" + port
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -74,19 +73,19 @@ func startMotoSerial() (url, problem string) {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return url, ""
+				return url, stop, nil
 			}
 		}
 		select {
 		case <-exited:
 			out, _ := os.ReadFile(logf.Name())
-			return "", "exited before answering:\n" + string(out)
+			return "", nil, fmt.Errorf("moto_serial.py exited before answering:\n%s", out)
 		default:
 		}
 		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
+			stop()
 			out, _ := os.ReadFile(logf.Name())
-			return "", "did not answer at " + url + ":\n" + string(out)
+			return "", nil, fmt.Errorf("moto_serial.py did not answer at %s:\n%s", url, out)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -24,12 +24,21 @@ import (
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	p, err := PickPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// PickPort is FreePort for code without a testing.TB.
+func PickPort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("testenv: free port: %v", err)
+		return 0, fmt.Errorf("testenv: free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // RepoRoot is the module's root directory.

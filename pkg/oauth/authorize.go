@@ -45,7 +45,7 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 		h.Log.ErrorContext(ctx, "authorize failed: token key unavailable", "outcome", ansInternal.code, "err", err)
 		return render(req, ansInternal), nil
 	}
-	sealedVerifier, err := sealer.Seal(verifier, key)
+	sealedVerifier, err := sealer.SealField(verifier, key, attrVerifier)
 	if err != nil {
 		h.Log.ErrorContext(ctx, "authorize failed: seal verifier", "outcome", ansInternal.code, "err", err)
 		return render(req, ansInternal), nil

@@ -145,7 +145,7 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err != nil {
 		return fail(ansInternal, "callback failed: token key unavailable", "err", err)
 	}
-	verifier, err := sealer.Open(pending.Verifier, pending.Key)
+	verifier, err := h.openSealed(ctx, pending.Verifier, pending.Key, attrVerifier)
 	if err != nil {
 		return fail(ansInternal, "callback failed: open verifier", "err", err)
 	}
@@ -213,7 +213,7 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 // response without a refresh token keeps c's sealed refresh token.
 func (h *Handler) applyToken(c *Connection, sealer *Sealer, tok *oauth2.Token, now time.Time) error {
 	key := c.Key()
-	access, err := sealer.Seal(tok.AccessToken, key)
+	access, err := sealer.SealField(tok.AccessToken, key, attrAccessToken)
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func (h *Handler) applyToken(c *Connection, sealer *Sealer, tok *oauth2.Token, n
 		c.AccessExpiresAt = now.Add(time.Duration(secs) * time.Second)
 	}
 	if tok.RefreshToken != "" {
-		refresh, err := sealer.Seal(tok.RefreshToken, key)
+		refresh, err := sealer.SealField(tok.RefreshToken, key, attrRefreshToken)
 		if err != nil {
 			return err
 		}

@@ -440,7 +440,7 @@ func (s *stack) checkSealed(t *testing.T, item map[string]types.AttributeValue, 
 	}
 	pk := "conn#generic#" + account
 	for name, want := range map[string]string{"access_token": want.access, "refresh_token": want.refresh} {
-		got, err := sealer.Open(str(name), pk)
+		got, err := sealer.OpenField(str(name), pk, name)
 		if err != nil || got != want {
 			t.Errorf("stored %s opens to the issued token: %t (%v)", name, got == want, err)
 		}

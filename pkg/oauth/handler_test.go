@@ -330,10 +330,10 @@ func TestFlowReturnTo(t *testing.T) {
 			t.Fatalf("tokens stored in plaintext or missing")
 		}
 		sealer, _ := r.h.Secrets.Sealer(context.Background())
-		if got, err := sealer.Open(conn.AccessToken, conn.Key()); err != nil || got != access {
+		if got, err := sealer.OpenField(conn.AccessToken, conn.Key(), attrAccessToken); err != nil || got != access {
 			t.Errorf("stored access token opens to %q, %v", got, err)
 		}
-		if got, err := sealer.Open(conn.RefreshToken, conn.Key()); err != nil || got != refresh {
+		if got, err := sealer.OpenField(conn.RefreshToken, conn.Key(), attrRefreshToken); err != nil || got != refresh {
 			t.Errorf("stored refresh token opens to %q, %v", got, err)
 		}
 		want := r.now.Add(7*24*time.Hour - 48*time.Hour)

@@ -203,20 +203,31 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 	}
 	defer called()
 	log := h.Log.With("provider", c.Provider, "account_id", c.AccountID)
+	refreshToken, err := h.openSealed(ctx, c.RefreshToken, c.Key(), attrRefreshToken)
+	if err != nil {
+		if h.localKeyMismatch(err) {
+			// This process's own key (OAUTH_TOKEN_KEY, e.g. the CLI's) is
+			// not the one the deployment seals with: not the connection's
+			// fault, so nothing is recorded on the shared item.
+			h.release(ctx, c, owner)
+			log.ErrorContext(ctx, "the local token key does not open this connection's tokens", "outcome", "failed", "err", err,
+				"fix", "set OAUTH_TOKEN_KEY to the deployment's token key (or use OAUTH_TOKEN_KEY_ARN)")
+			return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: refresh: %w: the local OAUTH_TOKEN_KEY is not the deployment's token key", err)}
+		}
+		if errors.Is(err, errKeyUnavailable) {
+			h.release(ctx, c, owner) // the key could not be fetched: try again later
+			return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: refresh: %w", err)}
+		}
+		// The stored value does not open with any key this deployment
+		// holds, or fails authentication: record it on the connection,
+		// with backoff, so the operator sees it in last_error.
+		log.ErrorContext(ctx, "stored refresh token does not open", "outcome", "failed", "err", err, "fix", h.keyFix())
+		return h.refreshFailed(ctx, c, owner, tokenFailure{kind: failTokenKey}, h.Now())
+	}
 	sealer, err := h.Secrets.Sealer(ctx)
 	if err != nil {
 		h.release(ctx, c, owner)
 		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: refresh: token key: %w", err)}
-	}
-	refreshToken, err := sealer.Open(c.RefreshToken, c.Key())
-	if err != nil {
-		// The stored value does not open with AWSCURRENT or AWSPREVIOUS
-		// (the token key was rotated twice within a refresh-token
-		// lifetime): record it on the connection, with backoff, so the
-		// operator sees it in last_error rather than a silent failure.
-		log.ErrorContext(ctx, "stored refresh token does not open with the current or previous token key", "outcome", "failed", "err", err,
-			"fix", "the token key was rotated twice within a refresh-token lifetime; the account must authorize again")
-		return h.refreshFailed(ctx, c, owner, tokenFailure{kind: failTokenKey}, h.Now())
 	}
 	secret, err := h.Secrets.ClientSecret(ctx)
 	if err != nil {

@@ -40,12 +40,13 @@ func TestRefreshNeverOutlivesTheLease(t *testing.T) {
 // token call is made.
 func TestSweepUnopenableRefreshToken(t *testing.T) {
 	r := newRCRig(t, NewMemoryStore(), mockrc.Options{})
+	r.h.Secrets = &managedTestSecrets{sweepTestSecrets: r.h.Secrets.(*sweepTestSecrets)}
 	c := r.connect(t, "1002")
 	other, err := NewSealer(Secret(strings.Repeat("z", 40)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.RefreshToken, _ = other.Seal("rt-sealed-with-a-lost-key", c.Key())
+	c.RefreshToken, _ = other.SealField("rt-sealed-with-a-lost-key", c.Key(), attrRefreshToken)
 	if _, err := r.store.PutConnection(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}

@@ -68,23 +68,30 @@ func (h *Handler) revokeReplaced(ctx context.Context, old *Connection) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	token := old.RefreshToken
-	if token == "" {
-		token = old.AccessToken
-	}
-	if token == "" {
-		return
-	}
-	sealer, err := h.Secrets.Sealer(ctx)
-	if err == nil {
-		token, err = sealer.Open(token, old.Key())
-	}
-	if err == nil {
-		err = h.revoke(ctx, token)
-	}
-	if err != nil {
+	if err := h.revokeSession(ctx, old); err != nil {
 		h.Log.WarnContext(ctx, "could not revoke the replaced session; it expires on its own", "account_id", old.AccountID, "err", err)
 		return
 	}
 	h.Log.InfoContext(ctx, "replaced session revoked", "account_id", old.AccountID)
+}
+
+// revokeSession revokes c's session at the provider: its refresh token
+// (RingCentral ends the whole session given either token), or its access
+// token when it has none. Nothing to revoke (no endpoint, no token) is nil.
+func (h *Handler) revokeSession(ctx context.Context, c *Connection) error {
+	if h.Config.Provider.RevokeURL == "" {
+		return nil
+	}
+	sealed, field := c.RefreshToken, attrRefreshToken
+	if sealed == "" {
+		sealed, field = c.AccessToken, attrAccessToken
+	}
+	if sealed == "" {
+		return nil
+	}
+	tok, err := h.openSealed(ctx, sealed, c.Key(), field)
+	if err != nil {
+		return fmt.Errorf("oauth: revoke: open token: %w", err)
+	}
+	return h.revoke(ctx, tok)
 }

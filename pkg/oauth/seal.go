@@ -10,15 +10,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
-// Sealed values look like "v1.<kid>.<base64url(nonce||ciphertext)>".
+// Sealed values look like "v2.<kid>.<base64url(nonce||ciphertext)>". The
+// additional data of v2 binds the header, the item's pk and the field the
+// value belongs to; v1 (written before) bound the header and the pk only,
+// and still opens.
 const (
-	sealVersion = "v1"
-	sealKeyInfo = "oauthfn token key v1"    // HKDF info for the AES-256 key
-	sealKIDInfo = "oauthfn token key id v1" // HKDF info for the key id
-	sealKIDLen  = 8                         // bytes; 16 hex characters
+	sealVersion   = "v2"
+	sealVersionV1 = "v1"
+	sealKeyInfo   = "oauthfn token key v1"    // HKDF info for the AES-256 key
+	sealKIDInfo   = "oauthfn token key id v1" // HKDF info for the key id
+	sealKIDLen    = 8                         // bytes; 16 hex characters
 )
 
 // Sealer encrypts token values at rest with AES-256-GCM. The key is derived
@@ -94,10 +99,34 @@ func (s *Sealer) String() string {
 // GoString shows the key ids only.
 func (s *Sealer) GoString() string { return s.String() }
 
+// ErrUnknownKeyID: a sealed value names a key id this Sealer does not hold
+// (sealed with a key that is neither its current nor a previous one).
+var ErrUnknownKeyID = errors.New("oauth: open sealed value: unknown key id")
+
 // Seal encrypts plaintext with the current key, authenticating aad (the
 // item's pk) with it. An empty plaintext seals to "", so an absent token
-// stays absent (and Open("") returns "").
+// stays absent (and Open("") returns ""). It is SealField with no field.
 func (s *Sealer) Seal(plaintext, aad string) (string, error) {
+	return s.SealField(plaintext, aad, "")
+}
+
+// Open decrypts a value made by Seal with the same aad. It is OpenField
+// with no field.
+func (s *Sealer) Open(sealed, aad string) (string, error) {
+	return s.OpenField(sealed, aad, "")
+}
+
+// Knows reports whether the Sealer holds the key with id kid.
+func (s *Sealer) Knows(kid string) bool {
+	_, ok := s.keys[kid]
+	return ok
+}
+
+// SealField encrypts plaintext with the current key, authenticating the
+// item's pk and the field (attribute) the value is stored in: a value moved
+// to another item, or to another field of the same item (an access token
+// swapped with the refresh token), does not open.
+func (s *Sealer) SealField(plaintext, pk, field string) (string, error) {
 	if plaintext == "" {
 		return "", nil
 	}
@@ -107,26 +136,28 @@ func (s *Sealer) Seal(plaintext, aad string) (string, error) {
 		return "", fmt.Errorf("oauth: seal value: nonce: %w", err)
 	}
 	header := sealVersion + "." + s.current + "."
-	out := aead.Seal(nonce, nonce, []byte(plaintext), sealAAD(header, aad))
+	out := aead.Seal(nonce, nonce, []byte(plaintext), sealAAD(header, pk, field))
 	return header + base64.RawURLEncoding.EncodeToString(out), nil
 }
 
-// Open decrypts a value made by Seal with the same aad, using the key its
-// key id names (current or previous). "" opens to "". A value moved to
-// another item, altered in any part, or sealed with an unknown key is an
-// error; errors never contain the value, the aad or the key.
-func (s *Sealer) Open(sealed, aad string) (string, error) {
+// OpenField decrypts a value made by SealField with the same pk and field,
+// using the key its key id names (current or previous). A value in the
+// older v1 format (sealed before field binding) opens with its pk alone.
+// "" opens to "". A value moved to another item or field, altered in any
+// part, or sealed with an unknown key (ErrUnknownKeyID) is an error; errors
+// never contain the value, the pk or the key.
+func (s *Sealer) OpenField(sealed, pk, field string) (string, error) {
 	if sealed == "" {
 		return "", nil
 	}
 	version, rest, ok1 := strings.Cut(sealed, ".")
 	kid, body, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || version != sealVersion {
-		return "", errors.New("oauth: open sealed value: not a v1 sealed value")
+	if !ok1 || !ok2 || (version != sealVersion && version != sealVersionV1) {
+		return "", errors.New("oauth: open sealed value: not a v1 or v2 sealed value")
 	}
 	aead, ok := s.keys[kid]
 	if !ok {
-		return "", fmt.Errorf("oauth: open sealed value: unknown key id %q (sealed with a key that is neither AWSCURRENT nor AWSPREVIOUS)", truncate(kid, 2*sealKIDLen))
+		return "", fmt.Errorf("%w %q (sealed with a key this environment does not hold)", ErrUnknownKeyID, truncate(kid, 2*sealKIDLen))
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(body)
 	if err != nil || len(raw) < aead.NonceSize()+aead.Overhead() {
@@ -134,17 +165,22 @@ func (s *Sealer) Open(sealed, aad string) (string, error) {
 	}
 	header := sealed[:len(version)+1+len(kid)+1]
 	nonce, ciphertext := raw[:aead.NonceSize()], raw[aead.NonceSize():]
-	plain, err := aead.Open(nil, nonce, ciphertext, sealAAD(header, aad))
+	ad := sealAAD(header, pk, field)
+	if version == sealVersionV1 {
+		ad = []byte(header + pk)
+	}
+	plain, err := aead.Open(nil, nonce, ciphertext, ad)
 	if err != nil {
 		return "", errors.New("oauth: open sealed value: authentication failed (tampered, or sealed for another item)")
 	}
 	return string(plain), nil
 }
 
-// sealAAD binds the header (version and key id) and the caller's aad. The
-// header has a fixed shape ending in ".", so the concatenation is unambiguous.
-func sealAAD(header, aad string) []byte {
-	return []byte(header + aad)
+// sealAAD binds the header (version and key id), the pk and the field. The
+// header has a fixed shape ending in "."; the field is length-prefixed and
+// comes before the pk, so the encoding is unambiguous.
+func sealAAD(header, pk, field string) []byte {
+	return []byte(header + strconv.Itoa(len(field)) + ":" + field + pk)
 }
 
 func truncate(s string, n int) string {

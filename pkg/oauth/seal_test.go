@@ -42,7 +42,7 @@ func TestSealRoundTrip(t *testing.T) {
 				if sealed != "" {
 					t.Fatalf("Seal(\"\") = %q, want \"\"", sealed)
 				}
-			} else if want := "v1." + s.KeyID() + "."; !strings.HasPrefix(sealed, want) {
+			} else if want := "v2." + s.KeyID() + "."; !strings.HasPrefix(sealed, want) {
 				t.Fatalf("sealed = %q, want prefix %q", sealed, want)
 			}
 			got, err := s.Open(sealed, tt.aad)
@@ -116,9 +116,10 @@ func TestOpenRejects(t *testing.T) {
 		{"tampered kid", version + "." + tamperedKID + "." + body, aad, "unknown key id"},
 		{"unknown kid", unknownKID, aad, "unknown key id"},
 		{"sealed by another key", otherSealed, aad, "unknown key id"},
-		{"tampered version", "v2." + kid + "." + body, aad, "not a v1 sealed value"},
-		{"no dots", "garbage", aad, "not a v1 sealed value"},
-		{"plaintext as sealed", "the-access-token", aad, "not a v1 sealed value"},
+		{"downgraded to v1", "v1." + kid + "." + body, aad, "authentication failed"},
+		{"unknown version", "v3." + kid + "." + body, aad, "not a v1 or v2 sealed value"},
+		{"no dots", "garbage", aad, "not a v1 or v2 sealed value"},
+		{"plaintext as sealed", "the-access-token", aad, "not a v1 or v2 sealed value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,7 +162,7 @@ func TestSealRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "v1." + rotated.KeyID() + "."; !strings.HasPrefix(sealedNew, want) {
+	if want := "v2." + rotated.KeyID() + "."; !strings.HasPrefix(sealedNew, want) {
 		t.Errorf("new value %q, want prefix %q (the current key)", sealedNew, want)
 	}
 	// The old key alone cannot open a value sealed with the new one.

@@ -89,6 +89,19 @@ func (m *SecretsManager) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, "oauth.SecretsManager{ClientSecretARN: %q, TokenKeyARN: %q, TTL: %v}", m.ClientSecretARN, m.TokenKeyARN, m.ttl())
 }
 
+// minForcedRefresh is the least time between two fetches of the token key
+// that bypass the cache: a value no fresh key opens (tampered, or sealed
+// with a key older than AWSPREVIOUS) must not make every call fetch.
+const minForcedRefresh = 30 * time.Second
+
+// RefreshSealer fetches the token key again, bypassing the cache, unless it
+// was fetched less than 30 s ago: for a value sealed in another execution
+// environment with a token key rotated since this one cached it.
+func (m *SecretsManager) RefreshSealer(ctx context.Context) (*Sealer, error) {
+	m.sealer.expire(m.now(), minForcedRefresh)
+	return m.Sealer(ctx)
+}
+
 func (m *SecretsManager) now() time.Time {
 	if m.Now == nil {
 		return time.Now()
@@ -198,6 +211,15 @@ type cacheCall[T any] struct {
 	done chan struct{}
 	val  T
 	err  error
+}
+
+// expire drops the cached value if it was fetched at least age ago.
+func (c *cache[T]) expire(now time.Time, age time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entry; e != nil && now.Sub(e.at) >= age {
+		c.entry = nil
+	}
 }
 
 // get returns the cached value if it is younger than ttl, else fetches it,

@@ -188,7 +188,7 @@ func TestSecretsManagerTokenKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "v1." + after.KeyID() + "."; !strings.HasPrefix(sealedNew, want) {
+	if want := "v2." + after.KeyID() + "."; !strings.HasPrefix(sealedNew, want) {
 		t.Errorf("new value = %q, want prefix %q", sealedNew, want)
 	}
 }

@@ -191,10 +191,10 @@ func seedConnection(t testing.TB, h *Handler, account string, accessExp, refresh
 		Status: StatusActive, Version: 1, AccessExpiresAt: accessExp, RefreshExpiresAt: refreshExp,
 		RefreshAt: refreshAt, CreatedAt: h.Now(), UpdatedAt: h.Now(), KeyID: sealer.KeyID()}
 	var err error
-	if c.AccessToken, err = sealer.Seal("at."+account+".0", c.Key()); err != nil {
+	if c.AccessToken, err = sealer.SealField("at."+account+".0", c.Key(), attrAccessToken); err != nil {
 		t.Fatal(err)
 	}
-	if c.RefreshToken, err = sealer.Seal("rt."+account+".0", c.Key()); err != nil {
+	if c.RefreshToken, err = sealer.SealField("rt."+account+".0", c.Key(), attrRefreshToken); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.Store.PutConnection(context.Background(), c); err != nil {
@@ -294,12 +294,12 @@ func getOpen(t testing.TB, h *Handler, account string) (c *Connection, access, r
 	}
 	sealer, _ := h.Secrets.Sealer(context.Background())
 	if c.AccessToken != "" {
-		if access, err = sealer.Open(c.AccessToken, c.Key()); err != nil {
+		if access, err = sealer.OpenField(c.AccessToken, c.Key(), attrAccessToken); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if c.RefreshToken != "" {
-		if refresh, err = sealer.Open(c.RefreshToken, c.Key()); err != nil {
+		if refresh, err = sealer.OpenField(c.RefreshToken, c.Key(), attrRefreshToken); err != nil {
 			t.Fatal(err)
 		}
 	}

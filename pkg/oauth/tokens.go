@@ -133,11 +133,10 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, err
 }
 
 func (h *Handler) openAccess(ctx context.Context, c *Connection) (*oauth2.Token, error) {
-	sealer, err := h.Secrets.Sealer(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("oauth: token for %s: token key: %w", c.AccountID, err)
+	access, err := h.openSealed(ctx, c.AccessToken, c.Key(), attrAccessToken)
+	if err != nil && h.localKeyMismatch(err) {
+		return nil, fmt.Errorf("oauth: token for %s: %w: the local OAUTH_TOKEN_KEY is not the deployment's token key", c.AccountID, err)
 	}
-	access, err := sealer.Open(c.AccessToken, c.Key())
 	if err != nil {
 		return nil, fmt.Errorf("oauth: token for %s: open access token: %w", c.AccountID, err)
 	}
@@ -223,7 +222,7 @@ func (h *Handler) Disconnect(ctx context.Context, accountID string) error {
 	if err != nil {
 		return fmt.Errorf("oauth: disconnect %s: %w", accountID, err)
 	}
-	revokeErr := h.revokeConnection(ctx, c)
+	revokeErr := h.revokeSession(ctx, c)
 	if err := h.Store.DeleteConnection(ctx, provider, accountID); err != nil {
 		return fmt.Errorf("oauth: disconnect %s: %w", accountID, errors.Join(err, revokeErr))
 	}
@@ -233,28 +232,4 @@ func (h *Handler) Disconnect(ctx context.Context, accountID string) error {
 	}
 	h.Log.InfoContext(ctx, "account disconnected", "account_id", accountID)
 	return nil
-}
-
-// revokeConnection revokes c's refresh token (RingCentral ends the whole
-// session given either token), or its access token when it has none.
-func (h *Handler) revokeConnection(ctx context.Context, c *Connection) error {
-	if h.Config.Provider.RevokeURL == "" {
-		return nil
-	}
-	sealed := c.RefreshToken
-	if sealed == "" {
-		sealed = c.AccessToken
-	}
-	if sealed == "" {
-		return nil
-	}
-	sealer, err := h.Secrets.Sealer(ctx)
-	if err != nil {
-		return fmt.Errorf("oauth: revoke: token key: %w", err)
-	}
-	tok, err := sealer.Open(sealed, c.Key())
-	if err != nil {
-		return fmt.Errorf("oauth: revoke: open token: %w", err)
-	}
-	return h.revoke(ctx, tok)
 }

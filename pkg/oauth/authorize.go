@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"golang.org/x/oauth2"
@@ -22,6 +23,14 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	if err != nil {
 		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansBadRequest.code, "reason", err.Error())
 		return render(req, ansBadRequest), nil
+	}
+	for name, v := range q {
+		// The stores would not agree on such bytes (DynamoDB hands back
+		// U+FFFD), and they would reach the app changed: refuse them.
+		if !utf8.ValidString(v) {
+			h.Log.WarnContext(ctx, "authorize refused", "outcome", ansBadRequest.code, "reason", "query parameter "+name+" is not valid UTF-8")
+			return render(req, ansBadRequest), nil
+		}
 	}
 	returnTo := q["return_to"]
 	if returnTo != "" && !h.Config.returnAllowed(returnTo) {

@@ -57,6 +57,16 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 		hashes[i] = bindingHash(n)
 	}
 
+	// Work out everything that can fail here before the pending
+	// authorization is consumed: such a failure must not burn the state.
+	var ex exchangeInputs
+	if code != "" {
+		if ex, err = h.exchangeInputs(ctx, req); err != nil {
+			h.Log.ErrorContext(ctx, "callback failed before the state was consumed", "outcome", ansInternal.code, "err", err)
+			return render(req, ansInternal), nil
+		}
+	}
+
 	pending, err := h.Store.ConsumePending(ctx, PendingKey(state), hashes, h.Now())
 	switch {
 	case errors.Is(err, ErrBindingMismatch):
@@ -83,7 +93,7 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 		return render(req, a, cookie), nil
 	}
 
-	conn, replaced, a := h.finish(ctx, req, pending, code)
+	conn, replaced, a := h.finish(ctx, ex, pending, code)
 	if a != nil {
 		if a.retry != "" {
 			a.retry = retry
@@ -125,9 +135,31 @@ func (h *Handler) withoutCookie(ctx context.Context, req events.APIGatewayV2HTTP
 	return render(req, ansBinding)
 }
 
+// exchangeInputs is what a code exchange needs that the callback can get
+// before it consumes the pending authorization.
+type exchangeInputs struct {
+	redirectURL string
+	secret      Secret
+}
+
+func (h *Handler) exchangeInputs(ctx context.Context, req events.APIGatewayV2HTTPRequest) (exchangeInputs, error) {
+	var ex exchangeInputs
+	var err error
+	if ex.redirectURL, err = h.redirectURL(req); err != nil {
+		return ex, err
+	}
+	if _, err = h.Secrets.Sealer(ctx); err != nil {
+		return ex, fmt.Errorf("oauth: token key unavailable: %w", err)
+	}
+	if ex.secret, err = h.Secrets.ClientSecret(ctx); err != nil {
+		return ex, fmt.Errorf("oauth: client secret unavailable: %w", err)
+	}
+	return ex, nil
+}
+
 // finish exchanges the code and stores the connection. A non-nil answer is
 // the failure to show.
-func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest, pending *PendingAuth, code string) (*Connection, *Connection, *answer) {
+func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *PendingAuth, code string) (*Connection, *Connection, *answer) {
 	fail := func(a answer, msg string, args ...any) (*Connection, *Connection, *answer) {
 		level := "warn"
 		if a.status >= 500 {
@@ -141,23 +173,15 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		return nil, nil, &a
 	}
-	sealer, err := h.Secrets.Sealer(ctx)
-	if err != nil {
-		return fail(ansInternal, "callback failed: token key unavailable", "err", err)
-	}
 	verifier, err := h.openSealed(ctx, pending.Verifier, pending.Key, attrVerifier)
 	if err != nil {
 		return fail(ansInternal, "callback failed: open verifier", "err", err)
 	}
-	secret, err := h.Secrets.ClientSecret(ctx)
+	sealer, err := h.Secrets.Sealer(ctx) // refreshed by openSealed if it had to
 	if err != nil {
-		return fail(ansInternal, "callback failed: client secret unavailable", "err", err)
+		return fail(ansInternal, "callback failed: token key unavailable", "err", err)
 	}
-	redirectURL, err := h.redirectURL(req)
-	if err != nil {
-		return fail(ansInternal, "callback failed", "err", err)
-	}
-	conf := h.oauth2Config(redirectURL, secret)
+	conf := h.oauth2Config(ex.redirectURL, ex.secret)
 	tok, err := conf.Exchange(h.clientContext(ctx), code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		pe := classifyTokenError(err)

@@ -33,8 +33,8 @@ func TestWrongLocalTokenKeyRecordsNothing(t *testing.T) {
 	r.clock.Advance(2 * time.Hour) // the access token expired: a refresh is needed
 	before, _ := r.store.GetConnection(context.Background(), PresetRingCentral, "1003")
 
-	cli := *r.h
-	cli.Secrets = newTestSecretsWithKey(t, "wrong-local-key-0123456789abcdefghijklmnop")
+	cli := &Handler{Config: r.h.Config, Store: r.h.Store, HTTPClient: r.h.HTTPClient, Log: r.h.Log, Now: r.h.Now, Sleep: r.h.Sleep,
+		Secrets: newTestSecretsWithKey(t, "wrong-local-key-0123456789abcdefghijklmnop")}
 	_, err := cli.TokenSource(context.Background(), "1003").Token()
 	if err == nil || !strings.Contains(err.Error(), "OAUTH_TOKEN_KEY") {
 		t.Fatalf("Token with the wrong local key: got %v, want an error naming OAUTH_TOKEN_KEY", err)

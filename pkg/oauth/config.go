@@ -45,6 +45,15 @@ type Config struct {
 	LogLevel slog.Level
 }
 
+// Upper bounds of LoadConfig's integers.
+const (
+	// MaxTokenRatePerMin: the limiter keeps slots to the millisecond, so a
+	// higher rate would give an interval under a millisecond.
+	MaxTokenRatePerMin = 60_000
+	// MaxSweepConcurrency bounds the sweep's parallel refreshes.
+	MaxSweepConcurrency = 256
+)
+
 // ReturnPrefix is one entry of ALLOWED_RETURN_URLS: a return_to must have
 // this scheme and host (with port) exactly, and a path under Path.
 type ReturnPrefix struct {
@@ -201,20 +210,20 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.RefreshWindow = duration("REFRESH_WINDOW", 15*time.Minute)
 	c.KeepaliveMargin = duration("KEEPALIVE_MARGIN", 48*time.Hour)
-	integer := func(name string, def, min int) int {
+	integer := func(name string, def, min, max int) int {
 		v := get(name)
 		if v == "" {
 			return def
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n < min {
-			bad(name, "want an integer >= %d, got %q", min, v)
+		if err != nil || n < min || n > max {
+			bad(name, "want an integer >= %d and <= %d, got %q", min, max, v)
 			return def
 		}
 		return n
 	}
-	c.SweepConcurrency = integer("SWEEP_CONCURRENCY", 16, 1)
-	c.TokenRatePerMin = integer("TOKEN_RATE_PER_MIN", c.Provider.TokenRatePerMin, 0)
+	c.SweepConcurrency = integer("SWEEP_CONCURRENCY", 16, 1, MaxSweepConcurrency)
+	c.TokenRatePerMin = integer("TOKEN_RATE_PER_MIN", c.Provider.TokenRatePerMin, 0, MaxTokenRatePerMin)
 
 	switch v := strings.ToLower(get("LOG_LEVEL")); v {
 	case "", "info":

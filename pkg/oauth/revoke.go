@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,9 +37,28 @@ func (h *Handler) revoke(ctx context.Context, token string) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("oauth: revoke: status %d %s", resp.StatusCode, ringCentralErrorCode(body))
+		return fmt.Errorf("oauth: revoke: status %d%s", resp.StatusCode, revokeErrorCodes(body))
 	}
 	return nil
+}
+
+// revokeErrorCodes names the error of a refused revocation: RFC 7009's
+// standard "error" (RFC 6749 section 5.2) and RingCentral's errors[].errorCode,
+// each only when it looks like a protocol code (never free text), as
+// " invalid_client (OAU-123)".
+func revokeErrorCodes(body []byte) string {
+	var b struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(body, &b)
+	code := ""
+	if b.Error != "" && errorCodePattern.MatchString(b.Error) {
+		code = " " + b.Error
+	}
+	if rc := ringCentralErrorCode(body); rc != "" {
+		code += " (" + rc + ")"
+	}
+	return code
 }
 
 // revokeTimeout bounds the revocation of a replaced session at /callback;

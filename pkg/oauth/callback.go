@@ -191,7 +191,7 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 			if wait <= 0 {
 				wait = defaultRetryAfter
 			}
-			h.pause(ctx, h.Now().Add(wait))
+			h.pause(ctx, h.Now().Add(wait), time.Time{})
 		}
 		return fail(pe.answer(), "code exchange failed", pe.logAttrs()...)
 	}

@@ -477,14 +477,16 @@ func (s *DynamoStore) ReserveTokenCall(ctx context.Context, provider string, now
 }
 
 // PauseTokenCalls implements Store with an UpdateItem that only extends the
-// pause (a shorter one loses its condition, which is not an error).
+// pause (a shorter one loses its condition, which is not an error), or
+// replaces one more than MaxRetryAfter after until.
 func (s *DynamoStore) PauseTokenCalls(ctx context.Context, provider string, until time.Time) error {
 	if provider == "" {
 		return errors.New("oauth: pause token calls: empty provider")
 	}
 	paused := expression.Name(attrPausedUntilMS)
 	v := expression.Value(until.UnixMilli())
-	cond := expression.Or(paused.AttributeNotExists(), paused.LessThan(v))
+	cond := expression.Or(paused.AttributeNotExists(), paused.LessThan(v),
+		paused.GreaterThan(expression.Value(until.UnixMilli()+MaxRetryAfter.Milliseconds())))
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(expression.Set(paused, v)).Build()
 	if err != nil {
 		return fmt.Errorf("oauth: pause token calls: %w", err)

@@ -49,6 +49,9 @@ const (
 
 	// defaultRetryAfter is the pause after a 429 without Retry-After.
 	defaultRetryAfter = 30 * time.Second
+	// MaxRetryAfter caps a 429's Retry-After (seconds or a date): a longer
+	// one would stop every refresh, and refresh tokens would die meanwhile.
+	MaxRetryAfter = 5 * time.Minute
 	// tokenSkew: TokenSource refreshes an access token this long before it
 	// expires, so a request never leaves with a token about to die.
 	tokenSkew = 60 * time.Second
@@ -125,8 +128,18 @@ func (h *Handler) localPause() time.Time {
 }
 
 // pause stops token calls until until: here, and for the whole deployment
-// through the store when the limiter is on.
-func (h *Handler) pause(ctx context.Context, until time.Time) {
+// through the store when the limiter is on. A non-zero refreshExpires (the
+// refresh token the 429 was met for) ends the pause early enough for one
+// more attempt before that token dies.
+func (h *Handler) pause(ctx context.Context, until, refreshExpires time.Time) time.Time {
+	if !refreshExpires.IsZero() {
+		if latest := refreshExpires.Add(-h.providerTimeout() - writeBudget); until.After(latest) {
+			until = latest
+		}
+	}
+	if now := h.Now(); until.Before(now) {
+		until = now
+	}
 	for {
 		cur := h.pausedUntil.Load()
 		if cur >= until.UnixMilli() || h.pausedUntil.CompareAndSwap(cur, until.UnixMilli()) {
@@ -138,6 +151,7 @@ func (h *Handler) pause(ctx context.Context, until time.Time) {
 			h.Log.WarnContext(ctx, "could not share the rate-limit pause; it holds in this environment only", "err", err)
 		}
 	}
+	return until
 }
 
 // rateWaitError says the token endpoint is closed until until, later than
@@ -171,12 +185,24 @@ func (h *Handler) waitTokenCall(ctx context.Context, notAfter time.Time) error {
 		if rate <= 0 {
 			return nil
 		}
-		retry, err := h.Store.ReserveTokenCall(ctx, h.Config.Provider.Name, now, time.Minute/time.Duration(rate))
+		interval := time.Minute / time.Duration(rate)
+		retry, err := h.Store.ReserveTokenCall(ctx, h.Config.Provider.Name, now, interval)
 		if err != nil {
 			return err
 		}
 		if retry.IsZero() {
 			return nil
+		}
+		if retry.After(now.Add(MaxRetryAfter + interval + time.Second)) {
+			// Longer than any pause this version makes: one stored before
+			// Retry-After was capped. Shorten it (the store replaces a
+			// pause more than MaxRetryAfter after the new one).
+			h.Log.WarnContext(ctx, "a stored rate-limit pause is longer than MaxRetryAfter; ending it",
+				"paused_until", retry.UTC().Format(time.RFC3339), "max_retry_after_s", int(MaxRetryAfter/time.Second))
+			if err := h.Store.PauseTokenCalls(ctx, h.Config.Provider.Name, now); err != nil {
+				return err
+			}
+			continue
 		}
 		if retry.After(notAfter) {
 			return &rateWaitError{until: retry}
@@ -342,8 +368,7 @@ func (h *Handler) refreshFailed(ctx context.Context, c *Connection, owner string
 		if wait <= 0 {
 			wait = defaultRetryAfter
 		}
-		until := now.Add(wait)
-		h.pause(ctx, until)
+		until := h.pause(ctx, now.Add(wait), c.RefreshExpiresAt)
 		h.release(ctx, c, owner)
 		log.WarnContext(ctx, "token endpoint rate limited; no token call until the pause ends",
 			append(f.logAttrs(), "outcome", failRateLimited, "paused_until", until.UTC().Format(time.RFC3339))...)

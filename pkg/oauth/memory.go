@@ -227,7 +227,9 @@ func (s *MemoryStore) PauseTokenCalls(ctx context.Context, provider string, unti
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.rates[provider]
-	r.pausedMS = max(r.pausedMS, until.UnixMilli())
+	if u := until.UnixMilli(); r.pausedMS < u || r.pausedMS > u+MaxRetryAfter.Milliseconds() {
+		r.pausedMS = u
+	}
 	s.rates[provider] = r
 	return nil
 }

@@ -132,18 +132,23 @@ func ringCentralErrorCode(body []byte) string {
 	return ""
 }
 
-// parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 if absent
-// or unreadable.
+// parseRetryAfter reads Retry-After as seconds or an HTTP date, capped at
+// MaxRetryAfter (a number too large for any integer type too); 0 if absent,
+// negative or unreadable.
 func parseRetryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || secs > uint64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := time.Until(t); d > 0 {
-			return d
+			return min(d, MaxRetryAfter)
 		}
 	}
 	return 0

@@ -171,7 +171,9 @@ type Store interface {
 	// "limit"). Times are kept to the millisecond.
 	ReserveTokenCall(ctx context.Context, provider string, now time.Time, interval time.Duration) (retryAt time.Time, err error)
 	// PauseTokenCalls makes every ReserveTokenCall for provider wait until
-	// until (a 429's Retry-After). It only ever extends a pause.
+	// until (a 429's Retry-After). It only ever extends a pause, except a
+	// pause more than MaxRetryAfter after until, which it replaces (no
+	// pause is that long: it was stored before Retry-After was capped).
 	PauseTokenCalls(ctx context.Context, provider string, until time.Time) error
 }
 

@@ -1039,6 +1039,27 @@ func testRate(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 				t.Errorf("ReserveTokenCall when the pause ends: got %v, want go", got)
 			}
 		}},
+		{"a pause beyond MaxRetryAfter is replaced", func(t *testing.T, s oauth.Store) {
+			// A year-long pause (stored before Retry-After was capped)
+			// must not hold forever: a pause to an earlier time more than
+			// MaxRetryAfter before it replaces it.
+			if err := s.PauseTokenCalls(t.Context(), "rc", at(365*24*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.PauseTokenCalls(t.Context(), "rc", at(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if got := reserve(t, s, "rc", at(0)); !got.Equal(at(time.Minute)) {
+				t.Errorf("ReserveTokenCall: got %v, want %v", got, at(time.Minute))
+			}
+			// Within MaxRetryAfter a pause still only extends.
+			if err := s.PauseTokenCalls(t.Context(), "rc", at(30*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if got := reserve(t, s, "rc", at(0)); !got.Equal(at(time.Minute)) {
+				t.Errorf("ReserveTokenCall after a shorter pause: got %v, want %v", got, at(time.Minute))
+			}
+		}},
 		{"milliseconds", func(t *testing.T, s oauth.Store) {
 			now := at(1500 * time.Millisecond)
 			if _, err := s.ReserveTokenCall(t.Context(), "rc", now, 250*time.Millisecond); err != nil {

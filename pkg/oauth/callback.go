@@ -61,6 +61,13 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	// authorization is consumed: such a failure must not burn the state.
 	var ex exchangeInputs
 	if code != "" {
+		// A 429 pause known here: nothing consumed, nothing sent; the same
+		// callback works once the pause is over.
+		if p := h.localPause(); p.After(h.Now()) {
+			h.Log.WarnContext(ctx, "callback refused: token endpoint paused after a 429", "outcome", ansBusy.code,
+				"paused_until", p.UTC().Format(time.RFC3339))
+			return busyAnswer(req, h.Now(), p, ""), nil
+		}
 		if ex, err = h.exchangeInputs(ctx, req); err != nil {
 			h.Log.ErrorContext(ctx, "callback failed before the state was consumed", "outcome", ansInternal.code, "err", err)
 			return render(req, ansInternal), nil
@@ -93,6 +100,18 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 		return render(req, a, cookie), nil
 	}
 
+	busy, err := h.exchangeBusyUntil(ctx)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "callback failed", "outcome", ansInternal.code, "err", err)
+		a := ansInternal
+		a.retry = retry
+		return render(req, a, cookie), nil
+	}
+	if !busy.IsZero() {
+		h.Log.WarnContext(ctx, "callback refused: token endpoint paused after a 429, or the code-exchange budget is spent", "outcome", ansBusy.code,
+			"retry_at", busy.UTC().Format(time.RFC3339))
+		return busyAnswer(req, h.Now(), busy, retry, cookie), nil
+	}
 	conn, replaced, a := h.finish(ctx, ex, pending, code)
 	if a != nil {
 		if a.retry != "" {

@@ -72,6 +72,11 @@ var (
 		detail: "The account provider could not be reached or answered with an error. Nothing was connected.",
 		next:   "Wait a minute, then try again.",
 		retry:  "authorize"}
+	ansBusy = answer{status: 503, code: "provider_busy",
+		title:  "The provider is busy",
+		detail: "The account provider asked this service to slow down, so nothing was sent to it. Nothing was connected.",
+		next:   "Wait a moment, then try again.",
+		retry:  "authorize"}
 	ansBadResponse = answer{status: 502, code: "provider_bad_response",
 		title:  "The provider's answer was not usable",
 		detail: "The account provider answered, but without a usable token or account. Nothing was connected.",

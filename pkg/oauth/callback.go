@@ -244,7 +244,12 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 	}
 	replaced, err := h.Store.PutConnection(ctx, conn)
 	if err != nil {
-		return fail(ansInternal, "callback failed: store connection", "err", err)
+		// The provider holds a session nothing here could revoke later:
+		// end it now (RingCentral allows five per user per app).
+		h.Log.ErrorContext(ctx, "callback failed: store connection; revoking the new session", "outcome", ansInternal.code, "account_id", account, "err", err)
+		h.revokeBounded(ctx, conn, "new session")
+		a := ansInternal
+		return nil, nil, &a
 	}
 	h.Log.InfoContext(ctx, "account connected", "outcome", "connected", "provider", conn.Provider, "account_id", account,
 		"replaced", replaced != nil, "refresh_token", tok.RefreshToken != "")

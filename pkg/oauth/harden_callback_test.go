@@ -2,6 +2,8 @@ package oauth
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -26,6 +28,38 @@ func TestCallbackLocalFailureKeepsState(t *testing.T) {
 		}
 		if cb := r.callback(t, query, cookie); cb.StatusCode != 200 {
 			t.Errorf("the same callback with a domain = %d, want 200", cb.StatusCode)
+		}
+	})
+}
+
+// failingPuts refuses every connection write.
+type failingPuts struct{ Store }
+
+func (failingPuts) PutConnection(context.Context, *Connection) (*Connection, error) {
+	return nil, errors.New("dynamodb: throttled")
+}
+
+// Issue 10 item 7: when the connection cannot be stored after a successful
+// code exchange, the new session is revoked at the provider (bounded in
+// time) rather than left alive with nothing to revoke it later, and the
+// outcome is logged.
+func TestCallbackWriteFailureRevokesNewSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newRig(t, newStore)
+		r.h.Store = failingPuts{r.store}
+		resp, cookie := r.start(t, "")
+		cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie)
+		if cb.StatusCode != 500 {
+			t.Fatalf("callback = %d, want 500", cb.StatusCode)
+		}
+		r.prov.mu.Lock()
+		issued, revoked := r.prov.issued, r.prov.revoked
+		r.prov.mu.Unlock()
+		if len(issued) != 3 || len(revoked) != 1 || revoked[0] != issued[2] {
+			t.Errorf("revoked %d tokens, want the new refresh token", len(revoked))
+		}
+		if !strings.Contains(r.logs.String(), "new session revoked") {
+			t.Errorf("outcome not logged:\n%s", r.logs)
 		}
 	})
 }

@@ -75,24 +75,28 @@ var errNoRevocation = errString("oauth: the provider has no revocation endpoint 
 // allows five per user per app). Failures are logged, not returned: the new
 // connection is already stored.
 func (h *Handler) revokeReplaced(ctx context.Context, old *Connection) {
-	// The new connection is stored: the revocation must not make the
-	// function run out of time (the browser would see an error for a
-	// connect that worked), so it gets a short budget of its own.
+	h.revokeBounded(ctx, old, "replaced session")
+}
+
+// revokeBounded revokes c's session with a short budget of its own (less
+// when the function's deadline is near, so the browser still gets its
+// answer) and logs the outcome; what names the session in the log.
+func (h *Handler) revokeBounded(ctx context.Context, c *Connection, what string) {
 	budget := revokeTimeout
 	if d, ok := ctx.Deadline(); ok {
 		budget = min(budget, time.Until(d)-revokeReserve)
 	}
 	if budget <= 0 {
-		h.Log.WarnContext(ctx, "no time left to revoke the replaced session; it expires on its own", "account_id", old.AccountID)
+		h.Log.WarnContext(ctx, "no time left to revoke the "+what+"; it expires on its own", "account_id", c.AccountID, "outcome", "revoke_skipped")
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	if err := h.revokeSession(ctx, old); err != nil {
-		h.Log.WarnContext(ctx, "could not revoke the replaced session; it expires on its own", "account_id", old.AccountID, "err", err)
+	if err := h.revokeSession(ctx, c); err != nil {
+		h.Log.WarnContext(ctx, "could not revoke the "+what+"; it expires on its own", "account_id", c.AccountID, "outcome", "revoke_failed", "err", err)
 		return
 	}
-	h.Log.InfoContext(ctx, "replaced session revoked", "account_id", old.AccountID)
+	h.Log.InfoContext(ctx, what+" revoked", "account_id", c.AccountID, "outcome", "revoked")
 }
 
 // revokeSession revokes c's session at the provider: its refresh token

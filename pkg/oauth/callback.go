@@ -17,6 +17,10 @@ import (
 	"golang.org/x/oauth2"
 )
 
+// shortAccessLifetime: access tokens living less than this are too short
+// to be useful, which is said at connect.
+const shortAccessLifetime = 5 * time.Minute
+
 // ConnectionGrace is how long DynamoDB keeps a connection after its refresh
 // token expired (its ttl), so operators can still see it.
 const ConnectionGrace = 7 * 24 * time.Hour
@@ -238,6 +242,10 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 		return fail(ansInternal, "callback failed: seal tokens", "err", err)
 	}
 	h.warnIfAlwaysDue(ctx, conn, now)
+	if secs := accessLifetime(tok); secs > 0 && time.Duration(secs)*time.Second < shortAccessLifetime {
+		h.Log.WarnContext(ctx, fmt.Sprintf("access tokens live only %d s: the app refreshes one every %d s or so, each a token-endpoint call counted against TOKEN_RATE_PER_MIN", secs, secs*3/4),
+			"account_id", account, "fix", "configure a longer access-token lifetime at the provider if it allows one")
+	}
 	if tok.RefreshToken == "" {
 		h.Log.WarnContext(ctx, "provider issued no refresh token: the connection works until its access token expires and is not kept alive",
 			"account_id", account, "fix", "enable refresh tokens for the app at the provider (RingCentral: turn on \"Issue refresh tokens\" in the app's settings)")

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -37,6 +38,7 @@ type fakeProvider struct {
 	respond    func(w http.ResponseWriter, r *http.Request) bool // true: handled
 	account    string
 	noRefresh  bool
+	expiresIn  int           // access-token lifetime in seconds; 0 means 3600
 	revokeHang chan struct{} // when set, the revocation endpoint waits on it
 
 	tokenCalls  atomic.Int32
@@ -107,7 +109,7 @@ func (p *fakeProvider) token(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.issued = append(p.issued, access, refresh)
 	p.mu.Unlock()
-	body := map[string]any{"access_token": access, "token_type": "bearer", "expires_in": 3600,
+	body := map[string]any{"access_token": access, "token_type": "bearer", "expires_in": cmp.Or(p.expiresIn, 3600),
 		"refresh_token": refresh, "refresh_token_expires_in": 604800, "scope": "ReadAccounts", "owner_id": p.account}
 	if p.noRefresh {
 		delete(body, "refresh_token")

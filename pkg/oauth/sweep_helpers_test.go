@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -112,8 +113,9 @@ func newTestHandler(t testing.TB, store Store, providerName, tokenURL, revokeURL
 // invalid_grant. It counts refreshes per account and records when (on the
 // clock) each happened.
 type countingProvider struct {
-	clock   func() time.Time
-	latency time.Duration // real delay before answering (benchmarks)
+	clock     func() time.Time
+	latency   time.Duration // real delay before answering (benchmarks)
+	expiresIn int           // access-token lifetime in seconds; 0 means 3600
 
 	mu      sync.Mutex
 	gen     map[string]int
@@ -165,7 +167,7 @@ func (p *countingProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"access_token":             fmt.Sprintf("at.%s.%d", account, g),
 		"refresh_token":            fmt.Sprintf("rt.%s.%d", account, g),
 		"token_type":               "bearer",
-		"expires_in":               3600,
+		"expires_in":               cmp.Or(p.expiresIn, 3600),
 		"refresh_token_expires_in": 7 * 24 * 3600,
 	})
 }

@@ -33,36 +33,50 @@ type tokenSource struct {
 	ctx     context.Context
 	account string
 
-	mu  sync.Mutex
-	tok *oauth2.Token
+	mu     sync.Mutex
+	tok    *oauth2.Token
+	issued time.Time // when tok was issued (zero: unknown)
 }
 
 // Token implements oauth2.TokenSource.
 func (s *tokenSource) Token() (*oauth2.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok != nil && s.h.fresh(s.tok.Expiry, s.h.Now()) {
+	if s.tok != nil && fresh(s.tok.Expiry, s.issued, s.h.Now()) {
 		t := *s.tok
 		return &t, nil
 	}
-	tok, err := s.h.token(s.ctx, s.account)
+	tok, issued, err := s.h.token(s.ctx, s.account)
 	if err != nil {
 		return nil, err
 	}
-	s.tok = tok
+	s.tok, s.issued = tok, issued
 	t := *tok
 	return &t, nil
 }
 
-// fresh reports whether an access token expiring at exp can still be handed
-// out at now (a zero expiry is unknown: trusted, as x/oauth2 does).
-func (h *Handler) fresh(exp, now time.Time) bool {
-	return exp.IsZero() || exp.After(now.Add(tokenSkew))
+// fresh reports whether an access token issued at issued and expiring at
+// exp can still be handed out at now (a zero expiry is unknown: trusted, as
+// x/oauth2 does): it must have more than its margin left.
+func fresh(exp, issued, now time.Time) bool {
+	return exp.IsZero() || exp.After(now.Add(tokenMargin(exp, issued)))
+}
+
+// tokenMargin is how long before its expiry an access token is refreshed:
+// a quarter of its lifetime, at most tokenSkew (a minute). A fixed minute
+// would refresh a 60-s token on every call. An unknown lifetime (issue time
+// unknown) gets tokenSkew.
+func tokenMargin(exp, issued time.Time) time.Duration {
+	if issued.IsZero() || !exp.After(issued) {
+		return tokenSkew
+	}
+	return min(tokenSkew, exp.Sub(issued)/4)
 }
 
 // token returns a working access token for the account, refreshing it
 // under the lease protocol if needed.
-func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, error) {
+// It also returns when the token was issued (zero: unknown).
+func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, time.Time, error) {
 	provider := h.Config.Provider.Name
 	owner := newOwner("app")
 	waitUntil := h.Now().Add(h.providerTimeout() + writeBudget)
@@ -70,29 +84,32 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, err
 	for polls := 0; ; {
 		c, err := h.Store.GetConnection(ctx, provider, account)
 		if err != nil {
-			return nil, fmt.Errorf("oauth: token for %s: %w", account, err)
+			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, err)
 		}
 		if c.Status != StatusActive {
-			return nil, fmt.Errorf("oauth: token for %s: connection is %s: %w", account, c.Status, ErrReauthRequired)
+			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: connection is %s: %w", account, c.Status, ErrReauthRequired)
 		}
 		now := h.Now()
-		if c.AccessToken != "" && h.fresh(c.AccessExpiresAt, now) {
-			return h.openAccess(ctx, c)
+		if c.AccessToken != "" && fresh(c.AccessExpiresAt, c.LastRefreshAt, now) {
+			return h.openAccessAt(ctx, c)
 		}
 		if c.RefreshToken == "" {
-			return nil, fmt.Errorf("oauth: token for %s: access token expired and the provider issued no refresh token: %w", account, ErrReauthRequired)
+			if c.AccessToken != "" && c.AccessExpiresAt.After(now) {
+				return h.openAccessAt(ctx, c) // nothing better can be had
+			}
+			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: access token expired and the provider issued no refresh token: %w", account, ErrReauthRequired)
 		}
 		if !leaseFree(c.LeaseUntil, now) {
 			// Another holder is refreshing: poll until it is done.
 			polls++
 			if polls > maxPolls || now.After(waitUntil) {
 				if c.AccessToken != "" && c.AccessExpiresAt.After(now) {
-					return h.openAccess(ctx, c) // still valid, if only just
+					return h.openAccessAt(ctx, c) // still valid, if only just
 				}
-				return nil, fmt.Errorf("oauth: token for %s: %w", account, ErrBusy)
+				return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, ErrBusy)
 			}
 			if err := h.sleep(ctx, pollInterval); err != nil {
-				return nil, fmt.Errorf("oauth: token for %s: %w", account, err)
+				return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, err)
 			}
 			continue
 		}
@@ -100,36 +117,60 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, err
 		if errors.Is(err, ErrConflict) {
 			polls++
 			if polls > maxPolls {
-				return nil, fmt.Errorf("oauth: token for %s: %w", account, ErrBusy)
+				return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, ErrBusy)
 			}
 			continue // someone else wrote or leased it: re-read
 		}
 		if err != nil {
-			return nil, fmt.Errorf("oauth: token for %s: %w", account, err)
+			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, err)
 		}
 		notAfter := leased.LeaseUntil.Add(-h.providerTimeout() - writeBudget)
 		if err := h.waitTokenCall(ctx, notAfter); err != nil {
 			h.release(ctx, leased, owner)
-			return nil, fmt.Errorf("oauth: token for %s: %w", account, err)
+			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, err)
 		}
+		h.Log.DebugContext(ctx, "access token stale; refreshing on demand", "provider", provider, "account_id", account,
+			"access_expires_at", c.AccessExpiresAt.UTC().Format(time.RFC3339))
 		res := h.refreshLeased(ctx, leased, owner, nil)
+		h.logOnDemand(ctx, account, res)
 		switch res.outcome {
 		case outRefreshed:
-			return res.token, nil
+			return res.token, h.Now(), nil
 		case outSkipped:
 			// Another writer won (re-read its result), or the lease ran too
 			// short for the call: bounded like the other retries.
 			polls++
 			if polls > maxPolls {
-				return nil, fmt.Errorf("oauth: token for %s: %w", account, ErrBusy)
+				return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, ErrBusy)
 			}
 			continue
 		case outStop:
 			h.Log.ErrorContext(ctx, "refresh refused: the provider refused the client", "account_id", account,
 				"fix", "check OAUTH_CLIENT_ID and the client secret (OAUTH_CLIENT_SECRET_ARN)")
 		}
-		return nil, fmt.Errorf("oauth: token for %s: %w", account, res.err)
+		return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, res.err)
 	}
+}
+
+// openAccessAt is openAccess with the token's issue time.
+func (h *Handler) openAccessAt(ctx context.Context, c *Connection) (*oauth2.Token, time.Time, error) {
+	tok, err := h.openAccess(ctx, c)
+	return tok, c.LastRefreshAt, err
+}
+
+// logOnDemand logs the outcome of an on-demand refresh (never a token).
+func (h *Handler) logOnDemand(ctx context.Context, account string, res refreshResult) {
+	outcomes := map[outcome]string{outRefreshed: "refreshed", outFailed: "failed", outReauth: StatusReauthRequired,
+		outRateLimited: "rate_limited", outSkipped: "skipped", outStop: "client_refused"}
+	attrs := []any{"provider", h.Config.Provider.Name, "account_id", account, "outcome", outcomes[res.outcome]}
+	if res.err != nil {
+		attrs = append(attrs, "err", res.err)
+	}
+	if res.outcome == outRefreshed {
+		h.Log.InfoContext(ctx, "access token refreshed on demand", append(attrs, "access_expires_at", res.token.Expiry.UTC().Format(time.RFC3339))...)
+		return
+	}
+	h.Log.InfoContext(ctx, "on-demand refresh did not succeed", attrs...)
 }
 
 func (h *Handler) openAccess(ctx context.Context, c *Connection) (*oauth2.Token, error) {

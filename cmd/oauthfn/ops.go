@@ -84,7 +84,9 @@ func runToken(ctx context.Context, h *oauth.Handler, args []string) error {
 }
 
 // runDisconnect revokes ACCOUNT's session at the provider and deletes the
-// connection (deleted even when the revocation fails; the error says so).
+// connection. When the revocation fails the connection is kept as revoked
+// and the sweep retries it (the error says so); an unknown ACCOUNT is an
+// error.
 //
 //	oauthfn disconnect ACCOUNT
 func runDisconnect(ctx context.Context, h *oauth.Handler, args []string) error {
@@ -92,6 +94,9 @@ func runDisconnect(ctx context.Context, h *oauth.Handler, args []string) error {
 		return errors.New("disconnect: want exactly one ACCOUNT")
 	}
 	if err := h.Disconnect(ctx, args[0]); err != nil {
+		if errors.Is(err, oauth.ErrNotFound) {
+			return fmt.Errorf("disconnect: no connection for account %s: %w", args[0], err)
+		}
 		return err
 	}
 	_, err := fmt.Fprintf(stdout, "disconnected %s\n", args[0])

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -121,6 +122,10 @@ func TestOps(t *testing.T) {
 	}
 	if _, err := h.Connection(ctx, "1001"); err == nil {
 		t.Error("connection still stored after disconnect")
+	}
+	// Disconnecting it again (or any unknown account) fails and says so.
+	if err := runDisconnect(ctx, h, []string{"1001"}); !errors.Is(err, oauth.ErrNotFound) || !strings.Contains(err.Error(), "no connection for account 1001") {
+		t.Errorf("disconnect of a missing account: got %v, want an error saying there is no connection", err)
 	}
 
 	for _, bad := range []struct {

@@ -496,7 +496,7 @@ const (
 	metricService   = "oauthfn"
 )
 
-var sweepMetrics = []string{"due", "refreshed", "failed", "reauth_required", "rate_limited", "skipped_leased", "duration_ms"}
+var sweepMetrics = []string{"due", "refreshed", "failed", "reauth_required", "rate_limited", "skipped_leased", "revoked", "duration_ms"}
 
 func TestAlarmsAndDashboard(t *testing.T) {
 	s := newStack(t, paramSets[0].overrides)

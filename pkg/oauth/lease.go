@@ -83,6 +83,7 @@ const (
 	outRateLimited         // 429: nothing changed, calls paused
 	outSkipped             // another writer held the lease or already won
 	outStop                // invalid_client / unauthorized_client: stop the sweep
+	outRevoked             // a revoked connection's session revoked at last (or expired): deleted
 )
 
 type refreshResult struct {

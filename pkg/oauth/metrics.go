@@ -62,6 +62,7 @@ func writeEMF(w io.Writer, s SweepSummary, now time.Time) error {
 		{"reauth_required", s.ReauthRequired},
 		{"rate_limited", s.RateLimited},
 		{"skipped_leased", s.SkippedLeased},
+		{"revoked", s.Revoked},
 	}
 	line := map[string]any{"Service": metricsService}
 	dir := emfDirective{Namespace: MetricsNamespace, Dimensions: [][]string{{"Service"}}}

@@ -65,13 +65,17 @@ func (in SweepInput) shards() (from, to int, err error) {
 // writer (a concurrent sweep or an app's TokenSource) held or had just
 // refreshed.
 type SweepSummary struct {
-	Due            int   `json:"due"`
-	Refreshed      int   `json:"refreshed"`
-	Failed         int   `json:"failed"`
-	ReauthRequired int   `json:"reauth_required"`
-	RateLimited    int   `json:"rate_limited"`
-	SkippedLeased  int   `json:"skipped_leased"`
-	DurationMS     int64 `json:"duration_ms"`
+	Due            int `json:"due"`
+	Refreshed      int `json:"refreshed"`
+	Failed         int `json:"failed"`
+	ReauthRequired int `json:"reauth_required"`
+	RateLimited    int `json:"rate_limited"`
+	SkippedLeased  int `json:"skipped_leased"`
+	// Revoked counts revoked connections (Disconnect could not revoke
+	// them) whose revocation the sweep retried with success, or gave up
+	// because the refresh token expired; a failed retry counts in Failed.
+	Revoked    int   `json:"revoked"`
+	DurationMS int64 `json:"duration_ms"`
 }
 
 // maxDue bounds the entries one sweep reads from one shard.
@@ -126,7 +130,7 @@ func (h *Handler) Sweep(ctx context.Context, in SweepInput) (SweepSummary, error
 	h.Log.InfoContext(ctx, "sweep done", "shard_from", from, "shard_to", to,
 		"due", sum.Due, "refreshed", sum.Refreshed, "failed", sum.Failed,
 		"reauth_required", sum.ReauthRequired, "rate_limited", sum.RateLimited,
-		"skipped_leased", sum.SkippedLeased, "duration_ms", sum.DurationMS, "stopped", s.stopReason())
+		"skipped_leased", sum.SkippedLeased, "revoked", sum.Revoked, "duration_ms", sum.DurationMS, "stopped", s.stopReason())
 	return sum, nil
 }
 
@@ -159,6 +163,8 @@ func (s *sweeper) count(o outcome) {
 		s.sum.RateLimited++
 	case outSkipped:
 		s.sum.SkippedLeased++
+	case outRevoked:
+		s.sum.Revoked++
 	}
 }
 
@@ -374,6 +380,11 @@ func (s *sweeper) work(ctx context.Context, j job) {
 		h.release(ctx, c, s.owner)
 		return
 	}
+	if c.Status == StatusRevoked {
+		res := h.retryRevocation(ctx, c, s.owner)
+		s.count(res.outcome)
+		return
+	}
 	res := h.refreshLeased(ctx, c, s.owner, called)
 	s.count(res.outcome)
 	if res.outcome == outFailed && res.err != nil {
@@ -399,7 +410,7 @@ func (s *sweeper) lease(ctx context.Context, e DueEntry) *Connection {
 		now := h.Now()
 		c, err := h.Store.AcquireLease(ctx, e.Provider, e.AccountID, version, s.owner, now, now.Add(LeaseDuration))
 		if err == nil {
-			if !dueAt(c, now) { // refreshed between the index read and the lease
+			if !dueAt(c, now) && !revocationDue(c, now) { // refreshed between the index read and the lease
 				h.release(ctx, c, s.owner)
 				s.count(outSkipped)
 				return nil
@@ -424,7 +435,7 @@ func (s *sweeper) lease(ctx context.Context, e DueEntry) *Connection {
 			s.count(outFailed)
 			return nil
 		}
-		if !leaseFree(cur.LeaseUntil, now) || !dueAt(cur, now) || attempt > 0 {
+		if !leaseFree(cur.LeaseUntil, now) || (!dueAt(cur, now) && !revocationDue(cur, now)) || attempt > 0 {
 			s.count(outSkipped)
 			return nil
 		}

@@ -86,6 +86,9 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, tim
 		if err != nil {
 			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, err)
 		}
+		if c.Status == StatusRevoked {
+			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: disconnected (revocation at the provider pending): %w", account, ErrNotFound)
+		}
 		if c.Status != StatusActive {
 			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: connection is %s: %w", account, c.Status, ErrReauthRequired)
 		}
@@ -246,31 +249,4 @@ func (h *Handler) Connections(ctx context.Context) ([]ConnectionInfo, error) {
 		out[i] = c.Info()
 	}
 	return out, nil
-}
-
-// Disconnect revokes the account's session at the provider and deletes the
-// connection. The delete happens even when the revocation fails (the user
-// asked to be disconnected; the session then ends on its own when its
-// refresh token expires): the error returned then wraps the revocation's.
-// A provider without a revocation endpoint gets the delete only, and no
-// error. Disconnecting an unknown account is not an error.
-func (h *Handler) Disconnect(ctx context.Context, accountID string) error {
-	provider := h.Config.Provider.Name
-	c, err := h.Store.GetConnection(ctx, provider, accountID)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("oauth: disconnect %s: %w", accountID, err)
-	}
-	revokeErr := h.revokeSession(ctx, c)
-	if err := h.Store.DeleteConnection(ctx, provider, accountID); err != nil {
-		return fmt.Errorf("oauth: disconnect %s: %w", accountID, errors.Join(err, revokeErr))
-	}
-	if revokeErr != nil {
-		h.Log.WarnContext(ctx, "disconnected, but the provider did not revoke the session", "account_id", accountID, "err", revokeErr)
-		return fmt.Errorf("oauth: disconnect %s: connection deleted, revocation failed: %w", accountID, revokeErr)
-	}
-	h.Log.InfoContext(ctx, "account disconnected", "account_id", accountID)
-	return nil
 }

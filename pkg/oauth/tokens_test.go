@@ -89,13 +89,13 @@ func TestDisconnect(t *testing.T) {
 	tests := []struct {
 		name      string
 		fault     *mockrc.Fault
-		wantErr   bool
+		wantErr   error
 		wantLive  int
 		revokeURL bool
 	}{
-		{"revoked and deleted", nil, false, 0, true},
-		{"revocation fails: still deleted, error reported", &mockrc.Fault{Status: 500}, true, 1, true},
-		{"no revocation endpoint: deleted", nil, false, 1, false},
+		{"revoked and deleted", nil, nil, 0, true},
+		{"revocation fails: kept as revoked, error reported", &mockrc.Fault{Status: 500}, ErrRevocationPending, 1, true},
+		{"no revocation endpoint: deleted", nil, nil, 1, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,17 +108,27 @@ func TestDisconnect(t *testing.T) {
 				r.rc.Script(mockrc.RevokePath, *tt.fault)
 			}
 			err := r.h.Disconnect(context.Background(), "1003")
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Disconnect: got %v, want error %t", err, tt.wantErr)
+			if !errors.Is(err, tt.wantErr) || (err != nil) != (tt.wantErr != nil) {
+				t.Fatalf("Disconnect: got %v, want %v", err, tt.wantErr)
 			}
-			if _, err := r.store.GetConnection(context.Background(), PresetRingCentral, "1003"); !errors.Is(err, ErrNotFound) {
+			c, err := r.store.GetConnection(context.Background(), PresetRingCentral, "1003")
+			if tt.wantErr == nil && !errors.Is(err, ErrNotFound) {
 				t.Errorf("connection after Disconnect: got %v, want ErrNotFound", err)
+			}
+			if tt.wantErr != nil && (err != nil || c.Status != StatusRevoked) {
+				t.Errorf("connection after a failed revocation: got %v, %v; want it kept as revoked", c, err)
 			}
 			if got := r.rc.Sessions("1003"); got != tt.wantLive {
 				t.Errorf("live sessions at the provider: got %d, want %d", got, tt.wantLive)
 			}
-			if err := r.h.Disconnect(context.Background(), "1003"); err != nil {
-				t.Errorf("second Disconnect: %v", err)
+			// Again: a kept connection is revoked now (the fault was used
+			// up); a deleted one is not found.
+			err = r.h.Disconnect(context.Background(), "1003")
+			if tt.wantErr == nil && !errors.Is(err, ErrNotFound) {
+				t.Errorf("second Disconnect: %v, want ErrNotFound", err)
+			}
+			if tt.wantErr != nil && (err != nil || r.rc.Sessions("1003") != 0) {
+				t.Errorf("second Disconnect: %v, %d live sessions; want revoked and deleted", err, r.rc.Sessions("1003"))
 			}
 		})
 	}

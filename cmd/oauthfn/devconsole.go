@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
+	"github.com/oauthfn/oauthfn/pkg/oauth"
 )
 
 // consolePath is the dev console. It exists only in this command: the Lambda
@@ -145,7 +146,7 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 			Account:        cn.AccountID,
 			Status:         cn.Status,
 			AccessExpires:  stamp(cn.AccessExpiresAt, now),
-			RefreshExpires: stamp(cn.RefreshExpiresAt, now),
+			RefreshExpires: refreshStamp(cn, now),
 			LastRefresh:    stamp(cn.LastRefreshAt, now),
 			NextRefresh:    stamp(cn.RefreshAt, now),
 			LastErr:        cn.LastError,
@@ -426,3 +427,15 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 <ul class="logs">{{range .Logs}}<li class="mono">{{.Time}} <span class="lvl-{{.Level}}">{{.Level}}</span> <strong>{{.Msg}}</strong> {{.Rest}}</li>{{end}}</ul>
 </section>
 {{template "bottom"}}`))
+
+// refreshStamp is the refresh token's expiry, or why there is none: no
+// refresh token at all, or one whose lifetime the provider did not give.
+func refreshStamp(cn *oauth.Connection, now time.Time) string {
+	switch cn.Info().RefreshState() {
+	case oauth.RefreshNone:
+		return "no refresh token"
+	case oauth.RefreshUnknown:
+		return "unknown lifetime"
+	}
+	return stamp(cn.RefreshExpiresAt, now)
+}

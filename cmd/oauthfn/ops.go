@@ -61,7 +61,7 @@ func runList(ctx context.Context, h *oauth.Handler, args []string) error {
 	fmt.Fprintln(w, "ACCOUNT\tSTATUS\tACCESS EXPIRES\tREFRESH EXPIRES\tNEXT REFRESH\tLAST REFRESH\tFAILURES\tLAST ERROR")
 	for _, c := range infos {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.AccountID, c.Status,
-			when(c.AccessExpiresAt), when(c.RefreshExpiresAt), when(c.NextRefreshAt), when(c.LastRefreshAt),
+			when(c.AccessExpiresAt), refreshExpires(c), when(c.NextRefreshAt), when(c.LastRefreshAt),
 			c.Failures, dash(c.LastError))
 	}
 	return w.Flush()
@@ -101,6 +101,17 @@ func runDisconnect(ctx context.Context, h *oauth.Handler, args []string) error {
 	}
 	_, err := fmt.Fprintf(stdout, "disconnected %s\n", args[0])
 	return err
+}
+
+// refreshExpires tells "no refresh token" from "unknown lifetime".
+func refreshExpires(c oauth.ConnectionInfo) string {
+	switch c.RefreshState() {
+	case oauth.RefreshNone:
+		return "none (no refresh token)"
+	case oauth.RefreshUnknown:
+		return "unknown (lifetime not given)"
+	}
+	return when(c.RefreshExpiresAt)
 }
 
 func when(t time.Time) string {

@@ -142,3 +142,41 @@ func TestOps(t *testing.T) {
 		}
 	}
 }
+
+// Issue 10 item 20: `list` tells a connection without a refresh token from
+// one whose refresh token's lifetime is unknown, and shows a refusal of the
+// client as the last error.
+func TestListRefreshStates(t *testing.T) {
+	store := oauth.NewMemoryStore()
+	now := time.Now()
+	for _, c := range []*oauth.Connection{
+		{Provider: "p", AccountID: "no-refresh", Status: oauth.StatusActive, Version: 1, AccessToken: "sealed"},
+		{Provider: "p", AccountID: "unknown-lifetime", Status: oauth.StatusActive, Version: 1, AccessToken: "sealed", RefreshToken: "sealed"},
+		{Provider: "p", AccountID: "refused", Status: oauth.StatusActive, Version: 1, AccessToken: "sealed", RefreshToken: "sealed",
+			RefreshExpiresAt: now.Add(time.Hour), LastError: "invalid_client"},
+	} {
+		if _, err := store.PutConnection(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := capture(t)
+	h := &oauth.Handler{Config: oauth.Config{Provider: oauth.Provider{Name: "p"}}, Store: store}
+	if err := runList(context.Background(), h, nil); err != nil {
+		t.Fatal(err)
+	}
+	for account, want := range map[string]string{
+		"no-refresh":       "none (no refresh token)",
+		"unknown-lifetime": "unknown (lifetime not given)",
+		"refused":          "invalid_client",
+	} {
+		line := ""
+		for l := range strings.SplitSeq(out.String(), "\n") {
+			if strings.HasPrefix(l, account+" ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, want) {
+			t.Errorf("%s: line %q lacks %q", account, line, want)
+		}
+	}
+}

@@ -328,7 +328,9 @@ func accessLifetime(tok *oauth2.Token) int64 {
 // the due-index). keepalive: refresh_expires_at − KEEPALIVE_MARGIN; eager: the
 // earlier of that and access_expires_at − REFRESH_WINDOW. A connection
 // without a refresh token cannot be refreshed. A refresh token of unknown
-// lifetime is kept alive only in eager mode.
+// lifetime is kept alive only in eager mode; in keepalive mode it stays in
+// the due-index all the same, looked at once every modeRecheck without a
+// refresh (unknownLifetimeRecheck), so that a switch to eager reaches it.
 func (c Config) refreshAt(conn *Connection) time.Time {
 	if conn.RefreshToken == "" || conn.Status != StatusActive {
 		return time.Time{}
@@ -342,7 +344,24 @@ func (c Config) refreshAt(conn *Connection) time.Time {
 			at = a
 		}
 	}
+	if at.IsZero() && conn.RefreshExpiresAt.IsZero() {
+		at = unknownLifetimeRecheck(conn.UpdatedAt)
+	}
 	return at
+}
+
+// modeRecheck is how often a keepalive sweep looks at a connection whose
+// refresh-token lifetime is unknown (without refreshing it): a switch of
+// REFRESH_MODE to eager reaches such connections within this time.
+const modeRecheck = 24 * time.Hour
+
+// unknownLifetimeRecheck is the refresh_at of such a connection last
+// written at updated (zero stays zero: out of the index).
+func unknownLifetimeRecheck(updated time.Time) time.Time {
+	if updated.IsZero() {
+		return time.Time{}
+	}
+	return updated.Add(modeRecheck)
 }
 
 // clientContext carries the handler's HTTP client to x/oauth2.

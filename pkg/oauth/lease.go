@@ -364,7 +364,14 @@ func (h *Handler) refreshFailed(ctx context.Context, c *Connection, owner string
 		return refreshResult{outcome: outReauth, err: ErrReauthRequired}
 
 	case failInvalidClient, failUnauthorizedClient:
-		h.release(ctx, c, owner)
+		// Not the connection's fault, so no failure is counted and it
+		// stays due; the refusal is recorded as its last_error so that
+		// `list` and the console show why the sweep stopped.
+		next := *c
+		next.LastError = f.kind
+		if err := h.completeLease(ctx, &next, owner); err != nil && !errors.Is(err, ErrConflict) {
+			h.Log.WarnContext(ctx, "could not record the refusal on the connection; its lease ends on its own", "account_id", c.AccountID, "err", err)
+		}
 		return refreshResult{outcome: outStop, err: fmt.Errorf("oauth: refresh: provider refused the client (%s)", f.kind)}
 
 	case failRateLimited:

@@ -71,6 +71,9 @@ type SweepSummary struct {
 	ReauthRequired int `json:"reauth_required"`
 	RateLimited    int `json:"rate_limited"`
 	SkippedLeased  int `json:"skipped_leased"`
+	// Stopped says why the sweep stopped taking work early (deadline,
+	// rate limit, the provider refusing the client), or is empty.
+	Stopped string `json:"stopped,omitempty"`
 	// Revoked counts revoked connections (Disconnect could not revoke
 	// them) whose revocation the sweep retried with success, or gave up
 	// because the refresh token expired; a failed retry counts in Failed.
@@ -125,6 +128,7 @@ func (h *Handler) Sweep(ctx context.Context, in SweepInput) (SweepSummary, error
 	s.run(ctx, entries)
 
 	sum := s.summary()
+	sum.Stopped = s.stopReason()
 	sum.DurationMS = h.Now().Sub(start).Milliseconds()
 	h.writeMetrics(sum, h.Now())
 	h.Log.InfoContext(ctx, "sweep done", "shard_from", from, "shard_to", to,
@@ -385,6 +389,12 @@ func (s *sweeper) work(ctx context.Context, j job) {
 		s.count(res.outcome)
 		return
 	}
+	if h.Config.RefreshMode == ModeKeepalive && c.RefreshExpiresAt.IsZero() {
+		// Unknown lifetime: keepalive does not refresh it (its access
+		// token is refreshed on demand); look again in modeRecheck.
+		h.park(ctx, c, s.owner)
+		return
+	}
 	res := h.refreshLeased(ctx, c, s.owner, called)
 	s.count(res.outcome)
 	if res.outcome == outFailed && res.err != nil {
@@ -392,7 +402,7 @@ func (s *sweeper) work(ctx context.Context, j job) {
 		h.Log.WarnContext(ctx, "sweep: connection not refreshed", "provider", c.Provider, "account_id", c.AccountID, "err", res.err)
 	}
 	if res.outcome == outStop {
-		s.stop("provider refused the client")
+		s.stop(strings.TrimPrefix(res.err.Error(), "oauth: refresh: "))
 		s.clientOnce.Do(func() {
 			h.Log.ErrorContext(ctx, "sweep stopped: the provider refused the client",
 				"outcome", "invalid_client", "account_id", c.AccountID,
@@ -446,4 +456,14 @@ func (s *sweeper) lease(ctx context.Context, e DueEntry) *Connection {
 // dueAt reports whether the sweep should refresh c at now.
 func dueAt(c *Connection, now time.Time) bool {
 	return c.Status == StatusActive && c.RefreshToken != "" && !c.RefreshAt.IsZero() && !c.RefreshAt.After(now)
+}
+
+// park hands back a leased connection of unknown refresh-token lifetime in
+// keepalive mode, due again in modeRecheck, unrefreshed.
+func (h *Handler) park(ctx context.Context, c *Connection, owner string) {
+	next := *c
+	next.RefreshAt = unknownLifetimeRecheck(h.Now())
+	if err := h.completeLease(ctx, &next, owner); err != nil && !errors.Is(err, ErrConflict) {
+		h.Log.WarnContext(ctx, "could not re-schedule a connection of unknown refresh-token lifetime; its lease ends on its own", "account_id", c.AccountID, "err", err)
+	}
 }

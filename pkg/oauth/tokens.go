@@ -208,6 +208,26 @@ type ConnectionInfo struct {
 	UpdatedAt     time.Time
 }
 
+// Refresh-token states (ConnectionInfo.RefreshState).
+const (
+	RefreshNone    = "none"    // the provider issued no refresh token
+	RefreshUnknown = "unknown" // a refresh token of unknown lifetime
+	RefreshKnown   = "known"   // a refresh token expiring at RefreshExpiresAt
+)
+
+// RefreshState tells a connection without a refresh token (RefreshNone)
+// from one whose refresh token's lifetime is unknown (RefreshUnknown): both
+// have a zero RefreshExpiresAt.
+func (i ConnectionInfo) RefreshState() string {
+	switch {
+	case !i.HasRefreshToken:
+		return RefreshNone
+	case i.RefreshExpiresAt.IsZero():
+		return RefreshUnknown
+	}
+	return RefreshKnown
+}
+
 // Info describes c without its tokens.
 func (c *Connection) Info() ConnectionInfo {
 	return ConnectionInfo{

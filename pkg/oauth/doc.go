@@ -27,7 +27,8 @@
 //     make exactly one token request.
 //   - Token theft at rest: tokens are sealed with AES-256-GCM under a key
 //     derived (HKDF-SHA256) from a Secrets Manager secret, with the item's pk
-//     as additional data, so a ciphertext copied to another item does not
+//     and the field name as additional data, so a ciphertext copied to
+//     another item, or swapped with the other token of its item, does not
 //     open.
 //   - Leaks: no token, code, verifier, state or secret is ever logged, put in
 //     a URL (other than the provider redirect's own state) or shown on a page;

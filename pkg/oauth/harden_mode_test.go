@@ -37,7 +37,7 @@ func TestModeSwitchReachesUnknownLifetime(t *testing.T) {
 		// Keepalive: a day later it is looked at, not refreshed, and parked again.
 		clock.Advance(24*time.Hour + time.Second)
 		sweepOnce(t, h)
-		if n := prov.total(); n != 0 {
+		if n := prov.refreshCount(); n != 0 {
 			t.Fatalf("keepalive refreshed a connection of unknown lifetime %d times", n)
 		}
 		parked, _ := h.Store.GetConnection(context.Background(), "p", "a1")

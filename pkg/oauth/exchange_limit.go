@@ -3,26 +3,40 @@ package oauth
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 )
 
-// exchangeLimiter is the suffix of the rate item of code exchanges:
-// "rate#<provider>#exchange", beside the refreshes' "rate#<provider>".
-const exchangeLimiter = "#exchange"
+// Code exchanges have a budget of their own, on rate items of their own
+// ("rate#<provider>#exchange#0" … "#4"), beside the refreshes'
+// "rate#<provider>": exchangeBuckets items, each allowing one exchange every
+// exchangeBuckets × 2 refresh intervals. So up to exchangeBuckets sign-ins
+// can go at once, and on average half of TOKEN_RATE_PER_MIN a minute.
+const (
+	exchangeLimiter = "#exchange#"
+	exchangeBuckets = 5
+)
+
+// exchangeLimiters names the exchange budget's rate items.
+func exchangeLimiters(provider string) []string {
+	out := make([]string, exchangeBuckets)
+	for i := range out {
+		out[i] = provider + exchangeLimiter + strconv.Itoa(i)
+	}
+	return out
+}
 
 // exchangeBusyUntil reports when a code exchange may go, or a zero time if
-// it may go now. A person is waiting, so an exchange never waits: during a
-// 429 pause (here or, with TOKEN_RATE_PER_MIN > 0, shared by any execution
-// environment) or when the exchanges' own budget is spent, the callback
-// answers "provider busy" and nothing is sent to the provider.
-//
-// The budget is half of TOKEN_RATE_PER_MIN (one exchange every two of the
-// refreshes' intervals), on a rate item of its own: exchanges never take the
-// refreshes' slots, and a flood of callbacks cannot use more than that.
-// With TOKEN_RATE_PER_MIN=0 only the pause applies.
+// it may go now (it then has taken its place in the budget). A person is
+// waiting, so an exchange never waits: during a 429 pause (here or, with
+// TOKEN_RATE_PER_MIN > 0, shared by any execution environment: pause writes
+// it on every rate item) or when the exchanges' budget is spent, the
+// callback answers "provider busy" and nothing is sent to the provider.
+// Exchanges never take the refreshes' slots, so a flood of callbacks cannot
+// starve the sweep. With TOKEN_RATE_PER_MIN=0 only the pause applies.
 func (h *Handler) exchangeBusyUntil(ctx context.Context) (time.Time, error) {
 	now := h.Now()
 	if p := h.localPause(); p.After(now) {
@@ -32,12 +46,23 @@ func (h *Handler) exchangeBusyUntil(ctx context.Context) (time.Time, error) {
 	if rate <= 0 {
 		return time.Time{}, nil
 	}
-	interval := 2 * (time.Minute / time.Duration(rate))
-	retry, err := h.Store.ReserveTokenCall(ctx, h.Config.Provider.Name+exchangeLimiter, now, interval)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("oauth: exchange budget: %w", err)
+	interval := exchangeBuckets * 2 * (time.Minute / time.Duration(rate))
+	names := exchangeLimiters(h.Config.Provider.Name)
+	start := rand.IntN(len(names)) // spread concurrent callers over the items
+	var earliest time.Time
+	for i := range names {
+		retry, err := h.Store.ReserveTokenCall(ctx, names[(start+i)%len(names)], now, interval)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("oauth: exchange budget: %w", err)
+		}
+		if retry.IsZero() {
+			return time.Time{}, nil
+		}
+		if earliest.IsZero() || retry.Before(earliest) {
+			earliest = retry
+		}
 	}
-	return retry, nil
+	return earliest, nil
 }
 
 // busyAnswer tells the person when to try again.

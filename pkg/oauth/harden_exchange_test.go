@@ -59,22 +59,30 @@ func TestExchangeHonoursPause(t *testing.T) {
 func TestExchangeBudget(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
 		r := newRig(t, newStore, "TOKEN_RATE_PER_MIN", "5")
+		busy := 0
 		for range 20 {
 			resp, cookie := r.start(t, "")
-			r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie)
+			if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode == 503 {
+				busy++
+			}
 		}
-		if n := r.prov.tokenCalls.Load(); n != 1 {
-			t.Errorf("token calls for 20 callbacks within a second: %d, want 1 (the exchange budget)", n)
+		if n := r.prov.tokenCalls.Load(); n != exchangeBuckets || busy != 20-exchangeBuckets {
+			t.Errorf("20 callbacks within a second: %d token calls, %d busy; want %d calls (the exchange budget's burst), the rest busy", n, busy, exchangeBuckets)
 		}
 		// The refreshes' slots were not taken.
 		if err := r.h.waitTokenCall(context.Background(), r.now); err != nil {
 			t.Errorf("refresh slot after the exchanges: %v, want one free now", err)
 		}
-		// The budget refills: half of TOKEN_RATE_PER_MIN, one every 24 s.
-		r.now = r.now.Add(24 * time.Second)
+		// The budget refills at half of TOKEN_RATE_PER_MIN: 5 every 2 minutes.
+		r.now = r.now.Add(119 * time.Second)
 		resp, cookie := r.start(t, "")
+		if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 503 {
+			t.Errorf("callback 119 s later = %d, want 503", cb.StatusCode)
+		}
+		r.now = r.now.Add(time.Second)
+		resp, cookie = r.start(t, "")
 		if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 200 {
-			t.Errorf("callback 24 s later = %d, want 200", cb.StatusCode)
+			t.Errorf("callback 120 s later = %d, want 200", cb.StatusCode)
 		}
 	})
 }

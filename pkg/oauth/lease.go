@@ -149,7 +149,7 @@ func (h *Handler) pause(ctx context.Context, until, refreshExpires time.Time) ti
 	}
 	if h.Config.TokenRatePerMin > 0 {
 		// Refreshes' and code exchanges' rate items both hold the pause.
-		for _, limiter := range []string{h.Config.Provider.Name, h.Config.Provider.Name + exchangeLimiter} {
+		for _, limiter := range append([]string{h.Config.Provider.Name}, exchangeLimiters(h.Config.Provider.Name)...) {
 			if err := h.Store.PauseTokenCalls(context.WithoutCancel(ctx), limiter, until); err != nil {
 				h.Log.WarnContext(ctx, "could not share the rate-limit pause; it holds in this environment only", "err", err)
 			}

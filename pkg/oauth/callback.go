@@ -74,13 +74,7 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	retry := retryLink(pending)
 
 	if provErr != "" {
-		a := ansProviderRefused
-		if provErr == "access_denied" {
-			a = ansDeclined
-		}
-		a.retry = retry
-		h.Log.InfoContext(ctx, "authorization ended by the provider", "outcome", a.code, "provider_error", safeCode(provErr))
-		return render(req, a, cookie), nil
+		return h.providerRedirectError(ctx, req, provErr, q["error_description"], retry, cookie), nil
 	}
 
 	conn, replaced, a := h.finish(ctx, req, pending, code)
@@ -99,6 +93,49 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 		return render(req, ok, cookie), nil
 	}
 	return redirect(returnURL(pending, conn.AccountID), cookie), nil
+}
+
+// providerRedirectError answers a callback that brought the provider's
+// error instead of a code. An error no retry can fix (the app's
+// configuration at the provider or here is wrong) is logged as a
+// configuration error with the fix, and the page offers no "Try again";
+// the user declining, or a passing fault, offers one.
+func (h *Handler) providerRedirectError(ctx context.Context, req events.APIGatewayV2HTTPRequest, provErr, description, retry, cookie string) events.APIGatewayV2HTTPResponse {
+	attrs := []any{"provider_error", safeCode(provErr)}
+	if d := safeDescription(description); d != "" {
+		attrs = append(attrs, "error_description", d)
+	}
+	if a, fix, ok := redirectConfigError(provErr, h.Config.Provider.Name); ok {
+		h.Log.ErrorContext(ctx, "configuration error: the provider refused the authorization request; no retry can fix it",
+			append(attrs, "outcome", a.code, "fix", fix)...)
+		return render(req, a, cookie)
+	}
+	a := ansProviderRefused
+	if provErr == "access_denied" {
+		a = ansDeclined
+	}
+	a.retry = retry
+	h.Log.InfoContext(ctx, "authorization ended by the provider", append(attrs, "outcome", a.code)...)
+	return render(req, a, cookie)
+}
+
+// redirectConfigError maps the provider's redirect errors that only a
+// configuration change can fix (RFC 6749 4.1.2.1) to their page and the
+// fix for the log.
+func redirectConfigError(provErr, preset string) (answer, string, bool) {
+	switch provErr {
+	case "unauthorized_client", "unsupported_response_type":
+		return ansUnauthorizedClient, "the provider does not let this client use the authorization code grant: enable the Authorization Code grant for the app in its settings at the provider (RingCentral: auth type \"3-legged OAuth flow authorization code\")", true
+	case "invalid_scope":
+		fix := "OAUTH_SCOPES asks for scopes the provider does not grant this client: use only scopes the app is allowed at the provider"
+		if preset == PresetRingCentral {
+			fix = "RingCentral sets permissions in the app's settings, not per request: leave OAUTH_SCOPES empty, or list only permissions the app has"
+		}
+		return ansInvalidScope, fix, true
+	case "invalid_request":
+		return ansRequestRefused, "the provider refused the authorization request as malformed: check that OAUTH_CLIENT_ID is the app's client id, that OAUTH_REDIRECT_URL (or the derived callback URL) is registered with the provider exactly, and that OAUTH_AUTH_URL is the provider's authorization endpoint and accepts PKCE (S256); the error_description names the parameter", true
+	}
+	return answer{}, "", false
 }
 
 // noBinding is a binding hash no nonce has (readBindings keeps only
@@ -160,7 +197,7 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	conf := h.oauth2Config(redirectURL, secret)
 	tok, err := conf.Exchange(h.clientContext(ctx), code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		pe := classifyTokenError(err)
+		pe := h.tokenFailure(err, grantCode)
 		if pe.kind == failRateLimited {
 			// The sweep and TokenSource hold off too.
 			wait := pe.retryAfter
@@ -197,7 +234,7 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	h.warnIfAlwaysDue(ctx, conn, now)
 	if tok.RefreshToken == "" {
 		h.Log.WarnContext(ctx, "provider issued no refresh token: the connection works until its access token expires and is not kept alive",
-			"account_id", account, "fix", "enable refresh tokens for the app at the provider (RingCentral: turn on \"Issue refresh tokens\" in the app's settings)")
+			"account_id", account, "fix", noRefreshTokenFix(h.Config.Provider.Name))
 	}
 	replaced, err := h.Store.PutConnection(ctx, conn)
 	if err != nil {
@@ -206,6 +243,14 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	h.Log.InfoContext(ctx, "account connected", "outcome", "connected", "provider", conn.Provider, "account_id", account,
 		"replaced", replaced != nil, "refresh_token", tok.RefreshToken != "")
 	return conn, replaced, nil
+}
+
+// noRefreshTokenFix is what makes the provider issue refresh tokens.
+func noRefreshTokenFix(preset string) string {
+	if preset == PresetRingCentral {
+		return "turn on \"Issue refresh tokens\" in the RingCentral app's settings (Developer Console, app settings, Auth), then have the account authorize again"
+	}
+	return "allow the refresh_token grant for this client at the provider, and request offline access (most OpenID Connect providers issue refresh tokens only for the offline_access scope: add it to OAUTH_SCOPES), then have the account authorize again"
 }
 
 // applyToken seals tok's tokens into c and sets the lifetimes (from the

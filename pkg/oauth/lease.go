@@ -86,6 +86,7 @@ type refreshResult struct {
 	outcome outcome
 	token   *oauth2.Token // the new token, on outRefreshed only
 	err     error
+	failure tokenFailure // what the provider said, on outStop
 }
 
 // newOwner is a random lease owner id, e.g. "sweep-1f2e3d4c5b6a7988".
@@ -244,7 +245,7 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 		err = fmt.Errorf("oauth: refresh: unsupported token type %q", safeCode(tok.TokenType))
 	}
 	if err != nil {
-		return h.refreshFailed(ctx, c, owner, classifyTokenError(err), now)
+		return h.refreshFailed(ctx, c, owner, h.tokenFailure(err, grantRefresh), now)
 	}
 
 	next := *c
@@ -324,7 +325,7 @@ func (h *Handler) refreshFailed(ctx context.Context, c *Connection, owner string
 
 	case failInvalidClient, failUnauthorizedClient:
 		h.release(ctx, c, owner)
-		return refreshResult{outcome: outStop, err: fmt.Errorf("oauth: refresh: provider refused the client (%s)", f.kind)}
+		return refreshResult{outcome: outStop, failure: f, err: fmt.Errorf("oauth: refresh: provider refused the client (%s)", f.kind)}
 
 	case failRateLimited:
 		wait := f.retryAfter

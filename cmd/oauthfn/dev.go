@@ -56,11 +56,12 @@ console (connections and recent logs; never tokens). Plain http on loopback.
 
 -provider mock (default): the built-in RingCentral-shaped provider is served
 under /mock/ on the same server. The dev server sets OAUTH_PROVIDER,
-OAUTH_SERVER_URL, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_TOKEN_KEY (random
-for each run), OAUTH_REDIRECT_URL and ALLOWED_RETURN_URLS itself and ignores
-any OAUTH_* and ALLOWED_RETURN_URLS in the environment. The other variables
-(LOG_LEVEL, TABLE_NAME, REFRESH_MODE, ... and the AWS SDK's AWS_*) are read
-from the environment.
+OAUTH_SERVER_URL, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_REDIRECT_URL and
+ALLOWED_RETURN_URLS itself and ignores any other OAUTH_* and
+ALLOWED_RETURN_URLS in the environment. OAUTH_TOKEN_KEY is the environment's
+when set (keep it to read a DynamoDB table across restarts), else random for
+the run. The other variables (LOG_LEVEL, TABLE_NAME, REFRESH_MODE, ... and the
+AWS SDK's AWS_*) are read from the environment.
 
 -provider env: everything comes from the environment, as in the Lambdas (a
 real provider, e.g. OAUTH_PROVIDER=ringcentral with your own app's client id
@@ -72,7 +73,9 @@ http://<addr>/app/ is always added to ALLOWED_RETURN_URLS.
 
 -store dynamodb uses TABLE_NAME through the AWS SDK's default configuration
 (AWS_ENDPOINT_URL=http://127.0.0.1:5000 for moto_server); -create-table creates
-the table if it is missing.
+the table if it is missing. With it, the operator commands (oauthfn list,
+token, sweep, disconnect) work against this server: it prints the export
+lines to run in their shell.
 
 Flags (each also from the environment variable shown):
 `
@@ -101,14 +104,15 @@ type devOptions struct {
 // devServer is the dev server's http.Handler and what it is made of.
 type devServer struct {
 	http.Handler
-	BaseURL string         // http://host:port, no trailing slash
-	OAuth   *oauth.Handler // the same Handler the Lambdas run
-	Mock    *mockrc.Server // nil unless -provider mock
-	Logs    *devlog.Ring   // the console's recent log lines
-	Log     *slog.Logger   // JSON to LogOutput and Logs
-	KeyNote string         // how the token key was chosen (never the key)
-	Console *devConsole    // /_dev
-	table   string         // "" for the memory store
+	BaseURL string              // http://host:port, no trailing slash
+	OAuth   *oauth.Handler      // the same Handler the Lambdas run
+	Mock    *mockrc.Server      // nil unless -provider mock
+	Logs    *devlog.Ring        // the console's recent log lines
+	Log     *slog.Logger        // JSON to LogOutput and Logs
+	KeyNote string              // how the token key was chosen (never the key)
+	env     func(string) string // the environment LoadConfig read (see devEnv)
+	Console *devConsole         // /_dev
+	table   string              // "" for the memory store
 	opts    devOptions
 }
 
@@ -178,6 +182,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		ErrorLog:          slog.NewLogLogger(ds.Log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintln(stdout, ds.StartupLine())
+	fmt.Fprint(stdout, ds.ExportLines())
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -272,7 +277,7 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds.KeyNote = keyNote
+	ds.KeyNote, ds.env = keyNote, getenv
 	cfg, err := oauth.LoadConfig(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("dev: %w", err)
@@ -374,9 +379,17 @@ func devEnv(provider, base string, getenv func(string) string) (func(string) str
 				env[name] = getenv(name)
 			}
 		}
-		key, err := randomKey()
-		if err != nil {
-			return nil, "", err
+		// The token key: the environment's OAUTH_TOKEN_KEY (so a DynamoDB
+		// table stays readable across restarts and by the operator
+		// commands), else random for this run.
+		key := getenv("OAUTH_TOKEN_KEY")
+		keyNote = "OAUTH_TOKEN_KEY from the environment"
+		if key == "" {
+			var err error
+			if key, err = randomKey(); err != nil {
+				return nil, "", err
+			}
+			keyNote = "random for this run"
 		}
 		env["OAUTH_PROVIDER"] = oauth.PresetRingCentral
 		env["OAUTH_SERVER_URL"] = base + mockPrefix
@@ -385,7 +398,6 @@ func devEnv(provider, base string, getenv func(string) string) (func(string) str
 		env["OAUTH_TOKEN_KEY"] = key
 		env["OAUTH_REDIRECT_URL"] = base + "/callback"
 		env["ALLOWED_RETURN_URLS"] = base + "/"
-		keyNote = "random for this run"
 	case providerEnv:
 		for _, name := range oauth.Variables {
 			env[name] = getenv(name)

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth"
+)
+
+// awsExported are the AWS SDK variables the export lines carry when set:
+// where DynamoDB is and which region. Never credentials.
+var awsExported = []string{
+	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE",
+}
+
+// ExportLines are printed after the startup line: with -store dynamodb, the
+// shell lines that point the operator commands (oauthfn list, token, sweep,
+// disconnect) at this server's deployment (the same provider, client, token
+// key and table), so using them is one step: run the lines in their shell.
+// With the memory store they say why the commands cannot reach it.
+//
+// Secrets: the mock's client secret is mockrc's public default, and a token
+// key random for this run protects only the mock's tokens, so both are
+// printed (on stdout, never in a log or on a page). A real provider's
+// client secret and a key from the environment are never printed: the
+// lines say to export the same values.
+func (ds *devServer) ExportLines() string {
+	if ds.table == "" {
+		return "# operator commands (oauthfn list, token, sweep, disconnect) read DynamoDB, not this server's memory store: start it with -store dynamodb to use them against it\n"
+	}
+	mock := ds.Mock != nil
+	var b strings.Builder
+	b.WriteString("# operator commands against this server (oauthfn list, token, sweep, disconnect): run these lines in their shell\n")
+	var vars, notes []string
+	for _, name := range oauth.Variables {
+		v := ds.env(name)
+		switch {
+		case v == "":
+		case name == "OAUTH_TOKEN_KEY":
+			if mock && ds.opts.Getenv(name) == "" {
+				vars = append(vars, name+"="+shellQuote(v))
+			} else {
+				notes = append(notes, "# OAUTH_TOKEN_KEY: export the value this server was started with")
+			}
+		case name == "OAUTH_CLIENT_SECRET" && !mock:
+			notes = append(notes, "# OAUTH_CLIENT_SECRET: export the value this server was started with")
+		default:
+			vars = append(vars, name+"="+shellQuote(v))
+		}
+	}
+	for _, name := range awsExported {
+		if v := ds.opts.Getenv(name); v != "" {
+			vars = append(vars, name+"="+shellQuote(v))
+		}
+	}
+	if ds.opts.Getenv("AWS_ACCESS_KEY_ID") != "" {
+		notes = append(notes, "# AWS credentials: the same as this server's (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
+	}
+	for _, v := range vars {
+		b.WriteString("export " + v + "\n")
+	}
+	for _, n := range notes {
+		b.WriteString(n + "\n")
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

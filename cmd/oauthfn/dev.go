@@ -282,7 +282,7 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	}
 
 	ds.Logs = devlog.New(devlog.DefaultLines)
-	ds.Log = slog.New(requestIDHandler{slog.NewJSONHandler(io.MultiWriter(ds.Logs, opts.LogOutput), &slog.HandlerOptions{Level: cfg.LogLevel})})
+	ds.Log = slog.New(quietIdleSweep{requestIDHandler{slog.NewJSONHandler(io.MultiWriter(ds.Logs, opts.LogOutput), &slog.HandlerOptions{Level: cfg.LogLevel})}})
 
 	store, smClient, err := ds.backends(ctx, cfg)
 	if err != nil {
@@ -294,7 +294,7 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	}
 	h := oauth.NewHandler(cfg, store, secrets)
 	h.Log = ds.Log
-	h.Metrics = io.MultiWriter(ds.Logs, opts.LogOutput) // EMF lines show in the console
+	h.Metrics = devMetrics(cfg.LogLevel, opts.LogOutput) // see devsweep.go
 	h.Now = opts.Now
 	ds.OAuth = h
 
@@ -315,7 +315,7 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 		})
 		mux.Handle(mockPrefix+"/", http.StripPrefix(mockPrefix, ds.Mock))
 	}
-	ds.Handler = ds.canonicalHost(ds.accessLog(mux))
+	ds.Handler = ds.canonicalHost(ds.accessLog(ds.notFoundPage(mux)))
 	ds.Log.Info("dev server ready", "url", ds.BaseURL+"/", "provider", opts.Provider, "store", opts.Store)
 	return ds, nil
 }

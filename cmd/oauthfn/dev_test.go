@@ -244,7 +244,8 @@ func checkConnected(t *testing.T, ds *devServer, b *browser, logs *testenv.Buffe
 	resp, console := b.get(b.origin + consolePath)
 	wantStatus(t, "GET /_dev", resp, console, http.StatusOK)
 	for _, s := range []string{
-		"<code>ringcentral/" + account + "</code>",
+		`<code class="account">` + account + "</code>",
+		`<span class="note">ringcentral, version `,
 		`<span class="ok">active</span>`,
 		"2030-01-02 04:04:05 UTC (in 1h00m)", // access: testNow + 1h
 		"2030-01-09 03:04:05 UTC (in 7d0h)",  // refresh: testNow + 7 days

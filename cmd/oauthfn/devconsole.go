@@ -383,7 +383,8 @@ the account's tokens encrypted and sends you back here.</p>
 </section>
 <section>
 <h2>Then</h2>
-<p>The <a href="/_dev">dev console</a> lists the stored connections (never their tokens) and the recent logs.</p>
+<p>The <a href="/_dev">dev console</a> lists the stored connections (never their tokens) and the recent logs,
+and can make a connection due and run the sweep, to watch a refresh happen.</p>
 </section>
 {{template "bottom"}}`))
 
@@ -421,8 +422,8 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 
 <section id="actions">
 <h2>Actions</h2>
-{{/* Console actions (devActions in dev.go): each is a POST form, checked
-     against cross-origin requests. */}}
+{{/* Console actions (devActions in dev.go; "Make due now" in devsweep.go):
+     each is a POST form, checked against cross-origin requests. */}}
 {{range .Actions}}<form method="post" action="/_dev/actions/{{.Name}}"><p><button type="submit">{{.Label}}</button>{{with .Help}} <span class="note">{{.}}</span>{{end}}</p></form>
 {{else}}<p class="note">None yet.</p>{{end}}
 {{with .Last}}<p>{{.Label}}: {{if .Failed}}<span class="bad">failed</span>{{else}}<span class="ok">done</span>{{end}} <span class="mono">{{.Summary}}</span></p>{{end}}

@@ -1,8 +1,10 @@
-// Command oauthfn is the local side of oauthfn: the dev server, and (as they
-// are added) operators' commands against a deployment's table.
+// Command oauthfn is the local side of oauthfn: the dev server, and
+// operators' commands against a deployment's table.
 //
 //	go run ./cmd/oauthfn dev                  the local dev server (see dev.go)
-//	go run ./cmd/oauthfn help [command]       usage
+//	go run ./cmd/oauthfn sweep|list           one sweep now; the connections
+//	go run ./cmd/oauthfn token|disconnect ACCOUNT
+//	go run ./cmd/oauthfn help [command]       usage; every command also answers -h
 //
 // It is never part of a Lambda function: the functions under functions/
 // import pkg/oauth only (a test checks that).
@@ -98,7 +100,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "run `oauthfn help <command>` for a command's flags")
+	fmt.Fprintln(w, "run `oauthfn help <command>` (or `oauthfn <command> -h`) for a command's usage and flags")
 }
 
 func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -75,7 +75,7 @@ var (
 	ansInvalidClient = answer{status: 502, code: "invalid_client",
 		title:  "This app's credentials were refused",
 		detail: "The provider did not accept the app's client id or client secret.",
-		next:   "This is not something you can fix. The app's operator must check OAUTH_CLIENT_ID and the client secret."}
+		next:   "This is not something you can fix. The app's operator must check OAUTH_CLIENT_ID, the client secret, and how they are sent (OAUTH_AUTH_STYLE: basic or post)."}
 	ansUnavailable = answer{status: 502, code: "provider_unavailable",
 		title:  "The provider is not answering",
 		detail: "The account provider could not be reached or answered with an error. Nothing was connected.",

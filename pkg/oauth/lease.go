@@ -18,7 +18,8 @@ import (
 //
 //  1. lease: Store.AcquireLease (version unchanged, no live lease) sets
 //     lease_owner and lease_until = now + LeaseDuration;
-//  2. refresh at the provider through x/oauth2 (AuthStyleInHeader, bounded
+//  2. refresh at the provider through x/oauth2 (AuthStyleInHeader, or
+//     AuthStyleInParams with OAUTH_AUTH_STYLE=post; bounded
 //     by the provider timeout), after a token-endpoint slot is reserved;
 //  3. write: Store.CompleteLease (lease_owner is us) stores the new tokens,
 //     expiries, refresh_at, version+1, and clears the lease and failures.
@@ -233,7 +234,7 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 		return refreshResult{outcome: outSkipped, err: errLeaseTooShort}
 	}
 
-	// The token call. oauth2Config sets AuthStyleInHeader: auto-detection
+	// The token call. oauth2Config sets the auth style explicitly (OAUTH_AUTH_STYLE): auto-detection
 	// would re-send a refused refresh the other way and could burn it.
 	conf := h.oauth2Config("", secret)
 	callCtx, cancel := context.WithTimeout(h.clientContext(ctx), h.providerTimeout())

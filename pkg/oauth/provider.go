@@ -14,7 +14,8 @@ type Provider struct {
 	// basic, the default) or oauth2.AuthStyleInParams (post); never
 	// auto-detected. Revocation authenticates the same way.
 	Endpoint oauth2.Endpoint
-	// RevokeURL revokes a token (RFC 7009 style form POST with Basic auth).
+	// RevokeURL revokes a token (RFC 7009 style form POST, the client
+	// authenticated as at the token endpoint).
 	// Empty: the provider offers no revocation.
 	RevokeURL string
 	// AccountField names the token-response field holding the account id

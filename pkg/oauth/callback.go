@@ -28,9 +28,9 @@ var errorCodePattern = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
 // authorization is consumed atomically if it exists, is not expired and
 // matches the cookie (a mismatch leaves it in place); then the provider's
 // error is reported, or the code is exchanged (PKCE verifier, client secret in
-// HTTP Basic or the form body, OAUTH_AUTH_STYLE), the account resolved, the tokens sealed and stored, a replaced
-// connection's refresh token revoked, and the browser sent to return_to (or
-// shown a success page). State is checked before anything is sent to the
+// HTTP Basic or the form body, OAUTH_AUTH_STYLE), the account resolved, the
+// tokens sealed and stored, a replaced connection's refresh token revoked,
+// and the browser sent to return_to (or shown a success page). State is checked before anything is sent to the
 // provider.
 func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	q, err := parseQuery(req.RawQueryString, callbackLimits)

@@ -211,7 +211,7 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	now := h.Now()
 	account, err := h.resolveAccount(ctx, tok)
 	if err != nil {
-		return fail(ansBadResponse, "code exchange failed: account not resolved", "reason", err.Error())
+		return fail(ansBadResponse, "code exchange failed: account not resolved", append([]any{"reason", err.Error()}, refusalAttrs(err)...)...)
 	}
 	if !strings.EqualFold(tok.TokenType, "bearer") && tok.TokenType != "" {
 		return fail(ansBadResponse, "code exchange failed: unsupported token type", "token_type", safeCode(tok.TokenType))
@@ -377,7 +377,13 @@ func (h *Handler) userinfoSub(ctx context.Context, tok *oauth2.Token) (string, e
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("userinfo: status %d", resp.StatusCode)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		f := refusalFromBody(resp.StatusCode, body)
+		f.kind = failBadResponse // a 401 here is the access token's, not the client's
+		if f.code == "" { // RFC 6750: the error rides in WWW-Authenticate
+			f.code, f.description = bearerError(resp.Header.Get("WWW-Authenticate"))
+		}
+		return "", &refusalError{"userinfo", f}
 	}
 	var body struct {
 		Sub json.RawMessage `json:"sub"`
@@ -390,6 +396,28 @@ func (h *Handler) userinfoSub(ctx context.Context, tok *oauth2.Token) (string, e
 		return "", errors.New("userinfo: no sub")
 	}
 	return sub, nil
+}
+
+// bearerError reads error and error_description from an RFC 6750
+// WWW-Authenticate challenge (Bearer error="invalid_token",
+// error_description="..."), sanitised.
+func bearerError(challenge string) (code, description string) {
+	for _, name := range []string{"error", "error_description"} {
+		i := strings.Index(challenge, name+"=\"")
+		if i < 0 {
+			continue
+		}
+		v := challenge[i+len(name)+2:]
+		if j := strings.IndexByte(v, '"'); j >= 0 {
+			v = v[:j]
+		}
+		if name == "error" {
+			code = safeCode(v)
+		} else {
+			description = safeDescription(v)
+		}
+	}
+	return code, description
 }
 
 // extraString reads a token-response field as a string (numbers are

@@ -435,3 +435,40 @@ func TestAuthStyleOIDC(t *testing.T) {
 		})
 	}
 }
+
+// TestUserinfoRefusalLogged: a refused userinfo call (the account cannot be
+// named) is logged with the provider's error and description, from the
+// body or RFC 6750's WWW-Authenticate, and its HTTP status; no client fix.
+func TestUserinfoRefusalLogged(t *testing.T) {
+	tests := []struct {
+		name, challenge, body string
+	}{
+		{"WWW-Authenticate", `Bearer realm="x", error="invalid_token", error_description="The access token expired"`, ""},
+		{"JSON body", "", `{"error":"invalid_token","error_description":"The access token expired"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prov := newFakeProvider(t)
+			r := newRig(t, memoryStore, "OAUTH_TOKEN_URL", prov.srv.URL+"/token", "OAUTH_ACCOUNT_FIELD", "", "OAUTH_USERINFO_URL", prov.srv.URL+"/userinfo")
+			r.prov = prov
+			prov.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				if req.URL.Path == "/userinfo" {
+					if tt.challenge != "" {
+						w.Header().Set("WWW-Authenticate", tt.challenge)
+					}
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(401)
+					w.Write([]byte(tt.body))
+					return
+				}
+				prov.token(w, req)
+			})
+			resp, cookie := r.start(t, "")
+			if cb := r.callback(t, prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 502 {
+				t.Fatalf("callback = %d, want 502", cb.StatusCode)
+			}
+			wantAttrs(t, logLine(t, r.logs.String(), "account not resolved"), map[string]string{
+				"error_code": "invalid_token", "error_description": "The access token expired", "http_status": "401", "fix": "!"})
+		})
+	}
+}

@@ -49,17 +49,21 @@ func (h *Handler) revoke(ctx context.Context, token string) error {
 	if resp.StatusCode/100 != 2 {
 		f := refusalFromBody(resp.StatusCode, body)
 		f.authStyle = authStyleName(p.authStyle())
-		return &revokeError{f}
+		return &refusalError{"revoke", f}
 	}
 	return nil
 }
 
-// revokeError is a revocation the provider refused: its HTTP status and
-// what it said. Log it with refusalAttrs.
-type revokeError struct{ f tokenFailure }
+// refusalError is a call to the provider's revocation or userinfo endpoint
+// that the provider refused: its HTTP status and what it said. Log it with
+// refusalAttrs.
+type refusalError struct {
+	endpoint string // "revoke", "userinfo"
+	f        tokenFailure
+}
 
-func (e *revokeError) Error() string {
-	msg := fmt.Sprintf("oauth: revoke: provider refused: status %d", e.f.status)
+func (e *refusalError) Error() string {
+	msg := fmt.Sprintf("oauth: %s: provider refused: status %d", e.endpoint, e.f.status)
 	if e.f.code != "" {
 		msg += " " + e.f.code
 	}
@@ -76,7 +80,7 @@ func (e *revokeError) Error() string {
 // (the provider's error, error_description, HTTP status and the fix), or
 // none.
 func refusalAttrs(err error) []any {
-	var re *revokeError
+	var re *refusalError
 	if errors.As(err, &re) {
 		return re.f.logAttrs()
 	}

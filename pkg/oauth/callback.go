@@ -380,7 +380,7 @@ func (h *Handler) userinfoSub(ctx context.Context, tok *oauth2.Token) (string, e
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 		f := refusalFromBody(resp.StatusCode, body)
 		f.kind = failBadResponse // a 401 here is the access token's, not the client's
-		if f.code == "" { // RFC 6750: the error rides in WWW-Authenticate
+		if f.code == "" {        // RFC 6750: the error rides in WWW-Authenticate
 			f.code, f.description = bearerError(resp.Header.Get("WWW-Authenticate"))
 		}
 		return "", &refusalError{"userinfo", f}

@@ -379,8 +379,10 @@ func (h *Handler) userinfoSub(ctx context.Context, tok *oauth2.Token) (string, e
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 		f := refusalFromBody(resp.StatusCode, body)
-		f.kind = failBadResponse // a 401 here is the access token's, not the client's
-		if f.code == "" {        // RFC 6750: the error rides in WWW-Authenticate
+		// A 401 here is the access token's fault, not the client's; RFC
+		// 6750 puts the error in WWW-Authenticate rather than the body.
+		f.kind = failBadResponse
+		if f.code == "" {
 			f.code, f.description = bearerError(resp.Header.Get("WWW-Authenticate"))
 		}
 		return "", &refusalError{"userinfo", f}

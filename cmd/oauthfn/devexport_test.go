@@ -110,3 +110,32 @@ func TestDevExportLinesMemory(t *testing.T) {
 		t.Errorf("memory store export lines = %q, want a note naming -store dynamodb", lines)
 	}
 }
+
+// TestDevExportLinesEnvProvider: with a real provider the client secret and
+// the token key are never printed; the lines say to export the same values.
+func TestDevExportLinesEnvProvider(t *testing.T) {
+	const secret, key = "real-client-secret-value", "real token key, at least thirty-two characters"
+	env := map[string]string{
+		"OAUTH_PROVIDER": "ringcentral", "OAUTH_CLIENT_ID": "real-client", "OAUTH_CLIENT_SECRET": secret,
+		"OAUTH_TOKEN_KEY": key, "TABLE_NAME": "prod-like", "AWS_REGION": "eu-west-1",
+		"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "aws-secret-example",
+	}
+	ds := &devServer{table: "prod-like", env: envMap(env), opts: devOptions{Getenv: envMap(env)}}
+	lines := ds.ExportLines()
+	for _, s := range []string{secret, key, "AKIAEXAMPLE", "aws-secret-example"} {
+		if strings.Contains(lines, s) {
+			t.Errorf("export lines print %q:\n%s", s, lines)
+		}
+	}
+	got := parseExports(t, lines)
+	for k, want := range map[string]string{"OAUTH_PROVIDER": "ringcentral", "OAUTH_CLIENT_ID": "real-client", "TABLE_NAME": "prod-like", "AWS_REGION": "eu-west-1"} {
+		if got[k] != want {
+			t.Errorf("export %s = %q, want %q", k, got[k], want)
+		}
+	}
+	for _, note := range []string{"# OAUTH_CLIENT_SECRET: export the value", "# OAUTH_TOKEN_KEY: export the value", "# AWS credentials"} {
+		if !strings.Contains(lines, note) {
+			t.Errorf("export lines lack %q:\n%s", note, lines)
+		}
+	}
+}

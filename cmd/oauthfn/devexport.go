@@ -19,11 +19,11 @@ var awsExported = []string{
 // key and table), so using them is one step: run the lines in their shell.
 // With the memory store they say why the commands cannot reach it.
 //
-// Secrets: the mock's client secret is mockrc's public default, and a token
-// key random for this run protects only the mock's tokens, so both are
-// printed (on stdout, never in a log or on a page). A real provider's
-// client secret and a key from the environment are never printed: the
-// lines say to export the same values.
+// Secrets (see secretVariable): the mock's client secret is mockrc's public
+// default, and a key random for this run protects only the mock's tokens,
+// so those are printed (on stdout, never in a log or on a page). A secret
+// that came from the environment (a real provider's client secret, a key
+// you set) is never printed: the lines say to export the same value.
 func (ds *devServer) ExportLines() string {
 	if ds.table == "" {
 		return "# operator commands (oauthfn list, token, sweep, disconnect) read DynamoDB, not this server's memory store: start it with -store dynamodb to use them against it\n"
@@ -36,14 +36,9 @@ func (ds *devServer) ExportLines() string {
 		v := ds.env(name)
 		switch {
 		case v == "":
-		case name == "OAUTH_TOKEN_KEY":
-			if mock && ds.opts.Getenv(name) == "" {
-				vars = append(vars, name+"="+shellQuote(v))
-			} else {
-				notes = append(notes, "# OAUTH_TOKEN_KEY: export the value this server was started with")
-			}
-		case name == "OAUTH_CLIENT_SECRET" && !mock:
-			notes = append(notes, "# OAUTH_CLIENT_SECRET: export the value this server was started with")
+		case secretVariable(name) && !(mock && v != ds.opts.Getenv(name)):
+			// A secret of the environment's: never printed.
+			notes = append(notes, "# "+name+": export the value this server was started with")
 		default:
 			vars = append(vars, name+"="+shellQuote(v))
 		}
@@ -63,6 +58,15 @@ func (ds *devServer) ExportLines() string {
 		b.WriteString(n + "\n")
 	}
 	return b.String()
+}
+
+// secretVariable reports whether a configuration variable holds a secret
+// (OAUTH_CLIENT_SECRET, OAUTH_TOKEN_KEY, and any other *_SECRET or *_KEY).
+// The export lines print one only when the mock mode made it up for this
+// run (mockrc's public client secret, a random key); never one that came
+// from the environment.
+func secretVariable(name string) bool {
+	return strings.HasSuffix(name, "_SECRET") || strings.HasSuffix(name, "_KEY")
 }
 
 // shellQuote quotes s for a POSIX shell.

@@ -139,3 +139,21 @@ func TestDevExportLinesEnvProvider(t *testing.T) {
 		}
 	}
 }
+
+// TestDevExportLinesMockSecrets: in mock mode the lines print only the
+// secrets the dev server made up (mockrc's public client secret, random
+// keys), never one from the environment, whatever its name.
+func TestDevExportLinesMockSecrets(t *testing.T) {
+	shell := map[string]string{"OAUTH_CLIENT_SECRET": "the shell's real secret", "OAUTH_TOKEN_KEY": "the shell's own token key, 32+ characters"}
+	effective := map[string]string{"OAUTH_PROVIDER": "ringcentral", "OAUTH_CLIENT_SECRET": mockrc.DefaultClientSecret,
+		"OAUTH_TOKEN_KEY": shell["OAUTH_TOKEN_KEY"], "TABLE_NAME": "t"}
+	ds := &devServer{table: "t", Mock: mockrc.New(mockrc.Options{}), env: envMap(effective), opts: devOptions{Getenv: envMap(shell)}}
+	lines := ds.ExportLines()
+	got := parseExports(t, lines)
+	if got["OAUTH_CLIENT_SECRET"] != mockrc.DefaultClientSecret || strings.Contains(lines, shell["OAUTH_CLIENT_SECRET"]) {
+		t.Errorf("client secret: got %q, want the mock's public one only:\n%s", got["OAUTH_CLIENT_SECRET"], lines)
+	}
+	if strings.Contains(lines, shell["OAUTH_TOKEN_KEY"]) || !strings.Contains(lines, "# OAUTH_TOKEN_KEY: export the value") {
+		t.Errorf("the environment's token key printed, or no note:\n%s", lines)
+	}
+}

@@ -20,16 +20,17 @@ func lookPath(t *testing.T, name string) string {
 	return p
 }
 
-// TestCfnLint runs `cfn-lint template.yaml` (errors and warnings, with the
-// SAM transform) and wants no findings at all.
+// TestCfnLint runs cfn-lint on template.yaml (errors, warnings,
+// informational and experimental rules, with the SAM transform) and wants no
+// findings at all.
 func TestCfnLint(t *testing.T) {
 	cfnLint := lookPath(t, "cfn-lint")
 	t.Parallel()
-	cmd := exec.Command(cfnLint, "template.yaml")
+	cmd := exec.Command(cfnLint, "--include-checks", "I", "--include-experimental", "--", "template.yaml")
 	cmd.Dir = root()
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(out) != 0 {
-		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
+		t.Errorf("cfn-lint -c I -e template.yaml: %v\n%s", err, out)
 	}
 }
 

@@ -48,7 +48,7 @@ build-RefreshFunction:
 	$(GO_BUILD) -o $(sam-artifacts) ./functions/refresh
 
 lint:
-	cfn-lint template.yaml
+	cfn-lint --include-checks I --include-experimental -- template.yaml
 	$(GO) vet ./...
 	./scripts/staticcheck.sh
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

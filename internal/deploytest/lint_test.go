@@ -137,10 +137,11 @@ func TestMakefileTargets(t *testing.T) {
 }
 
 // TestSAMBuildTargets runs the targets sam build runs and inspects the
-// binaries: static linux/arm64 ELF files named bootstrap, stripped, built
+// binaries: static linux ELF files for the template's architecture, named bootstrap, stripped, built
 // without the RPC shim and without local paths.
 func TestSAMBuildTargets(t *testing.T) {
 	lookPath(t, "go")
+	machine := map[string]elf.Machine{"[arm64]": elf.EM_AARCH64, "[x86_64]": elf.EM_X86_64}[fmt.Sprint(mapAt(t, loadTemplate(t), "Globals", "Function")["Architectures"])]
 	for fn := range functionDirs {
 		t.Run(fn, func(t *testing.T) {
 			artifacts := t.TempDir()
@@ -148,7 +149,7 @@ func TestSAMBuildTargets(t *testing.T) {
 			if err != nil {
 				t.Fatalf("make build-%s: %v\n%s", fn, err, out)
 			}
-			checkLambdaBinary(t, filepath.Join(artifacts, "bootstrap"), elf.EM_AARCH64)
+			checkLambdaBinary(t, filepath.Join(artifacts, "bootstrap"), machine)
 		})
 	}
 }

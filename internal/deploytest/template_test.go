@@ -171,6 +171,23 @@ func TestTemplateEnvCatchesBadConfig(t *testing.T) {
 	}
 }
 
+// TestSweepConcurrencyBound: the template's SweepConcurrency bounds are
+// values LoadConfig accepts.
+func TestSweepConcurrencyBound(t *testing.T) {
+	p := mapAt(t, loadTemplate(t), "Parameters", "SweepConcurrency")
+	for _, key := range []string{"MinValue", "MaxValue"} {
+		n, ok := p[key].(int)
+		if !ok {
+			t.Fatalf("SweepConcurrency.%s: got %v, want a number", key, p[key])
+		}
+		s := newStack(t, map[string]string{"ClientId": "x", "SweepConcurrency": strconv.Itoa(n)})
+		cfg, err := oauth.LoadConfig(getenv(s.env("RefreshFunction")))
+		if err != nil || cfg.SweepConcurrency != n {
+			t.Errorf("SWEEP_CONCURRENCY=%d (%s): got %d, %v; want it accepted", n, key, cfg.SweepConcurrency, err)
+		}
+	}
+}
+
 func TestTemplateEnvNames(t *testing.T) {
 	s := newStack(t, paramSets[0].overrides)
 	known := append(slices.Clone(oauth.Variables), "AWS_ENDPOINT_URL")
@@ -414,7 +431,8 @@ func TestFunctionSettings(t *testing.T) {
 					{"Metadata.BuildMethod", mapAt(t, r, "Metadata")["BuildMethod"], "makefile"},
 					{"CodeUri (the Makefile's directory)", f["CodeUri"], "."},
 					{"Runtime", f["Runtime"], "provided.al2023"},
-					{"Architectures", fmt.Sprint(f["Architectures"]), "[arm64]"},
+					// Globals' one architecture (the Makefile builds for it).
+					{"Architectures", fmt.Sprint(f["Architectures"]), fmt.Sprint(mapAt(t, s.tpl, "Globals", "Function")["Architectures"])},
 					{"Handler", f["Handler"], "bootstrap"},
 					{"MemorySize", f["MemorySize"], 128},
 					{"Timeout", f["Timeout"], wantTimeout},

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -124,7 +123,7 @@ func TestOps(t *testing.T) {
 		t.Error("connection still stored after disconnect")
 	}
 	// Disconnecting it again (or any unknown account) fails and says so.
-	if err := runDisconnect(ctx, h, []string{"1001"}); !errors.Is(err, oauth.ErrNotFound) || !strings.Contains(err.Error(), "no connection for account 1001") {
+	if err := runDisconnect(ctx, h, []string{"1001"}); err == nil || !strings.Contains(err.Error(), "no connection for account 1001") {
 		t.Errorf("disconnect of a missing account: got %v, want an error saying there is no connection", err)
 	}
 
@@ -178,5 +177,42 @@ func TestListRefreshStates(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("%s: line %q lacks %q", account, line, want)
 		}
+	}
+}
+
+// TestOpsErrorsExplained: library errors become what happened and what to
+// do, for the account at hand, without "oauth: " prefixes.
+func TestOpsErrorsExplained(t *testing.T) {
+	h, _ := connected(t)
+	ctx := context.Background()
+	capture(t)
+
+	c, err := h.Store.GetConnection(ctx, h.Config.Provider.Name, "1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Status = oauth.StatusReauthRequired
+	if _, err := h.Store.PutConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		run  func(context.Context, *oauth.Handler, []string) error
+		args []string
+		want string
+	}{
+		{"token for an unknown account", runToken, []string{"alice"}, "no connection for account alice: send the user to /authorize"},
+		{"token for an account that must reconnect", runToken, []string{"1001"}, "account 1001 must connect again (its refresh token was refused or the session ended): send the user to /authorize"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.run(ctx, h, tt.args)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("error %v, want it to start %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "oauth: ") {
+				t.Errorf("error stutters: %q", err)
+			}
+		})
 	}
 }

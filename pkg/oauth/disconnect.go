@@ -69,7 +69,7 @@ func (h *Handler) disconnectLeased(ctx context.Context, c *Connection, owner str
 		return fmt.Errorf("oauth: disconnect %s: the provider did not revoke the session (%w), and the connection could not be marked revoked: %w", c.AccountID, revokeErr, err)
 	}
 	h.Log.WarnContext(ctx, "disconnect: the provider did not revoke the session; the connection is kept as revoked and the sweep retries the revocation",
-		"account_id", c.AccountID, "outcome", StatusRevoked, "err", revokeErr)
+		append([]any{"account_id", c.AccountID, "outcome", StatusRevoked, "err", revokeErr}, refusalAttrs(revokeErr)...)...)
 	return fmt.Errorf("oauth: disconnect %s: the provider did not revoke the session (%v); the connection is kept as revoked, out of every token path, and the sweep retries the revocation: %w",
 		c.AccountID, revokeErr, ErrRevocationPending)
 }
@@ -122,6 +122,6 @@ func (h *Handler) retryRevocation(ctx context.Context, c *Connection, owner stri
 	if kerr := h.keepRevoked(ctx, c, owner, now); kerr != nil {
 		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: revocation retry: %w", errors.Join(err, kerr))}
 	}
-	log.WarnContext(ctx, "revocation retry failed; retrying later", "outcome", "failed", "err", err)
+	log.WarnContext(ctx, "revocation retry failed; retrying later", append([]any{"outcome", "failed", "err", err}, refusalAttrs(err)...)...)
 	return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: revocation retry: %w", err)}
 }

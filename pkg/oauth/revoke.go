@@ -2,18 +2,21 @@ package oauth
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // revoke revokes a token at the provider's revocation endpoint (RFC 7009:
-// form token=..., client authentication in HTTP Basic). RingCentral revokes
-// the whole session (access and refresh token) given either.
+// form token=..., the client authenticated as at the token endpoint:
+// OAUTH_AUTH_STYLE basic or post). RingCentral revokes the whole session
+// (access and refresh token) given either. A refusal is a *revokeError.
 func (h *Handler) revoke(ctx context.Context, token string) error {
 	p := h.Config.Provider
 	if p.RevokeURL == "" {
@@ -24,12 +27,19 @@ func (h *Handler) revoke(ctx context.Context, token string) error {
 		return fmt.Errorf("oauth: revoke: %w", err)
 	}
 	form := url.Values{"token": {token}}
+	post := p.authStyle() == oauth2.AuthStyleInParams
+	if post {
+		form.Set("client_id", h.Config.ClientID)
+		form.Set("client_secret", secret.Reveal())
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevokeURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return fmt.Errorf("oauth: revoke: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(h.Config.ClientID), url.QueryEscape(secret.Reveal()))
+	if !post {
+		req.SetBasicAuth(url.QueryEscape(h.Config.ClientID), url.QueryEscape(secret.Reveal()))
+	}
 	resp, err := h.HTTPClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("oauth: revoke: %w", redactURLError(err))
@@ -37,28 +47,44 @@ func (h *Handler) revoke(ctx context.Context, token string) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("oauth: revoke: status %d%s", resp.StatusCode, revokeErrorCodes(body))
+		f := refusalFromBody(resp.StatusCode, body)
+		f.authStyle = authStyleName(p.authStyle())
+		return &refusalError{"revoke", f}
 	}
 	return nil
 }
 
-// revokeErrorCodes names the error of a refused revocation: RFC 7009's
-// standard "error" (RFC 6749 section 5.2) and RingCentral's errors[].errorCode,
-// each only when it looks like a protocol code (never free text), as
-// " invalid_client (OAU-123)".
-func revokeErrorCodes(body []byte) string {
-	var b struct {
-		Error string `json:"error"`
+// refusalError is a call to the provider's revocation or userinfo endpoint
+// that the provider refused: its HTTP status and what it said. Log it with
+// refusalAttrs.
+type refusalError struct {
+	endpoint string // "revoke", "userinfo"
+	f        tokenFailure
+}
+
+func (e *refusalError) Error() string {
+	msg := fmt.Sprintf("oauth: %s: provider refused: status %d", e.endpoint, e.f.status)
+	if e.f.code != "" {
+		msg += " " + e.f.code
 	}
-	_ = json.Unmarshal(body, &b)
-	code := ""
-	if b.Error != "" && errorCodePattern.MatchString(b.Error) {
-		code = " " + b.Error
+	if e.f.providerID != "" {
+		msg += " (" + e.f.providerID + ")"
 	}
-	if rc := ringCentralErrorCode(body); rc != "" {
-		code += " (" + rc + ")"
+	if e.f.description != "" {
+		msg += ": " + e.f.description
 	}
-	return code
+	return msg
+}
+
+// refusalAttrs are the log attributes of a provider's refusal inside err
+// (the provider's error, error_description, HTTP status and the fix), or
+// none.
+func refusalAttrs(err error) []any {
+	var re *refusalError
+	if errors.As(err, &re) {
+		return re.f.logAttrs()
+	}
+	return nil
 }
 
 // revokeTimeout bounds the revocation of a replaced session at /callback;
@@ -93,7 +119,8 @@ func (h *Handler) revokeBounded(ctx context.Context, c *Connection, what string)
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	if err := h.revokeSession(ctx, c); err != nil {
-		h.Log.WarnContext(ctx, "could not revoke the "+what+"; it expires on its own", "account_id", c.AccountID, "outcome", "revoke_failed", "err", err)
+		h.Log.WarnContext(ctx, "could not revoke the "+what+"; it expires on its own",
+			append([]any{"account_id", c.AccountID, "outcome", "revoke_failed", "err", err}, refusalAttrs(err)...)...)
 		return
 	}
 	h.Log.InfoContext(ctx, what+" revoked", "account_id", c.AccountID, "outcome", "revoked")

@@ -148,8 +148,8 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, tim
 			}
 			continue
 		case outStop:
-			h.Log.ErrorContext(ctx, "refresh refused: the provider refused the client", "account_id", account,
-				"fix", "check OAUTH_CLIENT_ID and the client secret (OAUTH_CLIENT_SECRET_ARN)")
+			h.Log.ErrorContext(ctx, "refresh refused: the provider refused the client",
+				append([]any{"outcome", res.failure.kind, "account_id", account}, res.failure.logAttrs()...)...)
 		}
 		return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, res.err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 type testSecrets struct{ sealer *oauth.Sealer }
@@ -25,6 +26,9 @@ func (testSecrets) ClientSecret(context.Context) (oauth.Secret, error) {
 	return mockrc.DefaultClientSecret, nil
 }
 func (s testSecrets) Sealer(context.Context) (*oauth.Sealer, error) { return s.sealer, nil }
+func (testSecrets) AppKeys(context.Context) (connect.Keys, error) {
+	return connect.Keys{Current: "ops test app key, at least thirty-two characters"}, nil
+}
 
 // connected returns a Handler on a MemoryStore with account 1001 connected
 // at mockrc through /authorize and /callback.

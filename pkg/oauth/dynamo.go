@@ -51,6 +51,7 @@ type DynamoAPI interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 var _ Store = (*DynamoStore)(nil)
@@ -69,10 +70,15 @@ func NewDynamoStore(client DynamoAPI, table string) *DynamoStore {
 	return &DynamoStore{client: client, table: table}
 }
 
-// PutPending implements Store with a PutItem conditioned on attribute_not_exists(pk).
+// PutPending implements Store with a PutItem conditioned on
+// attribute_not_exists(pk), or, with a connect token's jti, with a
+// transaction that also spends the jti (putPendingOnce).
 func (s *DynamoStore) PutPending(ctx context.Context, p *PendingAuth) error {
 	if err := validPending(p); err != nil {
 		return err
+	}
+	if p.JTI != "" {
+		return s.putPendingOnce(ctx, p)
 	}
 	cond := expression.AttributeNotExists(expression.Name(AttrPK))
 	expr, err := expression.NewBuilder().WithCondition(cond).Build()
@@ -506,7 +512,7 @@ func (s *DynamoStore) PauseTokenCalls(ctx context.Context, provider string, unti
 
 // CreateTable creates the table DynamoStore expects (pay per request, pk/sk
 // strings, the sparse due-index on due_shard/refresh_at projecting all
-// attributes), waits until it is ACTIVE and enables TTL on the ttl attribute.
+// attributes, the sparse user-index on end_user), waits until it is ACTIVE and enables TTL on the ttl attribute.
 // For tests and the local dev server; production tables come from
 // template.yaml.
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
@@ -518,6 +524,7 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 			{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrDueShard), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrRefreshAt), AttributeType: types.ScalarAttributeTypeN},
+			{AttributeName: aws.String(AttrEndUser), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
@@ -530,7 +537,7 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 				{AttributeName: aws.String(AttrRefreshAt), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
+		}, userIndex()},
 	})
 	if err != nil {
 		return fmt.Errorf("oauth: create table %s: %w", name, err)
@@ -589,6 +596,7 @@ func pendingItem(p *PendingAuth) map[string]types.AttributeValue {
 	e.s(attrVerifier, p.Verifier)
 	e.s(attrReturnTo, p.ReturnTo)
 	e.s(attrAppState, p.AppState)
+	e.s(AttrEndUser, p.EndUser)
 	e.t(attrCreatedAt, p.CreatedAt)
 	e.t(attrExpiresAt, p.ExpiresAt)
 	e.t(AttrTTL, p.ExpiresAt)
@@ -599,6 +607,7 @@ func connectionItem(c *Connection) map[string]types.AttributeValue {
 	e := encoder(itemKey(c.Key(), connectionSK))
 	e.s(attrProvider, c.Provider)
 	e.s(attrAccountID, c.AccountID)
+	e.s(AttrEndUser, c.EndUser)
 	e.s(attrAccessToken, c.AccessToken)
 	e.s(attrRefreshToken, c.RefreshToken)
 	e.s(attrKeyID, c.KeyID)
@@ -680,6 +689,7 @@ func decodePending(item map[string]types.AttributeValue) (*PendingAuth, error) {
 		Verifier:    d.s(attrVerifier),
 		ReturnTo:    d.s(attrReturnTo),
 		AppState:    d.s(attrAppState),
+		EndUser:     d.s(AttrEndUser),
 		CreatedAt:   d.t(attrCreatedAt),
 		ExpiresAt:   d.t(attrExpiresAt),
 	}
@@ -694,6 +704,7 @@ func decodeConnection(item map[string]types.AttributeValue) (*Connection, error)
 	c := &Connection{
 		Provider:         d.s(attrProvider),
 		AccountID:        d.s(attrAccountID),
+		EndUser:          d.s(AttrEndUser),
 		AccessToken:      d.s(attrAccessToken),
 		RefreshToken:     d.s(attrRefreshToken),
 		KeyID:            d.s(attrKeyID),

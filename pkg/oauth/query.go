@@ -15,7 +15,7 @@ const maxRawQuery = 8192
 type queryLimits map[string]int
 
 var (
-	authorizeLimits = queryLimits{"return_to": 2048, "login_hint": 256, "app_state": 512}
+	authorizeLimits = queryLimits{"return_to": 2048, "login_hint": 256, "app_state": 512, "connect": 4096}
 	callbackLimits  = queryLimits{"code": 4096, "state": 128, "error": 128, "error_description": 1024, "error_uri": 1024}
 )
 

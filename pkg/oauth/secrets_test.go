@@ -405,12 +405,14 @@ func TestSecretsFromConfig(t *testing.T) {
 		want    string // type of the result
 		wantErr string
 	}{
-		{name: "ARNs", cfg: Config{ClientSecretARN: arn, TokenKeyARN: arn}, client: client, want: "*oauth.SecretsManager"},
-		{name: "plain values", cfg: Config{ClientSecret: "s3cret", TokenKey: testKeyA}, want: "*oauth.StaticSecrets"},
-		{name: "ARNs without a client", cfg: Config{ClientSecretARN: arn, TokenKeyARN: arn}, wantErr: "need a Secrets Manager client"},
-		{name: "one ARN and one value", cfg: Config{ClientSecretARN: arn, TokenKey: testKeyA}, client: client, wantErr: "both"},
-		{name: "short plain key", cfg: Config{ClientSecret: "s3cret", TokenKey: "short-k3y"}, wantErr: "oauth: token key too short"},
-		{name: "empty plain client secret", cfg: Config{TokenKey: testKeyA}, wantErr: "oauth: client secret is empty"},
+		{name: "ARNs", cfg: Config{ClientSecretARN: arn, TokenKeyARN: arn, AppKeyARN: arn}, client: client, want: "*oauth.SecretsManager"},
+		{name: "plain values", cfg: Config{ClientSecret: "s3cret", TokenKey: testKeyA, AppKey: testAppKey}, want: "*oauth.StaticSecrets"},
+		{name: "ARNs without a client", cfg: Config{ClientSecretARN: arn, TokenKeyARN: arn, AppKeyARN: arn}, wantErr: "need a Secrets Manager client"},
+		{name: "one ARN and one value", cfg: Config{ClientSecretARN: arn, TokenKey: testKeyA, AppKey: testAppKey}, client: client, wantErr: "all of"},
+		{name: "app key value next to ARNs", cfg: Config{ClientSecretARN: arn, TokenKeyARN: arn, AppKey: testAppKey}, client: client, wantErr: "all of"},
+		{name: "short plain key", cfg: Config{ClientSecret: "s3cret", TokenKey: "short-k3y", AppKey: testAppKey}, wantErr: "oauth: token key too short"},
+		{name: "short plain app key", cfg: Config{ClientSecret: "s3cret", TokenKey: testKeyA, AppKey: "short-k3y"}, wantErr: "oauth: app key is shorter"},
+		{name: "empty plain client secret", cfg: Config{TokenKey: testKeyA, AppKey: testAppKey}, wantErr: "oauth: client secret is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -435,7 +437,7 @@ func TestSecretsFromConfig(t *testing.T) {
 }
 
 func TestStaticSecrets(t *testing.T) {
-	s, err := NewStaticSecrets("local-s3cret", testKeyA)
+	s, err := NewStaticSecrets("local-s3cret", testKeyA, testAppKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +470,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if _, err := m.Sealer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	static, err := NewStaticSecrets(clientSecret, tokenKey)
+	static, err := NewStaticSecrets(clientSecret, tokenKey, testAppKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -64,6 +66,9 @@ type sweepTestSecrets struct {
 
 func (s *sweepTestSecrets) ClientSecret(context.Context) (Secret, error) { return s.client, nil }
 func (s *sweepTestSecrets) Sealer(context.Context) (*Sealer, error)      { return s.sealer, nil }
+func (s *sweepTestSecrets) AppKeys(context.Context) (connect.Keys, error) {
+	return connect.Keys{Current: testAppKey}, nil
+}
 
 func newTestSecrets(t testing.TB, client string) *sweepTestSecrets {
 	t.Helper()

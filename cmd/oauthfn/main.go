@@ -41,6 +41,7 @@ func commands() []command {
 		{"list", "list connections with status and expiries (never tokens)", withHandler(runList)},
 		{"token", "print a working access token for ACCOUNT, for scripts", withHandler(runToken)},
 		{"disconnect", "revoke ACCOUNT's session at the provider and delete its connection", withHandler(runDisconnect)},
+		{"connect-url", "print a connect URL (single use, signed with the app key) for one of the app's users", withHandler(runConnectURL)},
 		{"help", "show this help, or a command's flags", runHelp},
 	}
 }
@@ -93,7 +94,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "run `oauthfn help <command>` for a command's flags")

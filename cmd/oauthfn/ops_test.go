@@ -141,3 +141,36 @@ func TestOps(t *testing.T) {
 		}
 	}
 }
+
+// connect-url prints a link whose token the deployment's /authorize
+// accepts, once.
+func TestConnectURL(t *testing.T) {
+	h, _ := connected(t)
+	h.Config.RequireConnectToken = true
+	h.Config.AllowedReturn = []oauth.ReturnPrefix{{Scheme: "https", Host: "app.example", Path: "/done"}}
+	ctx := context.Background()
+	out := capture(t)
+	if err := runConnectURL(ctx, h, []string{"-user", "user-9", "-return-to", "https://app.example/done", "-app-state", "s"}); err != nil {
+		t.Fatal(err)
+	}
+	link, err := url.Parse(strings.TrimSpace(out.String()))
+	if err != nil || link.String() != "http://127.0.0.1/authorize?"+link.RawQuery {
+		t.Fatalf("connect-url printed %q, want OAUTH_REDIRECT_URL's /authorize", out.String())
+	}
+	keys, _ := h.Secrets.AppKeys(ctx)
+	req, err := keys.VerifyToken(link.Query().Get("connect"))
+	if err != nil || req.User != "user-9" || req.ReturnTo != "https://app.example/done" || req.AppState != "s" {
+		t.Errorf("printed token = %+v, %v", req, err)
+	}
+	for i, want := range []int{302, 401} {
+		resp, _ := h.Authorize(ctx, events.APIGatewayV2HTTPRequest{RawPath: "/authorize", RawQueryString: link.RawQuery})
+		if resp.StatusCode != want {
+			t.Errorf("authorize #%d with the printed link = %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+	for _, args := range [][]string{nil, {"-user", "u", "extra"}, {"-user", "u", "-ttl", "1h"}, {"-user", "bad\nuser"}} {
+		if err := runConnectURL(ctx, h, args); err == nil {
+			t.Errorf("connect-url %q: got nil error", args)
+		}
+	}
+}

@@ -242,7 +242,7 @@ func (r *testRig) checkLogs(t *testing.T) {
 	r.prov.mu.Lock()
 	defer r.prov.mu.Unlock()
 	logs := r.logs.String()
-	for _, v := range append(r.prov.issued, testClientSecret, strings.Repeat("k", 32)) {
+	for _, v := range append(r.prov.issued, testClientSecret, strings.Repeat("k", 32), testAppKey) {
 		if strings.Contains(logs, v) {
 			t.Errorf("logs contain a secret value %q", v[:min(8, len(v))])
 		}

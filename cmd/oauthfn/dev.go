@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,17 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/oauthfn/oauthfn/internal/devlog"
 	"github.com/oauthfn/oauthfn/internal/mockrc"
@@ -107,9 +98,12 @@ type devServer struct {
 	Logs    *devlog.Ring   // the console's recent log lines
 	Log     *slog.Logger   // JSON to LogOutput and Logs
 	KeyNote string         // how the token key was chosen (never the key)
-	Console *devConsole    // /_dev
-	table   string         // "" for the memory store
-	opts    devOptions
+	// AppKeyNote says how the app key was chosen (never the key).
+	AppKeyNote string
+	Console    *devConsole // /_dev
+	App        *demoApp    // the demo app's sessions and records
+	table      string      // "" for the memory store
+	opts       devOptions
 }
 
 // devFlags parses the dev command's flags, defaults from the environment.
@@ -268,11 +262,11 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	}
 	ds := &devServer{BaseURL: "http://" + opts.Addr, opts: opts}
 
-	getenv, keyNote, err := devEnv(opts.Provider, ds.BaseURL, opts.Getenv)
+	getenv, notes, err := devEnv(opts.Provider, ds.BaseURL, opts.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	ds.KeyNote = keyNote
+	ds.KeyNote, ds.AppKeyNote = notes.tokenKey, notes.appKey
 	cfg, err := oauth.LoadConfig(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("dev: %w", err)
@@ -300,8 +294,8 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	mux.Handle("GET /authorize", apigw.Handler(h.Authorize))
 	mux.Handle("GET /callback", apigw.Handler(h.Callback))
 	// The demo app.
-	mux.HandleFunc("GET /{$}", ds.home)
-	mux.HandleFunc("GET /app/connected", ds.connected)
+	ds.App = newDemoApp()
+	ds.registerDemoApp(mux)
 	// The console (dev server only).
 	ds.Console = newDevConsole(ds, devActions(ds))
 	ds.Console.register(mux)
@@ -359,199 +353,3 @@ func (ds *devServer) sweepEvery(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
-
-// devEnv is the environment LoadConfig reads, and how the token key was
-// chosen (for the startup line; never the key itself).
-func devEnv(provider, base string, getenv func(string) string) (func(string) string, string, error) {
-	env := map[string]string{}
-	keyNote := "OAUTH_TOKEN_KEY from the environment"
-	switch provider {
-	case providerMock:
-		// Everything LoadConfig reads, except the provider's and the
-		// return-URL variables, which the dev server sets below.
-		for _, name := range oauth.Variables {
-			if !strings.HasPrefix(name, "OAUTH_") && name != "ALLOWED_RETURN_URLS" {
-				env[name] = getenv(name)
-			}
-		}
-		key, err := randomKey()
-		if err != nil {
-			return nil, "", err
-		}
-		env["OAUTH_PROVIDER"] = oauth.PresetRingCentral
-		env["OAUTH_SERVER_URL"] = base + mockPrefix
-		env["OAUTH_CLIENT_ID"] = mockrc.DefaultClientID
-		env["OAUTH_CLIENT_SECRET"] = mockrc.DefaultClientSecret
-		env["OAUTH_TOKEN_KEY"] = key
-		env["OAUTH_REDIRECT_URL"] = base + "/callback"
-		env["ALLOWED_RETURN_URLS"] = base + "/"
-		keyNote = "random for this run"
-	case providerEnv:
-		for _, name := range oauth.Variables {
-			env[name] = getenv(name)
-		}
-		if strings.TrimSpace(env["OAUTH_REDIRECT_URL"]) == "" {
-			env["OAUTH_REDIRECT_URL"] = base + "/callback"
-		}
-		demo := base + "/app/"
-		if strings.TrimSpace(env["ALLOWED_RETURN_URLS"]) == "" {
-			env["ALLOWED_RETURN_URLS"] = base + "/"
-		} else {
-			env["ALLOWED_RETURN_URLS"] += "," + demo
-		}
-		if env["OAUTH_TOKEN_KEY"] == "" && strings.TrimSpace(env["OAUTH_TOKEN_KEY_ARN"]) == "" {
-			key, err := randomKey()
-			if err != nil {
-				return nil, "", err
-			}
-			env["OAUTH_TOKEN_KEY"] = key
-			keyNote = "random for this run (set OAUTH_TOKEN_KEY to read stored connections after a restart)"
-		} else if env["OAUTH_TOKEN_KEY"] == "" {
-			keyNote = "from Secrets Manager (OAUTH_TOKEN_KEY_ARN)"
-		}
-	default:
-		return nil, "", fmt.Errorf("dev: -provider: want %s or %s, got %q", providerMock, providerEnv, provider)
-	}
-	if strings.TrimSpace(env["TABLE_NAME"]) == "" {
-		env["TABLE_NAME"] = defaultTable
-	}
-	return func(name string) string { return env[name] }, keyNote, nil
-}
-
-// randomKey is a token key for one run: 32 random bytes, base64url.
-func randomKey() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("dev: random token key: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// backends builds the store and, when the configuration names secret ARNs,
-// the Secrets Manager client (nil otherwise).
-func (ds *devServer) backends(ctx context.Context, cfg oauth.Config) (oauth.Store, oauth.SecretsManagerAPI, error) {
-	needAWS := ds.opts.Store == storeDynamo || cfg.ClientSecretARN != "" || cfg.TokenKeyARN != ""
-	switch ds.opts.Store {
-	case storeMemory, storeDynamo:
-	default:
-		return nil, nil, fmt.Errorf("dev: -store: want %s or %s, got %q", storeMemory, storeDynamo, ds.opts.Store)
-	}
-	if !needAWS {
-		return oauth.NewMemoryStore(), nil, nil
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dev: load AWS configuration: %w", err)
-	}
-	var sm oauth.SecretsManagerAPI
-	if cfg.ClientSecretARN != "" || cfg.TokenKeyARN != "" {
-		sm = secretsmanager.NewFromConfig(awsCfg)
-	}
-	if ds.opts.Store == storeMemory {
-		return oauth.NewMemoryStore(), sm, nil
-	}
-	client := dynamodb.NewFromConfig(awsCfg)
-	if err := ensureTable(ctx, client, cfg.TableName, ds.opts.CreateTable); err != nil {
-		return nil, nil, err
-	}
-	ds.table = cfg.TableName
-	return oauth.NewDynamoStore(client, cfg.TableName), sm, nil
-}
-
-// ensureTable checks that the table exists, creating it when create is set.
-func ensureTable(ctx context.Context, client *dynamodb.Client, name string, create bool) error {
-	_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
-	var notFound *types.ResourceNotFoundException
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &notFound) && create:
-		if err := oauth.CreateTable(ctx, client, name); err != nil {
-			return fmt.Errorf("dev: %w", err)
-		}
-		return nil
-	case errors.As(err, &notFound):
-		return fmt.Errorf("dev: table %s does not exist: run with -create-table, or set TABLE_NAME", name)
-	default:
-		return fmt.Errorf("dev: describe table %s (is AWS_ENDPOINT_URL right?): %w", name, err)
-	}
-}
-
-// canonicalHost answers only requests for the server's own host:port. The
-// binding cookie is per host, so a flow started at localhost would fail at
-// 127.0.0.1; and a DNS-rebinding page (another name resolving to 127.0.0.1)
-// must not read the console. GET and HEAD are redirected to the canonical
-// URL, anything else gets 421.
-func (ds *devServer) canonicalHost(next http.Handler) http.Handler {
-	want := strings.ToLower(ds.opts.Addr)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.ToLower(r.Host) == want {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			http.Error(w, "this dev server answers only at "+ds.BaseURL, http.StatusMisdirectedRequest)
-			return
-		}
-		u := url.URL{Scheme: "http", Host: ds.opts.Addr, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
-		http.Redirect(w, r, u.String(), http.StatusTemporaryRedirect)
-	})
-}
-
-// accessLog logs each request's method, path and status; never its query
-// (codes and states travel there) or headers. Console views are logged at
-// debug level so they do not crowd the console's own log.
-func (ds *devServer) accessLog(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		level := slog.LevelInfo
-		if r.Method == http.MethodGet && (r.URL.Path == consolePath || r.URL.Path == "/favicon.ico") {
-			level = slog.LevelDebug
-		}
-		ds.Log.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Int64("duration_ms", time.Since(start).Milliseconds()))
-	})
-}
-
-// requestIDHandler adds the event's requestId (set by apigw.Handler in the
-// context) to each record, as the Lambdas' lambdacontext log handler does.
-type requestIDHandler struct{ slog.Handler }
-
-func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
-		r = r.Clone()
-		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(as)}
-}
-
-func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name)}
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.status, r.wrote = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.wrote = true
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -158,7 +159,7 @@ func (ds *devServer) connected(w http.ResponseWriter, r *http.Request) {
 		ds.Log.Warn("demo app: unsigned return refused", "params", sortedKeys(q))
 	}
 	data.Owners = ds.owners(r)
-	writePage(w, status, connectedTmpl, data)
+	ds.appPage(w, status, connectedTmpl, data)
 }
 
 // appView is what the demo app's pages show.
@@ -224,7 +225,19 @@ func (ds *devServer) owners(r *http.Request) []ownerRow {
 func (ds *devServer) home(w http.ResponseWriter, r *http.Request) {
 	data := ds.appData(r)
 	data.Owners = ds.owners(r)
-	writePage(w, http.StatusOK, homeTmpl, data)
+	ds.appPage(w, http.StatusOK, homeTmpl, data)
+}
+
+// appPage writes a demo app page. Its Connect form is answered with
+// redirects to /authorize and on to the provider, and browsers check a
+// form's redirects against CSP form-action too: the provider's origin is
+// allowed besides 'self'.
+func (ds *devServer) appPage(w http.ResponseWriter, status int, t *template.Template, data any) {
+	formAction := "'self'"
+	if u, err := url.Parse(ds.OAuth.Config.Provider.Endpoint.AuthURL); err == nil && u.Host != "" {
+		formAction += " " + u.Scheme + "://" + u.Host
+	}
+	writePageFormAction(w, status, t, data, formAction)
 }
 
 func sortedKeys(q url.Values) []string {

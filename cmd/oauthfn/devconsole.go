@@ -276,6 +276,12 @@ func parseLogLine(line string) logView {
 // writePage renders an HTML page with the headers every page of the dev
 // server carries: no caching, no referrer, no framing, no scripts.
 func writePage(w http.ResponseWriter, status int, t *template.Template, data any) {
+	writePageFormAction(w, status, t, data, "'self'")
+}
+
+// writePageFormAction is writePage with the CSP form-action sources given
+// (the demo app's Connect form ends, through redirects, at the provider).
+func writePageFormAction(w http.ResponseWriter, status int, t *template.Template, data any, formAction string) {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
 		http.Error(w, "page error", http.StatusInternalServerError)
@@ -286,7 +292,7 @@ func writePage(w http.ResponseWriter, status int, t *template.Template, data any
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

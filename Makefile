@@ -41,6 +41,7 @@ build-RefreshFunction:
 lint:
 	cfn-lint template.yaml
 	$(GO) vet ./...
+	./scripts/staticcheck.sh
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 clean:

@@ -161,6 +161,7 @@ func connectFlow(t *testing.T, b *browser, ds *devServer, providerAuthURL, accou
 	resp, body = b.postForm(base+"/app/signin", url.Values{"user": {demoUser}})
 	wantStatus(t, "POST /app/signin", resp, body, http.StatusSeeOther)
 	resp, body = b.get(base + "/")
+	wantStatus(t, "GET / signed in", resp, body, http.StatusOK)
 	if !strings.Contains(body, `<strong id="signed-in">`+demoUser+`</strong>`) || !strings.Contains(body, `action="/app/connect"`) {
 		t.Fatalf("GET / after sign-in: want %s signed in with a Connect form; got %.800s", demoUser, body)
 	}

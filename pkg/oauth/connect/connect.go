@@ -24,6 +24,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -109,6 +110,12 @@ type Keys struct {
 func (k Keys) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, "connect.Keys{Current: REDACTED, Previous: %d}", len(k.Previous))
 }
+
+// LogValue keeps the keys out of structured logs.
+func (k Keys) LogValue() slog.Value { return slog.StringValue("REDACTED") }
+
+// MarshalJSON keeps the keys out of JSON.
+func (k Keys) MarshalJSON() ([]byte, error) { return []byte(`"REDACTED"`), nil }
 
 func (k Keys) now() time.Time {
 	if k.Now == nil {

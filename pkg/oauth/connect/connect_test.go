@@ -1,7 +1,10 @@
 package connect_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"fmt"
 	"net/url"
 	"os/exec"
@@ -215,9 +218,21 @@ func TestResult(t *testing.T) {
 
 func TestKeysNeverPrinted(t *testing.T) {
 	k := connect.Keys{Current: keyA, Previous: []string{keyB}}
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
-		if s := fmt.Sprintf(verb, k); strings.Contains(s, "aaaa") || strings.Contains(s, "bbbb") {
-			t.Errorf("%s prints a key: %s", verb, s)
+	type holder struct{ K connect.Keys }
+	for _, v := range []any{k, &k, holder{k}} {
+		var outs []string
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			outs = append(outs, fmt.Sprintf(verb, v))
+		}
+		j, _ := json.Marshal(v)
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "keys", v)
+		slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "keys", v)
+		outs = append(outs, string(j), buf.String())
+		for _, s := range outs {
+			if strings.Contains(s, "aaaa") || strings.Contains(s, "bbbb") {
+				t.Errorf("a key is printed: %s", s)
+			}
 		}
 	}
 }

@@ -120,3 +120,30 @@ func TestExampleApps(t *testing.T) {
 		})
 	}
 }
+
+// The README's Python and Node snippets are the example files the test
+// above runs, word for word (less their command-line part).
+func TestReadmeSnippetsAreExamples(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for fence, file := range map[string]string{"```python\n": "python/connect.py", "```js\n": "node/connect.mjs"} {
+		src, err := os.ReadFile(exampleFile(t, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, ok := strings.Cut(string(readme), "examples/"+file+")")
+		if !ok {
+			t.Fatalf("README does not link examples/%s", file)
+		}
+		_, block, ok := strings.Cut(rest, fence)
+		block, _, ok2 := strings.Cut(block, "```\n")
+		if !ok || !ok2 || len(block) < 200 {
+			t.Fatalf("README has no %s block after its link to examples/%s", strings.TrimSpace(fence), file)
+		}
+		if !strings.Contains(string(src), block) {
+			t.Errorf("README's snippet of examples/%s is not the file's text:\n%s", file, block)
+		}
+	}
+}

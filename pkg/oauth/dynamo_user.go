@@ -10,13 +10,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// UserIndexAttributes are the non-key attributes the user-index projects
-// (INCLUDE): what ConnectionsByEndUser returns, never a sealed token.
-// template.yaml and CreateTable use the same list.
-var UserIndexAttributes = []string{
-	attrProvider, attrAccountID, attrStatus, attrScope, attrTokenType, attrVersion,
-	attrAccessExpiresAt, attrRefreshExpiresAt, attrLastRefreshAt, AttrRefreshAt,
-	attrFailures, attrLastError, attrCreatedAt, attrUpdatedAt,
+// UserIndexAttributes returns the non-key attributes the user-index
+// projects (INCLUDE): what ConnectionsByEndUser returns, never a sealed
+// token, key id or lease. CreateTable and template.yaml project these;
+// internal/deploytest holds the template to them.
+func UserIndexAttributes() []string {
+	return []string{
+		attrProvider, attrAccountID, attrStatus, attrScope, attrTokenType, attrVersion,
+		attrAccessExpiresAt, attrRefreshExpiresAt, attrLastRefreshAt, AttrRefreshAt,
+		attrFailures, attrLastError, attrCreatedAt, attrUpdatedAt,
+	}
 }
 
 // putPendingOnce stores a pending authorization and spends its connect
@@ -104,7 +107,7 @@ func userIndex() types.GlobalSecondaryIndex {
 		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(AttrEndUser), KeyType: types.KeyTypeHash}},
 		Projection: &types.Projection{
 			ProjectionType:   types.ProjectionTypeInclude,
-			NonKeyAttributes: UserIndexAttributes,
+			NonKeyAttributes: UserIndexAttributes(),
 		},
 	}
 }

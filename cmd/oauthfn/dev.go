@@ -47,11 +47,12 @@ console (connections and recent logs; never tokens). Plain http on loopback.
 
 -provider mock (default): the built-in RingCentral-shaped provider is served
 under /mock/ on the same server. The dev server sets OAUTH_PROVIDER,
-OAUTH_SERVER_URL, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_TOKEN_KEY (random
-for each run), OAUTH_REDIRECT_URL and ALLOWED_RETURN_URLS itself and ignores
-any OAUTH_* and ALLOWED_RETURN_URLS in the environment. The other variables
-(LOG_LEVEL, TABLE_NAME, REFRESH_MODE, ... and the AWS SDK's AWS_*) are read
-from the environment.
+OAUTH_SERVER_URL, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_REDIRECT_URL and
+ALLOWED_RETURN_URLS itself and ignores any other OAUTH_* and
+ALLOWED_RETURN_URLS in the environment. OAUTH_TOKEN_KEY is the environment's
+when set (keep it to read a DynamoDB table across restarts), else random for
+the run. The other variables (LOG_LEVEL, TABLE_NAME, REFRESH_MODE, ... and the
+AWS SDK's AWS_*) are read from the environment.
 
 -provider env: everything comes from the environment, as in the Lambdas (a
 real provider, e.g. OAUTH_PROVIDER=ringcentral with your own app's client id
@@ -63,7 +64,9 @@ http://<addr>/app/ is always added to ALLOWED_RETURN_URLS.
 
 -store dynamodb uses TABLE_NAME through the AWS SDK's default configuration
 (AWS_ENDPOINT_URL=http://127.0.0.1:5000 for moto_server); -create-table creates
-the table if it is missing.
+the table if it is missing. With it, the operator commands (oauthfn list,
+token, sweep, disconnect) work against this server: it prints the export
+lines to run in their shell.
 
 Flags (each also from the environment variable shown):
 `
@@ -92,12 +95,13 @@ type devOptions struct {
 // devServer is the dev server's http.Handler and what it is made of.
 type devServer struct {
 	http.Handler
-	BaseURL string         // http://host:port, no trailing slash
-	OAuth   *oauth.Handler // the same Handler the Lambdas run
-	Mock    *mockrc.Server // nil unless -provider mock
-	Logs    *devlog.Ring   // the console's recent log lines
-	Log     *slog.Logger   // JSON to LogOutput and Logs
-	KeyNote string         // how the token key was chosen (never the key)
+	BaseURL string              // http://host:port, no trailing slash
+	OAuth   *oauth.Handler      // the same Handler the Lambdas run
+	Mock    *mockrc.Server      // nil unless -provider mock
+	Logs    *devlog.Ring        // the console's recent log lines
+	Log     *slog.Logger        // JSON to LogOutput and Logs
+	KeyNote string              // how the token key was chosen (never the key)
+	env     func(string) string // the environment LoadConfig read (see devEnv)
 	// AppKeyNote says how the app key was chosen (never the key).
 	AppKeyNote string
 	Console    *devConsole // /_dev
@@ -172,6 +176,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		ErrorLog:          slog.NewLogLogger(ds.Log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintln(stdout, ds.StartupLine())
+	fmt.Fprint(stdout, ds.ExportLines())
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -266,14 +271,14 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds.KeyNote, ds.AppKeyNote = notes.tokenKey, notes.appKey
+	ds.KeyNote, ds.AppKeyNote, ds.env = notes.tokenKey, notes.appKey, getenv
 	cfg, err := oauth.LoadConfig(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("dev: %w", err)
 	}
 
 	ds.Logs = devlog.New(devlog.DefaultLines)
-	ds.Log = slog.New(requestIDHandler{slog.NewJSONHandler(io.MultiWriter(ds.Logs, opts.LogOutput), &slog.HandlerOptions{Level: cfg.LogLevel})})
+	ds.Log = slog.New(quietIdleSweep{requestIDHandler{slog.NewJSONHandler(io.MultiWriter(ds.Logs, opts.LogOutput), &slog.HandlerOptions{Level: cfg.LogLevel})}})
 
 	store, smClient, err := ds.backends(ctx, cfg)
 	if err != nil {
@@ -285,7 +290,7 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	}
 	h := oauth.NewHandler(cfg, store, secrets)
 	h.Log = ds.Log
-	h.Metrics = io.MultiWriter(ds.Logs, opts.LogOutput) // EMF lines show in the console
+	h.Metrics = devMetrics(cfg.LogLevel, opts.LogOutput) // see devsweep.go
 	h.Now = opts.Now
 	ds.OAuth = h
 
@@ -306,7 +311,7 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 		})
 		mux.Handle(mockPrefix+"/", http.StripPrefix(mockPrefix, ds.Mock))
 	}
-	ds.Handler = ds.canonicalHost(ds.accessLog(mux))
+	ds.Handler = ds.canonicalHost(ds.accessLog(ds.notFoundPage(mux)))
 	ds.Log.Info("dev server ready", "url", ds.BaseURL+"/", "provider", opts.Provider, "store", opts.Store)
 	return ds, nil
 }

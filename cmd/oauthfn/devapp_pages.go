@@ -41,7 +41,8 @@ that this app verifies before it believes which account you connected.</p>
 {{template "owners" .}}
 <section>
 <h2>Then</h2>
-<p>The <a href="/_dev">dev console</a> lists the stored connections with their end user (never their tokens) and the recent logs.</p>
+<p>The <a href="/_dev">dev console</a> lists the stored connections with their end user (never their tokens) and the recent logs,
+and can make a connection due and run the sweep, to watch a refresh happen.</p>
 </section>
 {{template "bottom"}}`))
 

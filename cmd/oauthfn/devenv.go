@@ -36,16 +36,27 @@ func devEnv(provider, base string, getenv func(string) string) (func(string) str
 				env[name] = getenv(name)
 			}
 		}
-		key, err := randomKey()
-		if err != nil {
-			return nil, notes, err
+		// The keys: the environment's OAUTH_TOKEN_KEY and OAUTH_APP_KEY (so
+		// a DynamoDB table stays readable across restarts and by the
+		// operator commands, and an app backend can share the app key),
+		// else random for this run.
+		key := getenv("OAUTH_TOKEN_KEY")
+		if key == "" {
+			var err error
+			if key, err = randomKey(); err != nil {
+				return nil, notes, err
+			}
+			notes.tokenKey = "random for this run"
 		}
-		appKey, err := randomKey()
-		if err != nil {
-			return nil, notes, err
+		appKey := getenv("OAUTH_APP_KEY")
+		if appKey == "" {
+			var err error
+			if appKey, err = randomKey(); err != nil {
+				return nil, notes, err
+			}
+			notes.appKey = "random for this run (the demo app reads it from this server; the export lines give it to oauthfn connect-url)"
 		}
 		env["OAUTH_APP_KEY"] = appKey
-		notes.appKey = "random for this run (the demo app and oauthfn connect-url read it from this server)"
 		env["OAUTH_PROVIDER"] = oauth.PresetRingCentral
 		env["OAUTH_SERVER_URL"] = base + mockPrefix
 		env["OAUTH_CLIENT_ID"] = mockrc.DefaultClientID
@@ -53,7 +64,6 @@ func devEnv(provider, base string, getenv func(string) string) (func(string) str
 		env["OAUTH_TOKEN_KEY"] = key
 		env["OAUTH_REDIRECT_URL"] = base + "/callback"
 		env["ALLOWED_RETURN_URLS"] = base + "/"
-		notes.tokenKey = "random for this run"
 	case providerEnv:
 		for _, name := range oauth.Variables {
 			env[name] = getenv(name)

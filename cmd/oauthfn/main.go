@@ -5,7 +5,8 @@
 //	go run ./cmd/oauthfn help [command]       usage
 //
 // It is never part of a Lambda function: the functions under functions/
-// import pkg/oauth only (a test checks that).
+// import pkg/oauth and internal/awsenv only (a test checks that). Unlike the
+// functions, it reads the AWS configuration with the SDK's config package.
 package main
 
 import (
@@ -18,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 )
@@ -116,8 +119,9 @@ func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // withHandler adapts an operators' command to the dispatch table: it builds
 // the Handler from the environment the way the Lambda functions do
-// (oauth.Setup: same variables, AWS SDK default configuration, DynamoDB
-// store, Secrets Manager) and passes it on. When args ask for help (-h,
+// (oauth.Setup: same variables, DynamoDB store, Secrets Manager; the AWS
+// configuration from the SDK's default chain, so profiles and SSO work here,
+// unlike in the functions) and passes it on. When args ask for help (-h,
 // -help, --help) fn gets a nil Handler, so it can print its flags without a
 // configured environment: fn must parse its flags before using h.
 func withHandler(fn func(ctx context.Context, h *oauth.Handler, args []string) error) func(context.Context, []string, io.Writer, io.Writer) error {
@@ -125,7 +129,11 @@ func withHandler(fn func(ctx context.Context, h *oauth.Handler, args []string) e
 		if wantsHelp(args) {
 			return fn(ctx, nil, args)
 		}
-		h, err := oauth.Setup(ctx, os.Getenv)
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("oauthfn: load AWS configuration: %w", err)
+		}
+		h, err := oauth.Setup(ctx, os.Getenv, awsCfg)
 		if err != nil {
 			return err
 		}

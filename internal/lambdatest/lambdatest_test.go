@@ -308,6 +308,48 @@ func closedPort(t *testing.T) string {
 	return strconv.Itoa(p)
 }
 
+// TestNoInitWork: the project's own packages do nothing at start-up (no
+// compiled patterns, no hashes, no maps built at init): every function binary
+// run with GODEBUG=inittrace=1 reports no init of a github.com/oauthfn
+// package. (The Go runtime prints a line for each package with init work;
+// the count of allocations is deterministic, no clock is compared.) The
+// binary starts with an empty environment, so main fails at once after the
+// package inits ran.
+func TestNoInitWork(t *testing.T) {
+	root := testenv.RepoRoot()
+	bin := t.TempDir()
+	build := exec.Command("go", append(append([]string{"build", "-o", bin + "/"}, lambdatest.GoBuildFlags...), "./functions/...")...)
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./functions/...: %v\n%s", err, out)
+	}
+	fns, err := os.ReadDir(bin)
+	if err != nil || len(fns) < 3 {
+		t.Fatalf("built functions: got %d (%v), want at least 3", len(fns), err)
+	}
+	for _, fn := range fns {
+		t.Run(fn.Name(), func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(bin, fn.Name()))
+			cmd.Env = []string{"GODEBUG=inittrace=1"}
+			out, _ := cmd.CombinedOutput() // exits 1: no configuration
+			var inits int
+			for _, l := range strings.Split(string(out), "\n") {
+				if !strings.HasPrefix(l, "init ") {
+					continue
+				}
+				inits++
+				if strings.HasPrefix(l, "init github.com/oauthfn/") {
+					t.Errorf("package-level work at start-up: %s", l)
+				}
+			}
+			if inits == 0 {
+				t.Fatalf("no inittrace lines in the output, so the check cannot tell:\n%s", out)
+			}
+		})
+	}
+}
+
 func mustRel(t *testing.T, base, path string) string {
 	t.Helper()
 	rel, err := filepath.Rel(base, path)

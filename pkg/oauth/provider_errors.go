@@ -126,7 +126,7 @@ func ringCentralErrorCode(body []byte) string {
 	if json.Unmarshal(body, &b) != nil || len(b.Errors) == 0 {
 		return ""
 	}
-	if c := b.Errors[0].ErrorCode; errorCodePattern.MatchString(c) {
+	if c := b.Errors[0].ErrorCode; isCode(c) {
 		return c
 	}
 	return ""

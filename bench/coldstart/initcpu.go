@@ -15,46 +15,52 @@ import (
 const startMarker = "expected AWS Lambda environment variables"
 
 // measureInitCPU runs every program pairs times, each run paired with a run
-// of hello (the order alternating from pair to pair), with its environment
-// but no AWS_LAMBDA_RUNTIME_API: the process starts, runs its package inits
-// and main up to lambda.Start, and exits there. The figure is the child's
-// CPU time, user plus system, from its rusage: what a cold start costs the
-// function before its first request, independent of the machine's load.
+// of hello, and each function's run also with a run of hellolit (a triple;
+// the order rotates from round to round), with its environment but no
+// AWS_LAMBDA_RUNTIME_API: the process starts, runs its package inits and
+// main up to lambda.Start, and exits there. The figure is the child's CPU
+// time, user plus system, from its rusage: what a cold start costs the
+// function before its first request. Pairing runs back to back makes the
+// ratios robust to the machine's load changing during the benchmark.
 func measureInitCPU(bin string, fns []function, envs map[string][]string, results map[string]*result, pairs int) {
-	hello := filepath.Join(bin, "hello", "bootstrap")
+	path := func(name string) string { return filepath.Join(bin, name, "bootstrap") }
 	for i := 0; i < pairs; i++ {
 		for _, f := range fns {
 			r := results[f.name]
 			if r.err != nil || f.name == "hello" {
 				continue
 			}
-			self := filepath.Join(bin, f.name, "bootstrap")
-			var h, c time.Duration
-			var err error
-			if i%2 == 0 {
-				if h, err = initCPU(hello, envs["hello"]); err == nil {
-					c, err = initCPU(self, envs[f.name])
-				}
-			} else {
-				if c, err = initCPU(self, envs[f.name]); err == nil {
-					h, err = initCPU(hello, envs["hello"])
-				}
+			group := []string{"hello", f.name}
+			if !f.baseline() && results["hellolit"].err == nil {
+				group = append(group, "hellolit")
 			}
-			if err != nil {
-				r.err = fmt.Errorf("init CPU, pair %d: %w", i+1, err)
+			cpu := map[string]time.Duration{}
+			for j := range group {
+				name := group[(i+j)%len(group)] // rotate the order
+				d, err := initCPU(path(name), envs[name])
+				if err != nil {
+					r.err = fmt.Errorf("init CPU, round %d: %w", i+1, err)
+					break
+				}
+				cpu[name] = d
+			}
+			if r.err != nil {
 				continue
 			}
-			r.cpu = append(r.cpu, c)
-			r.helloCPU = append(r.helloCPU, h)
+			r.cpu = append(r.cpu, cpu[f.name])
+			r.helloCPU = append(r.helloCPU, cpu["hello"])
+			if d, ok := cpu["hellolit"]; ok {
+				r.litCPU = append(r.litCPU, d)
+			}
 		}
 	}
 	// hello against itself: the noise floor of a pair ratio.
 	h := results["hello"]
 	for i := 0; i < pairs && h.err == nil; i++ {
-		a, err := initCPU(hello, envs["hello"])
+		a, err := initCPU(path("hello"), envs["hello"])
 		if err == nil {
 			var b time.Duration
-			if b, err = initCPU(hello, envs["hello"]); err == nil {
+			if b, err = initCPU(path("hello"), envs["hello"]); err == nil {
 				h.cpu = append(h.cpu, a)
 				h.helloCPU = append(h.helloCPU, b)
 				continue

@@ -2,13 +2,14 @@
 // cold starts against a hello-world aws-lambda-go function built the same
 // way, and against two baselines with the AWS SDK clients.
 //
-//	go run ./bench/coldstart [-runs 15] [-pairs 21] [-goarch amd64]
+//	go run ./bench/coldstart [-runs 15] [-pairs 31] [-goarch amd64]
 //
 // It builds hello, hellosdk, hellolit and the functions with the Lambda
 // flags (-tags lambda.norpc -trimpath -ldflags='-s -w', CGO_ENABLED=0), then
 //
 //   - process init CPU: runs each bootstrap with no runtime API, so it exits
-//     at lambda.Start, in pairs with hello (-pairs, order alternating), and
+//     at lambda.Start, back to back with hello (and a function with hellolit;
+//     -pairs rounds, the order rotating), and
 //     takes the CPU time (user + system) from the child's rusage;
 //   - start: starts moto_server (internal/testenv/moto_serial.py) with the
 //     table and a mockrc provider, and for each run launches a fresh
@@ -121,17 +122,18 @@ func summary(b []byte) error {
 
 type result struct {
 	size int64
-	// cpu[i] and helloCPU[i] are one pair: this program's and hello's
-	// process init CPU, measured back to back.
-	cpu, helloCPU []time.Duration
-	starts, inits []time.Duration
-	err           error // no figures at all (build failed)
-	startErr      error // no start figures (no event, or a failed invoke)
+	// cpu[i], helloCPU[i] (and for a function litCPU[i]) are one round:
+	// this program's, hello's (and hellolit's) process init CPU, measured
+	// back to back.
+	cpu, helloCPU, litCPU []time.Duration
+	starts, inits         []time.Duration
+	err                   error // no figures at all (build failed)
+	startErr              error // no start figures (no event, or a failed invoke)
 }
 
 func main() {
 	runs := flag.Int("runs", 15, "cold starts per function under the emulator (a fresh emulator each)")
-	pairs := flag.Int("pairs", 21, "process init CPU runs per program, each paired with a run of hello")
+	pairs := flag.Int("pairs", 31, "process init CPU runs per program, each paired with a run of hello (and a function's with one of hellolit)")
 	goarch := flag.String("goarch", runtime.GOARCH, "GOARCH of the binaries; must run on this machine")
 	flag.Parse()
 	if *pairs < 1 || *runs < 1 {

@@ -14,7 +14,9 @@ func report(w io.Writer, fns []function, results map[string]*result, runs, pairs
 	hello, lit := results["hello"], results["hellolit"]
 	fmt.Fprintf(w, "linux/%s, -tags lambda.norpc -trimpath -ldflags='-s -w'\n\n", goarch)
 
-	fmt.Fprintf(w, "Size and process init CPU (each bootstrap run without a runtime API, exits at lambda.Start; %d pairs with hello, CPU = user + system from rusage)\n\n", pairs)
+	fmt.Fprintf(w, "Size and process init CPU (each bootstrap run without a runtime API, exits at lambda.Start; %d rounds, each run back to back\n", pairs)
+	fmt.Fprintln(w, "with one of hello and, for a function, one of hellolit; ratios are medians of the per-round ratios; CPU = user + system from rusage)")
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "program\tsize (bytes)\tsize ×hello\tsize ×hellolit\tinit CPU median (ms)\tmin (ms)\tinit CPU ×hello median\t×hello min\tinit CPU ×hellolit\t")
 	for _, f := range fns {
@@ -35,7 +37,7 @@ func report(w io.Writer, fns []function, results map[string]*result, runs, pairs
 		}
 		if !f.baseline() && lit.err == nil {
 			row[3] = verdict(float64(r.size)/float64(lit.size), hellolitTarget, false)
-			row[8] = verdict(cpuX/medianRatio(lit.cpu, lit.helloCPU), hellolitTarget, false)
+			row[8] = verdict(medianRatio(r.cpu, r.litCPU), hellolitTarget, false)
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}

@@ -49,6 +49,14 @@ const (
 	attrPausedUntilMS    = "paused_until_ms" // rate item: 429 pause
 )
 
+// DueIndexAttributes returns the non-key attributes the due-index projects
+// (ProjectionType INCLUDE): exactly what QueryDue reads besides the keys
+// (pk, sk, due_shard, refresh_at), never the sealed tokens. CreateTable and
+// template.yaml project these; internal/deploytest holds the template to them.
+func DueIndexAttributes() []string {
+	return []string{attrProvider, attrAccountID, attrRefreshExpiresAt, attrVersion}
+}
+
 // DynamoAPI is the part of *dynamodb.Client that DynamoStore uses.
 type DynamoAPI interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)

@@ -11,8 +11,8 @@ import (
 )
 
 // CreateTable creates the table DynamoStore expects (pay per request, pk/sk
-// strings, the sparse due-index on due_shard/refresh_at projecting all
-// attributes), waits until it is ACTIVE and enables TTL on the ttl attribute.
+// strings, the sparse due-index on due_shard/refresh_at projecting
+// DueIndexAttributes), waits until it is ACTIVE and enables TTL on the ttl attribute.
 // For tests and the local dev server; production tables come from
 // template.yaml.
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
@@ -35,7 +35,10 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 				{AttributeName: aws.String(AttrDueShard), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(AttrRefreshAt), KeyType: types.KeyTypeRange},
 			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			Projection: &types.Projection{
+				ProjectionType:   types.ProjectionTypeInclude,
+				NonKeyAttributes: DueIndexAttributes(),
+			},
 		}},
 	})
 	if err != nil {

@@ -33,7 +33,7 @@ func UserIndexAttributes() []string {
 func (s *DynamoStore) putPendingOnce(ctx context.Context, p *PendingAuth) error {
 	notExists := aws.String("attribute_not_exists(#pk)")
 	names := map[string]string{"#pk": AttrPK}
-	jti := encoder(itemKey(JTIKey(p.JTI), jtiSK))
+	jti := newEncoder(JTIKey(p.JTI), jtiSK, 4)
 	jti.t(attrExpiresAt, p.JTIExpiresAt)
 	jti.t(AttrTTL, p.JTIExpiresAt)
 	_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{

@@ -9,11 +9,11 @@ import (
 	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
-// BenchmarkAuthorize is /authorize on the memory store, anonymous and with a
+// BenchmarkAuthorizeConnectToken is /authorize on the memory store, anonymous and with a
 // connect token (HS256 verification and claim checks, the jti spent in the
 // same write): compare the two ns/op figures of one run for what the token
 // costs. Tokens are minted before the timer starts.
-func BenchmarkAuthorize(b *testing.B) {
+func BenchmarkAuthorizeConnectToken(b *testing.B) {
 	for _, require := range []string{"false", "true"} {
 		b.Run("require_connect_token="+require, func(b *testing.B) {
 			cfg, err := LoadConfig(env(with(baseEnv(), "OAUTH_PROVIDER", "generic", "OAUTH_AUTH_URL", "https://idp.example/authorize",

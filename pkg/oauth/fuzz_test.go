@@ -1,8 +1,6 @@
 package oauth
 
 import (
-	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
-
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -21,6 +19,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // The seed corpora live in testdata/fuzz/<FuzzName>/ and run with every

@@ -1,8 +1,6 @@
 package oauth
 
 import (
-	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // Test helpers of the sweep and TokenSource tests: a fake clock, static

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 const (
@@ -44,7 +46,11 @@ type rig struct {
 	moto           string
 	emulators      map[string]*lambdatest.Emulator // by function directory name
 	secrets        []string                        // values no log line may hold
+	appKey         string                          // env.json's OAUTH_APP_KEY, as the app's backend holds it
 }
+
+// endUser is the app's user the connect tokens are minted for.
+const endUser = "app-user-7"
 
 // TestFunctionsUnderEmulator builds the real bootstraps (make, Lambda build
 // flags, this machine's architecture) and runs each under aws-lambda-rie with
@@ -54,11 +60,38 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 	r := newRig(t)
 	r.build(t, "authorize", "callback")
 	r.start(t, "authorize", "AuthorizeFunction")
-	r.start(t, "callback", "CallbackFunction")
+	// The callback reaches moto through the SDK's per-service variable while
+	// AWS_ENDPOINT_URL points nowhere: the function's own client
+	// construction (internal/awsenv) honours AWS_ENDPOINT_URL_DYNAMODB.
+	r.emulators["callback"] = r.startWith(t, "callback", "CallbackFunction", map[string]string{
+		"AWS_ENDPOINT_URL":          "http://127.0.0.1:" + closedPort(t),
+		"AWS_ENDPOINT_URL_DYNAMODB": r.moto,
+	})
 
 	var connected bool
 	t.Run("authorize", func(t *testing.T) {
 		r.authorize(t)
+	})
+	t.Run("authorize without a good connect token", func(t *testing.T) {
+		used := r.connectEvent(t)
+		r.invokeHTTP(t, "authorize", used)
+		for _, tt := range []struct {
+			name, code string
+			event      []byte
+		}{
+			{"authorize.json as it is (no token)", "connect_required", readFile(t, filepath.Join(r.root, "events", "authorize.json"))},
+			{"a token signed with another key", "invalid_connect_token", fixture(t, r.root, "authorize.json", url.Values{"connect": {mintToken(t, strings.Repeat("x", 40))}}, "")},
+			{"a used token", "invalid_connect_token", used},
+		} {
+			before := r.pendingCount(t)
+			out := r.invokeHTTP(t, "authorize", tt.event)
+			if out.StatusCode != http.StatusUnauthorized || !strings.Contains(out.Body, tt.code) || len(out.Cookies) != 0 || out.Headers["Location"] != "" {
+				t.Errorf("%s: got %d with cookies %q, want 401 %s and nothing set; body %.200s", tt.name, out.StatusCode, out.Cookies, tt.code, out.Body)
+			}
+			if after := r.pendingCount(t); after != before {
+				t.Errorf("%s: pending authorizations %d -> %d, want nothing stored", tt.name, before, after)
+			}
+		}
 	})
 	t.Run("callback after a real authorize", func(t *testing.T) {
 		resp, state, cookie := r.authorize(t)
@@ -77,10 +110,12 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		if got := back.Scheme + "://" + back.Host + back.Path; got != "https://app.example.com/oauth/done" {
 			t.Errorf("callback Location: got %q, want return_to https://app.example.com/oauth/done", got)
 		}
-		for k, want := range map[string]string{"status": "connected", "account_id": account, "app_state": "session-42"} {
-			if got := q.Get(k); got != want {
-				t.Errorf("callback Location %s: got %q, want %q", k, got, want)
-			}
+		if len(q) != 1 || strings.Contains(back.RawQuery, account) {
+			t.Errorf("callback Location %s: want only the signed result, no bare account id", back)
+		}
+		res, err := connect.VerifyResult(r.appKey, q.Get("result"))
+		if err != nil || res.User != endUser || res.AccountID != account || res.AppState != "session-42" {
+			t.Errorf("callback result: got %+v, %v; want %s connected %s with session-42", res, err, endUser, account)
 		}
 		for _, k := range []string{"code", "state", "access_token", "refresh_token"} {
 			if q.Has(k) {
@@ -94,7 +129,7 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 			t.Errorf("mockrc token calls: got %d, want 1 (one code exchange)", got)
 		}
 		item := r.connection(t)
-		for k, want := range map[string]string{"status": "active", "account_id": account, "provider": "ringcentral"} {
+		for k, want := range map[string]string{"status": "active", "account_id": account, "provider": "ringcentral", "end_user": endUser} {
 			if got := attrString(item[k]); got != want {
 				t.Errorf("stored connection %s: got %q, want %q", k, got, want)
 			}
@@ -178,6 +213,22 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		}
 		checkSealed(t, after)
 	})
+	t.Run("a wrong endpoint fails at start, naming the variable", func(t *testing.T) {
+		e := r.startWith(t, "authorize", "AuthorizeFunction", map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "localhost:8000"})
+		_, err := e.Invoke(testenv.Context(t), readFile(t, filepath.Join(r.root, "events", "authorize.json")))
+		if err == nil {
+			t.Fatal("invoke: no error, want the function to fail at init")
+		}
+		var line string
+		for _, l := range lambdatest.LogLines(e.Stdout() + e.Stderr()) {
+			if strings.Contains(l, "cannot start") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "AWS_ENDPOINT_URL_DYNAMODB") || !strings.Contains(line, "localhost:8000\\\" is not an endpoint") {
+			t.Errorf("start-up error line %q: want one naming AWS_ENDPOINT_URL_DYNAMODB and its value as not an endpoint (invoke error: %v)", line, err)
+		}
+	})
 	t.Run("logs", func(t *testing.T) {
 		for fn, e := range r.emulators {
 			lines := lambdatest.LogLines(e.Stdout())
@@ -206,34 +257,134 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 	})
 }
 
-// TestNoNetRPC: the functions link no net/rpc under -tags lambda.norpc, and
-// without the tag they do, so the check can tell.
-func TestNoNetRPC(t *testing.T) {
+// TestFunctionDeps: no function links what a Lambda binary must not carry:
+// net/rpc (under -tags lambda.norpc), the SDK's config package and its
+// credential chain (internal/awsenv builds the clients), the DynamoDB
+// expression builder or reflective attribute marshalling (the store writes
+// its requests by hand). Every directory under functions/ is checked, so a
+// new function is covered as soon as it exists. The controls show the check
+// can tell: without the tag net/rpc is linked, and cmd/oauthfn links config.
+func TestFunctionDeps(t *testing.T) {
+	forbidden := []string{
+		"net/rpc",
+		"github.com/aws/aws-sdk-go-v2/config",
+		"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression",
+		"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue",
+		"github.com/aws/aws-sdk-go-v2/service/sts",
+		"github.com/aws/aws-sdk-go-v2/service/sso",
+	}
 	root := testenv.RepoRoot()
+	dirs, err := filepath.Glob(filepath.Join(root, "functions", "*", "main.go"))
+	if err != nil || len(dirs) < 3 {
+		t.Fatalf("functions/*/main.go: got %d (%v), want at least authorize, callback and refresh", len(dirs), err)
+	}
+	var pkgs []string
+	for _, d := range dirs {
+		pkgs = append(pkgs, "./"+filepath.ToSlash(mustRel(t, root, filepath.Dir(d))))
+	}
 	tests := []struct {
-		name    string
-		args    []string
-		wantRPC bool
+		name string
+		args []string
+		pkgs []string
+		want map[string]bool // package -> linked
 	}{
-		{"with lambda.norpc", []string{"-tags", "lambda.norpc"}, false},
-		{"without the tag", nil, true},
+		{"functions with lambda.norpc", []string{"-tags", "lambda.norpc"}, pkgs, nil},
+		{"control: without the tag", nil, pkgs[:1], map[string]bool{"net/rpc": true}},
+		{"control: the command-line tool", []string{"-tags", "lambda.norpc"}, []string{"./cmd/oauthfn"}, map[string]bool{
+			"github.com/aws/aws-sdk-go-v2/config":      true,
+			"github.com/aws/aws-sdk-go-v2/service/sts": true,
+			"github.com/aws/aws-sdk-go-v2/service/sso": true,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"list", "-deps"}, tt.args...)
-			cmd := exec.Command("go", append(args, "./functions/...")...)
+			args := append(append([]string{"list"}, tt.args...), "-f", `{{.ImportPath}} {{join .Deps " "}}`)
+			cmd := exec.Command("go", append(args, tt.pkgs...)...)
 			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 			out, err := cmd.Output()
 			if err != nil {
-				t.Fatalf("go list: %v", err)
+				t.Fatalf("go %s: %v", strings.Join(cmd.Args[1:], " "), err)
 			}
-			got := regexp.MustCompile(`(?m)^net/rpc$`).Match(out)
-			if got != tt.wantRPC {
-				t.Errorf("go list -deps %v ./functions/...: net/rpc linked = %v, want %v", tt.args, got, tt.wantRPC)
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != len(tt.pkgs) {
+				t.Fatalf("go list: got %d packages, want %d: %s", len(lines), len(tt.pkgs), out)
+			}
+			for _, l := range lines {
+				fields := strings.Fields(l)
+				deps := map[string]bool{}
+				for _, d := range fields[1:] {
+					deps[d] = true
+				}
+				for _, f := range forbidden {
+					if deps[f] != tt.want[f] {
+						t.Errorf("%s %v: links %s = %v, want %v", fields[0], tt.args, f, deps[f], tt.want[f])
+					}
+				}
 			}
 		})
 	}
+}
+
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	p, err := testenv.PickPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.Itoa(p)
+}
+
+// TestNoInitWork: the project's own packages do nothing at start-up (no
+// compiled patterns, no hashes, no maps built at init): every function binary
+// run with GODEBUG=inittrace=1 reports no init of a github.com/oauthfn
+// package. (The Go runtime prints a line for each package with init work;
+// the count of allocations is deterministic, no clock is compared.) The
+// binary starts with an empty environment, so main fails at once after the
+// package inits ran.
+func TestNoInitWork(t *testing.T) {
+	root := testenv.RepoRoot()
+	bin := t.TempDir()
+	build := exec.Command("go", append(append([]string{"build", "-o", bin + "/"}, lambdatest.GoBuildFlags...), "./functions/...")...)
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./functions/...: %v\n%s", err, out)
+	}
+	fns, err := os.ReadDir(bin)
+	if err != nil || len(fns) < 3 {
+		t.Fatalf("built functions: got %d (%v), want at least 3", len(fns), err)
+	}
+	for _, fn := range fns {
+		t.Run(fn.Name(), func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(bin, fn.Name()))
+			cmd.Env = []string{"GODEBUG=inittrace=1"}
+			out, _ := cmd.CombinedOutput() // exits 1: no configuration
+			var inits int
+			for _, l := range strings.Split(string(out), "\n") {
+				if !strings.HasPrefix(l, "init ") {
+					continue
+				}
+				inits++
+				if strings.HasPrefix(l, "init github.com/oauthfn/") {
+					t.Errorf("package-level work at start-up: %s", l)
+				}
+			}
+			if inits == 0 {
+				t.Fatalf("no inittrace lines in the output, so the check cannot tell:\n%s", out)
+			}
+		})
+	}
+}
+
+func mustRel(t *testing.T, base, path string) string {
+	t.Helper()
+	rel, err := filepath.Rel(base, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rel
 }
 
 func newRig(t *testing.T) *rig {
@@ -283,11 +434,19 @@ func (r *rig) build(t *testing.T, fns ...string) {
 // tokens live 1 h) makes a fresh connection due at once.
 func (r *rig) start(t *testing.T, fn, logicalID string) {
 	t.Helper()
+	r.emulators[fn] = r.startWith(t, fn, logicalID, nil)
+}
+
+// startWith starts fn as start does, with extra variables on top (an empty
+// value unsets one), and does not register it in r.emulators.
+func (r *rig) startWith(t *testing.T, fn, logicalID string, extra map[string]string) *lambdatest.Emulator {
+	t.Helper()
 	env, err := lambdatest.EnvFile(filepath.Join(r.root, "events", "env.json"), logicalID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.secrets = append(r.secrets, env["OAUTH_TOKEN_KEY"], mockrc.DefaultClientSecret)
+	r.secrets = append(r.secrets, env["OAUTH_TOKEN_KEY"], env["OAUTH_APP_KEY"], mockrc.DefaultClientSecret)
+	r.appKey = env["OAUTH_APP_KEY"]
 	timeout := "15"
 	if fn == "refresh" {
 		timeout = "300"
@@ -299,6 +458,7 @@ func (r *rig) start(t *testing.T, fn, logicalID string) {
 		"TABLE_NAME":                      r.table,
 		"REFRESH_MODE":                    "eager",
 		"REFRESH_WINDOW":                  "2h",
+		"REQUIRE_CONNECT_TOKEN":           "true", // the default (env.json relaxes it for sam local)
 		"AWS_ENDPOINT_URL":                r.moto,
 		"AWS_ACCESS_KEY_ID":               "testing",
 		"AWS_SECRET_ACCESS_KEY":           "testing",
@@ -314,6 +474,13 @@ func (r *rig) start(t *testing.T, fn, logicalID string) {
 	} {
 		env[k] = v
 	}
+	for k, v := range extra {
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
+	}
 	e, err := lambdatest.Start(r.rie, filepath.Join(r.bin, fn, "bootstrap"), lambdatest.Environ(env))
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +495,7 @@ func (r *rig) start(t *testing.T, fn, logicalID string) {
 			t.Logf("%s emulator stdout:\n%s\nemulator log:\n%s", fn, e.Stdout(), errLog)
 		}
 	})
-	r.emulators[fn] = e
+	return e
 }
 
 // invokeHTTP invokes fn with an API Gateway v2 event and decodes its answer.
@@ -345,11 +512,45 @@ func (r *rig) invokeHTTP(t *testing.T, fn string, event []byte) events.APIGatewa
 	return resp
 }
 
-// authorize invokes authorize with events/authorize.json, checks the
-// redirect and the binding cookie, and returns them with the state.
+// mintToken is a connect token for endUser, as the app's backend makes it
+// (return_to and app_state of events/authorize.json).
+func mintToken(t *testing.T, key string) string {
+	t.Helper()
+	tok, err := connect.Token(key, endUser, connect.Options{ReturnTo: "https://app.example.com/oauth/done", AppState: "session-42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// connectEvent is events/authorize.json with a fresh connect token as its
+// only query parameter.
+func (r *rig) connectEvent(t *testing.T) []byte {
+	t.Helper()
+	return fixture(t, r.root, "authorize.json", url.Values{"connect": {mintToken(t, r.appKey)}}, "")
+}
+
+// pendingCount counts the pending authorizations in the table.
+func (r *rig) pendingCount(t *testing.T) int32 {
+	t.Helper()
+	out, err := r.db.Scan(testenv.Context(t), &dynamodb.ScanInput{
+		TableName:                 aws.String(r.table),
+		FilterExpression:          aws.String("begins_with(pk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "state#"}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	return out.Count
+}
+
+// authorize invokes authorize with events/authorize.json carrying a fresh
+// connect token, checks the redirect and the binding cookie, and returns
+// them with the state.
 func (r *rig) authorize(t *testing.T) (resp events.APIGatewayV2HTTPResponse, state, cookie string) {
 	t.Helper()
-	resp = r.invokeHTTP(t, "authorize", readFile(t, filepath.Join(r.root, "events", "authorize.json")))
+	resp = r.invokeHTTP(t, "authorize", r.connectEvent(t))
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("authorize: got status %d, want 302; body %.300s", resp.StatusCode, resp.Body)
 	}

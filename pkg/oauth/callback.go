@@ -8,13 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"golang.org/x/oauth2"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // shortAccessLifetime: access tokens living less than this are too short
@@ -24,8 +25,6 @@ const shortAccessLifetime = 5 * time.Minute
 // ConnectionGrace is how long DynamoDB keeps a connection after its refresh
 // token expired (its ttl), so operators can still see it.
 const ConnectionGrace = 7 * 24 * time.Hour
-
-var errorCodePattern = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
 
 // Callback finishes an authorization. In order: the query is well formed;
 // state is present and well formed; the binding cookie is present; the pending
@@ -92,10 +91,10 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	}
 	// From here on the pending authorization is spent: clear its nonce.
 	cookie := bindingSetCookie(without(nonces, pending.BindingHash))
-	retry := retryLink(pending)
+	retry, back := retryLink(pending)
 
 	if provErr != "" {
-		return h.providerRedirectError(ctx, req, provErr, q["error_description"], retry, cookie), nil
+		return h.providerRedirectError(ctx, req, provErr, q["error_description"], retry, back, cookie), nil
 	}
 
 	busy, err := h.exchangeBusyUntil(ctx)
@@ -113,7 +112,7 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	conn, replaced, a := h.finish(ctx, ex, pending, code)
 	if a != nil {
 		if a.retry != "" {
-			a.retry = retry
+			a.retry, a.back = retry, back
 		}
 		return render(req, *a, cookie), nil
 	}
@@ -125,12 +124,20 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 		ok.account = conn.AccountID
 		return render(req, ok, cookie), nil
 	}
-	return redirect(returnURL(pending, conn.AccountID), cookie), nil
+	location, err := h.returnURL(ctx, pending, conn)
+	if err != nil {
+		// The connection is stored; only the app's notice failed.
+		h.Log.ErrorContext(ctx, "callback failed: sign the result", "outcome", ansInternal.code, "err", err)
+		return render(req, ansInternal, cookie), nil
+	}
+	return redirect(location, cookie), nil
 }
 
-// noBinding is a binding hash no nonce has (readBindings keeps only
-// well-formed nonces, never ""): a ConsumePending with it matches nothing.
-var noBinding = bindingHash("")
+// noBinding is a binding hash no nonce has: bindingHash("") (readBindings
+// keeps only well-formed nonces, never ""), so a ConsumePending with it
+// matches nothing. A constant, so nothing is hashed at start-up; a test holds
+// it to bindingHash("").
+const noBinding = "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
 
 // withoutCookie answers a callback that brought no binding cookie. A browser
 // that finished its last sign-in has no cookie left (the callback cleared
@@ -224,6 +231,7 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 	conn := &Connection{
 		Provider:      h.Config.Provider.Name,
 		AccountID:     account,
+		EndUser:       pending.EndUser,
 		TokenType:     "Bearer",
 		Scope:         extraString(tok, "scope"),
 		Status:        StatusActive,
@@ -254,7 +262,10 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 		return nil, nil, &a
 	}
 	h.Log.InfoContext(ctx, "account connected", "outcome", "connected", "provider", conn.Provider, "account_id", account,
-		"replaced", replaced != nil, "refresh_token", tok.RefreshToken != "")
+		"end_user", conn.EndUser, "replaced", replaced != nil, "refresh_token", tok.RefreshToken != "")
+	if replaced != nil && replaced.EndUser != conn.EndUser {
+		h.Log.InfoContext(ctx, "account moved to another end user", "account_id", account, "end_user", conn.EndUser, "previous_end_user", replaced.EndUser)
+	}
 	return conn, replaced, nil
 }
 
@@ -400,14 +411,35 @@ func extraInt(tok *oauth2.Token, name string) int64 {
 
 // safeCode returns s if it looks like a protocol code, else "other"; for logs.
 func safeCode(s string) string {
-	if errorCodePattern.MatchString(s) {
+	if isCode(s) {
 		return s
 	}
 	return "other"
 }
 
-// retryLink starts the same authorization again: same return_to, same app_state.
-func retryLink(p *PendingAuth) string {
+// isCode reports whether s looks like a protocol code: 1 to 64 of A-Z, a-z,
+// 0-9, _, . and -. (A loop, not a regexp: nothing to compile at start-up.)
+func isCode(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// retryLink starts the same authorization again: same return_to, same
+// app_state. An authorization started with a connect token cannot be
+// started again from here (the token is single use): back is then the
+// app's return_to, where the app can mint a new one.
+func retryLink(p *PendingAuth) (retry, back string) {
+	if p.EndUser != "" {
+		return "", p.ReturnTo
+	}
 	v := url.Values{}
 	if p.ReturnTo != "" {
 		v.Set("return_to", p.ReturnTo)
@@ -416,24 +448,30 @@ func retryLink(p *PendingAuth) string {
 		v.Set("app_state", p.AppState)
 	}
 	if len(v) == 0 {
-		return "authorize"
+		return "authorize", ""
 	}
-	return "authorize?" + v.Encode()
+	return "authorize?" + v.Encode(), ""
 }
 
-// returnURL is return_to with status=connected, account_id and app_state
-// added to its query.
-func returnURL(p *PendingAuth, account string) string {
+// returnURL is return_to with one parameter added to its query: result, the
+// signed statement of who connected which account (connect.Result). Nothing
+// else the app acts on travels in the URL.
+func (h *Handler) returnURL(ctx context.Context, p *PendingAuth, c *Connection) (string, error) {
+	keys, err := h.Secrets.AppKeys(ctx)
+	if err != nil {
+		return "", err
+	}
+	keys.Now = h.Now
+	result, err := keys.SignResult(connect.Result{User: p.EndUser, AccountID: c.AccountID, Provider: c.Provider, AppState: p.AppState})
+	if err != nil {
+		return "", err
+	}
 	u, err := url.Parse(p.ReturnTo)
 	if err != nil { // validated at /authorize; cannot happen
-		return p.ReturnTo
+		return "", fmt.Errorf("oauth: return_to: %w", err)
 	}
 	q := u.Query()
-	q.Set("status", "connected")
-	q.Set("account_id", account)
-	if p.AppState != "" {
-		q.Set("app_state", p.AppState)
-	}
+	q.Set("result", result)
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.String(), nil
 }

@@ -7,7 +7,9 @@ import (
 
 // Issue 10 item 14: invalid UTF-8 in app_state or return_to (or
 // login_hint) is refused with 400 at /authorize and nothing is stored;
-// before, memory kept the bytes while DynamoDB handed back U+FFFD.
+// before, memory kept the bytes while DynamoDB handed back U+FFFD. (These
+// are the plain parameters of REQUIRE_CONNECT_TOKEN=false; a connect
+// token's claims are JSON, always valid UTF-8.)
 func TestAuthorizeRefusesInvalidUTF8(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
 		tests := []struct{ name, query string }{
@@ -19,8 +21,8 @@ func TestAuthorizeRefusesInvalidUTF8(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				r := newRig(t, newStore)
-				resp, _ := r.start(t, tt.query)
+				r := newRig(t, newStore, "REQUIRE_CONNECT_TOKEN", "false")
+				resp, _ := r.startRaw(t, tt.query)
 				if resp.StatusCode != 400 || !strings.Contains(resp.Body, "invalid_request") || len(resp.Cookies) != 0 || resp.Headers["Location"] != "" {
 					t.Errorf("status %d, cookies %v, location %q; want 400 invalid_request", resp.StatusCode, resp.Cookies, resp.Headers["Location"])
 				}
@@ -33,8 +35,8 @@ func TestAuthorizeRefusesInvalidUTF8(t *testing.T) {
 			})
 		}
 		// Valid multi-byte UTF-8 is still fine.
-		r := newRig(t, newStore)
-		if resp, _ := r.start(t, "app_state=%C3%A9t%C3%A9"); resp.StatusCode != 302 {
+		r := newRig(t, newStore, "REQUIRE_CONNECT_TOKEN", "false")
+		if resp, _ := r.startRaw(t, "app_state=%C3%A9t%C3%A9"); resp.StatusCode != 302 {
 			t.Errorf("valid UTF-8 app_state: status %d, want 302", resp.StatusCode)
 		}
 	})

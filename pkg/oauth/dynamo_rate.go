@@ -60,11 +60,11 @@ func (s *DynamoStore) PauseTokenCalls(ctx context.Context, provider string, unti
 		return errors.New("oauth: pause token calls: empty provider")
 	}
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       itemKey(ratePrefix+provider, rateSK),
-		ConditionExpression:       aws.String("attribute_not_exists(#paused) OR #paused < :until OR #paused > :overlong"),
-		UpdateExpression:          aws.String("SET #paused = :until"),
-		ExpressionAttributeNames:  map[string]string{"#paused": attrPausedUntilMS},
+		TableName:                aws.String(s.table),
+		Key:                      itemKey(ratePrefix+provider, rateSK),
+		ConditionExpression:      aws.String("attribute_not_exists(#paused) OR #paused < :until OR #paused > :overlong"),
+		UpdateExpression:         aws.String("SET #paused = :until"),
+		ExpressionAttributeNames: map[string]string{"#paused": attrPausedUntilMS},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":until":    numberValue(until.UnixMilli()),
 			":overlong": numberValue(until.UnixMilli() + MaxRetryAfter.Milliseconds()),

@@ -170,7 +170,9 @@ func TestTransitionEventID(t *testing.T) {
 }
 
 func TestTransitionMalformed(t *testing.T) {
-	good := func() events.DynamoDBEventRecord { return StreamRecord("e1", streamConn(), streamConn(refreshed(streamConn())), t0, false) }
+	good := func() events.DynamoDBEventRecord {
+		return StreamRecord("e1", streamConn(), streamConn(refreshed(streamConn())), t0, false)
+	}
 	tests := []struct {
 		name string
 		mod  func(*events.DynamoDBEventRecord)
@@ -189,7 +191,9 @@ func TestTransitionMalformed(t *testing.T) {
 		{"status is a map", func(r *events.DynamoDBEventRecord) {
 			r.Change.NewImage["status"] = events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{})
 		}},
-		{"account does not match the key", func(r *events.DynamoDBEventRecord) { r.Change.NewImage["account_id"] = events.NewStringAttribute("9999") }},
+		{"account does not match the key", func(r *events.DynamoDBEventRecord) {
+			r.Change.NewImage["account_id"] = events.NewStringAttribute("9999")
+		}},
 		{"unknown event name", func(r *events.DynamoDBEventRecord) { r.EventName = "TRUNCATE" }},
 	}
 	for _, tt := range tests {

@@ -47,7 +47,7 @@ type Config struct {
 	LogLevel slog.Level
 }
 
-var busName = regexp.MustCompile(`^[A-Za-z0-9._\-/:]{1,1600}$`)
+var busName = regexp.MustCompile(`^[A-Za-z0-9._\-/:]{1,1000}$`)
 
 // LoadConfig reads EVENT_BUS_NAME (a bus name or ARN, default "default")
 // and LOG_LEVEL. The events function needs no provider settings or secrets.

@@ -45,7 +45,7 @@ func (s *tokenSource) Token() (*oauth2.Token, error) {
 		t := *s.tok
 		return &t, nil
 	}
-	tok, err := s.h.token(s.ctx, s.account)
+	tok, err := s.h.token(s.ctx, s.account, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -61,8 +61,9 @@ func (h *Handler) fresh(exp, now time.Time) bool {
 }
 
 // token returns a working access token for the account, refreshing it
-// under the lease protocol if needed.
-func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, error) {
+// under the lease protocol if needed. If used is not nil, it receives the
+// connection the token came from (as read or leased).
+func (h *Handler) token(ctx context.Context, account string, used *Connection) (*oauth2.Token, error) {
 	provider := h.Config.Provider.Name
 	owner := newOwner("app")
 	waitUntil := h.Now().Add(h.providerTimeout() + writeBudget)
@@ -77,6 +78,7 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, err
 		}
 		now := h.Now()
 		if c.AccessToken != "" && h.fresh(c.AccessExpiresAt, now) {
+			setUsed(used, c)
 			return h.openAccess(ctx, c)
 		}
 		if c.RefreshToken == "" {
@@ -87,6 +89,7 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, err
 			polls++
 			if polls > maxPolls || now.After(waitUntil) {
 				if c.AccessToken != "" && c.AccessExpiresAt.After(now) {
+					setUsed(used, c)
 					return h.openAccess(ctx, c) // still valid, if only just
 				}
 				return nil, fmt.Errorf("oauth: token for %s: %w", account, ErrBusy)
@@ -115,6 +118,7 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, err
 		res := h.refreshLeased(ctx, leased, owner, nil)
 		switch res.outcome {
 		case outRefreshed:
+			setUsed(used, leased)
 			return res.token, nil
 		case outSkipped:
 			// Another writer won (re-read its result), or the lease ran too
@@ -129,6 +133,12 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, err
 				"fix", "check OAUTH_CLIENT_ID and the client secret (OAUTH_CLIENT_SECRET_ARN)")
 		}
 		return nil, fmt.Errorf("oauth: token for %s: %w", account, res.err)
+	}
+}
+
+func setUsed(used, c *Connection) {
+	if used != nil {
+		*used = *c
 	}
 }
 

@@ -8,12 +8,13 @@
 GO        ?= go
 GOARCH    = arm64
 BUILD_DIR ?= build
-FUNCTIONS := authorize callback refresh
+FUNCTIONS := authorize callback refresh events token
 
 GO_BUILD = GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 .PHONY: test build lint clean FORCE \
-	build-AuthorizeFunction build-CallbackFunction build-RefreshFunction
+	build-AuthorizeFunction build-CallbackFunction build-RefreshFunction \
+	build-EventsFunction build-TokenFunction
 
 test:
 	./scripts/test.sh
@@ -37,6 +38,12 @@ build-CallbackFunction:
 
 build-RefreshFunction:
 	$(GO_BUILD) -o $(sam-artifacts) ./functions/refresh
+
+build-EventsFunction:
+	$(GO_BUILD) -o $(sam-artifacts) ./functions/events
+
+build-TokenFunction:
+	$(GO_BUILD) -o $(sam-artifacts) ./functions/token
 
 lint:
 	cfn-lint template.yaml

@@ -41,6 +41,9 @@ type PutEventsAPI interface {
 	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
 }
 
+// Variables are the environment variables LoadConfig reads.
+var Variables = []string{"EVENT_BUS_NAME", "LOG_LEVEL"}
+
 // Config is the events function's configuration.
 type Config struct {
 	BusName  string // EVENT_BUS_NAME, default "default"

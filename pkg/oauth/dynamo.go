@@ -506,7 +506,8 @@ func (s *DynamoStore) PauseTokenCalls(ctx context.Context, provider string, unti
 
 // CreateTable creates the table DynamoStore expects (pay per request, pk/sk
 // strings, the sparse due-index on due_shard/refresh_at projecting all
-// attributes), waits until it is ACTIVE and enables TTL on the ttl attribute.
+// attributes, the stream with NEW_AND_OLD_IMAGES), waits until it is ACTIVE
+// and enables TTL on the ttl attribute.
 // For tests and the local dev server; production tables come from
 // template.yaml.
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
@@ -531,6 +532,8 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}},
+		// As template.yaml: the stream feeds the events function.
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages},
 	})
 	if err != nil {
 		return fmt.Errorf("oauth: create table %s: %w", name, err)

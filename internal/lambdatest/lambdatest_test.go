@@ -178,32 +178,36 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		}
 		checkSealed(t, after)
 	})
-	t.Run("logs", func(t *testing.T) {
-		for fn, e := range r.emulators {
-			lines := lambdatest.LogLines(e.Stdout())
-			if len(lines) == 0 {
-				t.Errorf("%s: no log lines; want JSON lines at LOG_LEVEL=debug", fn)
+	t.Run("logs", r.checkLogs)
+}
+
+// checkLogs: every emulator's output is JSON log records (or EMF), and none
+// holds a token, code, state, cookie or secret the run handled.
+func (r *rig) checkLogs(t *testing.T) {
+	for fn, e := range r.emulators {
+		lines := lambdatest.LogLines(e.Stdout())
+		if len(lines) == 0 {
+			t.Errorf("%s: no log lines; want JSON lines at LOG_LEVEL=debug", fn)
+		}
+		for _, l := range lines {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(l), &rec); err != nil {
+				t.Errorf("%s: log line is not JSON: %q", fn, l)
+				continue
 			}
-			for _, l := range lines {
-				var rec map[string]any
-				if err := json.Unmarshal([]byte(l), &rec); err != nil {
-					t.Errorf("%s: log line is not JSON: %q", fn, l)
-					continue
-				}
-				// A log record, or a CloudWatch Embedded Metric Format document.
-				_, emf := rec["_aws"]
-				if !emf && (rec["level"] == nil || rec["message"] == nil) {
-					t.Errorf("%s: log line is neither a record with level and message nor EMF: %q", fn, l)
-				}
-			}
-			out := e.Stdout()
-			for _, s := range append([]string{"mockrc_at_", "mockrc_rt_", "mockrc_code_"}, r.secrets...) {
-				if s != "" && strings.Contains(out, s) {
-					t.Errorf("%s: logs hold a token, code, state, cookie or secret (%.12s…)", fn, s)
-				}
+			// A log record, or a CloudWatch Embedded Metric Format document.
+			_, emf := rec["_aws"]
+			if !emf && (rec["level"] == nil || rec["message"] == nil) {
+				t.Errorf("%s: log line is neither a record with level and message nor EMF: %q", fn, l)
 			}
 		}
-	})
+		out := e.Stdout()
+		for _, s := range append([]string{"mockrc_at_", "mockrc_rt_", "mockrc_code_"}, r.secrets...) {
+			if s != "" && strings.Contains(out, s) {
+				t.Errorf("%s: logs hold a token, code, state, cookie or secret (%.12s…)", fn, s)
+			}
+		}
+	}
 }
 
 // TestNoNetRPC: the functions link no net/rpc under -tags lambda.norpc, and
@@ -283,14 +287,21 @@ func (r *rig) build(t *testing.T, fns ...string) {
 // tokens live 1 h) makes a fresh connection due at once.
 func (r *rig) start(t *testing.T, fn, logicalID string) {
 	t.Helper()
+	r.startAs(t, fn, fn, logicalID, nil)
+}
+
+// startAs is start under another name (several emulators of one
+// function), with extra variables over the defaults.
+func (r *rig) startAs(t *testing.T, name, fn, logicalID string, extra map[string]string) {
+	t.Helper()
 	env, err := lambdatest.EnvFile(filepath.Join(r.root, "events", "env.json"), logicalID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.secrets = append(r.secrets, env["OAUTH_TOKEN_KEY"], mockrc.DefaultClientSecret)
-	timeout := "15"
-	if fn == "refresh" {
-		timeout = "300"
+	timeout := map[string]string{"refresh": "300", "callback": "28", "events": "60", "token": "40"}[fn]
+	if timeout == "" {
+		timeout = "15"
 	}
 	for k, v := range map[string]string{
 		"OAUTH_SERVER_URL":                r.rcURL,
@@ -314,6 +325,9 @@ func (r *rig) start(t *testing.T, fn, logicalID string) {
 	} {
 		env[k] = v
 	}
+	for k, v := range extra {
+		env[k] = v
+	}
 	e, err := lambdatest.Start(r.rie, filepath.Join(r.bin, fn, "bootstrap"), lambdatest.Environ(env))
 	if err != nil {
 		t.Fatal(err)
@@ -325,10 +339,10 @@ func (r *rig) start(t *testing.T, fn, logicalID string) {
 			if len(errLog) > 4000 {
 				errLog = "…" + errLog[len(errLog)-4000:]
 			}
-			t.Logf("%s emulator stdout:\n%s\nemulator log:\n%s", fn, e.Stdout(), errLog)
+			t.Logf("%s emulator stdout:\n%s\nemulator log:\n%s", name, e.Stdout(), errLog)
 		}
 	})
-	r.emulators[fn] = e
+	r.emulators[name] = e
 }
 
 // invokeHTTP invokes fn with an API Gateway v2 event and decodes its answer.
@@ -404,6 +418,12 @@ var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" valu
 
 func (r *rig) loginRedirect(t *testing.T, authURL string, cancel bool) *url.URL {
 	t.Helper()
+	return r.loginRedirectAs(t, authURL, account, cancel)
+}
+
+// loginRedirectAs is loginRedirect choosing the demo account acct.
+func (r *rig) loginRedirectAs(t *testing.T, authURL, acct string, cancel bool) *url.URL {
+	t.Helper()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Get(authURL)
 	if err != nil {
@@ -421,7 +441,7 @@ func (r *rig) loginRedirect(t *testing.T, authURL string, cancel bool) *url.URL 
 	if cancel {
 		form.Set("cancel", "1")
 	} else {
-		form.Set("account", account)
+		form.Set("account", acct)
 	}
 	decide := mustURL(t, authURL).ResolveReference(&url.URL{Path: "authorize/decide"})
 	resp, err = client.PostForm(decide.String(), form)

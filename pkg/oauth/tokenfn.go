@@ -121,12 +121,21 @@ func (h *Handler) TokenFunction(ctx context.Context, payload json.RawMessage) (T
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
+		h.Log.InfoContext(ctx, "token request refused: not a request object")
 		return invalidToken(`want a JSON object {"account_id": "..."} or {"end_user": "..."}`), nil
 	}
 	if dec.More() {
 		return invalidToken("trailing data after the JSON object"), nil
 	}
-	return h.AnswerToken(ctx, req)
+	resp, err := h.AnswerToken(ctx, req)
+	if err == nil {
+		level := slog.LevelDebug
+		if resp.Error != "" {
+			level = slog.LevelInfo
+		}
+		h.Log.Log(ctx, level, "token request answered", "account_id", req.AccountID, "answer", resp)
+	}
+	return resp, err
 }
 
 // AnswerToken answers one token request: by account, a working access

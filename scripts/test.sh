@@ -43,19 +43,29 @@ check_tools() {
 	# pyenv shims exist even when the package behind them is gone: run them.
 	moto_server --help >/dev/null 2>&1 || die "moto_server is installed but does not run (pip install 'moto[server]')"
 	cfn-lint --version >/dev/null 2>&1 || die "cfn-lint is installed but does not run (pip install cfn-lint)"
+	python3 -c 'import boto3' >/dev/null 2>&1 || die "python3 has no boto3 (the Python example's test needs it: pip install boto3, or apt-get install python3-boto3)"
 }
 
-# install_deps: npm ci for the oidc-provider stand-in, only when its
-# node_modules is missing or was installed from another package-lock.json.
-install_deps() {
-	local lock_sum stamp="$OIDC_DIR/node_modules/.oauthfn-lock.sha256"
-	lock_sum="$(sha256sum "$OIDC_DIR/package-lock.json" | cut -d' ' -f1)"
+# npm_ci DIR: npm ci in DIR, only when its node_modules is missing or was
+# installed from another package-lock.json.
+npm_ci() {
+	local dir="$1" lock_sum stamp="$1/node_modules/.oauthfn-lock.sha256"
+	lock_sum="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
 	if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_sum" ]]; then
-		echo "testdata/oidc: node_modules up to date"
+		echo "${dir#"$ROOT/"}: node_modules up to date"
 		return
 	fi
-	(cd "$OIDC_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 	echo "$lock_sum" >"$stamp"
+}
+
+# install_deps: the oidc-provider stand-in, and the Node example's
+# @aws-sdk/client-lambda (internal/lambdatest runs it against the token
+# function). boto3 for the Python example comes with the pyenv python3
+# (check_tools checks it).
+install_deps() {
+	npm_ci "$OIDC_DIR"
+	npm_ci "$ROOT/examples/node"
 }
 
 # install_chromium: the browser internal/browsertest drives (Debian's

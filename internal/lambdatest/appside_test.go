@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -127,6 +128,19 @@ func TestAppSideUnderEmulator(t *testing.T) {
 		}
 	})
 
+	t.Run("node: token and reauth_required", func(t *testing.T) {
+		for _, tc := range []struct{ req, want string }{
+			{`{"account_id":"1001"}`, `"token_type":"Bearer"`},
+			{`{"account_id":"1002"}`, `{"error":"reauth_required","retry_after_s":null}`},
+			{`{"account_id":"404"}`, `{"error":"not_found","retry_after_s":null}`},
+		} {
+			out := r.node(t, r.emulators["token-b"].URL, tc.req)
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("node get-token.mjs %s: got %.80s…, want %s", tc.req, out, tc.want)
+			}
+		}
+	})
+
 	t.Run("events function: the run's stream reaches EventBridge", func(t *testing.T) {
 		eb := testenv.StartEventBridge(t)
 		r.startAs(t, "events", "events", "EventsFunction", map[string]string{
@@ -245,6 +259,24 @@ func (r *rig) expire(t *testing.T, acct string) {
 	if err != nil {
 		t.Fatalf("expire %s: %v", acct, err)
 	}
+}
+
+// node runs examples/node/get-token.mjs (@aws-sdk/client-lambda, installed
+// by scripts/test.sh) against the emulator at url and returns its output.
+func (r *rig) node(t *testing.T, url, req string) string {
+	t.Helper()
+	dir := filepath.Join(r.root, "examples", "node")
+	cmd := exec.CommandContext(testenv.Context(t), "node", "get-token.mjs", "function", req)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_LAMBDA="+url, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "HOME="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node get-token.mjs: %v\n%s\n%s (scripts/test.sh installs examples/node's packages)", err, out, stderr.String())
+	}
+	return string(out)
 }
 
 // python runs internal/lambdatest/testdata/token_client.py (boto3 through

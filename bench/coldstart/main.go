@@ -3,12 +3,14 @@
 //
 //	go run ./bench/coldstart [-runs 15] [-goarch amd64]
 //
-// It builds hello and the three functions with the Lambda flags (-tags
+// It builds hello and the five functions with the Lambda flags (-tags
 // lambda.norpc -trimpath -ldflags='-s -w', CGO_ENABLED=0), starts moto_server
 // (internal/testenv/moto_serial.py) with the table and a mockrc provider,
 // then for each run launches a fresh aws-lambda-rie process per function and
 // times launch → first successful response (authorize.json → 302,
-// callback.json → 400 for its unknown state, refresh.json → the summary).
+// callback.json → 400 for its unknown state, refresh.json → the summary,
+// stream.json → no batch item failures (its events on moto's EventBridge),
+// token.json → not_found).
 // It prints each binary's size, the median start time and the emulator's
 // median init duration, and their ratios to hello. See README.md.
 package main
@@ -59,6 +61,29 @@ var functions = []function{
 	{"authorize", "./functions/authorize", "AuthorizeFunction", "authorize.json", status(http.StatusFound)},
 	{"callback", "./functions/callback", "CallbackFunction", "callback.json", status(http.StatusBadRequest)},
 	{"refresh", "./functions/refresh", "RefreshFunction", "refresh.json", summary},
+	{"events", "./functions/events", "EventsFunction", "stream.json", noBatchFailures},
+	{"token", "./functions/token", "TokenFunction", "token.json", tokenAnswer},
+}
+
+// noBatchFailures: stream.json's two events reached EventBridge (moto's).
+func noBatchFailures(b []byte) error {
+	var r events.DynamoDBEventResponse
+	if err := json.Unmarshal(b, &r); err != nil || r.BatchItemFailures == nil || len(r.BatchItemFailures) != 0 {
+		return fmt.Errorf("want {\"batchItemFailures\":[]}, got %.200s", b)
+	}
+	return nil
+}
+
+// tokenAnswer: token.json's account has no connection in the bench's
+// table, so the answer is not_found (a full answer: config, store read).
+func tokenAnswer(b []byte) error {
+	var r struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil || r.Error != oauth.TokenNotFound {
+		return fmt.Errorf("want a not_found answer, got %.200s", b)
+	}
+	return nil
 }
 
 func status(want int) func([]byte) error {

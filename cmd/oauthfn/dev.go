@@ -108,6 +108,7 @@ type devServer struct {
 	Log     *slog.Logger   // JSON to LogOutput and Logs
 	KeyNote string         // how the token key was chosen (never the key)
 	Console *devConsole    // /_dev
+	Events  *eventFeed     // connection events of the store's changes
 	table   string         // "" for the memory store
 	opts    devOptions
 }
@@ -285,6 +286,9 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Connection events as functions/events would send them (console).
+	ds.Events = &eventFeed{}
+	store = oauth.WatchStore(store, opts.Now, ds.onStoreChange)
 	secrets, err := oauth.SecretsFromConfig(cfg, smClient)
 	if err != nil {
 		return nil, fmt.Errorf("dev: %w", err)

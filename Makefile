@@ -48,6 +48,7 @@ build-TokenFunction:
 lint:
 	cfn-lint template.yaml
 	$(GO) vet ./...
+	./scripts/staticcheck.sh
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 clean:

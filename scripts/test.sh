@@ -3,13 +3,18 @@
 # From a clean clone it checks the tools, installs the test stand-ins' npm
 # packages and chromium, vets, runs every Go test with the race detector
 # against the real stand-ins (moto_server, oidc-provider) and a real browser,
-# then fuzzes each target for a bounded time. Any missing tool or failing
-# step fails the whole run.
+# then fuzzes each target for a bounded number of inputs. Any missing tool or
+# failing step fails the whole run.
 set -euo pipefail
 
-# Fuzz targets, "FuzzName:./package", each run for FUZZ_TIME.
-FUZZ_TARGETS=("FuzzCallbackRequest:./pkg/oauth" "FuzzParseQuery:./pkg/oauth")
-FUZZ_TIME="${FUZZ_TIME:-20s}"
+# Fuzz targets, "FuzzName:./package:executions". The budget is a count of
+# inputs (-fuzztime Nx), never a duration: a duration budget races Go's
+# fuzzing coordinator at its deadline (golang/go#75804, fixed in Go 1.27) and
+# fails a run that found nothing ("context deadline exceeded", no input
+# written). Each count is about 20 s on a loaded 2-core machine.
+# FUZZ_SCALE multiplies every count (FUZZ_SCALE=10 for a longer local run).
+FUZZ_TARGETS=("FuzzCallbackRequest:./pkg/oauth:40000" "FuzzParseQuery:./pkg/oauth:80000")
+FUZZ_SCALE="${FUZZ_SCALE:-1}"
 GO_TEST_TIMEOUT="${GO_TEST_TIMEOUT:-20m}"
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -68,6 +73,31 @@ install_deps() {
 	npm_ci "$ROOT/examples/node"
 }
 
+# apt_get [sudo] ARGS...: apt-get that waits up to 10 minutes for another
+# apt/dpkg run to let go of its locks instead of failing at once.
+# DPkg::Lock::Timeout covers the dpkg frontend lock (install); `update` takes
+# the package lists' lock, which that option does not wait for, so an update
+# that finds it held is tried again.
+apt_get() {
+	local sudo=()
+	[[ "${1:-}" == sudo ]] && { sudo=(sudo); shift; }
+	local cmd=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@")
+	[[ "${1:-}" == update ]] || { "${cmd[@]}"; return; }
+	local try
+	for try in $(seq 1 60); do
+		"${cmd[@]}" && return 0
+		# Without fuser (psmisc) to tell a held lock, try a few times only.
+		if command -v fuser >/dev/null 2>&1; then
+			fuser /var/lib/apt/lists/lock >/dev/null 2>&1 || return 1
+		elif ((try >= 6)); then
+			return 1
+		fi
+		echo "apt-get update: the package lists are locked by another apt run; waiting ($try/60)"
+		sleep 10
+	done
+	return 1
+}
+
 # install_chromium: the browser internal/browsertest drives (Debian's
 # chromium). Nothing to do when `chromium --version` works; otherwise
 # apt-get installs it (through sudo when not root). Fails if it cannot.
@@ -82,8 +112,8 @@ install_chromium() {
 		sudo=(sudo)
 	fi
 	command -v apt-get >/dev/null 2>&1 || die "chromium is missing and apt-get is not available: install chromium (or Chrome as chromium on the PATH)"
-	"${sudo[@]}" apt-get update || die "apt-get update failed (needed to install chromium)"
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || die "apt-get install chromium failed"
+	apt_get "${sudo[@]}" update || die "apt-get update failed (needed to install chromium)"
+	apt_get "${sudo[@]}" install -y chromium || die "apt-get install chromium failed"
 	chromium --version >/dev/null 2>&1 || die "chromium was installed but \`chromium --version\` does not run"
 	echo "chromium: $(chromium --version 2>/dev/null | tail -n1)"
 }
@@ -106,25 +136,33 @@ run_vet() {
 	go vet ./...
 }
 
+run_staticcheck() {
+	"$ROOT/scripts/staticcheck.sh"
+}
+
 run_go_tests() {
 	go test -race -count=1 -timeout "$GO_TEST_TIMEOUT" ./...
 }
 
-# run_fuzz: each target in FUZZ_TARGETS for FUZZ_TIME; the seed corpus in
-# testdata/fuzz already ran as plain tests in run_go_tests.
+# run_fuzz: each target in FUZZ_TARGETS for its count of inputs; the seed
+# corpus in testdata/fuzz already ran as plain tests in run_go_tests. A real
+# finding fails the run (go test writes the input to testdata/fuzz).
 run_fuzz() {
 	if ((${#FUZZ_TARGETS[@]} == 0)); then
 		echo "no fuzz targets"
 		return
 	fi
-	local target name pkg start
+	local target name pkg count start rest
 	for target in "${FUZZ_TARGETS[@]}"; do
 		name="${target%%:*}"
-		pkg="${target#*:}"
-		[[ -n "$name" && -n "$pkg" && "$name" != "$target" ]] || die "bad fuzz target '$target', want FuzzName:./package"
+		rest="${target#*:}"
+		pkg="${rest%%:*}"
+		count="${rest#*:}"
+		[[ -n "$name" && "$pkg" == ./* && "$count" =~ ^[0-9]+$ ]] || die "bad fuzz target '$target', want FuzzName:./package:executions"
+		count=$((count * FUZZ_SCALE))
 		start=$SECONDS
-		go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZ_TIME" "$pkg"
-		echo "    $name ($pkg): ok ($((SECONDS - start))s)"
+		go test -run '^$' -fuzz "^${name}\$" -fuzztime "${count}x" "$pkg"
+		echo "    $name ($pkg): ${count} inputs, ok ($((SECONDS - start))s)"
 	done
 }
 
@@ -141,6 +179,7 @@ main() {
 	step "install test dependencies" install_deps
 	step "gofmt" check_format
 	step "go vet" run_vet
+	step "staticcheck" run_staticcheck
 	step "install the Lambda emulator" install_rie
 	step "install chromium" install_chromium
 	step "go test -race" run_go_tests

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,7 +70,7 @@ func devBinary(t *testing.T) string {
 			args = append(args, "-race")
 		}
 		args = append(args, "./cmd/oauthfn")
-		cmd := exec.Command(goTool(), args...)
+		cmd := exec.Command("go", args...) // the go on PATH, as `make test` runs it
 		cmd.Dir = testenv.RepoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			built.err = fmt.Errorf("go build ./cmd/oauthfn: %v\n%s", err, out)
@@ -81,13 +80,6 @@ func devBinary(t *testing.T) string {
 		t.Fatalf("browsertest: %v", built.err)
 	}
 	return built.path
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
 // ---- the dev server ----

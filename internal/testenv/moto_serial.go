@@ -16,9 +16,6 @@ var (
 	motoSerialOnce sync.Once
 	motoSerialURL  string
 	motoSerialErr  error
-	// motoSerialStop holds the server's stdin open: the server exits when it
-	// reads end of file, that is when the test binary exits.
-	motoSerialStop func()
 )
 
 // MotoSerial is Moto with every request serialised: one moto server per test
@@ -29,7 +26,9 @@ var (
 // SDK at the server like Moto and returns its URL.
 func MotoSerial(t testing.TB) string {
 	t.Helper()
-	motoSerialOnce.Do(func() { motoSerialURL, motoSerialStop, motoSerialErr = StartMotoServer() })
+	// The server lives as long as the test binary: its stdin pipe stays open
+	// (the exec.Cmd waiting on it holds the write end) until this process exits.
+	motoSerialOnce.Do(func() { motoSerialURL, _, motoSerialErr = StartMotoServer() })
 	if motoSerialErr != nil {
 		t.Fatalf("testenv: %v", motoSerialErr)
 	}

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -20,6 +21,13 @@ func TestConcurrentSweepsAndTokenSources(t *testing.T) {
 	defer srv.Close()
 	h, _, _, _ := newTestHandler(t, NewMemoryStore(), "rc", srv.URL, "", "client", "secret")
 	h.Now = clock.Now // fixed: leases never expire during the test
+	// The provider's answers are slow only when the machine is (-race, two
+	// cores, other tests running): a 10 s client timeout could then cut a
+	// refresh the provider already applied, and the retry with the rotated
+	// token would read as a dead connection. This test is about leases, not
+	// timeouts: give the provider 40 s (still under LeaseDuration minus the
+	// write budget, so refreshes are started).
+	h.HTTPClient = &http.Client{Timeout: 40 * time.Second}
 	h.Sleep = func(ctx context.Context, d time.Duration) error {
 		time.Sleep(time.Millisecond) // yield to the lease holder; the clock stays put
 		return ctx.Err()

@@ -176,12 +176,6 @@ func writeTokenError(w http.ResponseWriter, status int, code string) {
 	_, _ = fmt.Fprintf(w, `{"error":%q}`, code)
 }
 
-func (p *countingProvider) total() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.times)
-}
-
 // seedConnection stores a connection whose tokens are generation 0 of
 // account at the counting provider, with the given expiries and refresh_at.
 func seedConnection(t testing.TB, h *Handler, account string, accessExp, refreshExp, refreshAt time.Time) *Connection {

@@ -63,16 +63,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if !busName.MatchString(c.BusName) {
 		errs = append(errs, fmt.Errorf("EVENT_BUS_NAME: want an event bus name or ARN, got %q", c.BusName))
 	}
-	switch v := strings.ToLower(strings.TrimSpace(getenv("LOG_LEVEL"))); v {
-	case "", "info":
-	case "debug":
-		c.LogLevel = slog.LevelDebug
-	case "warn":
-		c.LogLevel = slog.LevelWarn
-	case "error":
-		c.LogLevel = slog.LevelError
-	default:
-		errs = append(errs, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error, got %q", v))
+	if l, ok := oauth.ParseLogLevel(getenv("LOG_LEVEL")); ok {
+		c.LogLevel = l
+	} else {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error, got %q", getenv("LOG_LEVEL")))
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("eventbus: configuration: %w", errors.Join(errs...))
@@ -239,12 +233,5 @@ func (h *Handler) sleep(ctx context.Context, d time.Duration) error {
 	if h.Sleep != nil {
 		return h.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return oauth.SleepContext(ctx, d)
 }

@@ -1,14 +1,23 @@
-# Lambda binaries: static, stripped, no RPC shim, one `bootstrap` per function.
-#   make build                  -> build/<fn>/bootstrap for linux/arm64
-#   make build GOARCH=amd64     -> the same for x86_64 (GOARCH from the command
-#                                  line only; a GOARCH in the environment is ignored)
+# Lambda binaries: static, stripped, no RPC shim, one `bootstrap` per function,
+# for the architecture template.yaml deploys (Globals.Function.Architectures:
+# arm64 -> GOARCH=arm64, x86_64 -> GOARCH=amd64).
+#   make build                  -> build/<fn>/bootstrap for the template's architecture
+#   make build GOARCH=amd64     -> another architecture, from the command line
+#                                  only (a GOARCH in the environment is ignored)
 #   sam build                   -> runs build-<LogicalId> with ARTIFACTS_DIR set
-#                                  (template.yaml: BuildMethod makefile, CodeUri .)
+#                                  (template.yaml: BuildMethod makefile, CodeUri .;
+#                                  samconfig.toml: build_in_source, no copy)
 
 GO        ?= go
-GOARCH    = arm64
+TEMPLATE  = template.yaml
 BUILD_DIR ?= build
 FUNCTIONS := authorize callback refresh events token
+
+# The one Architectures line of Globals.Function (4-space indent).
+TEMPLATE_ARCH := $(shell sed -n 's/^    Architectures: *\[ *\([a-z0-9_]*\) *\] *$$/\1/p' $(TEMPLATE) 2>/dev/null)
+GOARCH_arm64  := arm64
+GOARCH_x86_64 := amd64
+GOARCH = $(or $(GOARCH_$(TEMPLATE_ARCH)),$(error $(TEMPLATE): Globals.Function.Architectures is "$(TEMPLATE_ARCH)"; want [arm64] or [x86_64]))
 
 GO_BUILD = GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 
@@ -46,7 +55,7 @@ build-TokenFunction:
 	$(GO_BUILD) -o $(sam-artifacts) ./functions/token
 
 lint:
-	cfn-lint template.yaml
+	cfn-lint --include-checks I --include-experimental -- template.yaml
 	$(GO) vet ./...
 	./scripts/staticcheck.sh
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

@@ -141,10 +141,20 @@ type noValueT struct{}
 
 var noValue = noValueT{}
 
-// newStack applies overrides to the parameters' defaults and checks every
-// value against its AllowedValues, AllowedPattern, MinLength and MinValue, as
-// CloudFormation would before creating the stack.
+// newStack applies overrides to the parameters' defaults and checks the
+// values as CloudFormation would before creating the stack (checkParams):
+// a value it would refuse fails the test.
 func newStack(t testing.TB, overrides map[string]string) *stack {
+	t.Helper()
+	s, err := tryStack(t, overrides)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// tryStack is newStack returning CloudFormation's refusal as an error.
+func tryStack(t testing.TB, overrides map[string]string) (*stack, error) {
 	t.Helper()
 	tpl := loadTemplate(t)
 	s := &stack{t: t, tpl: tpl, params: map[string]string{}}
@@ -164,31 +174,75 @@ func newStack(t testing.TB, overrides map[string]string) *stack {
 			}
 			v = fmt.Sprint(def)
 		}
+		s.params[name] = v
+	}
+	return s, s.checkParams()
+}
+
+// checkParams checks every parameter value against its AllowedValues,
+// AllowedPattern (the whole value, as CloudFormation anchors it),
+// MinLength, MaxLength, MinValue and MaxValue, then the template's Rules
+// (RuleCondition and Assertions). It returns every refusal at once.
+func (s *stack) checkParams() error {
+	s.t.Helper()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	decl := mapAt(s.t, s.tpl, "Parameters")
+	names := make([]string, 0, len(decl))
+	for name := range decl {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p := asMap(s.t, decl[name], "Parameters."+name)
+		v := s.params[name]
 		if allowed, ok := p["AllowedValues"].([]any); ok {
 			if !slices.ContainsFunc(allowed, func(a any) bool { return fmt.Sprint(a) == v }) {
-				t.Fatalf("parameter %s=%q: not one of %v", name, v, allowed)
+				bad("parameter %s=%q: not one of %v", name, v, allowed)
 			}
 		}
 		if pat, ok := p["AllowedPattern"].(string); ok {
 			if !regexp.MustCompile(`^(?:` + pat + `)$`).MatchString(v) {
-				t.Fatalf("parameter %s=%q does not match AllowedPattern %s", name, v, pat)
+				bad("parameter %s=%q does not match AllowedPattern %s", name, v, pat)
 			}
 		}
 		if n, ok := p["MinLength"].(int); ok && len(v) < n {
-			t.Fatalf("parameter %s=%q: shorter than MinLength %d", name, v, n)
+			bad("parameter %s=%q: shorter than MinLength %d", name, v, n)
+		}
+		if n, ok := p["MaxLength"].(int); ok && len(v) > n {
+			bad("parameter %s=%q: longer than MaxLength %d", name, v, n)
 		}
 		if p["Type"] == "Number" {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
-				t.Fatalf("parameter %s=%q: not a number", name, v)
+				bad("parameter %s=%q: not a number", name, v)
+				continue
 			}
 			if n, ok := p["MinValue"].(int); ok && f < float64(n) {
-				t.Fatalf("parameter %s=%q: below MinValue %d", name, v, n)
+				bad("parameter %s=%q: below MinValue %d", name, v, n)
+			}
+			if n, ok := p["MaxValue"].(int); ok && f > float64(n) {
+				bad("parameter %s=%q: above MaxValue %d", name, v, n)
 			}
 		}
-		s.params[name] = v
 	}
-	return s
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	rules, _ := s.tpl["Rules"].(map[string]any)
+	for name, r := range rules {
+		r := asMap(s.t, r, "Rules."+name)
+		if c, ok := r["RuleCondition"]; ok && !s.cond(c) {
+			continue
+		}
+		for _, a := range r["Assertions"].([]any) {
+			a := asMap(s.t, a, "Rules."+name+".Assertions")
+			if !s.cond(a["Assert"]) {
+				bad("rule %s: %v", name, a["AssertDescription"])
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func asMap(t testing.TB, v any, where string) map[string]any {
@@ -261,6 +315,8 @@ func (s *stack) ref(name string) any {
 		return fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", testRegion, testAccount, s.physicalName(name))
 	case "AWS::Serverless::HttpApi":
 		return "abc123defg"
+	case "AWS::SNS::Topic":
+		return fmt.Sprintf("arn:aws:sns:%s:%s:%s", testRegion, testAccount, s.physicalName(name))
 	}
 	return s.physicalName(name)
 }
@@ -285,6 +341,12 @@ func (s *stack) getAtt(id, attr string) string {
 		return s.physicalName(id)
 	case typ == "AWS::Serverless::Function" && attr == "Arn":
 		return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", testRegion, testAccount, s.physicalName(id))
+	case typ == "AWS::Logs::LogGroup" && attr == "Arn":
+		return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s:*", testRegion, testAccount, s.str(s.ref(id)))
+	case typ == "AWS::ApiGatewayV2::DomainName" && attr == "RegionalDomainName":
+		return "d-abc123defg.execute-api." + testRegion + ".amazonaws.com"
+	case typ == "AWS::ApiGatewayV2::DomainName" && attr == "RegionalHostedZoneId":
+		return "Z1UJRXOUMOOFQ8"
 	}
 	s.t.Fatalf("!GetAtt %s.%s: attribute not known to the test (type %s)", id, attr, typ)
 	return ""

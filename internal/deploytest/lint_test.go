@@ -3,6 +3,7 @@ package deploytest
 import (
 	"bytes"
 	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,16 +20,17 @@ func lookPath(t *testing.T, name string) string {
 	return p
 }
 
-// TestCfnLint runs `cfn-lint template.yaml` (errors and warnings, with the
-// SAM transform) and wants no findings at all.
+// TestCfnLint runs cfn-lint on template.yaml (errors, warnings,
+// informational and experimental rules, with the SAM transform) and wants no
+// findings at all.
 func TestCfnLint(t *testing.T) {
 	cfnLint := lookPath(t, "cfn-lint")
 	t.Parallel()
-	cmd := exec.Command(cfnLint, "template.yaml")
+	cmd := exec.Command(cfnLint, "--include-checks", "I", "--include-experimental", "--", "template.yaml")
 	cmd.Dir = root()
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(out) != 0 {
-		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
+		t.Errorf("cfn-lint -c I -e template.yaml: %v\n%s", err, out)
 	}
 }
 
@@ -71,10 +73,25 @@ func makeCmd(t *testing.T, env []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// goarchOf maps the template's Lambda architecture to GOARCH.
+var goarchOf = map[string]string{"arm64": "arm64", "x86_64": "amd64"}
+
 // TestMakefileTargets checks, without building, what sam build and make
 // build would run: `make -n`.
 func TestMakefileTargets(t *testing.T) {
 	s := newStack(t, paramSets[0].overrides)
+	// One architecture for every function, from Globals (the line the
+	// Makefile reads); no function overrides it.
+	arch := fmt.Sprint(mapAt(t, s.tpl, "Globals", "Function")["Architectures"])
+	for _, fn := range s.functionIDs() {
+		if a, ok := mapAt(t, s.resource(fn), "Properties")["Architectures"]; ok {
+			t.Errorf("%s: Architectures %v set on the function; set it in Globals only (the Makefile reads it there)", fn, a)
+		}
+	}
+	goarch := goarchOf[strings.Trim(arch, "[]")]
+	if goarch == "" {
+		t.Fatalf("Globals.Function.Architectures: got %s, want [arm64] or [x86_64]", arch)
+	}
 	for _, fn := range s.functionIDs() {
 		dir, ok := functionDirs[fn]
 		if !ok {
@@ -83,12 +100,12 @@ func TestMakefileTargets(t *testing.T) {
 		t.Run("sam/"+fn, func(t *testing.T) {
 			artifacts := t.TempDir()
 			// A GOARCH in the caller's environment must not change the
-			// architecture the template deploys (arm64).
-			out, err := makeCmd(t, []string{"GOARCH=amd64", "ARTIFACTS_DIR=" + artifacts}, "-n", "build-"+fn).CombinedOutput()
+			// architecture the template deploys.
+			out, err := makeCmd(t, []string{"GOARCH=riscv64", "ARTIFACTS_DIR=" + artifacts}, "-n", "build-"+fn).CombinedOutput()
 			if err != nil {
 				t.Fatalf("make -n build-%s: %v\n%s", fn, err, out)
 			}
-			want := append([]string{"GOARCH=arm64", "-o " + artifacts + "/bootstrap", "./functions/" + dir}, lambdaFlags...)
+			want := append([]string{"GOARCH=" + goarch + " ", "-o " + artifacts + "/bootstrap", "./functions/" + dir}, lambdaFlags...)
 			for _, w := range want {
 				if !strings.Contains(string(out), w) {
 					t.Errorf("make -n build-%s: %q lacks %q", fn, out, w)
@@ -122,10 +139,11 @@ func TestMakefileTargets(t *testing.T) {
 }
 
 // TestSAMBuildTargets runs the targets sam build runs and inspects the
-// binaries: static linux/arm64 ELF files named bootstrap, stripped, built
+// binaries: static linux ELF files for the template's architecture, named bootstrap, stripped, built
 // without the RPC shim and without local paths.
 func TestSAMBuildTargets(t *testing.T) {
 	lookPath(t, "go")
+	machine := map[string]elf.Machine{"[arm64]": elf.EM_AARCH64, "[x86_64]": elf.EM_X86_64}[fmt.Sprint(mapAt(t, loadTemplate(t), "Globals", "Function")["Architectures"])]
 	for fn := range functionDirs {
 		t.Run(fn, func(t *testing.T) {
 			artifacts := t.TempDir()
@@ -133,8 +151,74 @@ func TestSAMBuildTargets(t *testing.T) {
 			if err != nil {
 				t.Fatalf("make build-%s: %v\n%s", fn, err, out)
 			}
-			checkLambdaBinary(t, filepath.Join(artifacts, "bootstrap"), elf.EM_AARCH64)
+			checkLambdaBinary(t, filepath.Join(artifacts, "bootstrap"), machine)
 		})
+	}
+}
+
+// templateWithArch writes template.yaml with Globals.Function.Architectures
+// set to arch and returns its path.
+func templateWithArch(t *testing.T, arch string) string {
+	t.Helper()
+	good := string(readRepoFile(t, "template.yaml"))
+	tpl := strings.Replace(good, "\n    Architectures: [arm64]\n", "\n    Architectures: ["+arch+"]\n", 1)
+	if tpl == good && arch != "arm64" {
+		t.Fatal("template.yaml has no `    Architectures: [arm64]` line in Globals.Function")
+	}
+	path := filepath.Join(t.TempDir(), "template.yaml")
+	if err := os.WriteFile(path, []byte(tpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestMakeBuildArchitectures: `make build` and the sam build targets
+// compile for the architecture the template names, both of Lambda's, and
+// refuse any other.
+func TestMakeBuildArchitectures(t *testing.T) {
+	lookPath(t, "go")
+	for arch, machine := range map[string]elf.Machine{"arm64": elf.EM_AARCH64, "x86_64": elf.EM_X86_64} {
+		t.Run(arch, func(t *testing.T) {
+			tpl := templateWithArch(t, arch)
+			dir := t.TempDir()
+			out, err := makeCmd(t, nil, "build", "TEMPLATE="+tpl, "BUILD_DIR="+dir).CombinedOutput()
+			if err != nil {
+				t.Fatalf("make build (%s): %v\n%s", arch, err, out)
+			}
+			for _, name := range functionDirs {
+				checkLambdaBinary(t, filepath.Join(dir, name, "bootstrap"), machine)
+			}
+			out, err = makeCmd(t, []string{"ARTIFACTS_DIR=" + dir}, "-n", "build-AuthorizeFunction", "TEMPLATE="+tpl).CombinedOutput()
+			if want := "GOARCH=" + goarchOf[arch] + " "; err != nil || !strings.Contains(string(out), want) {
+				t.Errorf("make -n build-AuthorizeFunction (%s): %v %q, want %q", arch, err, out, want)
+			}
+		})
+	}
+	t.Run("unknown architecture", func(t *testing.T) {
+		out, err := makeCmd(t, nil, "-n", "build", "TEMPLATE="+templateWithArch(t, "mips"), "BUILD_DIR="+t.TempDir()).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), `Architectures is "mips"; want [arm64] or [x86_64]`) {
+			t.Errorf("got %v, %q; want a refusal naming the architecture", err, out)
+		}
+	})
+}
+
+// TestSamconfigBuildInSource: sam build runs the Makefile in the
+// repository (no copy of it per function; the makefile builder copies the
+// whole CodeUri otherwise).
+func TestSamconfigBuildInSource(t *testing.T) {
+	section := ""
+	found := false
+	for _, line := range strings.Split(string(readRepoFile(t, "samconfig.toml")), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			section = line
+		}
+		if section == "[default.build.parameters]" && strings.ReplaceAll(line, " ", "") == "build_in_source=true" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("samconfig.toml [default.build.parameters] lacks build_in_source = true")
 	}
 }
 

@@ -3,6 +3,7 @@ package deploytest
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,11 +18,18 @@ import (
 // (SHARED_NAMES.md: oauth.UserIndexName).
 const userIndexName = "user-index"
 
-const existingSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:oauthfn-client-AbCdEf"
+const (
+	existingSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:oauthfn-client-AbCdEf"
+	secretsKeyARN     = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	certificateARN    = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-90ab-cdef-1234-567890abcdef"
+	alarmTopicARN     = "arn:aws:sns:us-east-1:123456789012:ops-pager"
+)
 
 // paramSets are the parameter values the template is evaluated with: the
-// defaults (RingCentral, created placeholder secret) and every optional
-// parameter set (generic provider, existing secret).
+// defaults (RingCentral, created placeholder secret), every optional
+// parameter set (generic provider, existing secret and its KMS key, alarm
+// email and topic, tracing, reserved concurrency, deletion protection), and
+// a custom domain.
 var paramSets = []struct {
 	name      string
 	overrides map[string]string
@@ -45,10 +53,31 @@ var paramSets = []struct {
 		"SweepConcurrency":        "8",
 		"TokenRatePerMin":         "0",
 		"LogLevel":                "debug",
-		"ReserveSweepConcurrency": "false",
-		"TableDeletionProtection": "false",
+		"ReserveSweepConcurrency": "true",
+		"TableDeletionProtection": "true",
+		"SecretsKmsKeyArn":        secretsKeyARN,
+		"AlarmEmail":              "ops@example.com",
+		"AlarmTopicArn":           alarmTopicARN,
+		"Tracing":                 "Active",
 		"EventBusName":            "oauthfn-events",
 	}},
+	{"custom domain", map[string]string{
+		"ClientId":       "rc-client-id",
+		"DomainName":     "auth.example.com",
+		"CertificateArn": certificateARN,
+	}},
+}
+
+// wantRedirectURL is OAUTH_REDIRECT_URL for these parameters: RedirectUrl,
+// else the custom domain's callback, else empty (derived per request).
+func wantRedirectURL(p map[string]string) string {
+	switch {
+	case p["RedirectUrl"] != "":
+		return p["RedirectUrl"]
+	case p["DomainName"] != "":
+		return "https://" + p["DomainName"] + "/callback"
+	}
+	return ""
 }
 
 // localOnly are declared in the template only so that `sam local` can
@@ -81,7 +110,7 @@ func TestTemplateEnvLoadsConfig(t *testing.T) {
 					{"token key ARN", cfg.TokenKeyARN, s.str(s.ref("TokenKey"))},
 					{"plain token key", string(cfg.TokenKey), ""},
 					{"table", cfg.TableName, s.str(s.ref("Table"))},
-					{"redirect URL", cfg.RedirectURL, p["RedirectUrl"]},
+					{"redirect URL", cfg.RedirectURL, wantRedirectURL(p)},
 					{"scopes", strings.Join(cfg.Scopes, " "), p["Scopes"]},
 					{"allowed return URLs", len(cfg.AllowedReturn), len(strings.FieldsFunc(p["AllowedReturnUrls"], func(r rune) bool { return r == ',' }))},
 					{"refresh mode", cfg.RefreshMode, p["RefreshMode"]},
@@ -126,18 +155,41 @@ type check struct {
 	got, want any
 }
 
-// TestTemplateEnvCatchesBadConfig is the control for the test above: with a
-// generic provider and no endpoints, the template's environment must fail
-// LoadConfig, naming the missing variables.
+// TestTemplateEnvCatchesBadConfig is the control for the test above: a
+// generic provider without endpoints is refused by the template's Rules
+// before anything is created, and the code agrees: the environment the
+// template would give fails LoadConfig, naming the missing variables.
 func TestTemplateEnvCatchesBadConfig(t *testing.T) {
-	s := newStack(t, map[string]string{"ClientId": "x", "ProviderPreset": "generic"})
-	_, err := oauth.LoadConfig(getenv(s.env("AuthorizeFunction")))
+	s, err := tryStack(t, map[string]string{"ClientId": "x", "ProviderPreset": "generic"})
+	for _, name := range []string{"AuthUrl", "TokenUrl", "AccountField or UserinfoUrl"} {
+		if err == nil || !strings.Contains(err.Error(), "needs "+name) {
+			t.Errorf("template rules: got %v, want a refusal naming %s", err, name)
+		}
+	}
+	_, err = oauth.LoadConfig(getenv(s.env("AuthorizeFunction")))
 	if err == nil {
 		t.Fatal("LoadConfig: got no error for a generic provider without endpoints")
 	}
 	for _, name := range []string{"OAUTH_AUTH_URL", "OAUTH_TOKEN_URL"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("LoadConfig error %q does not name %s", err, name)
+		}
+	}
+}
+
+// TestSweepConcurrencyBound: the template's SweepConcurrency bounds are
+// values LoadConfig accepts.
+func TestSweepConcurrencyBound(t *testing.T) {
+	p := mapAt(t, loadTemplate(t), "Parameters", "SweepConcurrency")
+	for _, key := range []string{"MinValue", "MaxValue"} {
+		n, ok := p[key].(int)
+		if !ok {
+			t.Fatalf("SweepConcurrency.%s: got %v, want a number", key, p[key])
+		}
+		s := newStack(t, map[string]string{"ClientId": "x", "SweepConcurrency": strconv.Itoa(n)})
+		cfg, err := oauth.LoadConfig(getenv(s.env("RefreshFunction")))
+		if err != nil || cfg.SweepConcurrency != n {
+			t.Errorf("SWEEP_CONCURRENCY=%d (%s): got %d, %v; want it accepted", n, key, cfg.SweepConcurrency, err)
 		}
 	}
 }
@@ -229,8 +281,15 @@ func TestTableMatchesStore(t *testing.T) {
 	if got, want := keys(gsi["KeySchema"]), oauth.AttrDueShard+" HASH, "+oauth.AttrRefreshAt+" RANGE"; got != want {
 		t.Errorf("index KeySchema: got %s, want %s", got, want)
 	}
-	if got := mapAt(t, gsi, "Projection")["ProjectionType"]; got != "ALL" {
-		t.Errorf("index ProjectionType: got %v, want ALL", got)
+	// The index holds exactly what the sweep reads (QueryDue decodes the keys
+	// and oauth.DueIndexAttributes; pkg/oauth's store tests run it on an index
+	// projecting only those), never the sealed tokens.
+	proj := mapAt(t, gsi, "Projection")
+	if got := proj["ProjectionType"]; got != "INCLUDE" {
+		t.Errorf("index ProjectionType: got %v, want INCLUDE", got)
+	}
+	if got, want := list(proj["NonKeyAttributes"]), oauth.DueIndexAttributes(); !slices.Equal(got, want) {
+		t.Errorf("index NonKeyAttributes: got %v, want %v (what QueryDue reads)", got, want)
 	}
 
 	tests := []struct {
@@ -243,7 +302,11 @@ func TestTableMatchesStore(t *testing.T) {
 		{"TTL enabled", mapAt(t, p, "TimeToLiveSpecification")["Enabled"], true},
 		{"PITR", mapAt(t, p, "PointInTimeRecoverySpecification")["PointInTimeRecoveryEnabled"], true},
 		{"SSE", mapAt(t, p, "SSESpecification")["SSEEnabled"], true},
-		{"DeletionProtectionEnabled", p["DeletionProtectionEnabled"], "true"},
+		// Off by default: on a failed first deploy it would stop the
+		// rollback from deleting the new table (ROLLBACK_FAILED).
+		{"DeletionProtectionEnabled", p["DeletionProtectionEnabled"], "false"},
+		// Kept when the stack is deleted, deleted by a failed first deploy's rollback.
+		{"DeletionPolicy", tbl["DeletionPolicy"], "RetainExceptOnCreate"},
 		{"UpdateReplacePolicy", tbl["UpdateReplacePolicy"], "Retain"},
 		{"StreamViewType (the events function reads both images)", mapAt(t, p, "StreamSpecification")["StreamViewType"], "NEW_AND_OLD_IMAGES"},
 	}
@@ -252,9 +315,9 @@ func TestTableMatchesStore(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
 		}
 	}
-	off := newStack(t, map[string]string{"ClientId": "x", "TableDeletionProtection": "false"})
-	if got := mapAt(t, off.resolve(tbl["Properties"]).(map[string]any))["DeletionProtectionEnabled"]; got != "false" {
-		t.Errorf("DeletionProtectionEnabled with TableDeletionProtection=false: got %v", got)
+	on := newStack(t, map[string]string{"ClientId": "x", "TableDeletionProtection": "true"})
+	if got := mapAt(t, on.resolve(tbl["Properties"]).(map[string]any))["DeletionProtectionEnabled"]; got != "true" {
+		t.Errorf("DeletionProtectionEnabled with TableDeletionProtection=true: got %v", got)
 	}
 }
 
@@ -271,37 +334,42 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			clientSecret = s.str(s.ref("ClientSecret"))
 		}
 		tokenKey := s.str(s.ref("TokenKey"))
+		// kms:Decrypt on SecretsKmsKeyArn only, for the roles reading the client secret.
+		var kms []string
+		if ps.overrides["SecretsKmsKeyArn"] != "" {
+			kms = []string{"kms:Decrypt " + secretsKeyARN}
+		}
 		want := map[string][]string{
 			"AuthorizeFunction": {
 				"dynamodb:PutItem " + table,
 				"secretsmanager:GetSecretValue " + tokenKey,
 			},
-			"CallbackFunction": {
+			"CallbackFunction": append([]string{
 				"dynamodb:DeleteItem " + table,
 				"dynamodb:PutItem " + table,
 				"dynamodb:UpdateItem " + table,
 				"secretsmanager:GetSecretValue " + clientSecret,
 				"secretsmanager:GetSecretValue " + tokenKey,
-			},
-			"RefreshFunction": {
+			}, kms...),
+			"RefreshFunction": append([]string{
 				"dynamodb:GetItem " + table,
 				"dynamodb:Query " + index,
 				"dynamodb:UpdateItem " + table,
 				"secretsmanager:GetSecretValue " + clientSecret,
 				"secretsmanager:GetSecretValue " + tokenKey,
-			},
+			}, kms...),
 			// The stream's read permissions and the failure queue's
 			// SendMessage are SAM's (the event source's policy).
 			"EventsFunction": {
 				"events:PutEvents arn:aws:events:" + testRegion + ":" + testAccount + ":event-bus/" + s.params["EventBusName"],
 			},
-			"TokenFunction": {
+			"TokenFunction": append([]string{
 				"dynamodb:GetItem " + table,
 				"dynamodb:Query " + table + "/index/" + userIndexName,
 				"dynamodb:UpdateItem " + table,
 				"secretsmanager:GetSecretValue " + clientSecret,
 				"secretsmanager:GetSecretValue " + tokenKey,
-			},
+			}, kms...),
 		}
 		if got := s.functionIDs(); !slices.Equal(got, []string{"AuthorizeFunction", "CallbackFunction", "EventsFunction", "RefreshFunction", "TokenFunction"}) {
 			t.Fatalf("functions: got %v", got)
@@ -316,8 +384,16 @@ func TestIAMLeastPrivilege(t *testing.T) {
 					}
 					for _, st := range doc["Statement"].([]any) {
 						st := asMap(t, st, "Statement")
-						if st["Effect"] != "Allow" || st["Condition"] != nil || st["NotAction"] != nil || st["NotResource"] != nil {
+						if st["Effect"] != "Allow" || st["NotAction"] != nil || st["NotResource"] != nil {
 							t.Errorf("statement %v: want a plain Allow of Action on Resource", st)
+						}
+						// The only condition: the KMS key decrypts through Secrets Manager only.
+						viaSecretsManager := map[string]any{"StringEquals": map[string]any{"kms:ViaService": "secretsmanager." + testRegion + ".amazonaws.com"}}
+						if c := st["Condition"]; c != nil && (st["Action"] != "kms:Decrypt" || !reflect.DeepEqual(c, viaSecretsManager)) {
+							t.Errorf("statement %v: unexpected condition", st)
+						}
+						if st["Action"] == "kms:Decrypt" && st["Condition"] == nil {
+							t.Errorf("statement %v: kms:Decrypt without the kms:ViaService condition", st)
 						}
 						for _, a := range list(st["Action"]) {
 							for _, r := range list(st["Resource"]) {
@@ -379,12 +455,15 @@ func TestFunctionSettings(t *testing.T) {
 					{"Metadata.BuildMethod", mapAt(t, r, "Metadata")["BuildMethod"], "makefile"},
 					{"CodeUri (the Makefile's directory)", f["CodeUri"], "."},
 					{"Runtime", f["Runtime"], "provided.al2023"},
-					{"Architectures", fmt.Sprint(f["Architectures"]), "[arm64]"},
+					// Globals' one architecture (the Makefile builds for it).
+					{"Architectures", fmt.Sprint(f["Architectures"]), fmt.Sprint(mapAt(t, s.tpl, "Globals", "Function")["Architectures"])},
 					{"Handler", f["Handler"], "bootstrap"},
 					{"MemorySize", f["MemorySize"], 128},
 					{"Timeout", f["Timeout"], wantTimeout},
 					{"LogFormat", logging["LogFormat"], "JSON"},
 					{"ApplicationLogLevel", logging["ApplicationLogLevel"], strings.ToUpper(s.params["LogLevel"])},
+					// SAM leaves out TracingConfig and the X-Ray policy for Disabled.
+					{"Tracing", f["Tracing"], s.params["Tracing"]},
 				}
 				for _, tc := range tests {
 					if tc.got != tc.want {
@@ -465,7 +544,8 @@ func TestFunctionSettings(t *testing.T) {
 					continue
 				}
 				p := asMap(t, s.resolve(r["Properties"]), id)
-				for _, d := range p["Dimensions"].([]any) {
+				dims, _ := p["Dimensions"].([]any) // metric-math alarms have none
+				for _, d := range dims {
 					d := asMap(t, d, id)
 					if p["Namespace"] == "AWS/SQS" && d["Name"] == "QueueName" && d["Value"] == s.getAtt("EventsFailureQueue", "QueueName") {
 						alarmed = true
@@ -577,35 +657,70 @@ func TestSecrets(t *testing.T) {
 }
 
 func TestOutputsAndLogGroups(t *testing.T) {
-	s := newStack(t, paramSets[0].overrides)
 	api := "https://abc123defg.execute-api.us-east-1.amazonaws.com"
-	outputs := map[string]any{
-		"AuthorizeUrl": api + "/authorize",
-		"CallbackUrl":  api + "/callback",
-		"TableName":    s.ref("Table"),
-	}
-	for name, want := range outputs {
-		if got := s.resolve(mapAt(t, s.tpl, "Outputs", name)["Value"]); got != want {
-			t.Errorf("Outputs.%s: got %v, want %v", name, got, want)
-		}
+	dashboard := "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/oauthfn-Dashboard" + physSuffix
+	for _, ps := range paramSets {
+		t.Run(ps.name, func(t *testing.T) {
+			s := newStack(t, ps.overrides)
+			base := api
+			if d := ps.overrides["DomainName"]; d != "" {
+				base = "https://" + d
+			}
+			callback := base + "/callback"
+			if r := ps.overrides["RedirectUrl"]; r != "" {
+				callback = r
+			}
+			outputs := map[string]any{
+				"ApiUrl":       base,
+				"AuthorizeUrl": base + "/authorize",
+				"CallbackUrl":  callback,
+				"DashboardUrl": dashboard,
+				"TableName":    s.ref("Table"),
+			}
+			if ps.overrides["DomainName"] != "" {
+				outputs["CustomDomainTarget"] = s.getAtt("ApiDomainName", "RegionalDomainName")
+				outputs["CustomDomainZoneId"] = s.getAtt("ApiDomainName", "RegionalHostedZoneId")
+			}
+			if ps.overrides["AlarmEmail"] != "" {
+				outputs["AlarmTopicArn"] = s.ref("AlarmTopic")
+			}
+			for name, o := range mapAt(t, s.tpl, "Outputs") {
+				o := asMap(t, o, name)
+				if c, ok := o["Condition"].(string); ok && !s.condition(c) {
+					if _, want := outputs[name]; want {
+						t.Errorf("Outputs.%s: missing with these parameters", name)
+					}
+					continue
+				}
+				want, ok := outputs[name]
+				if !ok {
+					continue
+				}
+				if got := s.resolve(o["Value"]); got != want {
+					t.Errorf("Outputs.%s: got %v, want %v", name, got, want)
+				}
+			}
+		})
 	}
 
+	// Every log group keeps 30 days; every function has its own.
+	s := newStack(t, paramSets[0].overrides)
 	groups := map[string]map[string]any{}
 	for id, r := range mapAt(t, s.tpl, "Resources") {
 		if asMap(t, r, id)["Type"] == "AWS::Logs::LogGroup" {
 			p := asMap(t, s.resolve(mapAt(t, r.(map[string]any), "Properties")), id)
-			groups[s.str(p["LogGroupName"])] = p
+			if p["RetentionInDays"] != 30 {
+				t.Errorf("log group %s: RetentionInDays got %v, want 30", id, p["RetentionInDays"])
+			}
+			if name, ok := p["LogGroupName"]; ok {
+				groups[s.str(name)] = p
+			}
 		}
 	}
 	for _, fn := range s.functionIDs() {
 		name := "/aws/lambda/" + s.str(s.ref(fn))
-		g, ok := groups[name]
-		if !ok {
+		if _, ok := groups[name]; !ok {
 			t.Errorf("%s: no log group %s (have %v)", fn, name, groups)
-			continue
-		}
-		if g["RetentionInDays"] != 30 {
-			t.Errorf("%s: RetentionInDays got %v, want 30", name, g["RetentionInDays"])
 		}
 	}
 }

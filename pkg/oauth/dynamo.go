@@ -43,6 +43,14 @@ const (
 	attrPausedUntilMS    = "paused_until_ms" // rate item: 429 pause
 )
 
+// DueIndexAttributes returns the non-key attributes the due-index projects
+// (ProjectionType INCLUDE): exactly what QueryDue reads besides the keys
+// (pk, sk, due_shard, refresh_at), never the sealed tokens. CreateTable and
+// template.yaml project these; internal/deploytest holds the template to them.
+func DueIndexAttributes() []string {
+	return []string{attrProvider, attrAccountID, attrRefreshExpiresAt, attrVersion}
+}
+
 // DynamoAPI is the part of *dynamodb.Client that DynamoStore uses.
 type DynamoAPI interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
@@ -505,9 +513,9 @@ func (s *DynamoStore) PauseTokenCalls(ctx context.Context, provider string, unti
 }
 
 // CreateTable creates the table DynamoStore expects (pay per request, pk/sk
-// strings, the sparse due-index on due_shard/refresh_at projecting all
-// attributes, the stream with NEW_AND_OLD_IMAGES), waits until it is ACTIVE
-// and enables TTL on the ttl attribute.
+// strings, the sparse due-index on due_shard/refresh_at projecting
+// DueIndexAttributes, the stream with NEW_AND_OLD_IMAGES), waits until it
+// is ACTIVE and enables TTL on the ttl attribute.
 // For tests and the local dev server; production tables come from
 // template.yaml.
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
@@ -530,7 +538,10 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 				{AttributeName: aws.String(AttrDueShard), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(AttrRefreshAt), KeyType: types.KeyTypeRange},
 			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			Projection: &types.Projection{
+				ProjectionType:   types.ProjectionTypeInclude,
+				NonKeyAttributes: DueIndexAttributes(),
+			},
 		}},
 		// As template.yaml: the stream feeds the events function.
 		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages},

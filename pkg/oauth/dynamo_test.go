@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,8 +71,9 @@ func TestCreateTable(t *testing.T) {
 	if got := keySchema(gsi.KeySchema); got != "due_shard:HASH refresh_at:RANGE" {
 		t.Errorf("index key schema: got %q, want %q", got, "due_shard:HASH refresh_at:RANGE")
 	}
-	if gsi.Projection == nil || gsi.Projection.ProjectionType != types.ProjectionTypeAll {
-		t.Errorf("index projection: got %+v, want ALL", gsi.Projection)
+	if gsi.Projection == nil || gsi.Projection.ProjectionType != types.ProjectionTypeInclude ||
+		!slices.Equal(gsi.Projection.NonKeyAttributes, oauth.DueIndexAttributes()) {
+		t.Errorf("index projection: got %+v, want INCLUDE %v", gsi.Projection, oauth.DueIndexAttributes())
 	}
 	types := map[string]types.ScalarAttributeType{}
 	for _, a := range td.AttributeDefinitions {

@@ -106,9 +106,9 @@ type Connection struct {
 // Key is the connection's pk.
 func (c *Connection) Key() string { return ConnectionKey(c.Provider, c.AccountID) }
 
-// DueEntry is one row of the due-index (the index projects every
-// attribute; an entry may be a little stale, which the lease, conditioned on
-// Version, makes harmless).
+// DueEntry is one row of the due-index (the index projects the keys and
+// DueIndexAttributes; an entry may be a little stale, which the lease,
+// conditioned on Version, makes harmless).
 type DueEntry struct {
 	Key       string // pk
 	Provider  string

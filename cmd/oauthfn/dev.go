@@ -12,13 +12,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -56,11 +54,12 @@ console (connections and recent logs; never tokens). Plain http on loopback.
 
 -provider mock (default): the built-in RingCentral-shaped provider is served
 under /mock/ on the same server. The dev server sets OAUTH_PROVIDER,
-OAUTH_SERVER_URL, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_TOKEN_KEY (random
-for each run), OAUTH_REDIRECT_URL and ALLOWED_RETURN_URLS itself and ignores
-any OAUTH_* and ALLOWED_RETURN_URLS in the environment. The other variables
-(LOG_LEVEL, TABLE_NAME, REFRESH_MODE, ... and the AWS SDK's AWS_*) are read
-from the environment.
+OAUTH_SERVER_URL, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_REDIRECT_URL and
+ALLOWED_RETURN_URLS itself and ignores any other OAUTH_* and
+ALLOWED_RETURN_URLS in the environment. OAUTH_TOKEN_KEY is the environment's
+when set (keep it to read a DynamoDB table across restarts), else random for
+the run. The other variables (LOG_LEVEL, TABLE_NAME, REFRESH_MODE, ... and the
+AWS SDK's AWS_*) are read from the environment.
 
 -provider env: everything comes from the environment, as in the Lambdas (a
 real provider, e.g. OAUTH_PROVIDER=ringcentral with your own app's client id
@@ -72,7 +71,9 @@ http://<addr>/app/ is always added to ALLOWED_RETURN_URLS.
 
 -store dynamodb uses TABLE_NAME through the AWS SDK's default configuration
 (AWS_ENDPOINT_URL=http://127.0.0.1:5000 for moto_server); -create-table creates
-the table if it is missing.
+the table if it is missing. With it, the operator commands (oauthfn list,
+token, sweep, disconnect) work against this server: it prints the export
+lines to run in their shell.
 
 Flags (each also from the environment variable shown):
 `
@@ -101,15 +102,16 @@ type devOptions struct {
 // devServer is the dev server's http.Handler and what it is made of.
 type devServer struct {
 	http.Handler
-	BaseURL string         // http://host:port, no trailing slash
-	OAuth   *oauth.Handler // the same Handler the Lambdas run
-	Mock    *mockrc.Server // nil unless -provider mock
-	Logs    *devlog.Ring   // the console's recent log lines
-	Log     *slog.Logger   // JSON to LogOutput and Logs
-	KeyNote string         // how the token key was chosen (never the key)
-	Console *devConsole    // /_dev
-	Events  *eventFeed     // connection events of the store's changes
-	table   string         // "" for the memory store
+	BaseURL string              // http://host:port, no trailing slash
+	OAuth   *oauth.Handler      // the same Handler the Lambdas run
+	Mock    *mockrc.Server      // nil unless -provider mock
+	Logs    *devlog.Ring        // the console's recent log lines
+	Log     *slog.Logger        // JSON to LogOutput and Logs
+	KeyNote string              // how the token key was chosen (never the key)
+	env     func(string) string // the environment LoadConfig read (see devEnv)
+	Console *devConsole         // /_dev
+	Events  *eventFeed          // connection events of the store's changes
+	table   string              // "" for the memory store
 	opts    devOptions
 }
 
@@ -179,6 +181,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		ErrorLog:          slog.NewLogLogger(ds.Log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintln(stdout, ds.StartupLine())
+	fmt.Fprint(stdout, ds.ExportLines())
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -273,14 +276,14 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds.KeyNote = keyNote
+	ds.KeyNote, ds.env = keyNote, getenv
 	cfg, err := oauth.LoadConfig(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("dev: %w", err)
 	}
 
 	ds.Logs = devlog.New(devlog.DefaultLines)
-	ds.Log = slog.New(requestIDHandler{slog.NewJSONHandler(io.MultiWriter(ds.Logs, opts.LogOutput), &slog.HandlerOptions{Level: cfg.LogLevel})})
+	ds.Log = slog.New(quietIdleSweep{requestIDHandler{slog.NewJSONHandler(io.MultiWriter(ds.Logs, opts.LogOutput), &slog.HandlerOptions{Level: cfg.LogLevel})}})
 
 	store, smClient, err := ds.backends(ctx, cfg)
 	if err != nil {
@@ -295,7 +298,7 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	}
 	h := oauth.NewHandler(cfg, store, secrets)
 	h.Log = ds.Log
-	h.Metrics = io.MultiWriter(ds.Logs, opts.LogOutput) // EMF lines show in the console
+	h.Metrics = devMetrics(cfg.LogLevel, opts.LogOutput) // see devsweep.go
 	h.Now = opts.Now
 	ds.OAuth = h
 
@@ -316,7 +319,7 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 		})
 		mux.Handle(mockPrefix+"/", http.StripPrefix(mockPrefix, ds.Mock))
 	}
-	ds.Handler = ds.canonicalHost(ds.accessLog(mux))
+	ds.Handler = ds.canonicalHost(ds.accessLog(ds.notFoundPage(mux)))
 	ds.Log.Info("dev server ready", "url", ds.BaseURL+"/", "provider", opts.Provider, "store", opts.Store)
 	return ds, nil
 }
@@ -378,9 +381,17 @@ func devEnv(provider, base string, getenv func(string) string) (func(string) str
 				env[name] = getenv(name)
 			}
 		}
-		key, err := randomKey()
-		if err != nil {
-			return nil, "", err
+		// The token key: the environment's OAUTH_TOKEN_KEY (so a DynamoDB
+		// table stays readable across restarts and by the operator
+		// commands), else random for this run.
+		key := getenv("OAUTH_TOKEN_KEY")
+		keyNote = "OAUTH_TOKEN_KEY from the environment"
+		if key == "" {
+			var err error
+			if key, err = randomKey(); err != nil {
+				return nil, "", err
+			}
+			keyNote = "random for this run"
 		}
 		env["OAUTH_PROVIDER"] = oauth.PresetRingCentral
 		env["OAUTH_SERVER_URL"] = base + mockPrefix
@@ -389,7 +400,6 @@ func devEnv(provider, base string, getenv func(string) string) (func(string) str
 		env["OAUTH_TOKEN_KEY"] = key
 		env["OAUTH_REDIRECT_URL"] = base + "/callback"
 		env["ALLOWED_RETURN_URLS"] = base + "/"
-		keyNote = "random for this run"
 	case providerEnv:
 		for _, name := range oauth.Variables {
 			env[name] = getenv(name)
@@ -480,82 +490,3 @@ func ensureTable(ctx context.Context, client *dynamodb.Client, name string, crea
 		return fmt.Errorf("dev: describe table %s (is AWS_ENDPOINT_URL right?): %w", name, err)
 	}
 }
-
-// canonicalHost answers only requests for the server's own host:port. The
-// binding cookie is per host, so a flow started at localhost would fail at
-// 127.0.0.1; and a DNS-rebinding page (another name resolving to 127.0.0.1)
-// must not read the console. GET and HEAD are redirected to the canonical
-// URL, anything else gets 421.
-func (ds *devServer) canonicalHost(next http.Handler) http.Handler {
-	want := strings.ToLower(ds.opts.Addr)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.ToLower(r.Host) == want {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			http.Error(w, "this dev server answers only at "+ds.BaseURL, http.StatusMisdirectedRequest)
-			return
-		}
-		u := url.URL{Scheme: "http", Host: ds.opts.Addr, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
-		http.Redirect(w, r, u.String(), http.StatusTemporaryRedirect)
-	})
-}
-
-// accessLog logs each request's method, path and status; never its query
-// (codes and states travel there) or headers. Console views are logged at
-// debug level so they do not crowd the console's own log.
-func (ds *devServer) accessLog(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		level := slog.LevelInfo
-		if r.Method == http.MethodGet && (r.URL.Path == consolePath || r.URL.Path == "/favicon.ico") {
-			level = slog.LevelDebug
-		}
-		ds.Log.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Int64("duration_ms", time.Since(start).Milliseconds()))
-	})
-}
-
-// requestIDHandler adds the event's requestId (set by apigw.Handler in the
-// context) to each record, as the Lambdas' lambdacontext log handler does.
-type requestIDHandler struct{ slog.Handler }
-
-func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
-		r = r.Clone()
-		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(as)}
-}
-
-func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name)}
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.status, r.wrote = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.wrote = true
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

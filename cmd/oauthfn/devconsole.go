@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
+	"github.com/oauthfn/oauthfn/pkg/oauth"
 )
 
 // consolePath is the dev console. It exists only in this command: the Lambda
@@ -70,6 +71,7 @@ func (c *devConsole) register(mux *http.ServeMux) {
 	}))
 	mux.Handle("POST "+consolePath+"/actions/{name}", csrf.Handler(http.HandlerFunc(c.action)))
 	mux.Handle("POST "+consolePath+"/token", csrf.Handler(http.HandlerFunc(c.token)))
+	mux.Handle("POST "+consolePath+"/due", csrf.Handler(http.HandlerFunc(c.due)))
 }
 
 func (c *devConsole) action(w http.ResponseWriter, r *http.Request) {
@@ -80,16 +82,22 @@ func (c *devConsole) action(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := c.actions[i]
+	c.finish(w, r, a.Label, a.Name, a.Run)
+}
+
+// finish runs an action, keeps its result for the console and sends the
+// browser back to it.
+func (c *devConsole) finish(w http.ResponseWriter, r *http.Request, label, name string, run func(context.Context) (string, error)) {
 	ctx, cancel := context.WithTimeout(r.Context(), actionTimeout)
 	defer cancel()
-	summary, err := a.Run(ctx)
-	res := &actionResult{Label: a.Label, Summary: summary, At: c.ds.opts.Now()}
+	summary, err := run(ctx)
+	res := &actionResult{Label: label, Summary: summary, At: c.ds.opts.Now()}
 	if err != nil {
 		res.Failed = true
 		res.Summary = err.Error()
-		c.ds.Log.Error("console action failed", "action", a.Name, "err", err)
+		c.ds.Log.Error("console action failed", "action", name, "err", err)
 	} else {
-		c.ds.Log.Info("console action done", "action", a.Name)
+		c.ds.Log.Info("console action done", "action", name)
 	}
 	c.mu.Lock()
 	c.last = res
@@ -106,6 +114,7 @@ type connView struct {
 	Failures                          int
 	Version                           int64
 	Leased                            bool
+	CanRefresh                        bool // active, with a refresh token: "Make due now"
 }
 
 type logView struct {
@@ -156,6 +165,7 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 			Failures:       cn.Failures,
 			Version:        cn.Version,
 			Leased:         !cn.LeaseUntil.IsZero() && cn.LeaseUntil.After(now),
+			CanRefresh:     cn.Status == oauth.StatusActive && cn.RefreshToken != "",
 		})
 	}
 	c.mu.Lock()
@@ -337,13 +347,15 @@ h1{font-size:1.5rem;margin:.5rem 0 1rem}
 h2{font-size:1.15rem;margin:0 0 .5rem}
 p{margin:.5rem 0}
 .note{color:#56606a;font-size:.9rem}
-a.button,button{display:inline-block;min-height:2.75rem;padding:.6rem 1.1rem;font:inherit;font-weight:600;border:0;border-radius:.5rem;background:#0b63ce;color:#fff;text-decoration:none;cursor:pointer}
+a.button,button{display:inline-flex;align-items:center;justify-content:center;box-sizing:border-box;min-height:2.75rem;padding:.6rem 1.1rem;font:inherit;font-weight:600;line-height:1.2;border:0;border-radius:.5rem;background:#0b63ce;color:#fff;text-decoration:none;cursor:pointer}
+button.small{min-height:2rem;padding:.3rem .7rem;font-size:.8rem;margin-top:.35rem}
 a.button:focus,button:focus{outline:3px solid #0b63ce55;outline-offset:2px}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e3e6ea;vertical-align:top}
 th{font-weight:600;background:#f0f2f5}
 .scroll{overflow-x:auto}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem;word-break:break-all}
+code.account{white-space:nowrap;word-break:normal}
 .ok{color:#11703a;font-weight:600}.bad{color:#b3261e;font-weight:600}
 .lvl-ERROR{color:#b3261e;font-weight:600}.lvl-WARN{color:#8a5a00;font-weight:600}
 ul.logs{list-style:none;margin:0;padding:0}
@@ -376,7 +388,8 @@ the account's tokens encrypted and sends you back here.</p>
 </section>
 <section>
 <h2>Then</h2>
-<p>The <a href="/_dev">dev console</a> lists the stored connections (never their tokens) and the recent logs.</p>
+<p>The <a href="/_dev">dev console</a> lists the stored connections (never their tokens) and the recent logs,
+and can make a connection due and run the sweep, to watch a refresh happen.</p>
 </section>
 {{template "bottom"}}`))
 
@@ -405,15 +418,17 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 {{if .Connections}}<div class="scroll"><table>
 <thead><tr><th scope="col">Account</th><th scope="col">Status</th><th scope="col">Access token expires</th><th scope="col">Refresh token expires</th><th scope="col">Last refresh</th><th scope="col" class="hide-narrow">Next refresh</th><th scope="col">Failures</th><th scope="col">Last error</th></tr></thead>
 <tbody>{{range .Connections}}
-<tr><td><code>{{.Provider}}/{{.Account}}</code><br><span class="note">v{{.Version}}{{if .Leased}}, leased{{end}}</span></td><td>{{if eq .Status "active"}}<span class="ok">{{.Status}}</span>{{else}}<span class="bad">{{.Status}}</span>{{end}}</td><td>{{.AccessExpires}}</td><td>{{.RefreshExpires}}</td><td>{{.LastRefresh}}</td><td class="hide-narrow">{{.NextRefresh}}</td><td>{{.Failures}}</td><td>{{or .LastErr "—"}}</td></tr>{{end}}
+<tr><td><code class="account">{{.Account}}</code><br><span class="note">{{.Provider}}, version {{.Version}}{{if .Leased}}, being refreshed{{end}}</span>{{if .CanRefresh}}
+<form method="post" action="/_dev/due"><input type="hidden" name="account" value="{{.Account}}"><button type="submit" class="small">Make due now</button></form>{{end}}</td><td>{{if eq .Status "active"}}<span class="ok">{{.Status}}</span>{{else}}<span class="bad">{{.Status}}</span>{{end}}</td><td>{{.AccessExpires}}</td><td>{{.RefreshExpires}}</td><td>{{.LastRefresh}}</td><td class="hide-narrow">{{.NextRefresh}}</td><td>{{.Failures}}</td><td>{{or .LastErr "—"}}</td></tr>{{end}}
 </tbody></table></div>
+<p class="note">Under each account: its provider and version (the count of its writes: every refresh adds one). "Make due now" sets its next refresh to now; "Run sweep now" below then refreshes it, as the scheduled function would.</p>
 {{else}}<p>No connections yet. <a href="/">Connect an account</a>.</p>{{end}}
 </section>
 
 <section id="actions">
 <h2>Actions</h2>
-{{/* Console actions (devActions in dev.go): each is a POST form, checked
-     against cross-origin requests. */}}
+{{/* Console actions (devActions in dev.go; "Make due now" in devsweep.go):
+     each is a POST form, checked against cross-origin requests. */}}
 {{range .Actions}}<form method="post" action="/_dev/actions/{{.Name}}"><p><button type="submit">{{.Label}}</button>{{with .Help}} <span class="note">{{.}}</span>{{end}}</p></form>
 {{else}}<p class="note">None yet.</p>{{end}}
 {{with .Last}}<p>{{.Label}}: {{if .Failed}}<span class="bad">failed</span>{{else}}<span class="ok">done</span>{{end}} <span class="mono">{{.Summary}}</span></p>{{end}}

@@ -1,8 +1,10 @@
-// Command oauthfn is the local side of oauthfn: the dev server, and (as they
-// are added) operators' commands against a deployment's table.
+// Command oauthfn is the local side of oauthfn: the dev server, and
+// operators' commands against a deployment's table.
 //
 //	go run ./cmd/oauthfn dev                  the local dev server (see dev.go)
-//	go run ./cmd/oauthfn help [command]       usage
+//	go run ./cmd/oauthfn sweep|list           one sweep now; the connections
+//	go run ./cmd/oauthfn token|disconnect ACCOUNT
+//	go run ./cmd/oauthfn help [command]       usage; every command also answers -h
 //
 // It is never part of a Lambda function: the functions under functions/
 // import pkg/oauth only (a test checks that).
@@ -17,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/oauthfn/oauthfn/pkg/oauth"
@@ -31,17 +34,17 @@ type command struct {
 
 // commands is the dispatch table, in the order help lists them. Operators'
 // commands that work on a deployment take a *oauth.Handler built from the
-// environment exactly as the Lambdas build theirs; add each with one line:
-//
-//	{"sweep", "run one refresh sweep now", withHandler(runSweep)},
+// environment exactly as the Lambdas build theirs; each is an opsCommand
+// (ops.go) behind withHandler. Every command answers -h, -help, --help and
+// `oauthfn help <command>`.
 func commands() []command {
 	return []command{
 		{"dev", "run the local dev server: /authorize, /callback, a demo app, the mock provider and the /_dev console", runDev},
-		{"sweep", "run one refresh sweep now against the configured store; print its summary", withHandler(runSweep)},
-		{"list", "list connections with status and expiries (never tokens)", withHandler(runList)},
-		{"token", "print a working access token for ACCOUNT, for scripts", withHandler(runToken)},
-		{"disconnect", "revoke ACCOUNT's session at the provider and delete its connection", withHandler(runDisconnect)},
-		{"help", "show this help, or a command's flags", runHelp},
+		{"sweep", sweepCmd.summary, withHandler("sweep", sweepCmd)},
+		{"list", listCmd.summary, withHandler("list", listCmd)},
+		{"token", tokenCmd.summary, withHandler("token", tokenCmd)},
+		{"disconnect", disconnectCmd.summary, withHandler("disconnect", disconnectCmd)},
+		{"help", "show this help, or a command's usage and flags: oauthfn help <command>", runHelp},
 	}
 }
 
@@ -74,7 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		return 2
 	default:
-		fmt.Fprintf(stderr, "oauthfn: %v\n", err)
+		// One line: what happened and what to do (see explain).
+		fmt.Fprintf(stderr, "oauthfn %s: %s\n", cmd.name, strings.TrimPrefix(destutter(err), cmd.name+": "))
 		return 1
 	}
 }
@@ -96,11 +100,11 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "run `oauthfn help <command>` for a command's flags")
+	fmt.Fprintln(w, "run `oauthfn help <command>` (or `oauthfn <command> -h`) for a command's usage and flags")
 }
 
 func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" {
+	if len(args) == 0 || args[0] == "help" || wantsHelp(args[:1]) {
 		usage(stdout)
 		return nil
 	}
@@ -110,30 +114,47 @@ func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		usage(stderr)
 		return errUsage
 	}
-	// Every command answers -h with its flags.
-	return c.run(ctx, []string{"-h"}, stdout, stdout)
+	// Every command answers -h with its usage and flags (and a nil error or
+	// flag.ErrHelp).
+	if err := c.run(ctx, []string{"-h"}, stdout, stdout); err != nil && !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
 }
 
-// withHandler adapts an operators' command to the dispatch table: it builds
-// the Handler from the environment the way the Lambda functions do
-// (oauth.Setup: same variables, AWS SDK default configuration, DynamoDB
-// store, Secrets Manager) and passes it on. When args ask for help (-h,
-// -help, --help) fn gets a nil Handler, so it can print its flags without a
-// configured environment: fn must parse its flags before using h.
-func withHandler(fn func(ctx context.Context, h *oauth.Handler, args []string) error) func(context.Context, []string, io.Writer, io.Writer) error {
-	return func(ctx context.Context, args []string, _, _ io.Writer) error {
-		if wantsHelp(args) {
-			return fn(ctx, nil, args)
+// withHandler adapts an operators' command to the dispatch table. It
+// parses the arguments first, so help (-h, -help, --help: usage and flags
+// on stderr, or stdout for `oauthfn help`) and usage errors (exit status 2)
+// need no configured environment; then it builds the Handler the way the
+// Lambda functions do (oauth.Setup: same variables, AWS SDK default
+// configuration, DynamoDB store, Secrets Manager) and runs the command.
+func withHandler(name string, c opsCommand) func(context.Context, []string, io.Writer, io.Writer) error {
+	return func(ctx context.Context, args []string, _, stderr io.Writer) error {
+		fs := c.flagSet(name, stderr)
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage // the flag package printed the problem and the usage
+		}
+		if fs.NArg() != len(c.args) {
+			want := "no arguments"
+			if len(c.args) > 0 {
+				want = strings.Join(c.args, " ")
+			}
+			fmt.Fprintf(stderr, "oauthfn %s: want %s, got %q\n", name, want, fs.Args())
+			fs.Usage()
+			return errUsage
 		}
 		h, err := oauth.Setup(ctx, os.Getenv)
 		if err != nil {
-			return err
+			return configError(err)
 		}
 		// stdout is the command's output (a token for scripts, a table):
 		// logs and metric lines go to stderr.
 		h.Log = slog.New(oauth.LevelFilter(slog.NewJSONHandler(os.Stderr, nil), h.Config.LogLevel))
 		h.Metrics = os.Stderr
-		return fn(ctx, h, args)
+		return c.run(ctx, h, args)
 	}
 }
 

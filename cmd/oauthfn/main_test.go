@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"os/exec"
@@ -33,7 +35,7 @@ func TestRunDispatch(t *testing.T) {
 		{"dev -h", []string{"dev", "-h"}, 0, "", "-create-table"},
 		{"help for an unknown command", []string{"help", "serve"}, 2, "", `unknown command "serve"`},
 		{"dev with a bad flag", []string{"dev", "-port", "1"}, 2, "", "flag provided but not defined: -port"},
-		{"dev refuses a public address", []string{"dev", "-addr", "0.0.0.0:0"}, 1, "", "oauthfn: dev: -addr \"0.0.0.0:0\": listen on loopback"},
+		{"dev refuses a public address", []string{"dev", "-addr", "0.0.0.0:0"}, 1, "", "oauthfn dev: -addr \"0.0.0.0:0\": listen on loopback"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,22 +116,31 @@ func TestRunDevServesAndStops(t *testing.T) {
 }
 
 // TestWithHandler: operators' commands get the Handler the Lambdas build,
-// from the same environment variables; help needs no environment.
+// from the same environment variables; help and usage errors need no
+// environment.
 func TestWithHandler(t *testing.T) {
 	for _, name := range oauth.Variables {
 		t.Setenv(name, "")
 	}
 	var got *oauth.Handler
 	var gotArgs []string
-	cmd := withHandler(func(ctx context.Context, h *oauth.Handler, args []string) error {
-		got, gotArgs = h, args
-		return nil
+	calls := 0
+	cmd := withHandler("probe", opsCommand{
+		args: []string{"ACCOUNT"},
+		run: func(ctx context.Context, h *oauth.Handler, args []string) error {
+			calls++
+			got, gotArgs = h, args
+			return nil
+		},
 	})
 
-	if err := cmd(context.Background(), []string{"-h"}, io.Discard, io.Discard); err != nil || got != nil {
-		t.Errorf("help: handler %v, error %v; want nil, nil", got, err)
+	if err := cmd(context.Background(), []string{"-h"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) || calls != 0 {
+		t.Errorf("help: error %v, %d runs; want flag.ErrHelp and no run", err, calls)
 	}
-	if err := cmd(context.Background(), []string{"-x"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "OAUTH_PROVIDER") {
+	if err := cmd(context.Background(), nil, io.Discard, io.Discard); !errors.Is(err, errUsage) || calls != 0 {
+		t.Errorf("missing argument: error %v, %d runs; want errUsage and no run", err, calls)
+	}
+	if err := cmd(context.Background(), []string{"x"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "OAUTH_PROVIDER") {
 		t.Errorf("without configuration: error %v, want one naming OAUTH_PROVIDER", err)
 	}
 
@@ -139,7 +150,7 @@ func TestWithHandler(t *testing.T) {
 	t.Setenv("OAUTH_TOKEN_KEY", strings.Repeat("k", oauth.MinTokenKeyLen))
 	t.Setenv("TABLE_NAME", "ops-table")
 	testenv.AWSEnv(t, "http://127.0.0.1:1")
-	if err := cmd(context.Background(), []string{"-x", "1"}, io.Discard, io.Discard); err != nil {
+	if err := cmd(context.Background(), []string{"1"}, io.Discard, io.Discard); err != nil {
 		t.Fatalf("configured: %v", err)
 	}
 	if got == nil || got.Config.ClientID != "ops-client" || got.Config.TableName != "ops-table" {
@@ -148,8 +159,85 @@ func TestWithHandler(t *testing.T) {
 	if _, ok := got.Store.(*oauth.DynamoStore); !ok {
 		t.Errorf("store is %T, want *oauth.DynamoStore", got.Store)
 	}
-	if !slices.Equal(gotArgs, []string{"-x", "1"}) {
-		t.Errorf("args = %q, want [-x 1]", gotArgs)
+	if !slices.Equal(gotArgs, []string{"1"}) {
+		t.Errorf("args = %q, want [1]", gotArgs)
+	}
+}
+
+// TestCommandHelp: every command answers -h, -help, --help and `help
+// <command>` with its usage, exit status 0, and needs no configuration
+// (operators' commands used to run with a nil Handler and panic).
+func TestCommandHelp(t *testing.T) {
+	for _, name := range oauth.Variables {
+		t.Setenv(name, "")
+	}
+	for _, c := range commands() {
+		forms := [][]string{{c.name, "-h"}, {c.name, "-help"}, {c.name, "--help"}, {"help", c.name}}
+		for _, args := range forms {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				var stdout, stderr bytes.Buffer
+				code := run(context.Background(), args, &stdout, &stderr)
+				if code != 0 {
+					t.Errorf("exit status %d, want 0; stderr: %s", code, stderr.String())
+				}
+				out := stdout.String() + stderr.String()
+				want := "usage: oauthfn " + c.name
+				if c.name == "help" {
+					want = "usage: oauthfn <command>"
+				}
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+				if args[0] == "help" && stdout.Len() == 0 {
+					t.Errorf("help %s wrote nothing to stdout", c.name)
+				}
+				if strings.Contains(out, "bad configuration") || strings.Contains(out, "panic") {
+					t.Errorf("help needed a configuration:\n%s", out)
+				}
+			})
+		}
+	}
+}
+
+// TestCommandErrors: a failing command prints one line naming the command,
+// what happened and what to do, without the stutter of wrapped prefixes.
+func TestCommandErrors(t *testing.T) {
+	for _, name := range oauth.Variables {
+		t.Setenv(name, "")
+	}
+	tests := []struct {
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{[]string{"token", "alice"}, 1, "oauthfn token: bad configuration: OAUTH_PROVIDER: required"},
+		{[]string{"list"}, 1, "oauthfn list: bad configuration: OAUTH_PROVIDER"},
+		{[]string{"token"}, 2, "oauthfn token: want ACCOUNT"},
+		{[]string{"disconnect", "a", "b"}, 2, "oauthfn disconnect: want ACCOUNT"},
+		{[]string{"list", "x"}, 2, "oauthfn list: want no arguments"},
+		{[]string{"sweep", "-shards", "1"}, 2, "flag provided but not defined: -shards"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("exit status %d, want %d", code, tt.wantCode)
+			}
+			first, _, _ := strings.Cut(stderr.String(), "\n")
+			if !strings.Contains(first, tt.wantStderr) {
+				t.Errorf("first line %q, want it to contain %q", first, tt.wantStderr)
+			}
+			if strings.Contains(stderr.String(), "oauth: ") || strings.Contains(stderr.String(), "oauthfn: oauth") {
+				t.Errorf("stderr stutters: %q", stderr.String())
+			}
+			if tt.wantCode == 1 && strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("stderr is not one line: %q", stderr.String())
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", stdout.String())
+			}
+		})
 	}
 }
 

@@ -137,3 +137,40 @@ func TestOps(t *testing.T) {
 		}
 	}
 }
+
+// TestOpsErrorsExplained: library errors become what happened and what to
+// do, for the account at hand, without "oauth: " prefixes.
+func TestOpsErrorsExplained(t *testing.T) {
+	h, _ := connected(t)
+	ctx := context.Background()
+	capture(t)
+
+	c, err := h.Store.GetConnection(ctx, h.Config.Provider.Name, "1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Status = oauth.StatusReauthRequired
+	if _, err := h.Store.PutConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		run  func(context.Context, *oauth.Handler, []string) error
+		args []string
+		want string
+	}{
+		{"token for an unknown account", runToken, []string{"alice"}, "no connection for account alice: send the user to /authorize"},
+		{"token for an account that must reconnect", runToken, []string{"1001"}, "account 1001 must connect again (its refresh token was refused or the session ended): send the user to /authorize"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.run(ctx, h, tt.args)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("error %v, want it to start %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "oauth: ") {
+				t.Errorf("error stutters: %q", err)
+			}
+		})
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 	"github.com/oauthfn/oauthfn/pkg/oauth/eventbus"
 )
@@ -44,6 +46,7 @@ var paramSets = []struct {
 		"UserinfoUrl":             "https://idp.example.com/oauth2/userinfo",
 		"ExistingClientSecretArn": existingSecretARN,
 		"Scopes":                  "openid offline_access",
+		"AuthStyle":               "post",
 		"AllowedReturnUrls":       "https://app.example.com/oauth/,https://admin.example.com/",
 		"RedirectUrl":             "https://auth.example.com/callback",
 		"RefreshMode":             "eager",
@@ -112,6 +115,7 @@ func TestTemplateEnvLoadsConfig(t *testing.T) {
 					{"table", cfg.TableName, s.str(s.ref("Table"))},
 					{"redirect URL", cfg.RedirectURL, wantRedirectURL(p)},
 					{"scopes", strings.Join(cfg.Scopes, " "), p["Scopes"]},
+					{"auth style", map[oauth2.AuthStyle]string{oauth2.AuthStyleInHeader: "basic", oauth2.AuthStyleInParams: "post"}[cfg.Provider.Endpoint.AuthStyle], p["AuthStyle"]},
 					{"allowed return URLs", len(cfg.AllowedReturn), len(strings.FieldsFunc(p["AllowedReturnUrls"], func(r rune) bool { return r == ',' }))},
 					{"refresh mode", cfg.RefreshMode, p["RefreshMode"]},
 					{"refresh window", cfg.RefreshWindow.String(), mustDuration(t, p["RefreshWindow"])},

@@ -39,6 +39,10 @@ type OIDCOptions struct {
 	// AccountField, when set, names a token-response field carrying the
 	// account id (the login name), like RingCentral's owner_id.
 	AccountField string
+	// ClientAuthMethod is how the client must authenticate at the token and
+	// revocation endpoints: "client_secret_basic" (the default) or
+	// "client_secret_post". The other method is refused (invalid_client).
+	ClientAuthMethod string
 }
 
 // OIDC is a running oidc-provider. Its issuer is URL; the endpoints come
@@ -95,6 +99,7 @@ func StartOIDC(t testing.TB, opts OIDCOptions) *OIDC {
 		ClientSecret string   `json:"client_secret"`
 		RedirectURIs []string `json:"redirect_uris"`
 		GrantTypes   []string `json:"grant_types"`
+		AuthMethod   string   `json:"auth_method,omitempty"`
 	}
 	cfg := struct {
 		Clients               []client `json:"clients"`
@@ -108,6 +113,7 @@ func StartOIDC(t testing.TB, opts OIDCOptions) *OIDC {
 			ClientSecret: o.ClientSecret,
 			RedirectURIs: opts.RedirectURIs,
 			GrantTypes:   []string{"authorization_code", "refresh_token"},
+			AuthMethod:   opts.ClientAuthMethod,
 		}},
 		AccessTokenTTL:        int64(opts.AccessTokenTTL / time.Second),
 		RefreshTokenTTL:       int64(opts.RefreshTokenTTL / time.Second),

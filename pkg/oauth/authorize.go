@@ -81,8 +81,8 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 func (h *Handler) oauth2Config(redirectURL string, clientSecret Secret) *oauth2.Config {
 	ep := h.Config.Provider.Endpoint
 	// Never auto-detect: a failed attempt would be retried the other way and
-	// could burn a single-use code or refresh token.
-	ep.AuthStyle = oauth2.AuthStyleInHeader
+	// could burn a single-use code or refresh token. OAUTH_AUTH_STYLE picks.
+	ep.AuthStyle = h.Config.Provider.authStyle()
 	return &oauth2.Config{
 		ClientID:     h.Config.ClientID,
 		ClientSecret: clientSecret.Reveal(),

@@ -28,9 +28,9 @@ var errorCodePattern = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
 // authorization is consumed atomically if it exists, is not expired and
 // matches the cookie (a mismatch leaves it in place); then the provider's
 // error is reported, or the code is exchanged (PKCE verifier, client secret in
-// HTTP Basic), the account resolved, the tokens sealed and stored, a replaced
-// connection's refresh token revoked, and the browser sent to return_to (or
-// shown a success page). State is checked before anything is sent to the
+// HTTP Basic or the form body, OAUTH_AUTH_STYLE), the account resolved, the
+// tokens sealed and stored, a replaced connection's refresh token revoked,
+// and the browser sent to return_to (or shown a success page). State is checked before anything is sent to the
 // provider.
 func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	q, err := parseQuery(req.RawQueryString, callbackLimits)
@@ -74,13 +74,7 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	retry := retryLink(pending)
 
 	if provErr != "" {
-		a := ansProviderRefused
-		if provErr == "access_denied" {
-			a = ansDeclined
-		}
-		a.retry = retry
-		h.Log.InfoContext(ctx, "authorization ended by the provider", "outcome", a.code, "provider_error", safeCode(provErr))
-		return render(req, a, cookie), nil
+		return h.providerRedirectError(ctx, req, provErr, q["error_description"], retry, cookie), nil
 	}
 
 	conn, replaced, a := h.finish(ctx, req, pending, code)
@@ -160,7 +154,7 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	conf := h.oauth2Config(redirectURL, secret)
 	tok, err := conf.Exchange(h.clientContext(ctx), code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		pe := classifyTokenError(err)
+		pe := h.tokenFailure(err, grantCode)
 		if pe.kind == failRateLimited {
 			// The sweep and TokenSource hold off too.
 			wait := pe.retryAfter
@@ -174,7 +168,7 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	now := h.Now()
 	account, err := h.resolveAccount(ctx, tok)
 	if err != nil {
-		return fail(ansBadResponse, "code exchange failed: account not resolved", "reason", err.Error())
+		return fail(ansBadResponse, "code exchange failed: account not resolved", append([]any{"reason", err.Error()}, refusalAttrs(err)...)...)
 	}
 	if !strings.EqualFold(tok.TokenType, "bearer") && tok.TokenType != "" {
 		return fail(ansBadResponse, "code exchange failed: unsupported token type", "token_type", safeCode(tok.TokenType))
@@ -197,7 +191,7 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	h.warnIfAlwaysDue(ctx, conn, now)
 	if tok.RefreshToken == "" {
 		h.Log.WarnContext(ctx, "provider issued no refresh token: the connection works until its access token expires and is not kept alive",
-			"account_id", account, "fix", "enable refresh tokens for the app at the provider (RingCentral: turn on \"Issue refresh tokens\" in the app's settings)")
+			"account_id", account, "fix", noRefreshTokenFix(h.Config.Provider.Name))
 	}
 	replaced, err := h.Store.PutConnection(ctx, conn)
 	if err != nil {
@@ -332,7 +326,15 @@ func (h *Handler) userinfoSub(ctx context.Context, tok *oauth2.Token) (string, e
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("userinfo: status %d", resp.StatusCode)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		f := refusalFromBody(resp.StatusCode, body)
+		// A 401 here is the access token's fault, not the client's; RFC
+		// 6750 puts the error in WWW-Authenticate rather than the body.
+		f.kind = failBadResponse
+		if f.code == "" {
+			f.code, f.description = bearerError(resp.Header.Get("WWW-Authenticate"))
+		}
+		return "", &refusalError{"userinfo", f}
 	}
 	var body struct {
 		Sub json.RawMessage `json:"sub"`

@@ -57,7 +57,7 @@ var Variables = []string{
 	"OAUTH_REVOKE_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET_ARN",
 	"OAUTH_TOKEN_KEY_ARN", "OAUTH_CLIENT_SECRET", "OAUTH_TOKEN_KEY",
 	"OAUTH_REDIRECT_URL", "OAUTH_SCOPES", "OAUTH_ACCOUNT_FIELD",
-	"OAUTH_USERINFO_URL", "ALLOWED_RETURN_URLS", "TABLE_NAME", "REFRESH_MODE",
+	"OAUTH_USERINFO_URL", "OAUTH_AUTH_STYLE", "ALLOWED_RETURN_URLS", "TABLE_NAME", "REFRESH_MODE",
 	"REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY",
 	"TOKEN_RATE_PER_MIN", "LOG_LEVEL",
 }
@@ -104,7 +104,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.Provider = RingCentral(server)
 	case PresetGeneric:
 		c.Provider = Provider{Name: PresetGeneric}
-		c.Provider.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	case "":
 		bad("OAUTH_PROVIDER", "required: ringcentral or generic")
 	default:
@@ -133,6 +132,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if c.Provider.UserinfoURL != "" && preset == PresetGeneric {
 			bad("OAUTH_ACCOUNT_FIELD", "set either OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL, not both")
 		}
+	}
+	switch v := get("OAUTH_AUTH_STYLE"); v {
+	case "", AuthStyleBasic:
+		c.Provider.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	case AuthStylePost:
+		c.Provider.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	default:
+		bad("OAUTH_AUTH_STYLE", "want basic (HTTP Basic, client_secret_basic) or post (client_secret_post), got %q; never detected automatically", v)
 	}
 	if preset == PresetGeneric && c.Provider.AccountField == "" && c.Provider.UserinfoURL == "" {
 		bad("OAUTH_ACCOUNT_FIELD", "generic provider needs OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL to name the account")

@@ -11,7 +11,8 @@
 // stored) and redirects to the provider. Handler.Callback consumes the pending
 // authorization atomically — only if the cookie matches and it has not
 // expired — before anything is sent to the provider, then exchanges the code
-// with the verifier and the client secret (HTTP Basic, never auto-detected),
+// with the verifier and the client secret (HTTP Basic, or client_secret_post
+// with OAUTH_AUTH_STYLE=post; never auto-detected),
 // names the account, and stores the tokens sealed.
 //
 // # Threat model

@@ -394,7 +394,7 @@ func TestFlowWithoutRefreshToken(t *testing.T) {
 		if conn.RefreshToken != "" || !conn.RefreshAt.IsZero() || conn.AccessToken == "" {
 			t.Errorf("connection without refresh token: refresh %q, refresh_at %v", conn.RefreshToken, conn.RefreshAt)
 		}
-		if !strings.Contains(r.logs.String(), "Issue refresh tokens") {
+		if !strings.Contains(r.logs.String(), "offline_access") { // generic provider: see TestNoRefreshTokenWarning
 			t.Errorf("no warning naming the fix in logs:\n%s", r.logs)
 		}
 	})

@@ -18,7 +18,8 @@ import (
 //
 //  1. lease: Store.AcquireLease (version unchanged, no live lease) sets
 //     lease_owner and lease_until = now + LeaseDuration;
-//  2. refresh at the provider through x/oauth2 (AuthStyleInHeader, bounded
+//  2. refresh at the provider through x/oauth2 (AuthStyleInHeader, or
+//     AuthStyleInParams with OAUTH_AUTH_STYLE=post; bounded
 //     by the provider timeout), after a token-endpoint slot is reserved;
 //  3. write: Store.CompleteLease (lease_owner is us) stores the new tokens,
 //     expiries, refresh_at, version+1, and clears the lease and failures.
@@ -86,6 +87,7 @@ type refreshResult struct {
 	outcome outcome
 	token   *oauth2.Token // the new token, on outRefreshed only
 	err     error
+	failure tokenFailure // what the provider said, on outStop
 }
 
 // newOwner is a random lease owner id, e.g. "sweep-1f2e3d4c5b6a7988".
@@ -238,7 +240,7 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 		return refreshResult{outcome: outSkipped, err: errLeaseTooShort}
 	}
 
-	// The token call. oauth2Config sets AuthStyleInHeader: auto-detection
+	// The token call. oauth2Config sets the auth style explicitly (OAUTH_AUTH_STYLE): auto-detection
 	// would re-send a refused refresh the other way and could burn it.
 	conf := h.oauth2Config("", secret)
 	callCtx, cancel := context.WithTimeout(h.clientContext(ctx), h.providerTimeout())
@@ -250,7 +252,7 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 		err = fmt.Errorf("oauth: refresh: unsupported token type %q", safeCode(tok.TokenType))
 	}
 	if err != nil {
-		return h.refreshFailed(ctx, c, owner, classifyTokenError(err), now)
+		return h.refreshFailed(ctx, c, owner, h.tokenFailure(err, grantRefresh), now)
 	}
 
 	next := *c
@@ -330,7 +332,7 @@ func (h *Handler) refreshFailed(ctx context.Context, c *Connection, owner string
 
 	case failInvalidClient, failUnauthorizedClient:
 		h.release(ctx, c, owner)
-		return refreshResult{outcome: outStop, err: fmt.Errorf("oauth: refresh: provider refused the client (%s)", f.kind)}
+		return refreshResult{outcome: outStop, failure: f, err: fmt.Errorf("oauth: refresh: provider refused the client (%s)", f.kind)}
 
 	case failRateLimited:
 		wait := f.retryAfter

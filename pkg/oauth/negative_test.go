@@ -147,8 +147,10 @@ func TestCallbackProviderDeclined(t *testing.T) {
 		if r.prov.tokenCalls.Load() != 0 || r.store.conns.Load() != 0 {
 			t.Errorf("token calls %d, connections %d; want none", r.prov.tokenCalls.Load(), r.store.conns.Load())
 		}
-		if strings.Contains(r.logs.String(), "onerror") {
-			t.Errorf("logs carry the error_description")
+		// The description is logged (sanitised: see TestSafeDescription),
+		// as a JSON string: never raw HTML on a page.
+		if strings.Contains(r.logs.String(), "<script>") {
+			t.Errorf("logs carry the error_description unescaped")
 		}
 		// An unknown provider error with junk in it.
 		resp, cookie = r.start(t, "")

@@ -54,6 +54,15 @@ var (
 		detail: "The account provider ended the sign-in with an error. Nothing was connected.",
 		next:   "Try again. If it keeps failing, contact the app's support team.",
 		retry:  "authorize"}
+	// Provider redirect errors only a configuration change fixes: no retry.
+	ansInvalidScope = answer{status: 502, code: "invalid_scope",
+		title:  "This app asks for permissions the provider does not allow",
+		detail: "The provider refused the sign-in because the app requested permissions (scopes) it is not allowed. Nothing was connected.",
+		next:   "This is not something you can fix, and trying again will not help. The app's operator must correct OAUTH_SCOPES or the app's permissions at the provider."}
+	ansRequestRefused = answer{status: 502, code: "invalid_request",
+		title:  "The provider refused this app's sign-in request",
+		detail: "The provider found the app's sign-in request invalid, so it could not start. Nothing was connected.",
+		next:   "This is not something you can fix, and trying again will not help. The app's operator must check the client id, the registered redirect URL and the authorization URL."}
 	ansInvalidGrant = answer{status: 400, code: "invalid_grant",
 		title:  "The sign-in took too long",
 		detail: "The provider no longer accepts this sign-in: it expired or was already used. Nothing was connected.",
@@ -66,7 +75,7 @@ var (
 	ansInvalidClient = answer{status: 502, code: "invalid_client",
 		title:  "This app's credentials were refused",
 		detail: "The provider did not accept the app's client id or client secret.",
-		next:   "This is not something you can fix. The app's operator must check OAUTH_CLIENT_ID and the client secret."}
+		next:   "This is not something you can fix. The app's operator must check OAUTH_CLIENT_ID, the client secret, and how they are sent (OAUTH_AUTH_STYLE: basic or post)."}
 	ansUnavailable = answer{status: 502, code: "provider_unavailable",
 		title:  "The provider is not answering",
 		detail: "The account provider could not be reached or answered with an error. Nothing was connected.",

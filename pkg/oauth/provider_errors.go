@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 )
@@ -16,11 +17,16 @@ import (
 // tokenFailure classifies a failed token-endpoint call (code exchange or
 // refresh) into what the caller does about it.
 type tokenFailure struct {
-	kind       string        // one of the failure kinds below
-	code       string        // RFC 6749 error code, if any
-	providerID string        // provider-specific code, e.g. RingCentral's OAU-251
-	status     int           // HTTP status, 0 when none
-	retryAfter time.Duration // for rate limiting; 0 when absent
+	kind        string        // one of the failure kinds below
+	code        string        // RFC 6749 error code, if any
+	description string        // the provider's error_description, sanitised (see safeDescription)
+	providerID  string        // provider-specific code, e.g. RingCentral's OAU-251
+	status      int           // HTTP status, 0 when none
+	retryAfter  time.Duration // for rate limiting; 0 when absent
+
+	// Set by Handler.tokenFailure, for the fix in logAttrs.
+	grant     string // "authorization_code" or "refresh_token"
+	authStyle string // "basic" or "post": how the client authenticated
 }
 
 // Failure kinds.
@@ -39,9 +45,12 @@ const (
 func classifyTokenError(err error) tokenFailure {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		f := tokenFailure{code: safeCode(re.ErrorCode)}
+		f := tokenFailure{code: safeCode(re.ErrorCode), description: safeDescription(re.ErrorDescription)}
 		if re.ErrorCode == "" {
 			f.code = ""
+		}
+		if f.description == "" {
+			f.description = ringCentralMessage(re.Body)
 		}
 		if re.Response != nil {
 			f.status = re.Response.StatusCode
@@ -94,11 +103,16 @@ func (f tokenFailure) answer() answer {
 	}
 }
 
-// logAttrs describe f for a log line, with the fix where there is one.
+// logAttrs describe f for a log line: what the provider said (its error,
+// error_description and HTTP status, as they were) and the fix where there
+// is one.
 func (f tokenFailure) logAttrs() []any {
 	attrs := []any{"failure", f.kind}
 	if f.code != "" {
 		attrs = append(attrs, "error_code", f.code)
+	}
+	if f.description != "" {
+		attrs = append(attrs, "error_description", f.description)
 	}
 	if f.providerID != "" {
 		attrs = append(attrs, "provider_error_code", f.providerID)
@@ -106,13 +120,73 @@ func (f tokenFailure) logAttrs() []any {
 	if f.status != 0 {
 		attrs = append(attrs, "http_status", f.status)
 	}
-	switch f.kind {
-	case failUnauthorizedClient:
-		attrs = append(attrs, "fix", "the app is not approved for this grant type: enable the Authorization Code grant (and refresh tokens) in the app's settings at the provider (RingCentral OAU-251 \"Unauthorized for this grant type\")")
-	case failInvalidClient:
-		attrs = append(attrs, "fix", "the provider refused the client credentials: check OAUTH_CLIENT_ID and the client secret in Secrets Manager")
+	if fix := f.fix(); fix != "" {
+		attrs = append(attrs, "fix", fix)
 	}
 	return attrs
+}
+
+// fix is what the operator does about f, or "" when there is nothing to do
+// but wait or reconnect.
+func (f tokenFailure) fix() string {
+	switch f.kind {
+	case failUnauthorizedClient:
+		if f.grant == grantRefresh {
+			return "the provider does not let this app use the refresh_token grant: allow it in the app's settings at the provider (RingCentral: enable \"Issue refresh tokens\"; OAU-251 \"Unauthorized for this grant type\"); client id and secret are not the problem"
+		}
+		return "the app is not approved for this grant type: enable the Authorization Code grant (and refresh tokens) in the app's settings at the provider (RingCentral OAU-251 \"Unauthorized for this grant type\"); client id and secret are not the problem"
+	case failInvalidClient:
+		return "the provider refused the client credentials, sent " + authStyleText(f.authStyle) +
+			": check OAUTH_CLIENT_ID and the client secret (OAUTH_CLIENT_SECRET_ARN), and that OAUTH_AUTH_STYLE matches the authentication method the provider registered for the client (basic: client_secret_basic, post: client_secret_post)"
+	}
+	return ""
+}
+
+// Grant types, for tokenFailure.grant.
+const (
+	grantCode    = "authorization_code"
+	grantRefresh = "refresh_token"
+)
+
+// tokenFailure classifies err from a token call of the given grant type,
+// noting how the client authenticated (for the fix).
+func (h *Handler) tokenFailure(err error, grant string) tokenFailure {
+	f := classifyTokenError(err)
+	f.grant = grant
+	f.authStyle = authStyleName(h.Config.Provider.Endpoint.AuthStyle)
+	return f
+}
+
+// maxDescription bounds a provider's error_description in a log line.
+const maxDescription = 200
+
+// safeDescription makes a provider's error_description fit for a log line:
+// control characters become spaces, anything that looks like a token (a run
+// of 24 or more characters without spaces, as tokens, codes and secrets
+// are; no word of prose is that long) is replaced by "[redacted]", and the
+// result is capped at maxDescription bytes (on a rune boundary).
+func safeDescription(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s)
+	words := strings.Fields(s)
+	for i, w := range words {
+		if utf8.RuneCountInString(w) >= 24 {
+			words[i] = "[redacted]"
+		}
+	}
+	s = strings.Join(words, " ")
+	if len(s) > maxDescription {
+		cut := maxDescription
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
 }
 
 // ringCentralErrorCode returns the first errors[].errorCode of a RingCentral
@@ -130,6 +204,59 @@ func ringCentralErrorCode(body []byte) string {
 		return c
 	}
 	return ""
+}
+
+// refusalFromBody reads a refusal from a non-token endpoint (revocation):
+// RFC 7009's {"error", "error_description"} or RingCentral's
+// {"errorCode", "message", "errors": [...]}.
+func refusalFromBody(status int, body []byte) tokenFailure {
+	f := tokenFailure{kind: failBadResponse, status: status}
+	var b struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+		ErrorCode   string `json:"errorCode"`
+		Message     string `json:"message"`
+	}
+	_ = json.Unmarshal(body, &b) // a body that is not JSON says nothing more
+	if b.Error != "" {
+		f.code = safeCode(b.Error)
+	}
+	f.description = safeDescription(b.Description)
+	if f.description == "" {
+		f.description = safeDescription(b.Message)
+	}
+	if f.description == "" {
+		f.description = ringCentralMessage(body)
+	}
+	f.providerID = ringCentralErrorCode(body)
+	if f.providerID == "" && errorCodePattern.MatchString(b.ErrorCode) {
+		f.providerID = b.ErrorCode
+	}
+	switch {
+	case status == http.StatusTooManyRequests:
+		f.kind = failRateLimited
+	case b.Error == "invalid_client" || status == http.StatusUnauthorized:
+		f.kind = failInvalidClient
+	case b.Error == "unauthorized_client":
+		f.kind = failUnauthorizedClient
+	case status >= 500:
+		f.kind = failUnavailable
+	}
+	return f
+}
+
+// ringCentralMessage returns the first errors[].message of a RingCentral
+// error body (sanitised), if it looks like one.
+func ringCentralMessage(body []byte) string {
+	var b struct {
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &b) != nil || len(b.Errors) == 0 {
+		return ""
+	}
+	return safeDescription(b.Errors[0].Message)
 }
 
 // parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 if absent

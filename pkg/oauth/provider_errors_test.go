@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 )
@@ -24,17 +26,21 @@ func TestClassifyTokenError(t *testing.T) {
 		want        tokenFailure
 	}{
 		{name: "invalid_grant", status: 400, body: `{"error":"invalid_grant","error_description":"Token is revoked","errors":[{"errorCode":"OAU-211"}]}`,
-			want: tokenFailure{kind: failInvalidGrant, code: "invalid_grant", providerID: "OAU-211", status: 400}},
+			want: tokenFailure{kind: failInvalidGrant, code: "invalid_grant", description: "Token is revoked", providerID: "OAU-211", status: 400}},
 		{name: "ringcentral unauthorized for grant type", status: 400, body: `{"error":"unauthorized_client","error_description":"Unauthorized for this grant type","errors":[{"errorCode":"OAU-251","message":"Unauthorized for this grant type"}]}`,
-			want: tokenFailure{kind: failUnauthorizedClient, code: "unauthorized_client", providerID: "OAU-251", status: 400}},
+			want: tokenFailure{kind: failUnauthorizedClient, code: "unauthorized_client", description: "Unauthorized for this grant type", providerID: "OAU-251", status: 400}},
 		{name: "OAU-251 under another error code", status: 400, body: `{"error":"invalid_request","errors":[{"errorCode":"OAU-251"}]}`,
 			want: tokenFailure{kind: failUnauthorizedClient, code: "invalid_request", providerID: "OAU-251", status: 400}},
 		{name: "ringcentral OAU-250 unsupported grant type", status: 400, body: `{"error":"invalid_request","error_description":"Unsupported grant type","errors":[{"errorCode":"OAU-250"}]}`,
-			want: tokenFailure{kind: failUnauthorizedClient, code: "invalid_request", providerID: "OAU-250", status: 400}},
+			want: tokenFailure{kind: failUnauthorizedClient, code: "invalid_request", description: "Unsupported grant type", providerID: "OAU-250", status: 400}},
 		{name: "unsupported_grant_type", status: 400, body: `{"error":"unsupported_grant_type"}`,
 			want: tokenFailure{kind: failUnauthorizedClient, code: "unsupported_grant_type", status: 400}},
 		{name: "invalid_client", status: 401, body: `{"error":"invalid_client"}`,
 			want: tokenFailure{kind: failInvalidClient, code: "invalid_client", status: 401}},
+		{name: "ringcentral message when there is no error_description", status: 400, body: `{"error":"invalid_request","errors":[{"errorCode":"OAU-101","message":"Parameter [code] is invalid"}]}`,
+			want: tokenFailure{kind: failBadResponse, code: "invalid_request", description: "Parameter [code] is invalid", providerID: "OAU-101", status: 400}},
+		{name: "description sanitised", status: 401, body: `{"error":"invalid_client","error_description":"client s3cr3tABCDEFGHIJKLMNOPQRSTUVWX\nrefused"}`,
+			want: tokenFailure{kind: failInvalidClient, code: "invalid_client", description: "client [redacted] refused", status: 401}},
 		{name: "429 with Retry-After", status: 429, body: `{"errorCode":"CMN-301","message":"Request rate exceeded"}`, header: map[string]string{"Retry-After": "42"},
 			want: tokenFailure{kind: failRateLimited, status: 429, retryAfter: 42 * time.Second}},
 		{name: "429 without Retry-After", status: 429, body: `{}`,
@@ -100,5 +106,32 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 	if got := parseRetryAfter(time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)); got < 59*time.Minute {
 		t.Errorf("parseRetryAfter(date) = %v, want about an hour", got)
+	}
+}
+
+func TestSafeDescription(t *testing.T) {
+	long := strings.Repeat("word ", 100)
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain", "Token is revoked", "Token is revoked"},
+		{"empty", "", ""},
+		{"control characters become spaces", "bad\r\n{\"level\":\"ERROR\"}\tx", `bad {"level":"ERROR"} x`},
+		{"token-like run redacted", "refresh token U0pDMDFQMDFQQVMwMnxBQUFfUjZwbnFHb3 is dead", "refresh token [redacted] is dead"},
+		{"23 characters kept", "abcdefghijklmnopqrstuvw", "abcdefghijklmnopqrstuvw"},
+		{"invalid UTF-8", "bad \xff byte", "bad byte"},
+		{"capped", long, strings.TrimSpace(long)[:maxDescription] + "…"},
+		{"capped on a rune boundary", "a" + strings.Repeat("é ", 100), ("a" + strings.Repeat("é ", 100))[:199] + "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := safeDescription(tt.in)
+			if !utf8.ValidString(got) {
+				t.Errorf("safeDescription(%q) = %q: not valid UTF-8", tt.in, got)
+			}
+			if got != tt.want {
+				t.Errorf("safeDescription(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
 	}
 }

@@ -381,11 +381,11 @@ func (s *sweeper) work(ctx context.Context, j job) {
 		h.Log.WarnContext(ctx, "sweep: connection not refreshed", "provider", c.Provider, "account_id", c.AccountID, "err", res.err)
 	}
 	if res.outcome == outStop {
-		s.stop("provider refused the client")
+		f := res.failure
+		s.stop("provider refused the client: " + f.kind)
 		s.clientOnce.Do(func() {
-			h.Log.ErrorContext(ctx, "sweep stopped: the provider refused the client",
-				"outcome", "invalid_client", "account_id", c.AccountID,
-				"fix", "check OAUTH_CLIENT_ID and the client secret in Secrets Manager (OAUTH_CLIENT_SECRET_ARN), and that the app is allowed the refresh_token grant; the next scheduled sweep tries again")
+			h.Log.ErrorContext(ctx, "sweep stopped: the provider refused the client; the next scheduled sweep tries again",
+				append([]any{"outcome", f.kind, "account_id", c.AccountID}, f.logAttrs()...)...)
 		})
 	}
 }

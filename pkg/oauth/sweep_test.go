@@ -223,7 +223,7 @@ func TestSweepFaults(t *testing.T) {
 		{"invalid_client stops the sweep", []mockrc.Fault{{Status: 401, Body: `{"error":"invalid_client"}`}}, SweepSummary{Due: 1, Failed: 1},
 			func(t *testing.T, r *rcRig, before *Connection) {
 				healthy(t, r, before)
-				if !strings.Contains(r.logs.String(), `"fix":"check OAUTH_CLIENT_ID`) {
+				if !strings.Contains(r.logs.String(), `check OAUTH_CLIENT_ID`) {
 					t.Errorf("logs: want an error naming the fix, got %s", r.logs.String())
 				}
 			}},

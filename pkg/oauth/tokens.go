@@ -129,8 +129,8 @@ func (h *Handler) token(ctx context.Context, account string, used *Connection) (
 			}
 			continue
 		case outStop:
-			h.Log.ErrorContext(ctx, "refresh refused: the provider refused the client", "account_id", account,
-				"fix", "check OAUTH_CLIENT_ID and the client secret (OAUTH_CLIENT_SECRET_ARN)")
+			h.Log.ErrorContext(ctx, "refresh refused: the provider refused the client",
+				append([]any{"outcome", res.failure.kind, "account_id", account}, res.failure.logAttrs()...)...)
 		}
 		return nil, fmt.Errorf("oauth: token for %s: %w", account, res.err)
 	}
@@ -238,7 +238,8 @@ func (h *Handler) Disconnect(ctx context.Context, accountID string) error {
 		return fmt.Errorf("oauth: disconnect %s: %w", accountID, errors.Join(err, revokeErr))
 	}
 	if revokeErr != nil {
-		h.Log.WarnContext(ctx, "disconnected, but the provider did not revoke the session", "account_id", accountID, "err", revokeErr)
+		h.Log.WarnContext(ctx, "disconnected, but the provider did not revoke the session",
+			append([]any{"account_id", accountID, "err", revokeErr}, refusalAttrs(revokeErr)...)...)
 		return fmt.Errorf("oauth: disconnect %s: connection deleted, revocation failed: %w", accountID, revokeErr)
 	}
 	h.Log.InfoContext(ctx, "account disconnected", "account_id", accountID)

@@ -9,7 +9,9 @@
 // --port N        listen on 127.0.0.1:N; the issuer is http://127.0.0.1:N
 // --config JSON   (or --config @file.json) with these keys:
 //   clients: [{client_id, client_secret, redirect_uris,
-//              grant_types (default ["authorization_code","refresh_token"])}]
+//              grant_types (default ["authorization_code","refresh_token"]),
+//              auth_method (default "client_secret_basic"; or
+//              "client_secret_post": credentials in the form body)}]
 //            A client whose grant_types lack "authorization_code" gets no
 //            response type: it stands for an app not approved for the code
 //            grant, and every use of that grant answers unauthorized_client.
@@ -21,7 +23,11 @@
 //            account id (like RingCentral's owner_id).
 //
 // Behaviour (a reading of RFC 6749/7009/7636 the tests rely on):
-// - every client authenticates with client_secret_basic (HTTP Basic);
+// - a client authenticates with client_secret_basic (HTTP Basic) unless its
+//   auth_method is client_secret_post, at the token and revocation
+//   endpoints alike; HTTP Basic from a client_secret_post client is refused
+//   with 401 invalid_client (oidc-provider itself accepts either of the two
+//   secret methods; a strict provider does not);
 // - PKCE is required for every authorization request, S256 only;
 // - a refresh token is issued whenever the client may use the refresh_token
 //   grant (no offline_access scope or prompt=consent needed);
@@ -76,14 +82,16 @@ const clients = config.clients.map((c) => {
   if (!c.client_id || !c.client_secret) fail('--config: every client needs client_id and client_secret');
   const grantTypes = c.grant_types ?? ['authorization_code', 'refresh_token'];
   const codeGrant = grantTypes.includes('authorization_code');
+  const authMethod = c.auth_method ?? 'client_secret_basic';
+  if (!['client_secret_basic', 'client_secret_post'].includes(authMethod)) fail(`--config: auth_method ${authMethod}: want client_secret_basic or client_secret_post`);
   return {
     client_id: c.client_id,
     client_secret: c.client_secret,
     redirect_uris: c.redirect_uris ?? [],
     grant_types: grantTypes,
     response_types: codeGrant ? ['code'] : [],
-    token_endpoint_auth_method: 'client_secret_basic',
-    revocation_endpoint_auth_method: 'client_secret_basic',
+    token_endpoint_auth_method: authMethod,
+    revocation_endpoint_auth_method: authMethod,
   };
 });
 
@@ -93,7 +101,7 @@ const issuer = `http://127.0.0.1:${port}`;
 
 const provider = new Provider(issuer, {
   clients,
-  clientAuthMethods: ['client_secret_basic'],
+  clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
   responseTypes: ['code'],
   pkce: { required: () => true },
   scopes: ['openid', 'offline_access', 'profile'],
@@ -140,6 +148,18 @@ provider.use(async (ctx, next) => {
   // refuses to grant nothing (access_denied "no scope was granted").
   if (ctx.method === 'GET' && ctx.path === '/auth' && !ctx.query.scope) {
     ctx.query = { ...ctx.query, scope: 'openid' };
+  }
+
+  // HTTP Basic from a client registered for client_secret_post.
+  const authz = ctx.get('Authorization');
+  if (ctx.method === 'POST' && (ctx.path === '/token' || ctx.path === '/token/revocation') && authz.startsWith('Basic ')) {
+    const id = decodeURIComponent(Buffer.from(authz.slice(6), 'base64').toString().split(':')[0]);
+    if (clients.find((c) => c.client_id === id)?.token_endpoint_auth_method === 'client_secret_post') {
+      ctx.status = 401;
+      ctx.body = { error: 'invalid_client', error_description: 'client authentication failed: this client uses client_secret_post' };
+      console.log(`${new Date().toISOString()} ${ctx.method} ${ctx.path} ${ctx.status} ${Date.now() - start}ms`);
+      return;
+    }
   }
 
   await next();

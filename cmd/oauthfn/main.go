@@ -7,7 +7,8 @@
 //	go run ./cmd/oauthfn help [command]       usage; every command also answers -h
 //
 // It is never part of a Lambda function: the functions under functions/
-// import pkg/oauth only (a test checks that).
+// import pkg/oauth and internal/awsenv only (a test checks that). Unlike the
+// functions, it reads the AWS configuration with the SDK's config package.
 package main
 
 import (
@@ -21,6 +22,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 )
@@ -126,8 +129,9 @@ func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // parses the arguments first, so help (-h, -help, --help: usage and flags
 // on stderr, or stdout for `oauthfn help`) and usage errors (exit status 2)
 // need no configured environment; then it builds the Handler the way the
-// Lambda functions do (oauth.Setup: same variables, AWS SDK default
-// configuration, DynamoDB store, Secrets Manager) and runs the command.
+// Lambda functions do (oauth.Setup: same variables, DynamoDB store, Secrets
+// Manager; the AWS configuration from the SDK's default chain, so profiles
+// and SSO work here, unlike in the functions) and runs the command.
 func withHandler(name string, c opsCommand) func(context.Context, []string, io.Writer, io.Writer) error {
 	return func(ctx context.Context, args []string, _, stderr io.Writer) error {
 		fs := c.flagSet(name, stderr)
@@ -146,7 +150,11 @@ func withHandler(name string, c opsCommand) func(context.Context, []string, io.W
 			fs.Usage()
 			return errUsage
 		}
-		h, err := oauth.Setup(ctx, os.Getenv)
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("oauthfn: load AWS configuration: %w", err)
+		}
+		h, err := oauth.Setup(ctx, os.Getenv, awsCfg)
 		if err != nil {
 			return configError(err)
 		}

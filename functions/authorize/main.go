@@ -8,11 +8,19 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/oauthfn/oauthfn/internal/awsenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 )
 
 func main() {
-	h, err := oauth.Setup(context.Background(), os.Getenv)
+	awsCfg, err := awsenv.Load(os.Getenv, dynamodb.ServiceID, secretsmanager.ServiceID)
+	var h *oauth.Handler
+	if err == nil {
+		h, err = oauth.Setup(context.Background(), os.Getenv, awsCfg)
+	}
 	if err != nil {
 		slog.Error("authorize: cannot start", "err", err)
 		os.Exit(1)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,7 +55,13 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 	r := newRig(t)
 	r.build(t, "authorize", "callback")
 	r.start(t, "authorize", "AuthorizeFunction")
-	r.start(t, "callback", "CallbackFunction")
+	// The callback reaches moto through the SDK's per-service variable while
+	// AWS_ENDPOINT_URL points nowhere: the function's own client
+	// construction (internal/awsenv) honours AWS_ENDPOINT_URL_DYNAMODB.
+	r.emulators["callback"] = r.startWith(t, "callback", "CallbackFunction", map[string]string{
+		"AWS_ENDPOINT_URL":          "http://127.0.0.1:" + closedPort(t),
+		"AWS_ENDPOINT_URL_DYNAMODB": r.moto,
+	})
 
 	var connected bool
 	t.Run("authorize", func(t *testing.T) {
@@ -178,6 +185,22 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		}
 		checkSealed(t, after)
 	})
+	t.Run("a wrong endpoint fails at start, naming the variable", func(t *testing.T) {
+		e := r.startWith(t, "authorize", "AuthorizeFunction", map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "localhost:8000"})
+		_, err := e.Invoke(testenv.Context(t), readFile(t, filepath.Join(r.root, "events", "authorize.json")))
+		if err == nil {
+			t.Fatal("invoke: no error, want the function to fail at init")
+		}
+		var line string
+		for _, l := range lambdatest.LogLines(e.Stdout() + e.Stderr()) {
+			if strings.Contains(l, "cannot start") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "AWS_ENDPOINT_URL_DYNAMODB") || !strings.Contains(line, "localhost:8000\\\" is not an endpoint") {
+			t.Errorf("start-up error line %q: want one naming AWS_ENDPOINT_URL_DYNAMODB and its value as not an endpoint (invoke error: %v)", line, err)
+		}
+	})
 	t.Run("logs", r.checkLogs)
 }
 
@@ -210,34 +233,134 @@ func (r *rig) checkLogs(t *testing.T) {
 	}
 }
 
-// TestNoNetRPC: the functions link no net/rpc under -tags lambda.norpc, and
-// without the tag they do, so the check can tell.
-func TestNoNetRPC(t *testing.T) {
+// TestFunctionDeps: no function links what a Lambda binary must not carry:
+// net/rpc (under -tags lambda.norpc), the SDK's config package and its
+// credential chain (internal/awsenv builds the clients), the DynamoDB
+// expression builder or reflective attribute marshalling (the store writes
+// its requests by hand). Every directory under functions/ is checked, so a
+// new function is covered as soon as it exists. The controls show the check
+// can tell: without the tag net/rpc is linked, and cmd/oauthfn links config.
+func TestFunctionDeps(t *testing.T) {
+	forbidden := []string{
+		"net/rpc",
+		"github.com/aws/aws-sdk-go-v2/config",
+		"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression",
+		"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue",
+		"github.com/aws/aws-sdk-go-v2/service/sts",
+		"github.com/aws/aws-sdk-go-v2/service/sso",
+	}
 	root := testenv.RepoRoot()
+	dirs, err := filepath.Glob(filepath.Join(root, "functions", "*", "main.go"))
+	if err != nil || len(dirs) < 3 {
+		t.Fatalf("functions/*/main.go: got %d (%v), want at least authorize, callback and refresh", len(dirs), err)
+	}
+	var pkgs []string
+	for _, d := range dirs {
+		pkgs = append(pkgs, "./"+filepath.ToSlash(mustRel(t, root, filepath.Dir(d))))
+	}
 	tests := []struct {
-		name    string
-		args    []string
-		wantRPC bool
+		name string
+		args []string
+		pkgs []string
+		want map[string]bool // package -> linked
 	}{
-		{"with lambda.norpc", []string{"-tags", "lambda.norpc"}, false},
-		{"without the tag", nil, true},
+		{"functions with lambda.norpc", []string{"-tags", "lambda.norpc"}, pkgs, nil},
+		{"control: without the tag", nil, pkgs[:1], map[string]bool{"net/rpc": true}},
+		{"control: the command-line tool", []string{"-tags", "lambda.norpc"}, []string{"./cmd/oauthfn"}, map[string]bool{
+			"github.com/aws/aws-sdk-go-v2/config":      true,
+			"github.com/aws/aws-sdk-go-v2/service/sts": true,
+			"github.com/aws/aws-sdk-go-v2/service/sso": true,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"list", "-deps"}, tt.args...)
-			cmd := exec.Command("go", append(args, "./functions/...")...)
+			args := append(append([]string{"list"}, tt.args...), "-f", `{{.ImportPath}} {{join .Deps " "}}`)
+			cmd := exec.Command("go", append(args, tt.pkgs...)...)
 			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 			out, err := cmd.Output()
 			if err != nil {
-				t.Fatalf("go list: %v", err)
+				t.Fatalf("go %s: %v", strings.Join(cmd.Args[1:], " "), err)
 			}
-			got := regexp.MustCompile(`(?m)^net/rpc$`).Match(out)
-			if got != tt.wantRPC {
-				t.Errorf("go list -deps %v ./functions/...: net/rpc linked = %v, want %v", tt.args, got, tt.wantRPC)
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != len(tt.pkgs) {
+				t.Fatalf("go list: got %d packages, want %d: %s", len(lines), len(tt.pkgs), out)
+			}
+			for _, l := range lines {
+				fields := strings.Fields(l)
+				deps := map[string]bool{}
+				for _, d := range fields[1:] {
+					deps[d] = true
+				}
+				for _, f := range forbidden {
+					if deps[f] != tt.want[f] {
+						t.Errorf("%s %v: links %s = %v, want %v", fields[0], tt.args, f, deps[f], tt.want[f])
+					}
+				}
 			}
 		})
 	}
+}
+
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	p, err := testenv.PickPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.Itoa(p)
+}
+
+// TestNoInitWork: the project's own packages do nothing at start-up (no
+// compiled patterns, no hashes, no maps built at init): every function binary
+// run with GODEBUG=inittrace=1 reports no init of a github.com/oauthfn
+// package. (The Go runtime prints a line for each package with init work;
+// the count of allocations is deterministic, no clock is compared.) The
+// binary starts with an empty environment, so main fails at once after the
+// package inits ran.
+func TestNoInitWork(t *testing.T) {
+	root := testenv.RepoRoot()
+	bin := t.TempDir()
+	build := exec.Command("go", append(append([]string{"build", "-o", bin + "/"}, lambdatest.GoBuildFlags...), "./functions/...")...)
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./functions/...: %v\n%s", err, out)
+	}
+	fns, err := os.ReadDir(bin)
+	if err != nil || len(fns) < 3 {
+		t.Fatalf("built functions: got %d (%v), want at least 3", len(fns), err)
+	}
+	for _, fn := range fns {
+		t.Run(fn.Name(), func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(bin, fn.Name()))
+			cmd.Env = []string{"GODEBUG=inittrace=1"}
+			out, _ := cmd.CombinedOutput() // exits 1: no configuration
+			var inits int
+			for _, l := range strings.Split(string(out), "\n") {
+				if !strings.HasPrefix(l, "init ") {
+					continue
+				}
+				inits++
+				if strings.HasPrefix(l, "init github.com/oauthfn/") {
+					t.Errorf("package-level work at start-up: %s", l)
+				}
+			}
+			if inits == 0 {
+				t.Fatalf("no inittrace lines in the output, so the check cannot tell:\n%s", out)
+			}
+		})
+	}
+}
+
+func mustRel(t *testing.T, base, path string) string {
+	t.Helper()
+	rel, err := filepath.Rel(base, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rel
 }
 
 func newRig(t *testing.T) *rig {
@@ -287,12 +410,19 @@ func (r *rig) build(t *testing.T, fns ...string) {
 // tokens live 1 h) makes a fresh connection due at once.
 func (r *rig) start(t *testing.T, fn, logicalID string) {
 	t.Helper()
-	r.startAs(t, fn, fn, logicalID, nil)
+	r.emulators[fn] = r.startWith(t, fn, logicalID, nil)
 }
 
-// startAs is start under another name (several emulators of one
-// function), with extra variables over the defaults.
+// startAs is start under another name (several emulators of one function),
+// with extra variables as startWith takes them.
 func (r *rig) startAs(t *testing.T, name, fn, logicalID string, extra map[string]string) {
+	t.Helper()
+	r.emulators[name] = r.startWith(t, fn, logicalID, extra)
+}
+
+// startWith starts fn as start does, with extra variables on top (an empty
+// value unsets one), and does not register it in r.emulators.
+func (r *rig) startWith(t *testing.T, fn, logicalID string, extra map[string]string) *lambdatest.Emulator {
 	t.Helper()
 	env, err := lambdatest.EnvFile(filepath.Join(r.root, "events", "env.json"), logicalID)
 	if err != nil {
@@ -326,7 +456,11 @@ func (r *rig) startAs(t *testing.T, name, fn, logicalID string, extra map[string
 		env[k] = v
 	}
 	for k, v := range extra {
-		env[k] = v
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
 	}
 	e, err := lambdatest.Start(r.rie, filepath.Join(r.bin, fn, "bootstrap"), lambdatest.Environ(env))
 	if err != nil {
@@ -339,10 +473,10 @@ func (r *rig) startAs(t *testing.T, name, fn, logicalID string, extra map[string
 			if len(errLog) > 4000 {
 				errLog = "…" + errLog[len(errLog)-4000:]
 			}
-			t.Logf("%s emulator stdout:\n%s\nemulator log:\n%s", name, e.Stdout(), errLog)
+			t.Logf("%s emulator stdout:\n%s\nemulator log:\n%s", fn, e.Stdout(), errLog)
 		}
 	})
-	r.emulators[name] = e
+	return e
 }
 
 // invokeHTTP invokes fn with an API Gateway v2 event and decodes its answer.

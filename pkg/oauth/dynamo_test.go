@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,21 +12,23 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/oauthfn/oauthfn/internal/awsenv"
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 	"github.com/oauthfn/oauthfn/pkg/oauth/oauthtest"
 )
 
 // dynamoTable starts (once) the serialised moto server, creates a new table
-// with oauth.CreateTable and returns a client and the table's name.
+// with oauth.CreateTable and returns a client and the table's name. The
+// client is built as the functions build theirs (internal/awsenv), so the
+// store conformance suite runs on that construction.
 func dynamoTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
 	testenv.MotoSerial(t)
-	cfg, err := config.LoadDefaultConfig(t.Context())
+	cfg, err := awsenv.Load(os.Getenv, dynamodb.ServiceID)
 	if err != nil {
 		t.Fatalf("aws config: %v", err)
 	}

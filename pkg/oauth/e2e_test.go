@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"golang.org/x/oauth2"
 
+	"github.com/oauthfn/oauthfn/internal/awsenv"
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 	"github.com/oauthfn/oauthfn/pkg/oauth/apigw"
@@ -261,7 +263,17 @@ func newStack(t *testing.T) *stack {
 // at the test's buffer and its provider calls through the recorder.
 func (s *stack) setup(t *testing.T, env map[string]string) *oauth.Handler {
 	t.Helper()
-	h, err := oauth.Setup(t.Context(), func(k string) string { return env[k] })
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return os.Getenv(k) // AWS_ENDPOINT_URL, region and credentials: testenv's moto
+	}
+	awsCfg, err := awsenv.Load(getenv, dynamodb.ServiceID, secretsmanager.ServiceID)
+	if err != nil {
+		t.Fatalf("awsenv.Load: %v", err)
+	}
+	h, err := oauth.Setup(t.Context(), getenv, awsCfg)
 	if err != nil {
 		t.Fatalf("oauth.Setup: %v", err)
 	}

@@ -59,7 +59,7 @@ func checkParseQuery(t *testing.T, name, raw string, limits queryLimits) {
 			continue
 		}
 		seen[key] = true
-		limit, known := limits[key]
+		limit, known := limits.get(key)
 		if !known {
 			continue
 		}
@@ -92,7 +92,7 @@ func checkParseQuery(t *testing.T, name, raw string, limits queryLimits) {
 		t.Fatalf("%s: parseQuery(%q) = %q, want %q", name, raw, got, want)
 	}
 	for k, v := range got {
-		if limit, known := limits[k]; !known || v == "" || len(v) > limit {
+		if limit, known := limits.get(k); !known || v == "" || len(v) > limit {
 			t.Fatalf("%s: parseQuery returned %q (%d bytes), outside its limits", name, k, len(v))
 		}
 	}

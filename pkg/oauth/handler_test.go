@@ -28,7 +28,7 @@ import (
 // receives (Basic auth, grant_type, code_verifier against the challenge of
 // the authorize URL, redirect_uri) and answers from a script.
 type fakeProvider struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu         sync.Mutex
@@ -47,7 +47,7 @@ type fakeProvider struct {
 
 const testClientID, testClientSecret = "client-1", "client-secret-value-123"
 
-func newFakeProvider(t *testing.T) *fakeProvider {
+func newFakeProvider(t testing.TB) *fakeProvider {
 	p := &fakeProvider{t: t, challenges: map[string]string{}, redirects: map[string]string{}, account: "1001"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", p.token)
@@ -59,7 +59,7 @@ func newFakeProvider(t *testing.T) *fakeProvider {
 
 // approve plays the provider's login: it issues a code for the authorize URL
 // and returns the callback query.
-func (p *fakeProvider) approve(t *testing.T, location string) string {
+func (p *fakeProvider) approve(t testing.TB, location string) string {
 	t.Helper()
 	u, err := url.Parse(location)
 	if err != nil {
@@ -270,7 +270,7 @@ func (r *testRig) start(t *testing.T, query string, cookies ...string) (events.A
 	return resp, c.Name + "=" + c.Value
 }
 
-func (r *testRig) callback(t *testing.T, query string, cookies ...string) events.APIGatewayV2HTTPResponse {
+func (r *testRig) callback(t testing.TB, query string, cookies ...string) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	resp, err := r.h.Callback(context.Background(), apiRequest("/callback", query, cookies...))
 	if err != nil {

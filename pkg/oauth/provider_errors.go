@@ -200,7 +200,7 @@ func ringCentralErrorCode(body []byte) string {
 	if json.Unmarshal(body, &b) != nil || len(b.Errors) == 0 {
 		return ""
 	}
-	if c := b.Errors[0].ErrorCode; errorCodePattern.MatchString(c) {
+	if c := b.Errors[0].ErrorCode; isCode(c) {
 		return c
 	}
 	return ""
@@ -229,7 +229,7 @@ func refusalFromBody(status int, body []byte) tokenFailure {
 		f.description = ringCentralMessage(body)
 	}
 	f.providerID = ringCentralErrorCode(body)
-	if f.providerID == "" && errorCodePattern.MatchString(b.ErrorCode) {
+	if f.providerID == "" && isCode(b.ErrorCode) {
 		f.providerID = b.ErrorCode
 	}
 	switch {

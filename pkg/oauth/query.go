@@ -11,13 +11,30 @@ const maxRawQuery = 8192
 
 // queryLimits bounds each parameter the handlers read; other parameters are
 // ignored (providers add their own, such as iss or session_state) but still
-// may not repeat.
-type queryLimits map[string]int
+// may not repeat. A slice of constants, not a map: the linker lays it out,
+// nothing runs at start-up.
+type queryLimits []queryLimit
+
+type queryLimit struct {
+	name string
+	max  int
+}
 
 var (
-	authorizeLimits = queryLimits{"return_to": 2048, "login_hint": 256, "app_state": 512}
-	callbackLimits  = queryLimits{"code": 4096, "state": 128, "error": 128, "error_description": 1024, "error_uri": 1024}
+	authorizeLimits = queryLimits{{"return_to", 2048}, {"login_hint", 256}, {"app_state", 512}}
+	callbackLimits  = queryLimits{{"code", 4096}, {"state", 128}, {"error", 128}, {"error_description", 1024}, {"error_uri", 1024}}
 )
+
+// get returns the bound of the parameter name, and whether it is one the
+// handler reads.
+func (l queryLimits) get(name string) (int, bool) {
+	for _, q := range l {
+		if q.name == name {
+			return q.max, true
+		}
+	}
+	return 0, false
+}
 
 // queryError says which parameter was refused and why; it never carries the
 // value.
@@ -53,13 +70,13 @@ func parseQuery(raw string, limits queryLimits) (map[string]string, error) {
 			return nil, &queryError{reason: "has an overlong parameter name"}
 		}
 		if seen[key] {
-			if _, known := limits[key]; known {
+			if _, known := limits.get(key); known {
 				return nil, &queryError{param: key, reason: "is repeated"}
 			}
 			return nil, &queryError{reason: "repeats a parameter"}
 		}
 		seen[key] = true
-		limit, known := limits[key]
+		limit, known := limits.get(key)
 		if !known {
 			continue
 		}

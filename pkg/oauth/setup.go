@@ -2,29 +2,26 @@ package oauth
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // Setup builds the Handler a Lambda function uses, once per execution
-// environment: configuration from getenv (usually os.Getenv), the AWS SDK's
-// default configuration (credentials, region, and local endpoints through
-// AWS_ENDPOINT_URL*), the DynamoDB store and the secrets. Logs are JSON (or
-// text) through aws-lambda-go's lambdacontext handler, which adds requestId,
-// filtered at LOG_LEVEL.
-func Setup(ctx context.Context, getenv func(string) string) (*Handler, error) {
+// environment: configuration from getenv (usually os.Getenv), the DynamoDB
+// store and the secrets, their clients built from awsCfg (credentials,
+// region, and local endpoints through AWS_ENDPOINT_URL*: the functions build
+// it with internal/awsenv, the command-line tool with the SDK's config
+// package; pkg/oauth imports neither). Logs are JSON (or text) through
+// aws-lambda-go's lambdacontext handler, which adds requestId, filtered at
+// LOG_LEVEL.
+func Setup(ctx context.Context, getenv func(string) string, awsCfg aws.Config) (*Handler, error) {
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
 		return nil, err
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("oauth: load AWS configuration: %w", err)
 	}
 	secrets, err := SecretsFromConfig(cfg, secretsmanager.NewFromConfig(awsCfg))
 	if err != nil {

@@ -1,0 +1,156 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Connections: written whole at /callback, read and deleted by key, listed
+// for operators.
+
+// PutConnection implements Store with an unconditional PutItem that returns
+// the replaced item (ReturnValues=ALL_OLD).
+func (s *DynamoStore) PutConnection(ctx context.Context, c *Connection) (*Connection, error) {
+	if err := validConnection(c); err != nil {
+		return nil, err
+	}
+	out, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:    aws.String(s.table),
+		Item:         connectionItem(c),
+		ReturnValues: types.ReturnValueAllOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oauth: put connection: %w", err)
+	}
+	if len(out.Attributes) == 0 {
+		return nil, nil
+	}
+	old, err := decodeConnection(out.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: put connection: replaced item: %w", err)
+	}
+	return old, nil
+}
+
+// GetConnection implements Store with a strongly consistent GetItem.
+func (s *DynamoStore) GetConnection(ctx context.Context, provider, accountID string) (*Connection, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            itemKey(ConnectionKey(provider, accountID), connectionSK),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oauth: get connection: %w", err)
+	}
+	if len(out.Item) == 0 {
+		return nil, fmt.Errorf("oauth: get connection: %w", ErrNotFound)
+	}
+	c, err := decodeConnection(out.Item)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: get connection: %w", err)
+	}
+	return c, nil
+}
+
+// DeleteConnection implements Store.
+func (s *DynamoStore) DeleteConnection(ctx context.Context, provider, accountID string) error {
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.table),
+		Key:       itemKey(ConnectionKey(provider, accountID), connectionSK),
+	})
+	if err != nil {
+		return fmt.Errorf("oauth: delete connection: %w", err)
+	}
+	return nil
+}
+
+// ListConnections implements Store with a paginated Scan filtered on the
+// "conn#" prefix. It reads the whole table: for operators' tools only, never
+// for the sweep. The result is ordered by key.
+func (s *DynamoStore) ListConnections(ctx context.Context) ([]*Connection, error) {
+	pages := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
+		TableName:                 aws.String(s.table),
+		FilterExpression:          aws.String("begins_with(#pk, :prefix)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":prefix": &types.AttributeValueMemberS{Value: connectionPrefix}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	var out []*Connection
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("oauth: list connections: %w", err)
+		}
+		for _, item := range page.Items {
+			c, err := decodeConnection(item)
+			if err != nil {
+				return nil, fmt.Errorf("oauth: list connections: %w", err)
+			}
+			out = append(out, c)
+		}
+	}
+	sortConnections(out)
+	return out, nil
+}
+
+func connectionItem(c *Connection) map[string]types.AttributeValue {
+	e := newEncoder(c.Key(), connectionSK, 24)
+	e.s(attrProvider, c.Provider)
+	e.s(attrAccountID, c.AccountID)
+	e.s(attrAccessToken, c.AccessToken)
+	e.s(attrRefreshToken, c.RefreshToken)
+	e.s(attrKeyID, c.KeyID)
+	e.s(attrTokenType, c.TokenType)
+	e.s(attrScope, c.Scope)
+	e.t(attrAccessExpiresAt, c.AccessExpiresAt)
+	e.t(attrRefreshExpiresAt, c.RefreshExpiresAt)
+	e.s(attrStatus, c.Status)
+	e.n(attrVersion, c.Version)
+	e.s(attrLeaseOwner, c.LeaseOwner)
+	e.t(attrLeaseUntil, c.LeaseUntil)
+	e.n(attrFailures, int64(c.Failures))
+	e.s(attrLastError, c.LastError)
+	e.t(attrCreatedAt, c.CreatedAt)
+	e.t(attrUpdatedAt, c.UpdatedAt)
+	e.t(attrLastRefreshAt, c.LastRefreshAt)
+	e.t(AttrTTL, c.TTL)
+	if !c.RefreshAt.IsZero() {
+		e.s(AttrDueShard, ShardName(ShardOf(c.Key())))
+		e.t(AttrRefreshAt, c.RefreshAt)
+	}
+	return e
+}
+
+func decodeConnection(item map[string]types.AttributeValue) (*Connection, error) {
+	d := decoder{item: item}
+	c := &Connection{
+		Provider:         d.s(attrProvider),
+		AccountID:        d.s(attrAccountID),
+		AccessToken:      d.s(attrAccessToken),
+		RefreshToken:     d.s(attrRefreshToken),
+		KeyID:            d.s(attrKeyID),
+		TokenType:        d.s(attrTokenType),
+		Scope:            d.s(attrScope),
+		AccessExpiresAt:  d.t(attrAccessExpiresAt),
+		RefreshExpiresAt: d.t(attrRefreshExpiresAt),
+		Status:           d.s(attrStatus),
+		Version:          d.n(attrVersion),
+		Failures:         int(d.n(attrFailures)),
+		LastError:        d.s(attrLastError),
+		LeaseOwner:       d.s(attrLeaseOwner),
+		LeaseUntil:       d.t(attrLeaseUntil),
+		CreatedAt:        d.t(attrCreatedAt),
+		UpdatedAt:        d.t(attrUpdatedAt),
+		LastRefreshAt:    d.t(attrLastRefreshAt),
+		RefreshAt:        d.t(AttrRefreshAt),
+		TTL:              d.t(AttrTTL),
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("decode connection %s: %w", d.s(AttrPK), d.err)
+	}
+	return c, nil
+}

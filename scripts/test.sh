@@ -20,6 +20,10 @@ GO_TEST_TIMEOUT="${GO_TEST_TIMEOUT:-20m}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 OIDC_DIR="$ROOT/testdata/oidc"
+# npm projects the tests run: the oidc-provider stand-in and the Node examples
+# (jose for connect tokens, @aws-sdk/client-lambda for the token function),
+# each pinned by its package-lock.json.
+NPM_DIRS=("$OIDC_DIR" "$ROOT/examples/node")
 
 die() {
 	echo "test.sh: $*" >&2
@@ -51,26 +55,43 @@ check_tools() {
 	python3 -c 'import boto3' >/dev/null 2>&1 || die "python3 has no boto3 (the Python example's test needs it: pip install boto3, or apt-get install python3-boto3)"
 }
 
-# npm_ci DIR: npm ci in DIR, only when its node_modules is missing or was
-# installed from another package-lock.json.
-npm_ci() {
-	local dir="$1" lock_sum stamp="$1/node_modules/.oauthfn-lock.sha256"
-	lock_sum="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-	if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_sum" ]]; then
-		echo "${dir#"$ROOT/"}: node_modules up to date"
-		return
-	fi
-	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-	echo "$lock_sum" >"$stamp"
+# install_deps: npm ci in each of NPM_DIRS, only when its node_modules is
+# missing or was installed from another package-lock.json.
+install_deps() {
+	local dir lock_sum stamp
+	for dir in "${NPM_DIRS[@]}"; do
+		stamp="$dir/node_modules/.oauthfn-lock.sha256"
+		lock_sum="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+		if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_sum" ]]; then
+			echo "${dir#"$ROOT"/}: node_modules up to date"
+			continue
+		fi
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+		echo "$lock_sum" >"$stamp"
+	done
 }
 
-# install_deps: the oidc-provider stand-in, and the Node example's
-# @aws-sdk/client-lambda (internal/lambdatest runs it against the token
-# function). boto3 for the Python example comes with the pyenv python3
-# (check_tools checks it).
-install_deps() {
-	npm_ci "$OIDC_DIR"
-	npm_ci "$ROOT/examples/node"
+# apt_install PACKAGE...: apt-get install (through sudo when not root, with
+# apt_get's lock waits); fails the run if it cannot.
+apt_install() {
+	local sudo=()
+	if [[ "$(id -u)" != 0 ]]; then
+		command -v sudo >/dev/null 2>&1 || die "$* missing and sudo is not available to install it (apt-get install $* as root)"
+		sudo=(sudo)
+	fi
+	command -v apt-get >/dev/null 2>&1 || die "$* missing and apt-get is not available to install it"
+	apt_get "${sudo[@]}" update || die "apt-get update failed (needed to install $*)"
+	apt_get "${sudo[@]}" install -y "$@" || die "apt-get install $* failed"
+}
+
+# install_pyjwt: the Python example app (examples/python) runs on Debian's
+# python3 with PyJWT from Debian (python3-jwt).
+install_pyjwt() {
+	if ! /usr/bin/python3 -c 'import jwt' >/dev/null 2>&1; then
+		apt_install python3-jwt
+		/usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || die "python3-jwt was installed but /usr/bin/python3 cannot import jwt"
+	fi
+	echo "PyJWT: $(/usr/bin/python3 -c 'import jwt; print(jwt.__version__)')"
 }
 
 # apt_get [sudo] ARGS...: apt-get that waits up to 10 minutes for another
@@ -106,14 +127,7 @@ install_chromium() {
 		echo "chromium: $(chromium --version 2>/dev/null | tail -n1)"
 		return
 	fi
-	local sudo=()
-	if [[ "$(id -u)" != 0 ]]; then
-		command -v sudo >/dev/null 2>&1 || die "chromium is missing and sudo is not available to install it (apt-get install chromium as root)"
-		sudo=(sudo)
-	fi
-	command -v apt-get >/dev/null 2>&1 || die "chromium is missing and apt-get is not available: install chromium (or Chrome as chromium on the PATH)"
-	apt_get "${sudo[@]}" update || die "apt-get update failed (needed to install chromium)"
-	apt_get "${sudo[@]}" install -y chromium || die "apt-get install chromium failed"
+	apt_install chromium
 	chromium --version >/dev/null 2>&1 || die "chromium was installed but \`chromium --version\` does not run"
 	echo "chromium: $(chromium --version 2>/dev/null | tail -n1)"
 }
@@ -182,6 +196,7 @@ main() {
 	step "staticcheck" run_staticcheck
 	step "install the Lambda emulator" install_rie
 	step "install chromium" install_chromium
+	step "install PyJWT" install_pyjwt
 	step "go test -race" run_go_tests
 	step "fuzz" run_fuzz
 	step "benchmarks, once each" run_bench_smoke

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,11 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/oauthfn/oauthfn/internal/devlog"
 	"github.com/oauthfn/oauthfn/internal/mockrc"
@@ -109,10 +102,13 @@ type devServer struct {
 	Log     *slog.Logger        // JSON to LogOutput and Logs
 	KeyNote string              // how the token key was chosen (never the key)
 	env     func(string) string // the environment LoadConfig read (see devEnv)
-	Console *devConsole         // /_dev
-	Events  *eventFeed          // connection events of the store's changes
-	table   string              // "" for the memory store
-	opts    devOptions
+	// AppKeyNote says how the app key was chosen (never the key).
+	AppKeyNote string
+	Console    *devConsole // /_dev
+	Events     *eventFeed  // connection events of the store's changes
+	App        *demoApp    // the demo app's sessions and records
+	table      string      // "" for the memory store
+	opts       devOptions
 }
 
 // devFlags parses the dev command's flags, defaults from the environment.
@@ -272,11 +268,11 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	}
 	ds := &devServer{BaseURL: "http://" + opts.Addr, opts: opts}
 
-	getenv, keyNote, err := devEnv(opts.Provider, ds.BaseURL, opts.Getenv)
+	getenv, notes, err := devEnv(opts.Provider, ds.BaseURL, opts.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	ds.KeyNote, ds.env = keyNote, getenv
+	ds.KeyNote, ds.AppKeyNote, ds.env = notes.tokenKey, notes.appKey, getenv
 	cfg, err := oauth.LoadConfig(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("dev: %w", err)
@@ -307,8 +303,8 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	mux.Handle("GET /authorize", apigw.Handler(h.Authorize))
 	mux.Handle("GET /callback", apigw.Handler(h.Callback))
 	// The demo app.
-	mux.HandleFunc("GET /{$}", ds.home)
-	mux.HandleFunc("GET /app/connected", ds.connected)
+	ds.App = newDemoApp()
+	ds.registerDemoApp(mux)
 	// The console (dev server only).
 	ds.Console = newDevConsole(ds, devActions(ds))
 	ds.Console.register(mux)
@@ -364,129 +360,5 @@ func (ds *devServer) sweepEvery(ctx context.Context, interval time.Duration) {
 				ds.Log.Error("dev sweep failed", "err", err)
 			}
 		}
-	}
-}
-
-// devEnv is the environment LoadConfig reads, and how the token key was
-// chosen (for the startup line; never the key itself).
-func devEnv(provider, base string, getenv func(string) string) (func(string) string, string, error) {
-	env := map[string]string{}
-	keyNote := "OAUTH_TOKEN_KEY from the environment"
-	switch provider {
-	case providerMock:
-		// Everything LoadConfig reads, except the provider's and the
-		// return-URL variables, which the dev server sets below.
-		for _, name := range oauth.Variables {
-			if !strings.HasPrefix(name, "OAUTH_") && name != "ALLOWED_RETURN_URLS" {
-				env[name] = getenv(name)
-			}
-		}
-		// The token key: the environment's OAUTH_TOKEN_KEY (so a DynamoDB
-		// table stays readable across restarts and by the operator
-		// commands), else random for this run.
-		key := getenv("OAUTH_TOKEN_KEY")
-		keyNote = "OAUTH_TOKEN_KEY from the environment"
-		if key == "" {
-			var err error
-			if key, err = randomKey(); err != nil {
-				return nil, "", err
-			}
-			keyNote = "random for this run"
-		}
-		env["OAUTH_PROVIDER"] = oauth.PresetRingCentral
-		env["OAUTH_SERVER_URL"] = base + mockPrefix
-		env["OAUTH_CLIENT_ID"] = mockrc.DefaultClientID
-		env["OAUTH_CLIENT_SECRET"] = mockrc.DefaultClientSecret
-		env["OAUTH_TOKEN_KEY"] = key
-		env["OAUTH_REDIRECT_URL"] = base + "/callback"
-		env["ALLOWED_RETURN_URLS"] = base + "/"
-	case providerEnv:
-		for _, name := range oauth.Variables {
-			env[name] = getenv(name)
-		}
-		if strings.TrimSpace(env["OAUTH_REDIRECT_URL"]) == "" {
-			env["OAUTH_REDIRECT_URL"] = base + "/callback"
-		}
-		demo := base + "/app/"
-		if strings.TrimSpace(env["ALLOWED_RETURN_URLS"]) == "" {
-			env["ALLOWED_RETURN_URLS"] = base + "/"
-		} else {
-			env["ALLOWED_RETURN_URLS"] += "," + demo
-		}
-		if env["OAUTH_TOKEN_KEY"] == "" && strings.TrimSpace(env["OAUTH_TOKEN_KEY_ARN"]) == "" {
-			key, err := randomKey()
-			if err != nil {
-				return nil, "", err
-			}
-			env["OAUTH_TOKEN_KEY"] = key
-			keyNote = "random for this run (set OAUTH_TOKEN_KEY to read stored connections after a restart)"
-		} else if env["OAUTH_TOKEN_KEY"] == "" {
-			keyNote = "from Secrets Manager (OAUTH_TOKEN_KEY_ARN)"
-		}
-	default:
-		return nil, "", fmt.Errorf("dev: -provider: want %s or %s, got %q", providerMock, providerEnv, provider)
-	}
-	if strings.TrimSpace(env["TABLE_NAME"]) == "" {
-		env["TABLE_NAME"] = defaultTable
-	}
-	return func(name string) string { return env[name] }, keyNote, nil
-}
-
-// randomKey is a token key for one run: 32 random bytes, base64url.
-func randomKey() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("dev: random token key: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// backends builds the store and, when the configuration names secret ARNs,
-// the Secrets Manager client (nil otherwise).
-func (ds *devServer) backends(ctx context.Context, cfg oauth.Config) (oauth.Store, oauth.SecretsManagerAPI, error) {
-	needAWS := ds.opts.Store == storeDynamo || cfg.ClientSecretARN != "" || cfg.TokenKeyARN != ""
-	switch ds.opts.Store {
-	case storeMemory, storeDynamo:
-	default:
-		return nil, nil, fmt.Errorf("dev: -store: want %s or %s, got %q", storeMemory, storeDynamo, ds.opts.Store)
-	}
-	if !needAWS {
-		return oauth.NewMemoryStore(), nil, nil
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dev: load AWS configuration: %w", err)
-	}
-	var sm oauth.SecretsManagerAPI
-	if cfg.ClientSecretARN != "" || cfg.TokenKeyARN != "" {
-		sm = secretsmanager.NewFromConfig(awsCfg)
-	}
-	if ds.opts.Store == storeMemory {
-		return oauth.NewMemoryStore(), sm, nil
-	}
-	client := dynamodb.NewFromConfig(awsCfg)
-	if err := ensureTable(ctx, client, cfg.TableName, ds.opts.CreateTable); err != nil {
-		return nil, nil, err
-	}
-	ds.table = cfg.TableName
-	return oauth.NewDynamoStore(client, cfg.TableName), sm, nil
-}
-
-// ensureTable checks that the table exists, creating it when create is set.
-func ensureTable(ctx context.Context, client *dynamodb.Client, name string, create bool) error {
-	_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
-	var notFound *types.ResourceNotFoundException
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &notFound) && create:
-		if err := oauth.CreateTable(ctx, client, name); err != nil {
-			return fmt.Errorf("dev: %w", err)
-		}
-		return nil
-	case errors.As(err, &notFound):
-		return fmt.Errorf("dev: table %s does not exist: run with -create-table, or set TABLE_NAME", name)
-	default:
-		return fmt.Errorf("dev: describe table %s (is AWS_ENDPOINT_URL right?): %w", name, err)
 	}
 }

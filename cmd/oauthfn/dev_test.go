@@ -21,6 +21,7 @@ import (
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // testNow is the fixed clock of the flow tests: the console's expiry
@@ -137,34 +138,50 @@ func wantStatus(t *testing.T, what string, resp *http.Response, body string, wan
 }
 
 var (
-	connectLink  = regexp.MustCompile(`href="(/authorize\?[^"]+)"`)
 	formAction   = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
 	hiddenInputs = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
 )
 
-// connectFlow goes from the demo app's button through the mock provider's
-// login page (picking account) back to the demo app, and returns the query
-// the demo app received.
-func connectFlow(t *testing.T, b *browser, providerAuthURL, account string) url.Values {
+// demoUser is the demo app user the flow tests sign in as.
+var demoUser = demoUsers[0]
+
+// connectFlow signs in to the demo app as demoUser, presses Connect (the
+// app's backend mints the connect token), goes through the mock provider's
+// login page (picking account) back to the demo app, and returns the result
+// the demo app received, verified with the app key.
+func connectFlow(t *testing.T, b *browser, ds *devServer, providerAuthURL, account string) connect.Result {
 	t.Helper()
 	base := b.origin
 
 	resp, body := b.get(base + "/")
 	wantStatus(t, "GET /", resp, body, http.StatusOK)
-	m := connectLink.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("GET /: no Connect link to /authorize in %.800s", body)
+	if !strings.Contains(body, `action="/app/signin"`) || strings.Contains(body, `action="/app/connect"`) {
+		t.Fatalf("GET / signed out: want the sign-in form and no Connect; got %.800s", body)
 	}
-	link := html.UnescapeString(m[1])
-	lq, _ := url.Parse(link)
-	if got, want := lq.Query().Get("return_to"), base+"/app/connected"; got != want {
-		t.Errorf("Connect link return_to = %q, want %q", got, want)
+	resp, body = b.postForm(base+"/app/signin", url.Values{"user": {demoUser}})
+	wantStatus(t, "POST /app/signin", resp, body, http.StatusSeeOther)
+	resp, body = b.get(base + "/")
+	wantStatus(t, "GET / signed in", resp, body, http.StatusOK)
+	if !strings.Contains(body, `<strong id="signed-in">`+demoUser+`</strong>`) || !strings.Contains(body, `action="/app/connect"`) {
+		t.Fatalf("GET / after sign-in: want %s signed in with a Connect form; got %.800s", demoUser, body)
 	}
-	if got := lq.Query().Get("app_state"); got != demoAppState {
-		t.Errorf("Connect link app_state = %q, want %q", got, demoAppState)
+	resp, body = b.postForm(base+"/app/connect", url.Values{"app_state": {demoAppState}})
+	wantStatus(t, "POST /app/connect", resp, body, http.StatusSeeOther)
+	start, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || start.Path != "/authorize" || len(start.Query()) != 1 {
+		t.Fatalf("Connect redirects to %q, want /authorize?connect=…", resp.Header.Get("Location"))
+	}
+	keys, err := ds.OAuth.Secrets.AppKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.Now = ds.opts.Now
+	req, err := keys.VerifyToken(start.Query().Get("connect"))
+	if err != nil || req.User != demoUser || req.ReturnTo != base+"/app/connected" || req.AppState != demoAppState {
+		t.Errorf("the demo app's connect token = %+v, %v; want %s's, back to /app/connected with %q", req, err, demoUser, demoAppState)
 	}
 
-	resp, body = b.get(base + link)
+	resp, body = b.get(start.String())
 	wantStatus(t, "GET /authorize", resp, body, http.StatusFound)
 	loginURL := resp.Header.Get("Location")
 	if !strings.HasPrefix(loginURL, providerAuthURL+"?") {
@@ -210,21 +227,28 @@ func connectFlow(t *testing.T, b *browser, providerAuthURL, account string) url.
 		t.Errorf("/callback left the binding cookie set; Set-Cookie: %q", resp.Header.Values("Set-Cookie"))
 	}
 
+	if len(back.Query()) != 1 || strings.Contains(back.RawQuery, account) {
+		t.Errorf("/callback redirects to %s, want only ?result= (no bare account id)", back)
+	}
+	res, err := keys.VerifyResult(back.Query().Get("result"))
+	if err != nil {
+		t.Fatalf("result: %v", err)
+	}
 	resp, body = b.get(back.String())
 	wantStatus(t, "GET /app/connected", resp, body, http.StatusOK)
-	return back.Query()
+	return res
 }
 
 // checkConnected checks what the demo app got back and what the console
 // shows for the account, and that no token (plain or sealed) shows anywhere.
-func checkConnected(t *testing.T, ds *devServer, b *browser, logs *testenv.Buffer, got url.Values, account string) {
+func checkConnected(t *testing.T, ds *devServer, b *browser, logs *testenv.Buffer, got connect.Result, account string) {
 	t.Helper()
-	want := url.Values{"status": {"connected"}, "account_id": {account}, "app_state": {demoAppState}}
-	if got.Encode() != want.Encode() {
-		t.Errorf("demo app received %q, want %q", got.Encode(), want.Encode())
+	if got.User != demoUser || got.AccountID != account || got.AppState != demoAppState || got.Status != "connected" {
+		t.Errorf("demo app received %+v, want %s connected %s with %q", got, demoUser, account, demoAppState)
 	}
 	page := b.pages["GET /app/connected"]
-	for _, s := range []string{">connected<", "<code>" + account + "</code>", "<code>" + demoAppState + "</code>"} {
+	for _, s := range []string{`id="verified"`, `<code id="result-user">` + demoUser + "</code>", `<code id="result-account">` + account + "</code>",
+		`<code id="result-app-state">` + demoAppState + "</code>", `<tr data-user="` + demoUser + `"><td>` + demoUser + `</td><td class="app-accounts"><code>` + account + `</code></td><td class="index-accounts"><code>` + account + `</code>`} {
 		if !strings.Contains(page, s) {
 			t.Errorf("/app/connected does not show %q", s)
 		}
@@ -234,8 +258,8 @@ func checkConnected(t *testing.T, ds *devServer, b *browser, logs *testenv.Buffe
 	if err != nil {
 		t.Fatalf("store has no connection for %s: %v", account, err)
 	}
-	if conn.Status != oauth.StatusActive {
-		t.Errorf("stored status = %q, want %q", conn.Status, oauth.StatusActive)
+	if conn.Status != oauth.StatusActive || conn.EndUser != demoUser {
+		t.Errorf("stored status, end user = %q, %q; want %q, %q", conn.Status, conn.EndUser, oauth.StatusActive, demoUser)
 	}
 	if want := testNow.Add(mockrc.DefaultAccessTTL); !conn.AccessExpiresAt.Equal(want) {
 		t.Errorf("stored access expiry = %v, want %v", conn.AccessExpiresAt, want)
@@ -247,6 +271,7 @@ func checkConnected(t *testing.T, ds *devServer, b *browser, logs *testenv.Buffe
 		`<code class="account">` + account + "</code>",
 		`<span class="note">ringcentral, version `,
 		`<span class="ok">active</span>`,
+		`<td class="end-user">` + demoUser + `</td>`,
 		"2030-01-02 04:04:05 UTC (in 1h00m)", // access: testNow + 1h
 		"2030-01-09 03:04:05 UTC (in 7d0h)",  // refresh: testNow + 7 days
 		"account connected",                  // the handler's log line
@@ -274,7 +299,7 @@ func checkConnected(t *testing.T, ds *devServer, b *browser, logs *testenv.Buffe
 func TestDevFlowMemory(t *testing.T) {
 	ds, logs := startDev(t, devOptions{Provider: providerMock, Store: storeMemory, Now: fixedClock})
 	b := newBrowser(t, ds.BaseURL)
-	got := connectFlow(t, b, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
+	got := connectFlow(t, b, ds, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
 	checkConnected(t, ds, b, logs, got, "1001")
 	if n := ds.Mock.Calls(mockrc.TokenPath); n != 1 {
 		t.Errorf("mock token endpoint called %d times, want 1", n)
@@ -302,7 +327,7 @@ func TestDevFlowDynamoDB(t *testing.T) {
 		t.Fatalf("store is %T, want *oauth.DynamoStore", store)
 	}
 	b := newBrowser(t, ds.BaseURL)
-	got := connectFlow(t, b, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
+	got := connectFlow(t, b, ds, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
 	checkConnected(t, ds, b, logs, got, "1001")
 	if !strings.Contains(b.pages["GET "+consolePath], "DynamoDB table "+table) {
 		t.Errorf("/_dev does not name the table %s", table)
@@ -383,7 +408,7 @@ func TestDevFlowEnvProvider(t *testing.T) {
 		t.Errorf("KeyNote = %q, want it to say the key is random", ds.KeyNote)
 	}
 	b := newBrowser(t, ds.BaseURL)
-	got := connectFlow(t, b, ps.URL+mockrc.AuthorizePath, "1002")
+	got := connectFlow(t, b, ds, ps.URL+mockrc.AuthorizePath, "1002")
 	checkConnected(t, ds, b, logs, got, "1002")
 	if n := provider.Calls(mockrc.TokenPath); n != 1 {
 		t.Errorf("provider token endpoint called %d times, want 1", n)
@@ -602,9 +627,9 @@ func TestDevSweepButton(t *testing.T) {
 	ds, logs := startDev(t, devOptions{Provider: providerMock, Store: storeMemory,
 		Getenv: envMap(map[string]string{"REFRESH_MODE": "eager", "REFRESH_WINDOW": "2h", "TOKEN_RATE_PER_MIN": "0"})})
 	b := newBrowser(t, ds.BaseURL)
-	got := connectFlow(t, b, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1002")
-	if got.Get("status") != "connected" {
-		t.Fatalf("connect: %v", got)
+	got := connectFlow(t, b, ds, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1002")
+	if got.Status != "connected" {
+		t.Fatalf("connect: %+v", got)
 	}
 	req, _ := http.NewRequest(http.MethodPost, ds.BaseURL+"/_dev/actions/sweep", nil)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")

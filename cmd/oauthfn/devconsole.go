@@ -8,9 +8,9 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -108,13 +108,13 @@ func (c *devConsole) finish(w http.ResponseWriter, r *http.Request, label, name 
 // connView is what the console shows of a connection. It is built field by
 // field so the page cannot reach a token, sealed or not.
 type connView struct {
-	Provider, Account, Status         string
-	AccessExpires, RefreshExpires     string
-	LastRefresh, NextRefresh, LastErr string
-	Failures                          int
-	Version                           int64
-	Leased                            bool
-	CanRefresh                        bool // active, with a refresh token: "Make due now"
+	Provider, Account, Status, EndUser string
+	AccessExpires, RefreshExpires      string
+	LastRefresh, NextRefresh, LastErr  string
+	Failures                           int
+	Version                            int64
+	Leased                             bool
+	CanRefresh                         bool // active, with a refresh token: "Make due now"
 }
 
 type logView struct {
@@ -156,6 +156,7 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 		data.Connections = append(data.Connections, connView{
 			Provider:       cn.Provider,
 			Account:        cn.AccountID,
+			EndUser:        cn.EndUser,
 			Status:         cn.Status,
 			AccessExpires:  stamp(cn.AccessExpiresAt, now),
 			RefreshExpires: stamp(cn.RefreshExpiresAt, now),
@@ -202,6 +203,8 @@ func (c *devConsole) info() []infoRow {
 		{"Redirect URL", cfg.RedirectURL},
 		{"Allowed return URLs", strings.Join(allowed, ", ")},
 		{"Store", store},
+		{"Connect token required", strconv.FormatBool(cfg.RequireConnectToken)},
+		{"App key", c.ds.AppKeyNote},
 		{"Refresh mode", cfg.RefreshMode},
 		{"Token key", c.ds.KeyNote},
 		{"Log level", cfg.LogLevel.String()},
@@ -285,39 +288,15 @@ func parseLogLine(line string) logView {
 	return v
 }
 
-// ---- the demo app ----
-
-func (ds *devServer) home(w http.ResponseWriter, r *http.Request) {
-	q := url.Values{"return_to": {ds.BaseURL + "/app/connected"}, "app_state": {demoAppState}}
-	data := struct {
-		ConnectURL string
-		Mock       bool
-		Accounts   []mockrc.Account
-		Provider   string
-		Redirect   string
-	}{
-		ConnectURL: "/authorize?" + q.Encode(),
-		Mock:       ds.Mock != nil,
-		Provider:   ds.OAuth.Config.Provider.Name,
-		Redirect:   ds.OAuth.Config.RedirectURL,
-	}
-	if data.Mock {
-		data.Accounts = mockrc.DemoAccounts()
-	}
-	writePage(w, http.StatusOK, homeTmpl, data)
-}
-
-func (ds *devServer) connected(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	data := struct{ Status, Account, AppState string }{
-		Status: q.Get("status"), Account: q.Get("account_id"), AppState: q.Get("app_state"),
-	}
-	writePage(w, http.StatusOK, connectedTmpl, data)
-}
-
 // writePage renders an HTML page with the headers every page of the dev
 // server carries: no caching, no referrer, no framing, no scripts.
 func writePage(w http.ResponseWriter, status int, t *template.Template, data any) {
+	writePageFormAction(w, status, t, data, "'self'")
+}
+
+// writePageFormAction is writePage with the CSP form-action sources given
+// (the demo app's Connect form ends, through redirects, at the provider).
+func writePageFormAction(w http.ResponseWriter, status int, t *template.Template, data any, formAction string) {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
 		http.Error(w, "page error", http.StatusInternalServerError)
@@ -328,7 +307,7 @@ func writePage(w http.ResponseWriter, status int, t *template.Template, data any
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -350,6 +329,8 @@ p{margin:.5rem 0}
 a.button,button{display:inline-flex;align-items:center;justify-content:center;box-sizing:border-box;min-height:2.75rem;padding:.6rem 1.1rem;font:inherit;font-weight:600;line-height:1.2;border:0;border-radius:.5rem;background:#0b63ce;color:#fff;text-decoration:none;cursor:pointer}
 button.small{min-height:2rem;padding:.3rem .7rem;font-size:.8rem;margin-top:.35rem}
 a.button:focus,button:focus{outline:3px solid #0b63ce55;outline-offset:2px}
+button.secondary{background:#e3e9f2;color:#0b3d80}
+input{font:inherit;padding:.4rem;border:1px solid #b8c0ca;border-radius:.4rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e3e6ea;vertical-align:top}
 th{font-weight:600;background:#f0f2f5}
@@ -372,41 +353,6 @@ nav a{margin-right:1rem}
 </html>
 {{end}}`
 
-var homeTmpl = template.Must(template.New("home").Parse(layout + `{{template "top" "Demo app"}}
-<h1>oauthfn — local dev server</h1>
-<section>
-<h2>What this is</h2>
-<p>This page plays the part of <em>your app</em>. It sends you to <code>/authorize</code>, which is
-the same handler as the <code>authorize</code> Lambda function; the provider sends you back to
-<code>/callback</code>, the same handler as the <code>callback</code> Lambda function, which stores
-the account's tokens encrypted and sends you back here.</p>
-{{if .Mock}}<p>The provider is the built-in RingCentral mock: sign in by picking a demo account
-({{range $i, $a := .Accounts}}{{if $i}}, {{end}}{{$a.Name}} {{$a.ID}}{{end}}); no password, nothing leaves this machine.</p>
-{{else}}<p>The provider is the real <code>{{.Provider}}</code> configured in the environment. Its app must have
-<code>{{.Redirect}}</code> registered as a redirect URL.</p>{{end}}
-<p><a class="button" href="{{.ConnectURL}}">Connect an account</a></p>
-</section>
-<section>
-<h2>Then</h2>
-<p>The <a href="/_dev">dev console</a> lists the stored connections (never their tokens) and the recent logs,
-and can make a connection due and run the sweep, to watch a refresh happen.</p>
-</section>
-{{template "bottom"}}`))
-
-var connectedTmpl = template.Must(template.New("connected").Parse(layout + `{{template "top" "Back in the app"}}
-<h1>Back in the app</h1>
-<section>
-<h2>What the callback sent back</h2>
-<table>
-<tr><th scope="row">status</th><td>{{if eq .Status "connected"}}<span class="ok">connected</span>{{else if .Status}}<span class="bad">{{.Status}}</span>{{else}}—{{end}}</td></tr>
-<tr><th scope="row">account_id</th><td><code>{{or .Account "—"}}</code></td></tr>
-<tr><th scope="row">app_state</th><td><code>{{or .AppState "—"}}</code></td></tr>
-</table>
-<p class="note">A real app would now look up this account's token with the library, e.g. <code>TokenSource(ctx, account_id)</code>.</p>
-</section>
-<nav><a href="/_dev">Dev console</a> <a href="/">Connect another account</a></nav>
-{{template "bottom"}}`))
-
 var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{template "top" "Console"}}
 <h1>Dev console</h1>
 <nav><a href="/_dev">Reload</a> <a href="/">Demo app</a></nav>
@@ -416,10 +362,10 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 <h2>Connections</h2>
 {{with .StoreErr}}<p class="bad">{{.}}</p>{{end}}
 {{if .Connections}}<div class="scroll"><table>
-<thead><tr><th scope="col">Account</th><th scope="col">Status</th><th scope="col">Access token expires</th><th scope="col">Refresh token expires</th><th scope="col">Last refresh</th><th scope="col" class="hide-narrow">Next refresh</th><th scope="col">Failures</th><th scope="col">Last error</th></tr></thead>
+<thead><tr><th scope="col">Account</th><th scope="col">End user</th><th scope="col">Status</th><th scope="col">Access token expires</th><th scope="col">Refresh token expires</th><th scope="col">Last refresh</th><th scope="col" class="hide-narrow">Next refresh</th><th scope="col">Failures</th><th scope="col">Last error</th></tr></thead>
 <tbody>{{range .Connections}}
 <tr><td><code class="account">{{.Account}}</code><br><span class="note">{{.Provider}}, version {{.Version}}{{if .Leased}}, being refreshed{{end}}</span>{{if .CanRefresh}}
-<form method="post" action="/_dev/due"><input type="hidden" name="account" value="{{.Account}}"><button type="submit" class="small">Make due now</button></form>{{end}}</td><td>{{if eq .Status "active"}}<span class="ok">{{.Status}}</span>{{else}}<span class="bad">{{.Status}}</span>{{end}}</td><td>{{.AccessExpires}}</td><td>{{.RefreshExpires}}</td><td>{{.LastRefresh}}</td><td class="hide-narrow">{{.NextRefresh}}</td><td>{{.Failures}}</td><td>{{or .LastErr "—"}}</td></tr>{{end}}
+<form method="post" action="/_dev/due"><input type="hidden" name="account" value="{{.Account}}"><button type="submit" class="small">Make due now</button></form>{{end}}</td><td class="end-user">{{or .EndUser "—"}}</td><td>{{if eq .Status "active"}}<span class="ok">{{.Status}}</span>{{else}}<span class="bad">{{.Status}}</span>{{end}}</td><td>{{.AccessExpires}}</td><td>{{.RefreshExpires}}</td><td>{{.LastRefresh}}</td><td class="hide-narrow">{{.NextRefresh}}</td><td>{{.Failures}}</td><td>{{or .LastErr "—"}}</td></tr>{{end}}
 </tbody></table></div>
 <p class="note">Under each account: its provider and version (the count of its writes: every refresh adds one). "Make due now" sets its next refresh to now; "Run sweep now" below then refreshes it, as the scheduled function would.</p>
 {{else}}<p>No connections yet. <a href="/">Connect an account</a>.</p>{{end}}

@@ -20,12 +20,16 @@ func TestDevPages(t *testing.T) {
 		want       []string
 		notWant    []string
 	}{
-		{"demo app", "/", http.StatusOK, []string{"<h1>", "Connect an account", "Alice 1001"}, nil},
-		{"connected page escapes what it received",
-			"/app/connected?status=connected&account_id=%3Cb%3E1%3C%2Fb%3E&app_state=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
-			http.StatusOK, []string{"&lt;b&gt;1&lt;/b&gt;", "&lt;script&gt;alert(1)&lt;/script&gt;", `href="/_dev"`}, []string{"<b>1</b>", "<script>alert"}},
-		{"connected page without a query", "/app/connected", http.StatusOK, []string{"—"}, nil},
-		{"console", consolePath, http.StatusOK, []string{"No connections yet", "Recent logs", "dev server ready", "Run sweep now"}, nil},
+		{"demo app signed out", "/", http.StatusOK, []string{"<h1>", `action="/app/signin"`, `value="ana"`, "Alice 1001"}, []string{`action="/app/connect"`}},
+		// A typed return URL is refused, whatever it says, and nothing of
+		// it is shown: only a signed result counts.
+		{"forged return refused",
+			"/app/connected?status=connected&account_id=%3Cb%3E1001%3C%2Fb%3E&app_state=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+			http.StatusBadRequest, []string{`id="refused"`, "no signed result", `href="/_dev"`}, []string{"<b>1001", "alert(1)", `id="verified"`}},
+		{"edited result refused", "/app/connected?result=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.AAAA", http.StatusBadRequest,
+			[]string{`id="refused"`, "failed verification (signature)"}, []string{`id="verified"`}},
+		{"connected page without a query", "/app/connected", http.StatusOK, []string{`id="no-result"`}, []string{`id="refused"`}},
+		{"console", consolePath, http.StatusOK, []string{"No connections yet", "Recent logs", "dev server ready", "Run sweep now", "Connect token required"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

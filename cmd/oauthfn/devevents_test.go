@@ -16,8 +16,8 @@ import (
 func TestDevEventsAndToken(t *testing.T) {
 	ds, logs := startDev(t, devOptions{Provider: providerMock, Store: storeMemory, Now: fixedClock})
 	b := newBrowser(t, ds.BaseURL)
-	if got := connectFlow(t, b, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001"); got.Get("status") != "connected" {
-		t.Fatalf("connect: %v", got)
+	if got := connectFlow(t, b, ds, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001"); got.AccountID != "1001" {
+		t.Fatalf("connect: %+v", got)
 	}
 	post := func(account string) string {
 		req, _ := http.NewRequest(http.MethodPost, ds.BaseURL+"/_dev/token", strings.NewReader(url.Values{"account_id": {account}}.Encode()))

@@ -53,7 +53,7 @@ func TestDevOperatorCommands(t *testing.T) {
 			}
 			ds, _ := startDev(t, devOptions{Provider: providerMock, Store: storeDynamo, CreateTable: true, Now: fixedClock, Getenv: envMap(env)})
 			b := newBrowser(t, ds.BaseURL)
-			connectFlow(t, b, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
+			connectFlow(t, b, ds, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
 
 			lines := ds.ExportLines()
 			exports := parseExports(t, lines)

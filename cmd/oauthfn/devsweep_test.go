@@ -42,7 +42,7 @@ func TestDevIdleSweepQuiet(t *testing.T) {
 
 		// A sweep with work is still logged.
 		b := newBrowser(t, ds.BaseURL)
-		connectFlow(t, b, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
+		connectFlow(t, b, ds, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
 		if _, err := ds.makeDue(context.Background(), "1001"); err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func TestDevMakeDue(t *testing.T) {
 	testNow := clock()
 	ds, _ := startDev(t, devOptions{Provider: providerMock, Store: storeMemory, Now: clock})
 	b := newBrowser(t, ds.BaseURL)
-	connectFlow(t, b, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
+	connectFlow(t, b, ds, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
 	before, err := ds.OAuth.Store.GetConnection(context.Background(), oauth.PresetRingCentral, "1001")
 	if err != nil {
 		t.Fatal(err)

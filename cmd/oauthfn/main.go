@@ -47,6 +47,7 @@ func commands() []command {
 		{"list", listCmd.summary, withHandler("list", listCmd)},
 		{"token", tokenCmd.summary, withHandler("token", tokenCmd)},
 		{"disconnect", disconnectCmd.summary, withHandler("disconnect", disconnectCmd)},
+		{"connect-url", connectURLCmd.summary, withHandler("connect-url", connectURLCmd)},
 		{"help", "show this help, or a command's usage and flags: oauthfn help <command>", runHelp},
 	}
 }
@@ -100,7 +101,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "run `oauthfn help <command>` (or `oauthfn <command> -h`) for a command's usage and flags")

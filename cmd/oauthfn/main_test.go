@@ -148,6 +148,7 @@ func TestWithHandler(t *testing.T) {
 	t.Setenv("OAUTH_CLIENT_ID", "ops-client")
 	t.Setenv("OAUTH_CLIENT_SECRET", "ops-secret")
 	t.Setenv("OAUTH_TOKEN_KEY", strings.Repeat("k", oauth.MinTokenKeyLen))
+	t.Setenv("OAUTH_APP_KEY", strings.Repeat("a", oauth.MinTokenKeyLen))
 	t.Setenv("TABLE_NAME", "ops-table")
 	testenv.AWSEnv(t, "http://127.0.0.1:1")
 	if err := cmd(context.Background(), []string{"1"}, io.Discard, io.Discard); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 type testSecrets struct{ sealer *oauth.Sealer }
@@ -25,6 +26,9 @@ func (testSecrets) ClientSecret(context.Context) (oauth.Secret, error) {
 	return mockrc.DefaultClientSecret, nil
 }
 func (s testSecrets) Sealer(context.Context) (*oauth.Sealer, error) { return s.sealer, nil }
+func (testSecrets) AppKeys(context.Context) (connect.Keys, error) {
+	return connect.Keys{Current: "ops test app key, at least thirty-two characters"}, nil
+}
 
 // connected returns a Handler on a MemoryStore with account 1001 connected
 // at mockrc through /authorize and /callback.
@@ -134,6 +138,39 @@ func TestOps(t *testing.T) {
 	} {
 		if err := bad.run(ctx, h, bad.args); err == nil {
 			t.Errorf("%s: got nil error", bad.name)
+		}
+	}
+}
+
+// connect-url prints a link whose token the deployment's /authorize
+// accepts, once.
+func TestConnectURL(t *testing.T) {
+	h, _ := connected(t)
+	h.Config.RequireConnectToken = true
+	h.Config.AllowedReturn = []oauth.ReturnPrefix{{Scheme: "https", Host: "app.example", Path: "/done"}}
+	ctx := context.Background()
+	out := capture(t)
+	if err := runConnectURL(ctx, h, []string{"-user", "user-9", "-return-to", "https://app.example/done", "-app-state", "s"}); err != nil {
+		t.Fatal(err)
+	}
+	link, err := url.Parse(strings.TrimSpace(out.String()))
+	if err != nil || link.String() != "http://127.0.0.1/authorize?"+link.RawQuery {
+		t.Fatalf("connect-url printed %q, want OAUTH_REDIRECT_URL's /authorize", out.String())
+	}
+	keys, _ := h.Secrets.AppKeys(ctx)
+	req, err := keys.VerifyToken(link.Query().Get("connect"))
+	if err != nil || req.User != "user-9" || req.ReturnTo != "https://app.example/done" || req.AppState != "s" {
+		t.Errorf("printed token = %+v, %v", req, err)
+	}
+	for i, want := range []int{302, 401} {
+		resp, _ := h.Authorize(ctx, events.APIGatewayV2HTTPRequest{RawPath: "/authorize", RawQueryString: link.RawQuery})
+		if resp.StatusCode != want {
+			t.Errorf("authorize #%d with the printed link = %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+	for _, args := range [][]string{nil, {"-user", "u", "extra"}, {"-user", "u", "-ttl", "1h"}, {"-user", "bad\nuser"}} {
+		if err := runConnectURL(ctx, h, args); err == nil {
+			t.Errorf("connect-url %q: got nil error", args)
 		}
 	}
 }

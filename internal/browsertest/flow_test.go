@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -15,8 +16,10 @@ import (
 
 // Pages, by a CSS selector only they match.
 const (
-	selHome        = `a.button[href^="/authorize"]`          // the demo app's "Connect an account"
-	selConnected   = `table th[scope="row"]`                 // the demo app's /app/connected
+	selSignIn      = `form[action="/app/signin"]`            // the demo app, signed out
+	selConnect     = `button#connect`                        // the demo app's "Connect an account" (signed in)
+	selConnectOwn  = `button#connect-own-page`               // "Connect, end on oauthfn's page" (no return_to)
+	selConnected   = `section#result`                        // the demo app's /app/connected
 	selMockLogin   = `form[action="authorize/decide"]`       // the mock provider's sign-in page
 	selOIDCLogin   = `input[name="login"]`                   // oidc-provider's login page
 	selOIDCConsent = `input[name="prompt"][value="consent"]` // oidc-provider's consent page
@@ -108,13 +111,44 @@ func setups(t *testing.T, fn func(t *testing.T, s setup)) {
 	}
 }
 
-// authorizeURL is /authorize with the demo app's return_to and appState.
-func (s setup) authorizeURL(appState string) string {
-	q := url.Values{"return_to": {s.dev.URL + "/app/connected"}, "app_state": {appState}}
-	return s.dev.URL + "/authorize?" + q.Encode()
+// demoUser is the demo app user the tests sign in as.
+const demoUser = "ana"
+
+// signIn opens the demo app and signs in as user (if no one is signed in
+// in this browser yet).
+func (s setup) signIn(tb *tab, user string) {
+	tb.t.Helper()
+	tb.navigate(s.dev.URL + "/")
+	if tb.waitPage(map[string]string{"out": selSignIn, "in": selConnect}) == "out" {
+		tb.click(`button[name="user"][value="` + user + `"]`)
+		tb.wait(selConnect)
+	}
+	if got := run(tb, "signed-in user", chromedp.Evaluate[string](`document.querySelector("#signed-in").textContent`)); got != user {
+		tb.t.Fatalf("signed in as %q, want %q", got, user)
+	}
 }
 
-// wantConnected checks the tab is on the demo app's page with status=connected.
+// connect signs in as demoUser and presses Connect with appState: the demo
+// app's backend mints the connect token and sends the tab to /authorize.
+func (s setup) connect(tb *tab, appState string) {
+	tb.t.Helper()
+	s.signIn(tb, demoUser)
+	q, _ := json.Marshal(appState)
+	run(tb, "set app_state", chromedp.Evaluate[string](`document.querySelector('input[name="app_state"]').value = `+string(q)))
+	tb.click(selConnect)
+}
+
+// connectOwnPage is connect without return_to: the flow ends on oauthfn's
+// own success page.
+func (s setup) connectOwnPage(tb *tab) {
+	tb.t.Helper()
+	s.signIn(tb, demoUser)
+	tb.click(selConnectOwn)
+}
+
+// wantConnected checks the tab is on the demo app's page with a verified
+// result: demoUser connected the account, with appState; the URL carries
+// only the signed result.
 func (s setup) wantConnected(tb *tab, appState string) {
 	tb.t.Helper()
 	if tb.waitPage(map[string]string{"connected": selConnected, "answer": selAnyAnswer}) == "answer" {
@@ -122,10 +156,20 @@ func (s setup) wantConnected(tb *tab, appState string) {
 		tb.t.Fatalf("want the app's page, got the answer page %q at %s", code, tb.location())
 	}
 	u := tb.locationURL()
-	q := u.Query()
-	if u.Path != "/app/connected" || q.Get("status") != "connected" || q.Get("account_id") != s.account || q.Get("app_state") != appState {
-		tb.t.Errorf("landed on %s, want /app/connected?status=connected&account_id=%s&app_state=%s", u, s.account, appState)
+	if u.Path != "/app/connected" || len(u.Query()) != 1 || u.Query().Get("result") == "" || strings.Contains(u.RawQuery, s.account) {
+		tb.t.Errorf("landed on %s, want /app/connected?result=… and no bare account id", u)
 	}
+	got := run(tb, "verified result", chromedp.Evaluate[string](`["#verified", "#result-user", "#result-account", "#result-app-state"].map(s => { const e = document.querySelector(s); return e ? e.textContent.trim().split(" ")[0] : "-" }).join("|")`))
+	if want := "Signature,|" + demoUser + "|" + s.account + "|" + appState; got != want {
+		tb.t.Errorf("the demo app shows %q, want %q (verified|user|account|app_state)", got, want)
+	}
+}
+
+// owners is the demo app's "who owns which account" row of user: the app's
+// records and oauthfn's user-index.
+func owners(tb *tab, user string) string {
+	tb.t.Helper()
+	return run(tb, "owners of "+user, chromedp.Evaluate[string](`(() => { const r = document.querySelector('tr[data-user="`+user+`"]'); return r ? r.querySelector(".app-accounts").textContent + "|" + r.querySelector(".index-accounts").textContent : "no row" })()`))
 }
 
 // wantAnswer checks the tab shows the answer page code with status, and that
@@ -156,22 +200,33 @@ func (s setup) wantAnswer(tb *tab, code string, status int64, wantText ...string
 	}
 }
 
-// TestConnect: demo app → "Connect an account" → provider → back in the app
-// with status=connected; and /authorize without return_to ends on the success
-// page.
+// TestConnect: demo app → sign in → "Connect an account" → provider → back in
+// the app with a verified result, which the app records (and oauthfn's
+// user-index agrees); a connect token without return_to ends on the success
+// page; /authorize without a connect token is refused.
 func TestConnect(t *testing.T) {
 	setups(t, func(t *testing.T, s setup) {
 		t.Run("return_to", func(t *testing.T) {
 			tb := newBrowserWindow(t)
-			tb.navigate(s.dev.URL + "/")
-			tb.wait(selHome)
-			tb.click(selHome)
+			s.connect(tb, "demo")
 			s.login(tb)
 			s.wantConnected(tb, "demo")
+			if got, want := owners(tb, demoUser), s.account+"|"+s.account; got != want {
+				t.Errorf("owners of %s = %q, want %q (app records|user-index)", demoUser, got, want)
+			}
+		})
+		t.Run("no connect token", func(t *testing.T) {
+			tb := newBrowserWindow(t)
+			before := s.tokens()
+			tb.navigate(s.dev.URL + "/authorize?return_to=" + url.QueryEscape(s.dev.URL+"/app/connected"))
+			s.wantAnswer(tb, "connect_required", 401, "Start connecting from the app")
+			if c := tb.cookie(s.dev.URL+"/", oauth.BindingCookie); c != nil || s.tokens() != before {
+				t.Errorf("a refused /authorize set a binding cookie or reached the provider")
+			}
 		})
 		t.Run("success page", func(t *testing.T) {
 			tb := newBrowserWindow(t)
-			tb.navigate(s.dev.URL + "/authorize")
+			s.connectOwnPage(tb)
 			s.login(tb)
 			s.wantAnswer(tb, "connected", 200, "Your account is connected", s.account)
 			if u := tb.locationURL(); u.Path != "/callback" {
@@ -191,8 +246,7 @@ func TestBindingCookie(t *testing.T) {
 		t.Fatalf("dev server at %s, provider at %s: want localhost and 127.0.0.1 (two sites)", dev.Host, idp.Host)
 	}
 	tb := newBrowserWindow(t)
-	tb.navigate(s.dev.URL + "/")
-	tb.click(selHome)
+	s.connect(tb, "demo")
 	tb.wait(selOIDCLogin)
 	if u := tb.locationURL(); u.Host != idp.Host {
 		t.Fatalf("sign-in page at %s, want the provider's site %s", u, idp.Host)

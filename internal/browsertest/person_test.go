@@ -20,7 +20,7 @@ func TestReloadAndBack(t *testing.T) {
 	setups(t, func(t *testing.T, s setup) {
 		t.Run("reload the success page", func(t *testing.T) {
 			tb := newBrowserWindow(t)
-			tb.navigate(s.dev.URL + "/authorize")
+			s.connectOwnPage(tb)
 			s.login(tb)
 			s.wantAnswer(tb, "connected", 200)
 			before := s.tokens()
@@ -32,8 +32,7 @@ func TestReloadAndBack(t *testing.T) {
 		})
 		t.Run("back to the provider", func(t *testing.T) {
 			tb := newBrowserWindow(t)
-			tb.navigate(s.dev.URL + "/")
-			tb.click(selHome)
+			s.connect(tb, "demo")
 			s.login(tb)
 			s.wantConnected(tb, "demo")
 			before := s.tokens()
@@ -76,9 +75,9 @@ func TestTwoTabs(t *testing.T) {
 	setups(t, func(t *testing.T, s setup) {
 		a := newBrowserWindow(t)
 		b := a.newTab()
-		a.navigate(s.authorizeURL("tab-a"))
+		s.connect(a, "tab-a")
 		a.wait(s.provider)
-		b.navigate(s.authorizeURL("tab-b"))
+		s.connect(b, "tab-b") // the same browser: already signed in
 		b.wait(s.provider)
 		if c := a.cookie(s.dev.URL+"/", oauth.BindingCookie); c == nil || strings.Count(c.Value, ".") != 1 {
 			t.Fatalf("after two starts the binding cookie = %v, want two nonces", c)
@@ -102,28 +101,28 @@ func TestTwoTabs(t *testing.T) {
 }
 
 // TestDeclineAndTryAgain: the person cancels at the provider; the page says
-// so and its "Try again" link starts a new authorization with the same
-// return_to and app_state, which then completes.
+// so and links back to the app (the connect token was single use), where
+// Connect starts a new authorization, which then completes.
 func TestDeclineAndTryAgain(t *testing.T) {
 	setups(t, func(t *testing.T, s setup) {
 		tb := newBrowserWindow(t)
-		tb.navigate(s.dev.URL + "/")
-		tb.click(selHome)
+		s.connect(tb, "demo")
 		s.decline(tb)
-		s.wantAnswer(tb, "access_denied", 400, "You declined", "Try again")
+		s.wantAnswer(tb, "access_denied", 400, "You declined", "Back to the app")
 		if c := tb.cookie(s.dev.URL+"/", oauth.BindingCookie); c != nil {
 			t.Errorf("after declining the binding cookie is still there")
 		}
-		href := run(tb, "Try again link", chromedp.Evaluate[string](`document.querySelector("a.button").href`))
-		retry, err := url.Parse(href)
-		if err != nil || retry.Path != "/authorize" || retry.Query().Get("app_state") != "demo" || retry.Query().Get("return_to") != s.dev.URL+"/app/connected" {
-			t.Errorf("Try again links to %s, want /authorize with the demo's return_to and app_state", href)
+		href := run(tb, "Back to the app link", chromedp.Evaluate[string](`document.querySelector("a.button").href`))
+		if href != s.dev.URL+"/app/connected" {
+			t.Errorf("Back to the app links to %s, want the demo's return_to %s/app/connected", href, s.dev.URL)
 		}
 
 		tb.click("a.button")
+		tb.wait("#no-result")
+		tb.click(selConnect)
 		tb.wait(s.provider)
 		if c := tb.cookie(s.dev.URL+"/", oauth.BindingCookie); c == nil {
-			t.Errorf("Try again did not start a new authorization (no binding cookie)")
+			t.Errorf("Connect did not start a new authorization (no binding cookie)")
 		}
 		s.login(tb)
 		s.wantConnected(tb, "demo")
@@ -144,15 +143,15 @@ func TestScreenshots(t *testing.T) {
 		reach func(t *testing.T, tb *tab)
 	}{
 		{"success", "connected", func(t *testing.T, tb *tab) {
-			tb.navigate(s.dev.URL + "/authorize")
+			s.connectOwnPage(tb)
 			s.login(tb)
 		}},
 		{"declined", "access_denied", func(t *testing.T, tb *tab) {
-			tb.navigate(s.authorizeURL("demo"))
+			s.connect(tb, "demo")
 			s.decline(tb)
 		}},
 		{"invalid_state", "invalid_state", func(t *testing.T, tb *tab) {
-			tb.navigate(s.dev.URL + "/authorize")
+			s.connectOwnPage(tb)
 			s.login(tb)
 			tb.wait(selAnswer("connected"))
 			tb.do("reload", chromedp.Reload())
@@ -161,12 +160,12 @@ func TestScreenshots(t *testing.T) {
 			// Started in one browser, finished in another: the
 			// provider's page is opened in a second browser context.
 			other := newBrowserWindow(t)
-			other.navigate(s.dev.URL + "/authorize")
+			s.connectOwnPage(other)
 			other.wait(s.provider)
 			tb.navigate(other.location())
 			s.login(tb)
 		}},
-		{"return_to_not_allowed", "return_to_not_allowed", func(t *testing.T, tb *tab) {
+		{"connect_required", "connect_required", func(t *testing.T, tb *tab) {
 			tb.navigate(s.dev.URL + "/authorize?return_to=" + url.QueryEscape("https://evil.example/steal"))
 		}},
 	}

@@ -346,7 +346,7 @@ func TestLocalEnvFile(t *testing.T) {
 	for _, fn := range fns {
 		t.Run("config/"+fn, func(t *testing.T) {
 			cfg := localConfig(t, fn)
-			if cfg.ClientSecretARN != "" || cfg.TokenKeyARN != "" || cfg.ClientSecret == "" || cfg.TokenKey == "" {
+			if cfg.ClientSecretARN != "" || cfg.TokenKeyARN != "" || cfg.AppKeyARN != "" || cfg.ClientSecret == "" || cfg.TokenKey == "" || cfg.AppKey == "" {
 				t.Errorf("local config: want the plain secrets and no ARNs, got ARNs %q %q", cfg.ClientSecretARN, cfg.TokenKeyARN)
 			}
 			if env := localEnv(t, fn); env["AWS_ENDPOINT_URL"] == "" {

@@ -13,12 +13,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 	"github.com/oauthfn/oauthfn/pkg/oauth/eventbus"
 )
-
-// userIndexName is the end-user index the token function queries
-// (SHARED_NAMES.md: oauth.UserIndexName).
-const userIndexName = "user-index"
 
 const (
 	existingSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:oauthfn-client-AbCdEf"
@@ -85,7 +82,7 @@ func wantRedirectURL(p map[string]string) string {
 
 // localOnly are declared in the template only so that `sam local` can
 // override them (it passes only declared variables); in AWS they are empty.
-var localOnly = []string{"OAUTH_CLIENT_SECRET", "OAUTH_TOKEN_KEY", "AWS_ENDPOINT_URL"}
+var localOnly = []string{"OAUTH_CLIENT_SECRET", "OAUTH_TOKEN_KEY", "OAUTH_APP_KEY", "AWS_ENDPOINT_URL"}
 
 func getenv(env map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
@@ -112,6 +109,9 @@ func TestTemplateEnvLoadsConfig(t *testing.T) {
 					{"plain client secret", string(cfg.ClientSecret), ""},
 					{"token key ARN", cfg.TokenKeyARN, s.str(s.ref("TokenKey"))},
 					{"plain token key", string(cfg.TokenKey), ""},
+					{"app key ARN", cfg.AppKeyARN, s.str(s.ref("AppKeySecret"))},
+					{"plain app key", string(cfg.AppKey), ""},
+					{"connect token required", cfg.RequireConnectToken, true},
 					{"table", cfg.TableName, s.str(s.ref("Table"))},
 					{"redirect URL", cfg.RedirectURL, wantRedirectURL(p)},
 					{"scopes", strings.Join(cfg.Scopes, " "), p["Scopes"]},
@@ -256,7 +256,7 @@ func TestTableMatchesStore(t *testing.T) {
 		attrTypes[m["AttributeName"].(string)] = m["AttributeType"].(string)
 	}
 	wantTypes := map[string]string{
-		oauth.AttrPK: "S", oauth.AttrSK: "S", oauth.AttrDueShard: "S", oauth.AttrRefreshAt: "N",
+		oauth.AttrPK: "S", oauth.AttrSK: "S", oauth.AttrDueShard: "S", oauth.AttrRefreshAt: "N", oauth.AttrEndUser: "S",
 	}
 	if !equalMaps(attrTypes, wantTypes) {
 		t.Errorf("AttributeDefinitions: got %v, want %v", attrTypes, wantTypes)
@@ -275,8 +275,16 @@ func TestTableMatchesStore(t *testing.T) {
 	}
 
 	gsis := p["GlobalSecondaryIndexes"].([]any)
-	if len(gsis) != 1 {
-		t.Fatalf("GlobalSecondaryIndexes: got %d, want 1", len(gsis))
+	if len(gsis) != 2 {
+		t.Fatalf("GlobalSecondaryIndexes: got %d, want 2", len(gsis))
+	}
+	user := asMap(t, gsis[1], "GlobalSecondaryIndexes[1]")
+	if user["IndexName"] != oauth.UserIndexName || keys(user["KeySchema"]) != oauth.AttrEndUser+" HASH" {
+		t.Errorf("user index: got %v %s, want %s on %s", user["IndexName"], keys(user["KeySchema"]), oauth.UserIndexName, oauth.AttrEndUser)
+	}
+	userProj := mapAt(t, user, "Projection")
+	if got := list(userProj["NonKeyAttributes"]); userProj["ProjectionType"] != "INCLUDE" || !slices.Equal(got, oauth.UserIndexAttributes()) {
+		t.Errorf("user index projection: got %v %v, want INCLUDE %v (the store's list, never a token)", userProj["ProjectionType"], got, oauth.UserIndexAttributes())
 	}
 	gsi := asMap(t, gsis[0], "GlobalSecondaryIndexes[0]")
 	if gsi["IndexName"] != oauth.DueIndexName {
@@ -338,6 +346,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			clientSecret = s.str(s.ref("ClientSecret"))
 		}
 		tokenKey := s.str(s.ref("TokenKey"))
+		appKey := s.str(s.ref("AppKeySecret"))
 		// kms:Decrypt on SecretsKmsKeyArn only, for the roles reading the client secret.
 		var kms []string
 		if ps.overrides["SecretsKmsKeyArn"] != "" {
@@ -347,6 +356,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			"AuthorizeFunction": {
 				"dynamodb:PutItem " + table,
 				"secretsmanager:GetSecretValue " + tokenKey,
+				"secretsmanager:GetSecretValue " + appKey,
 			},
 			"CallbackFunction": append([]string{
 				"dynamodb:DeleteItem " + table,
@@ -354,6 +364,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 				"dynamodb:UpdateItem " + table,
 				"secretsmanager:GetSecretValue " + clientSecret,
 				"secretsmanager:GetSecretValue " + tokenKey,
+				"secretsmanager:GetSecretValue " + appKey,
 			}, kms...),
 			"RefreshFunction": append([]string{
 				"dynamodb:GetItem " + table,
@@ -369,7 +380,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			},
 			"TokenFunction": append([]string{
 				"dynamodb:GetItem " + table,
-				"dynamodb:Query " + table + "/index/" + userIndexName,
+				"dynamodb:Query " + table + "/index/" + oauth.UserIndexName,
 				"dynamodb:UpdateItem " + table,
 				"secretsmanager:GetSecretValue " + clientSecret,
 				"secretsmanager:GetSecretValue " + tokenKey,
@@ -646,12 +657,17 @@ func TestSecrets(t *testing.T) {
 			if got := s.resolve(mapAt(t, s.tpl, "Outputs", "ClientSecretArn")["Value"]); got != wantARN {
 				t.Errorf("Outputs.ClientSecretArn: got %v, want %s", got, wantARN)
 			}
-			gen := mapAt(t, s.resource("TokenKey"), "Properties", "GenerateSecretString")
-			if n, _ := gen["PasswordLength"].(int); n < oauth.MinTokenKeyLen || n != 64 {
-				t.Errorf("TokenKey PasswordLength: got %v, want 64 (at least %d)", gen["PasswordLength"], oauth.MinTokenKeyLen)
+			for _, id := range []string{"TokenKey", "AppKeySecret"} {
+				gen := mapAt(t, s.resource(id), "Properties", "GenerateSecretString")
+				if n, _ := gen["PasswordLength"].(int); n < oauth.MinTokenKeyLen || n < connect.MinKeyLen || n != 64 {
+					t.Errorf("%s PasswordLength: got %v, want 64", id, gen["PasswordLength"])
+				}
+				if gen["ExcludePunctuation"] != true {
+					t.Errorf("%s ExcludePunctuation: got %v, want true", id, gen["ExcludePunctuation"])
+				}
 			}
-			if gen["ExcludePunctuation"] != true {
-				t.Errorf("TokenKey ExcludePunctuation: got %v, want true", gen["ExcludePunctuation"])
+			if got := s.resolve(mapAt(t, s.tpl, "Outputs", "AppKeyArn")["Value"]); got != s.str(s.ref("AppKeySecret")) {
+				t.Errorf("Outputs.AppKeyArn: got %v, want the AppKeySecret", got)
 			}
 			if got := s.resource("TokenKey")["UpdateReplacePolicy"]; got != "Retain" {
 				t.Errorf("TokenKey UpdateReplacePolicy: got %v, want Retain (a new key cannot open stored tokens)", got)

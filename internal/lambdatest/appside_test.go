@@ -88,10 +88,10 @@ func TestAppSideUnderEmulator(t *testing.T) {
 		r.expire(t, "1003")
 		r.rc.Script(mockrc.TokenPath, invalidGrant, mockrc.RateLimited("120"))
 		calls := r.rc.Calls(mockrc.TokenPath)
-		reqs := `[{"account_id":"1001"},{"account_id":"404"},{"account_id":"1002"},{"account_id":"1003"},{"account_id":"1001","end_user":"u"},{"acct":"1001"}]`
+		reqs := `[{"account_id":"1001"},{"account_id":"404"},{"account_id":"1002"},{"account_id":"1003"},{"account_id":"1001","end_user":"u"},{"acct":"1001"},{"end_user":"` + endUser + `"}]`
 		lines := r.python(t, "cases", r.emulators["token-a"].URL, r.rcURL+mockrc.ExtensionPath, reqs)
-		if len(lines) != 6 {
-			t.Fatalf("python: got %d lines, want 6:\n%s", len(lines), strings.Join(lines, "\n"))
+		if len(lines) != 7 {
+			t.Fatalf("python: got %d lines, want 7:\n%s", len(lines), strings.Join(lines, "\n"))
 		}
 		var got []pyResult
 		for _, l := range lines {
@@ -102,7 +102,7 @@ func TestAppSideUnderEmulator(t *testing.T) {
 			got = append(got, one)
 		}
 		tok := got[0]
-		if tok.Error != "" || tok.Answer["account_id"] != "1001" || tok.Answer["token_type"] != "Bearer" || tok.APIStatus != 200 {
+		if tok.Error != "" || tok.Answer["account_id"] != "1001" || tok.Answer["end_user"] != endUser || tok.Answer["token_type"] != "Bearer" || tok.APIStatus != 200 {
 			t.Errorf("1001: got %+v (API %d), want a token the provider's API accepts", tok.Error, tok.APIStatus)
 		}
 		if _, err := time.Parse(time.RFC3339, str(tok.Answer["expires_at"])); err != nil {
@@ -111,6 +111,19 @@ func TestAppSideUnderEmulator(t *testing.T) {
 		want := []struct{ code, class string }{
 			{}, {oauth.TokenNotFound, "NotConnected"}, {oauth.TokenReauthRequired, "ReauthRequired"},
 			{oauth.TokenRateLimited, "TryLater"}, {oauth.TokenInvalidRequest, "InvalidRequest"}, {oauth.TokenInvalidRequest, "InvalidRequest"},
+		}
+		// The end user's connections (the user-index), without tokens.
+		var conns []string
+		for _, c := range got[6].Answer["connections"].([]any) {
+			m := c.(map[string]any)
+			conns = append(conns, str(m["account_id"])+"/"+str(m["status"]))
+			if _, leak := m["access_token"]; leak {
+				t.Error("a connection of the end_user answer holds an access token")
+			}
+		}
+		slices.Sort(conns)
+		if want := []string{"1001/active", "1002/reauth_required", "1003/active"}; !slices.Equal(conns, want) { // 1002: refused above
+			t.Errorf("end_user %s: got %v, want %v", endUser, conns, want)
 		}
 		for i := 1; i < len(want); i++ {
 			if got[i].Error != want[i].code || got[i].Class != want[i].class {
@@ -172,6 +185,9 @@ func TestAppSideUnderEmulator(t *testing.T) {
 				t.Errorf("event %s: source %s on %s", e.DetailType, e.Source, e.EventBusName)
 			}
 			got = append(got, e.DetailType+" "+d.AccountID)
+			if d.EndUser != endUser {
+				t.Errorf("event %s %s: end_user %q, want %q", e.DetailType, d.AccountID, d.EndUser, endUser)
+			}
 		}
 		want := []string{oauth.EventConnected + " 1001", oauth.EventConnected + " 1002", oauth.EventConnected + " 1003", oauth.EventReauthRequired + " 1002"}
 		if !slices.Equal(got, want) {

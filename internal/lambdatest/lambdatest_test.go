@@ -27,6 +27,7 @@ import (
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 const (
@@ -45,7 +46,11 @@ type rig struct {
 	moto           string
 	emulators      map[string]*lambdatest.Emulator // by function directory name
 	secrets        []string                        // values no log line may hold
+	appKey         string                          // env.json's OAUTH_APP_KEY, as the app's backend holds it
 }
+
+// endUser is the app's user the connect tokens are minted for.
+const endUser = "app-user-7"
 
 // TestFunctionsUnderEmulator builds the real bootstraps (make, Lambda build
 // flags, this machine's architecture) and runs each under aws-lambda-rie with
@@ -67,6 +72,27 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 	t.Run("authorize", func(t *testing.T) {
 		r.authorize(t)
 	})
+	t.Run("authorize without a good connect token", func(t *testing.T) {
+		used := r.connectEvent(t)
+		r.invokeHTTP(t, "authorize", used)
+		for _, tt := range []struct {
+			name, code string
+			event      []byte
+		}{
+			{"authorize.json as it is (no token)", "connect_required", readFile(t, filepath.Join(r.root, "events", "authorize.json"))},
+			{"a token signed with another key", "invalid_connect_token", fixture(t, r.root, "authorize.json", url.Values{"connect": {mintToken(t, strings.Repeat("x", 40))}}, "")},
+			{"a used token", "invalid_connect_token", used},
+		} {
+			before := r.pendingCount(t)
+			out := r.invokeHTTP(t, "authorize", tt.event)
+			if out.StatusCode != http.StatusUnauthorized || !strings.Contains(out.Body, tt.code) || len(out.Cookies) != 0 || out.Headers["Location"] != "" {
+				t.Errorf("%s: got %d with cookies %q, want 401 %s and nothing set; body %.200s", tt.name, out.StatusCode, out.Cookies, tt.code, out.Body)
+			}
+			if after := r.pendingCount(t); after != before {
+				t.Errorf("%s: pending authorizations %d -> %d, want nothing stored", tt.name, before, after)
+			}
+		}
+	})
 	t.Run("callback after a real authorize", func(t *testing.T) {
 		resp, state, cookie := r.authorize(t)
 		loc := mustURL(t, resp.Headers["Location"])
@@ -84,10 +110,12 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		if got := back.Scheme + "://" + back.Host + back.Path; got != "https://app.example.com/oauth/done" {
 			t.Errorf("callback Location: got %q, want return_to https://app.example.com/oauth/done", got)
 		}
-		for k, want := range map[string]string{"status": "connected", "account_id": account, "app_state": "session-42"} {
-			if got := q.Get(k); got != want {
-				t.Errorf("callback Location %s: got %q, want %q", k, got, want)
-			}
+		if len(q) != 1 || strings.Contains(back.RawQuery, account) {
+			t.Errorf("callback Location %s: want only the signed result, no bare account id", back)
+		}
+		res, err := connect.VerifyResult(r.appKey, q.Get("result"))
+		if err != nil || res.User != endUser || res.AccountID != account || res.AppState != "session-42" {
+			t.Errorf("callback result: got %+v, %v; want %s connected %s with session-42", res, err, endUser, account)
 		}
 		for _, k := range []string{"code", "state", "access_token", "refresh_token"} {
 			if q.Has(k) {
@@ -101,7 +129,7 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 			t.Errorf("mockrc token calls: got %d, want 1 (one code exchange)", got)
 		}
 		item := r.connection(t)
-		for k, want := range map[string]string{"status": "active", "account_id": account, "provider": "ringcentral"} {
+		for k, want := range map[string]string{"status": "active", "account_id": account, "provider": "ringcentral", "end_user": endUser} {
 			if got := attrString(item[k]); got != want {
 				t.Errorf("stored connection %s: got %q, want %q", k, got, want)
 			}
@@ -428,7 +456,8 @@ func (r *rig) startWith(t *testing.T, fn, logicalID string, extra map[string]str
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.secrets = append(r.secrets, env["OAUTH_TOKEN_KEY"], mockrc.DefaultClientSecret)
+	r.secrets = append(r.secrets, env["OAUTH_TOKEN_KEY"], env["OAUTH_APP_KEY"], mockrc.DefaultClientSecret)
+	r.appKey = env["OAUTH_APP_KEY"]
 	timeout := map[string]string{"refresh": "300", "callback": "28", "events": "60", "token": "40"}[fn]
 	if timeout == "" {
 		timeout = "15"
@@ -440,6 +469,7 @@ func (r *rig) startWith(t *testing.T, fn, logicalID string, extra map[string]str
 		"TABLE_NAME":                      r.table,
 		"REFRESH_MODE":                    "eager",
 		"REFRESH_WINDOW":                  "2h",
+		"REQUIRE_CONNECT_TOKEN":           "true", // the default (env.json relaxes it for sam local)
 		"AWS_ENDPOINT_URL":                r.moto,
 		"AWS_ACCESS_KEY_ID":               "testing",
 		"AWS_SECRET_ACCESS_KEY":           "testing",
@@ -493,11 +523,45 @@ func (r *rig) invokeHTTP(t *testing.T, fn string, event []byte) events.APIGatewa
 	return resp
 }
 
-// authorize invokes authorize with events/authorize.json, checks the
-// redirect and the binding cookie, and returns them with the state.
+// mintToken is a connect token for endUser, as the app's backend makes it
+// (return_to and app_state of events/authorize.json).
+func mintToken(t *testing.T, key string) string {
+	t.Helper()
+	tok, err := connect.Token(key, endUser, connect.Options{ReturnTo: "https://app.example.com/oauth/done", AppState: "session-42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// connectEvent is events/authorize.json with a fresh connect token as its
+// only query parameter.
+func (r *rig) connectEvent(t *testing.T) []byte {
+	t.Helper()
+	return fixture(t, r.root, "authorize.json", url.Values{"connect": {mintToken(t, r.appKey)}}, "")
+}
+
+// pendingCount counts the pending authorizations in the table.
+func (r *rig) pendingCount(t *testing.T) int32 {
+	t.Helper()
+	out, err := r.db.Scan(testenv.Context(t), &dynamodb.ScanInput{
+		TableName:                 aws.String(r.table),
+		FilterExpression:          aws.String("begins_with(pk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "state#"}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	return out.Count
+}
+
+// authorize invokes authorize with events/authorize.json carrying a fresh
+// connect token, checks the redirect and the binding cookie, and returns
+// them with the state.
 func (r *rig) authorize(t *testing.T) (resp events.APIGatewayV2HTTPResponse, state, cookie string) {
 	t.Helper()
-	resp = r.invokeHTTP(t, "authorize", readFile(t, filepath.Join(r.root, "events", "authorize.json")))
+	resp = r.invokeHTTP(t, "authorize", r.connectEvent(t))
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("authorize: got status %d, want 302; body %.300s", resp.StatusCode, resp.Body)
 	}

@@ -2,30 +2,40 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"golang.org/x/oauth2"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // PendingTTL is how long a started authorization can be finished.
 const PendingTTL = 10 * time.Minute
 
-// Authorize starts an authorization: it validates return_to against
-// ALLOWED_RETURN_URLS, creates state and a PKCE verifier, stores the pending
-// authorization (verifier sealed), sets the binding cookie and redirects to
-// the provider. Every expected failure is an answer, never a Go error.
+// Authorize starts an authorization. With the app's connect token
+// (?connect=, required unless REQUIRE_CONNECT_TOKEN=false) it verifies the
+// token (connect.Keys.VerifyToken) and takes return_to, app_state and
+// login_hint from it; without one, from the query. It validates return_to
+// against ALLOWED_RETURN_URLS, creates state and a PKCE verifier, stores the
+// pending authorization (verifier sealed; the token's jti spent in the same
+// write), sets the binding cookie and redirects to the provider. Every
+// expected failure is an answer, never a Go error, and stores nothing.
 func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	q, err := parseQuery(req.RawQueryString, authorizeLimits)
 	if err != nil {
 		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansBadRequest.code, "reason", err.Error())
 		return render(req, ansBadRequest), nil
 	}
-	returnTo := q["return_to"]
-	if returnTo != "" && !h.Config.returnAllowed(returnTo) {
-		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansReturnTo.code)
+	start, refused := h.authorizeRequest(ctx, q)
+	if refused != nil {
+		return render(req, *refused), nil
+	}
+	if start.ReturnTo != "" && !h.Config.returnAllowed(start.ReturnTo) {
+		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansReturnTo.code, "connect_token", start.ID != "")
 		return render(req, ansReturnTo), nil
 	}
 	redirectURL, err := h.redirectURL(req)
@@ -50,31 +60,78 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 		h.Log.ErrorContext(ctx, "authorize failed: seal verifier", "outcome", ansInternal.code, "err", err)
 		return render(req, ansInternal), nil
 	}
-	err = h.Store.PutPending(ctx, &PendingAuth{
+	pending := &PendingAuth{
 		Key:         key,
 		BindingHash: bindingHash(nonce),
 		Verifier:    sealedVerifier,
-		ReturnTo:    returnTo,
-		AppState:    q["app_state"],
+		ReturnTo:    start.ReturnTo,
+		AppState:    start.AppState,
+		EndUser:     start.User,
 		CreatedAt:   now,
 		ExpiresAt:   now.Add(PendingTTL),
-	})
+	}
+	if start.ID != "" {
+		pending.JTI = start.ID
+		pending.JTIExpiresAt = start.ExpiresAt.Add(connect.Leeway)
+	}
+	err = h.Store.PutPending(ctx, pending)
+	if errors.Is(err, ErrReplayed) {
+		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansInvalidConnect.code, "reason", "connect token already used", "end_user", start.User)
+		return render(req, ansInvalidConnect), nil
+	}
 	if err != nil {
 		h.Log.ErrorContext(ctx, "authorize failed: store pending authorization", "outcome", ansInternal.code, "err", err)
 		return render(req, ansInternal), nil
 	}
 
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
-	if hint := q["login_hint"]; hint != "" {
-		opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
+	if start.LoginHint != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", start.LoginHint))
 	}
 	conf := h.oauth2Config(redirectURL, "")
 	nonces := append(readBindings(req.Cookies, header(req, "cookie")), nonce)
 	if len(nonces) > maxBindings {
 		nonces = nonces[len(nonces)-maxBindings:]
 	}
-	h.Log.InfoContext(ctx, "authorization started", "outcome", "redirect", "return_to_set", returnTo != "")
+	h.Log.InfoContext(ctx, "authorization started", "outcome", "redirect", "return_to_set", start.ReturnTo != "", "connect_token", start.ID != "", "end_user", start.User)
 	return redirect(conf.AuthCodeURL(state, opts...), bindingSetCookie(nonces)), nil
+}
+
+// authorizeRequest reads what /authorize is asked to start: from the
+// verified connect token, or (only with REQUIRE_CONNECT_TOKEN=false and no
+// token) from the plain parameters. A non-nil answer refuses the request.
+func (h *Handler) authorizeRequest(ctx context.Context, q map[string]string) (connect.Request, *answer) {
+	tok := q["connect"]
+	if tok == "" {
+		if h.Config.RequireConnectToken {
+			h.Log.WarnContext(ctx, "authorize refused", "outcome", ansConnectRequired.code)
+			return connect.Request{}, &ansConnectRequired
+		}
+		return connect.Request{ReturnTo: q["return_to"], AppState: q["app_state"], LoginHint: q["login_hint"]}, nil
+	}
+	for _, p := range []string{"return_to", "app_state", "login_hint"} {
+		if q[p] != "" {
+			h.Log.WarnContext(ctx, "authorize refused", "outcome", ansBadRequest.code, "reason", "plain "+p+" next to a connect token: put it in the token")
+			return connect.Request{}, &ansBadRequest
+		}
+	}
+	keys, err := h.Secrets.AppKeys(ctx)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "authorize failed: app key unavailable", "outcome", ansInternal.code, "err", err)
+		return connect.Request{}, &ansInternal
+	}
+	keys.Now = h.Now
+	r, err := keys.VerifyToken(tok)
+	if err != nil {
+		var ce *connect.Error
+		check := "other"
+		if errors.As(err, &ce) {
+			check = ce.Check
+		}
+		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansInvalidConnect.code, "check", check, "reason", err.Error())
+		return connect.Request{}, &ansInvalidConnect
+	}
+	return r, nil
 }
 
 // oauth2Config is the x/oauth2 configuration for one request.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"golang.org/x/oauth2"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // ConnectionGrace is how long DynamoDB keeps a connection after its refresh
@@ -68,16 +70,16 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	}
 	// From here on the pending authorization is spent: clear its nonce.
 	cookie := bindingSetCookie(without(nonces, pending.BindingHash))
-	retry := retryLink(pending)
+	retry, back := retryLink(pending)
 
 	if provErr != "" {
-		return h.providerRedirectError(ctx, req, provErr, q["error_description"], retry, cookie), nil
+		return h.providerRedirectError(ctx, req, provErr, q["error_description"], retry, back, cookie), nil
 	}
 
 	conn, replaced, a := h.finish(ctx, req, pending, code)
 	if a != nil {
 		if a.retry != "" {
-			a.retry = retry
+			a.retry, a.back = retry, back
 		}
 		return render(req, *a, cookie), nil
 	}
@@ -89,7 +91,13 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 		ok.account = conn.AccountID
 		return render(req, ok, cookie), nil
 	}
-	return redirect(returnURL(pending, conn.AccountID), cookie), nil
+	location, err := h.returnURL(ctx, pending, conn)
+	if err != nil {
+		// The connection is stored; only the app's notice failed.
+		h.Log.ErrorContext(ctx, "callback failed: sign the result", "outcome", ansInternal.code, "err", err)
+		return render(req, ansInternal, cookie), nil
+	}
+	return redirect(location, cookie), nil
 }
 
 // noBinding is a binding hash no nonce has: bindingHash("") (readBindings
@@ -176,6 +184,7 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	conn := &Connection{
 		Provider:      h.Config.Provider.Name,
 		AccountID:     account,
+		EndUser:       pending.EndUser,
 		TokenType:     "Bearer",
 		Scope:         extraString(tok, "scope"),
 		Status:        StatusActive,
@@ -197,7 +206,10 @@ func (h *Handler) finish(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return fail(ansInternal, "callback failed: store connection", "err", err)
 	}
 	h.Log.InfoContext(ctx, "account connected", "outcome", "connected", "provider", conn.Provider, "account_id", account,
-		"replaced", replaced != nil, "refresh_token", tok.RefreshToken != "")
+		"end_user", conn.EndUser, "replaced", replaced != nil, "refresh_token", tok.RefreshToken != "")
+	if replaced != nil && replaced.EndUser != conn.EndUser {
+		h.Log.InfoContext(ctx, "account moved to another end user", "account_id", account, "end_user", conn.EndUser, "previous_end_user", replaced.EndUser)
+	}
 	return conn, replaced, nil
 }
 
@@ -397,8 +409,14 @@ func isCode(s string) bool {
 	return true
 }
 
-// retryLink starts the same authorization again: same return_to, same app_state.
-func retryLink(p *PendingAuth) string {
+// retryLink starts the same authorization again: same return_to, same
+// app_state. An authorization started with a connect token cannot be
+// started again from here (the token is single use): back is then the
+// app's return_to, where the app can mint a new one.
+func retryLink(p *PendingAuth) (retry, back string) {
+	if p.EndUser != "" {
+		return "", p.ReturnTo
+	}
 	v := url.Values{}
 	if p.ReturnTo != "" {
 		v.Set("return_to", p.ReturnTo)
@@ -407,24 +425,30 @@ func retryLink(p *PendingAuth) string {
 		v.Set("app_state", p.AppState)
 	}
 	if len(v) == 0 {
-		return "authorize"
+		return "authorize", ""
 	}
-	return "authorize?" + v.Encode()
+	return "authorize?" + v.Encode(), ""
 }
 
-// returnURL is return_to with status=connected, account_id and app_state
-// added to its query.
-func returnURL(p *PendingAuth, account string) string {
+// returnURL is return_to with one parameter added to its query: result, the
+// signed statement of who connected which account (connect.Result). Nothing
+// else the app acts on travels in the URL.
+func (h *Handler) returnURL(ctx context.Context, p *PendingAuth, c *Connection) (string, error) {
+	keys, err := h.Secrets.AppKeys(ctx)
+	if err != nil {
+		return "", err
+	}
+	keys.Now = h.Now
+	result, err := keys.SignResult(connect.Result{User: p.EndUser, AccountID: c.AccountID, Provider: c.Provider, AppState: p.AppState})
+	if err != nil {
+		return "", err
+	}
 	u, err := url.Parse(p.ReturnTo)
 	if err != nil { // validated at /authorize; cannot happen
-		return p.ReturnTo
+		return "", fmt.Errorf("oauth: return_to: %w", err)
 	}
 	q := u.Query()
-	q.Set("status", "connected")
-	q.Set("account_id", account)
-	if p.AppState != "" {
-		q.Set("app_state", p.AppState)
-	}
+	q.Set("result", result)
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.String(), nil
 }

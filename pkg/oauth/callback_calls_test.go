@@ -14,6 +14,7 @@ import (
 
 	"github.com/oauthfn/oauthfn/internal/awsenv"
 	"github.com/oauthfn/oauthfn/internal/testenv"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // countingAPI counts the DynamoDB calls made through it, by operation.
@@ -93,22 +94,30 @@ func TestCallbackWarmCalls(t *testing.T) {
 	secrets := &countingSM{SecretsManagerAPI: sm}
 	clientARN := createSecret(t, sm, "client-secret", testClientSecret)
 	keyARN := createSecret(t, sm, "token-key", testKeyA.Reveal())
+	appKeyARN := createSecret(t, sm, "app-key", testAppKey)
 
 	prov := newFakeProvider(t)
 	cfg, err := LoadConfig(env(with(baseEnv(), "OAUTH_PROVIDER", "generic", "OAUTH_AUTH_URL", "https://idp.example/authorize",
 		"OAUTH_TOKEN_URL", prov.srv.URL+"/token", "OAUTH_REVOKE_URL", prov.srv.URL+"/revoke", "OAUTH_ACCOUNT_FIELD", "owner_id",
 		"OAUTH_CLIENT_ID", testClientID, "OAUTH_CLIENT_SECRET", "", "OAUTH_TOKEN_KEY", "",
-		"OAUTH_CLIENT_SECRET_ARN", clientARN, "OAUTH_TOKEN_KEY_ARN", keyARN, "TABLE_NAME", table)))
+		"OAUTH_CLIENT_SECRET_ARN", clientARN, "OAUTH_TOKEN_KEY_ARN", keyARN, "TABLE_NAME", table,
+		"OAUTH_APP_KEY", "", "OAUTH_APP_KEY_ARN", appKeyARN)))
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
 	}
 	store := NewDynamoStore(db, table)
-	h := NewHandler(cfg, store, NewSecretsManager(secrets, clientARN, keyARN, 0))
+	m := NewSecretsManager(secrets, clientARN, keyARN, 0)
+	m.AppKeyARN = appKeyARN
+	h := NewHandler(cfg, store, m)
 	h.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 
 	for _, warm := range []bool{false, true} {
-		resp, err := h.Authorize(ctx, apiRequest("/authorize", ""))
+		tok, err := connect.Token(testAppKey, "user-1", connect.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := h.Authorize(ctx, apiRequest("/authorize", "connect="+tok))
 		if err != nil || resp.StatusCode != http.StatusFound || len(resp.Cookies) != 1 {
 			t.Fatalf("Authorize: %d, %v", resp.StatusCode, err)
 		}

@@ -14,8 +14,9 @@ import (
 // error instead of a code. An error no retry can fix (the app's
 // configuration at the provider or here is wrong) is logged as a
 // configuration error with the fix, and the page offers no "Try again";
-// the user declining, or a passing fault, offers one.
-func (h *Handler) providerRedirectError(ctx context.Context, req events.APIGatewayV2HTTPRequest, provErr, description, retry, cookie string) events.APIGatewayV2HTTPResponse {
+// the user declining, or a passing fault, offers one (retry, or back to the
+// app's return_to when the authorization came with a connect token).
+func (h *Handler) providerRedirectError(ctx context.Context, req events.APIGatewayV2HTTPRequest, provErr, description, retry, back, cookie string) events.APIGatewayV2HTTPResponse {
 	attrs := []any{"provider_error", safeCode(provErr)}
 	if d := safeDescription(description); d != "" {
 		attrs = append(attrs, "error_description", d)
@@ -29,7 +30,7 @@ func (h *Handler) providerRedirectError(ctx context.Context, req events.APIGatew
 	if provErr == "access_denied" {
 		a = ansDeclined
 	}
-	a.retry = retry
+	a.retry, a.back = retry, back
 	h.Log.InfoContext(ctx, "authorization ended by the provider", append(attrs, "outcome", a.code)...)
 	return render(req, a, cookie)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // Refresh modes (REFRESH_MODE).
@@ -30,6 +32,13 @@ type Config struct {
 	ClientSecret    Secret
 	TokenKeyARN     string
 	TokenKey        Secret
+	AppKeyARN       string // signs connect tokens and results (shared with the app)
+	AppKey          Secret
+
+	// RequireConnectToken (REQUIRE_CONNECT_TOKEN, default true): /authorize
+	// needs the app's signed connect token; false also allows anonymous
+	// /authorize with plain return_to, app_state and login_hint.
+	RequireConnectToken bool
 
 	RedirectURL   string   // "" derives it from the API Gateway request
 	Scopes        []string // may be empty
@@ -55,7 +64,8 @@ type ReturnPrefix struct {
 var Variables = []string{
 	"OAUTH_PROVIDER", "OAUTH_SERVER_URL", "OAUTH_AUTH_URL", "OAUTH_TOKEN_URL",
 	"OAUTH_REVOKE_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET_ARN",
-	"OAUTH_TOKEN_KEY_ARN", "OAUTH_CLIENT_SECRET", "OAUTH_TOKEN_KEY",
+	"OAUTH_TOKEN_KEY_ARN", "OAUTH_APP_KEY_ARN", "OAUTH_CLIENT_SECRET", "OAUTH_TOKEN_KEY",
+	"OAUTH_APP_KEY", "REQUIRE_CONNECT_TOKEN",
 	"OAUTH_REDIRECT_URL", "OAUTH_SCOPES", "OAUTH_ACCOUNT_FIELD",
 	"OAUTH_USERINFO_URL", "OAUTH_AUTH_STYLE", "ALLOWED_RETURN_URLS", "TABLE_NAME", "REFRESH_MODE",
 	"REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY",
@@ -172,6 +182,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	secretPair("OAUTH_CLIENT_SECRET_ARN", "OAUTH_CLIENT_SECRET", &c.ClientSecretARN, &c.ClientSecret, 1)
 	secretPair("OAUTH_TOKEN_KEY_ARN", "OAUTH_TOKEN_KEY", &c.TokenKeyARN, &c.TokenKey, MinTokenKeyLen)
+	secretPair("OAUTH_APP_KEY_ARN", "OAUTH_APP_KEY", &c.AppKeyARN, &c.AppKey, connect.MinKeyLen)
+
+	switch v := strings.ToLower(get("REQUIRE_CONNECT_TOKEN")); v {
+	case "", "true":
+		c.RequireConnectToken = true
+	case "false":
+	default:
+		bad("REQUIRE_CONNECT_TOKEN", "want true or false, got %q", v)
+	}
 
 	if v := get("OAUTH_REDIRECT_URL"); v != "" {
 		if err := checkURL(v); err != nil {

@@ -19,9 +19,13 @@ func baseEnv() map[string]string {
 		"OAUTH_CLIENT_ID":     "client-1",
 		"OAUTH_CLIENT_SECRET": "s3cret",
 		"OAUTH_TOKEN_KEY":     strings.Repeat("k", 32),
+		"OAUTH_APP_KEY":       testAppKey,
 		"TABLE_NAME":          "oauthfn",
 	}
 }
+
+// testAppKey is the app key of the handler tests (OAUTH_APP_KEY).
+const testAppKey = "test app key shared with the app's backend, 48 chars"
 
 func with(m map[string]string, kv ...string) map[string]string {
 	out := map[string]string{}

@@ -98,9 +98,10 @@ func (s *DynamoStore) ListConnections(ctx context.Context) ([]*Connection, error
 }
 
 func connectionItem(c *Connection) map[string]types.AttributeValue {
-	e := newEncoder(c.Key(), connectionSK, 24)
+	e := newEncoder(c.Key(), connectionSK, 25)
 	e.s(attrProvider, c.Provider)
 	e.s(attrAccountID, c.AccountID)
+	e.s(AttrEndUser, c.EndUser)
 	e.s(attrAccessToken, c.AccessToken)
 	e.s(attrRefreshToken, c.RefreshToken)
 	e.s(attrKeyID, c.KeyID)
@@ -130,6 +131,7 @@ func decodeConnection(item map[string]types.AttributeValue) (*Connection, error)
 	c := &Connection{
 		Provider:         d.s(attrProvider),
 		AccountID:        d.s(attrAccountID),
+		EndUser:          d.s(AttrEndUser),
 		AccessToken:      d.s(attrAccessToken),
 		RefreshToken:     d.s(attrRefreshToken),
 		KeyID:            d.s(attrKeyID),

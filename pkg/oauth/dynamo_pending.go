@@ -16,10 +16,15 @@ import (
 // Pending authorizations: one PutItem at /authorize, one conditional
 // DeleteItem at /callback.
 
-// PutPending implements Store with a PutItem conditioned on attribute_not_exists(pk).
+// PutPending implements Store with a PutItem conditioned on
+// attribute_not_exists(pk), or, with a connect token's jti, with a
+// transaction that also spends the jti (putPendingOnce, dynamo_user.go).
 func (s *DynamoStore) PutPending(ctx context.Context, p *PendingAuth) error {
 	if err := validPending(p); err != nil {
 		return err
+	}
+	if p.JTI != "" {
+		return s.putPendingOnce(ctx, p)
 	}
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.table),
@@ -105,11 +110,12 @@ func (s *DynamoStore) ConsumePending(ctx context.Context, key string, bindingHas
 }
 
 func pendingItem(p *PendingAuth) map[string]types.AttributeValue {
-	e := newEncoder(p.Key, pendingSK, 10)
+	e := newEncoder(p.Key, pendingSK, 11)
 	e.s(attrBindingHash, p.BindingHash)
 	e.s(attrVerifier, p.Verifier)
 	e.s(attrReturnTo, p.ReturnTo)
 	e.s(attrAppState, p.AppState)
+	e.s(AttrEndUser, p.EndUser)
 	e.t(attrCreatedAt, p.CreatedAt)
 	e.t(attrExpiresAt, p.ExpiresAt)
 	e.t(AttrTTL, p.ExpiresAt)
@@ -124,6 +130,7 @@ func decodePending(item map[string]types.AttributeValue) (*PendingAuth, error) {
 		Verifier:    d.s(attrVerifier),
 		ReturnTo:    d.s(attrReturnTo),
 		AppState:    d.s(attrAppState),
+		EndUser:     d.s(AttrEndUser),
 		CreatedAt:   d.t(attrCreatedAt),
 		ExpiresAt:   d.t(attrExpiresAt),
 	}

@@ -12,7 +12,8 @@ import (
 
 // CreateTable creates the table DynamoStore expects (pay per request, pk/sk
 // strings, the sparse due-index on due_shard/refresh_at projecting
-// DueIndexAttributes, the stream with NEW_AND_OLD_IMAGES), waits until it
+// DueIndexAttributes, the sparse user-index on end_user projecting
+// UserIndexAttributes, the stream with NEW_AND_OLD_IMAGES), waits until it
 // is ACTIVE and enables TTL on the ttl attribute.
 // For tests and the local dev server; production tables come from
 // template.yaml.
@@ -25,6 +26,7 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 			{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrDueShard), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrRefreshAt), AttributeType: types.ScalarAttributeTypeN},
+			{AttributeName: aws.String(AttrEndUser), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
@@ -40,7 +42,7 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 				ProjectionType:   types.ProjectionTypeInclude,
 				NonKeyAttributes: DueIndexAttributes(),
 			},
-		}},
+		}, userIndex()},
 		// As template.yaml: the stream feeds the events function.
 		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages},
 	})

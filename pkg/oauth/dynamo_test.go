@@ -64,10 +64,22 @@ func TestCreateTable(t *testing.T) {
 	if got := keySchema(td.KeySchema); got != "pk:HASH sk:RANGE" {
 		t.Errorf("key schema: got %q, want %q", got, "pk:HASH sk:RANGE")
 	}
-	if len(td.GlobalSecondaryIndexes) != 1 {
-		t.Fatalf("global secondary indexes: got %d, want 1", len(td.GlobalSecondaryIndexes))
+	if len(td.GlobalSecondaryIndexes) != 2 {
+		t.Fatalf("global secondary indexes: got %d, want 2", len(td.GlobalSecondaryIndexes))
 	}
-	gsi := td.GlobalSecondaryIndexes[0]
+	gsis := map[string]types.GlobalSecondaryIndexDescription{}
+	for _, g := range td.GlobalSecondaryIndexes {
+		gsis[aws.ToString(g.IndexName)] = g
+	}
+	user := gsis[oauth.UserIndexName]
+	if got := keySchema(user.KeySchema); got != "end_user:HASH" {
+		t.Errorf("user-index key schema: got %q, want end_user:HASH", got)
+	}
+	if p := user.Projection; p == nil || p.ProjectionType != types.ProjectionTypeInclude || slices.Contains(p.NonKeyAttributes, "access_token") ||
+		slices.Contains(p.NonKeyAttributes, "refresh_token") || !slices.Contains(p.NonKeyAttributes, "status") {
+		t.Errorf("user-index projection: got %+v, want INCLUDE of non-secret fields", p)
+	}
+	gsi := gsis[oauth.DueIndexName]
 	if aws.ToString(gsi.IndexName) != oauth.DueIndexName {
 		t.Errorf("index name: got %q, want %q", aws.ToString(gsi.IndexName), oauth.DueIndexName)
 	}
@@ -82,7 +94,7 @@ func TestCreateTable(t *testing.T) {
 	for _, a := range td.AttributeDefinitions {
 		types[aws.ToString(a.AttributeName)] = a.AttributeType
 	}
-	for name, want := range map[string]string{"pk": "S", "sk": "S", "due_shard": "S", "refresh_at": "N"} {
+	for name, want := range map[string]string{"pk": "S", "sk": "S", "due_shard": "S", "refresh_at": "N", "end_user": "S"} {
 		if got := string(types[name]); got != want {
 			t.Errorf("attribute %s: got type %q, want %q", name, got, want)
 		}

@@ -31,6 +31,7 @@ import (
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 	"github.com/oauthfn/oauthfn/pkg/oauth/apigw"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // The authorization flow end to end, on the real stand-ins: oidc-provider as
@@ -62,10 +63,12 @@ func TestEndToEnd(t *testing.T) {
 		if got := back.Scheme + "://" + back.Host + back.Path; got != returnTo {
 			t.Errorf("callback Location = %s, want under %s", back, returnTo)
 		}
-		for k, want := range map[string]string{"status": "connected", "account_id": "alice", "app_state": "opaque state/1", "tab": "2"} {
-			if got := q.Get(k); got != want {
-				t.Errorf("return_to %s = %q, want %q", k, got, want)
-			}
+		if len(q) != 2 || q.Get("tab") != "2" || strings.Contains(back.RawQuery, "alice") {
+			t.Errorf("callback Location = %s, want return_to's own tab=2 and a result, no bare account", back)
+		}
+		res, err := connect.VerifyResult(s.appKey, q.Get("result"))
+		if err != nil || res.User != endUser || res.AccountID != "alice" || res.AppState != "opaque state/1" {
+			t.Errorf("result = %+v, %v; want %s connected alice with the app_state", res, err, endUser)
 		}
 		if c := resp.bindingCookie(); c == nil || c.MaxAge >= 0 {
 			t.Errorf("callback did not clear the binding cookie: %q", resp.header.Values("Set-Cookie"))
@@ -128,8 +131,8 @@ func TestEndToEnd(t *testing.T) {
 		if resp.status != http.StatusBadRequest || !strings.Contains(resp.body, "You declined") || !strings.Contains(resp.body, "Error code: access_denied") {
 			t.Fatalf("callback = %d, want 400 declined; body:\n%s", resp.status, resp.body)
 		}
-		if !strings.Contains(resp.body, `href="authorize?app_state=s2&amp;return_to=`+url.QueryEscape(returnTo)+`"`) {
-			t.Errorf("declined page has no try-again link to the same return_to:\n%s", resp.body)
+		if !strings.Contains(resp.body, `href="`+returnTo+`">Back to the app`) {
+			t.Errorf("declined page has no link back to the app's return_to:\n%s", resp.body)
 		}
 		if c := resp.bindingCookie(); c == nil || c.MaxAge >= 0 {
 			t.Errorf("declined callback did not clear the binding cookie")
@@ -167,7 +170,10 @@ func TestEndToEnd(t *testing.T) {
 	})
 }
 
-const returnTo = "https://app.example/done"
+const (
+	returnTo = "https://app.example/done"
+	endUser  = "app-user-7"
+)
 
 // stack is the deployment under test.
 type stack struct {
@@ -180,6 +186,7 @@ type stack struct {
 	browser *http.Client
 
 	tokenKey      string
+	appKey        string
 	clientSecrets []string
 
 	states  []string   // from every authorize Location
@@ -234,6 +241,8 @@ func newStack(t *testing.T) *stack {
 	s.tokenKey = randomString(t, 48) // 64 characters, as the template generates
 	keyARN := createSecret(t, sm, "oauthfn-e2e-token-key", s.tokenKey)
 	s.clientSecrets = []string{s.oidc.ClientSecret, s.oidc.UnauthorizedClientSecret}
+	s.appKey = randomString(t, 48)
+	appKeyARN := createSecret(t, sm, "oauthfn-e2e-app-key", s.appKey)
 	clientARN := createSecret(t, sm, "oauthfn-e2e-client", clientSecretJSON(t, s.oidc.ClientSecret))
 	unauthorizedARN := createSecret(t, sm, "oauthfn-e2e-client-unauthorized", clientSecretJSON(t, s.oidc.UnauthorizedClientSecret))
 
@@ -247,6 +256,7 @@ func newStack(t *testing.T) *stack {
 		"OAUTH_CLIENT_ID":         s.oidc.ClientID,
 		"OAUTH_CLIENT_SECRET_ARN": clientARN,
 		"OAUTH_TOKEN_KEY_ARN":     keyARN,
+		"OAUTH_APP_KEY_ARN":       appKeyARN,
 		"OAUTH_REDIRECT_URL":      redirectURL,
 		"ALLOWED_RETURN_URLS":     returnTo,
 		"TABLE_NAME":              s.table,
@@ -364,11 +374,17 @@ func (s *stack) get(t *testing.T, rawURL, bindingCookie string) response {
 	return r
 }
 
-// authorize starts an authorization and returns the provider URL and the
-// binding cookie's value.
+// authorize starts an authorization for endUser, with query's return_to
+// and app_state in a connect token (as the app's backend mints it), and
+// returns the provider URL and the binding cookie's value.
 func (s *stack) authorize(t *testing.T, query string) (string, string) {
 	t.Helper()
-	resp := s.get(t, s.srv.URL+"/authorize?"+query, "")
+	q, _ := url.ParseQuery(query)
+	start, err := connect.URL(s.appKey, s.srv.URL+"/authorize", endUser, connect.Options{ReturnTo: q.Get("return_to"), AppState: q.Get("app_state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := s.get(t, start, "")
 	if resp.status != http.StatusFound {
 		t.Fatalf("authorize status = %d, want 302; body:\n%s", resp.status, resp.body)
 	}
@@ -551,6 +567,7 @@ func (s *stack) checkLeaks(t *testing.T) {
 	}
 	add("client secret", s.clientSecrets...)
 	add("token key", s.tokenKey)
+	add("app key", s.appKey)
 
 	// The check must have something to find: every kind of value was handled.
 	counts := map[string]int{}
@@ -558,7 +575,7 @@ func (s *stack) checkLeaks(t *testing.T) {
 		counts[kind]++
 	}
 	for kind, least := range map[string]int{"code": 3, "code_verifier": 3, "access_token": 2, "refresh_token": 2,
-		"state": 4, "binding cookie": 4, "client secret": 2, "token key": 1} {
+		"state": 4, "binding cookie": 4, "client secret": 2, "token key": 1, "app key": 1} {
 		if counts[kind] < least {
 			t.Errorf("the run handled %d values of kind %s, want at least %d: the leak check would be vacuous", counts[kind], kind, least)
 		}

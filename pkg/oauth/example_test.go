@@ -16,6 +16,7 @@ import (
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // exampleSecrets holds the example's client secret and token key.
@@ -25,6 +26,9 @@ func (exampleSecrets) ClientSecret(context.Context) (oauth.Secret, error) {
 	return mockrc.DefaultClientSecret, nil
 }
 func (s exampleSecrets) Sealer(context.Context) (*oauth.Sealer, error) { return s.sealer, nil }
+func (exampleSecrets) AppKeys(context.Context) (connect.Keys, error) {
+	return connect.Keys{Current: "example app key, at least thirty-two characters"}, nil
+}
 
 // exampleHandler is a Handler on a MemoryStore for a RingCentral-shaped
 // mock provider, with Alice (account 1001) connected through the real

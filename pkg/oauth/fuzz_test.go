@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // The seed corpora live in testdata/fuzz/<FuzzName>/ and run with every
@@ -138,14 +140,14 @@ func FuzzCallbackRequest(f *testing.F) {
 	if err != nil {
 		f.Fatalf("LoadConfig: %v", err)
 	}
-	secrets, err := NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey)
+	secrets, err := NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey, cfg.AppKey)
 	if err != nil {
 		f.Fatal(err)
 	}
 	allowed := pageTags()
 
 	f.Fuzz(func(t *testing.T, rawQuery, cookie string) {
-		now := time.Unix(1_800_000_000, 0)
+		now := fuzzNow
 		logs := &bytes.Buffer{}
 		h := NewHandler(cfg, NewMemoryStore(), secrets)
 		h.Now = func() time.Time { return now }
@@ -156,7 +158,13 @@ func FuzzCallbackRequest(f *testing.F) {
 		// Two authorizations from one browser: the second Set-Cookie holds
 		// both nonces.
 		var binding string
-		for i, query := range []string{"return_to=" + url.QueryEscape(fuzzReturnTo) + "&app_state=" + fuzzAppState, ""} {
+		keys := connect.Keys{Current: testAppKey, Now: h.Now}
+		for i, opts := range []connect.Options{{ReturnTo: fuzzReturnTo, AppState: fuzzAppState}, {}} {
+			tok, err := keys.Token("fuzz-user", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			query := "connect=" + tok
 			var cookies []string
 			if binding != "" {
 				cookies = []string{BindingCookie + "=" + binding}
@@ -221,6 +229,9 @@ func FuzzCallbackRequest(f *testing.F) {
 	})
 }
 
+// fuzzNow is the fuzz rig's clock.
+var fuzzNow = time.Unix(1_800_000_000, 0)
+
 const (
 	fuzzReturnTo = "https://app.example/done"
 	fuzzAppState = "s1"
@@ -244,8 +255,12 @@ func checkCallbackAnswer(t *testing.T, h *Handler, req events.APIGatewayV2HTTPRe
 	}
 	if resp.StatusCode == http.StatusFound {
 		loc, err := url.Parse(resp.Headers["Location"])
-		if err != nil || loc.Scheme+"://"+loc.Host+loc.Path != fuzzReturnTo || loc.Query().Get("status") != "connected" || loc.Query().Get("app_state") != fuzzAppState {
-			t.Fatalf("redirect to %q, want return_to with status=connected", resp.Headers["Location"])
+		if err != nil || loc.Scheme+"://"+loc.Host+loc.Path != fuzzReturnTo || len(loc.Query()) != 1 {
+			t.Fatalf("redirect to %q, want return_to with only a result", resp.Headers["Location"])
+		}
+		res, err := connect.Keys{Current: testAppKey, Now: func() time.Time { return fuzzNow }}.VerifyResult(loc.Query().Get("result"))
+		if err != nil || res.User != "fuzz-user" || res.AppState != fuzzAppState {
+			t.Fatalf("redirect's result = %+v, %v; want fuzz-user's, with the app_state", res, err)
 		}
 		return resp
 	}
@@ -268,13 +283,16 @@ func checkCallbackAnswer(t *testing.T, h *Handler, req events.APIGatewayV2HTTPRe
 // every retry link the fuzz rig can produce.
 func pageTags() map[string]bool {
 	answers := []answer{ansBadRequest, ansReturnTo, ansBadState, ansBinding, ansDeclined, ansProviderRefused, ansInvalidGrant,
-		ansUnauthorizedClient, ansInvalidClient, ansUnavailable, ansBadResponse, ansInternal, ansConnected}
-	retries := []string{"", "authorize", retryLink(&PendingAuth{ReturnTo: fuzzReturnTo, AppState: fuzzAppState})}
+		ansUnauthorizedClient, ansInvalidClient, ansUnavailable, ansBadResponse, ansInternal, ansConnected,
+		ansConnectRequired, ansInvalidConnect}
+	type link struct{ retry, back string }
+	retry, _ := retryLink(&PendingAuth{ReturnTo: fuzzReturnTo, AppState: fuzzAppState})
+	links := []link{{}, {retry: "authorize"}, {retry: retry}, {back: fuzzReturnTo}}
 	tag := regexp.MustCompile(`<[^>]*>`)
 	tags := map[string]bool{}
 	for _, a := range answers {
-		for _, r := range retries {
-			a.retry, a.account = r, "x"
+		for _, l := range links {
+			a.retry, a.back, a.account = l.retry, l.back, "x"
 			for _, m := range tag.FindAllString(render(apiRequest("/callback", ""), a).Body, -1) {
 				tags[m] = true
 			}

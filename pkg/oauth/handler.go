@@ -7,14 +7,19 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
-// Secrets supplies the client secret and the token sealer. SecretsManager
-// fetches both from AWS Secrets Manager and caches them per execution
-// environment; StaticSecrets holds local-development values.
+// Secrets supplies the client secret, the token sealer and the app key.
+// SecretsManager fetches them from AWS Secrets Manager and caches them per
+// execution environment; StaticSecrets holds local-development values.
 type Secrets interface {
 	ClientSecret(ctx context.Context) (Secret, error)
 	Sealer(ctx context.Context) (*Sealer, error)
+	// AppKeys returns the app key: Current (AWSCURRENT) signs results,
+	// Current and Previous (AWSPREVIOUS) verify connect tokens.
+	AppKeys(ctx context.Context) (connect.Keys, error)
 }
 
 // Handler serves /authorize and /callback and runs the refresh sweep. Build

@@ -28,12 +28,15 @@ func benchHandler(b *testing.B) (*Handler, *fakeProvider, Store) {
 	e := with(baseEnv(), "OAUTH_PROVIDER", "generic", "OAUTH_AUTH_URL", "https://idp.example/authorize",
 		"OAUTH_TOKEN_URL", prov.srv.URL+"/token", "OAUTH_REVOKE_URL", prov.srv.URL+"/revoke", "OAUTH_ACCOUNT_FIELD", "owner_id",
 		"OAUTH_CLIENT_ID", testClientID, "OAUTH_CLIENT_SECRET", testClientSecret,
-		"ALLOWED_RETURN_URLS", "https://app.example/done")
+		"ALLOWED_RETURN_URLS", "https://app.example/done",
+		// Anonymous /authorize, so a request can be replayed b.N times;
+		// BenchmarkAuthorizeConnectToken measures the connect token's cost.
+		"REQUIRE_CONNECT_TOKEN", "false")
 	cfg, err := LoadConfig(env(e))
 	if err != nil {
 		b.Fatalf("LoadConfig: %v", err)
 	}
-	secrets, err := NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey)
+	secrets, err := NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey, cfg.AppKey)
 	if err != nil {
 		b.Fatal(err)
 	}

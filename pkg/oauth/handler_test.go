@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/oauthfn/oauthfn/internal/testenv"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // fakeProvider is a token and revocation endpoint that checks what it
@@ -140,11 +141,16 @@ func (p *fakeProvider) revoke(w http.ResponseWriter, r *http.Request) {
 type countingStore struct {
 	Store
 	puts, consumed, conns atomic.Int32
+	stored                atomic.Int32 // PutPending calls that stored
 }
 
 func (s *countingStore) PutPending(ctx context.Context, p *PendingAuth) error {
 	s.puts.Add(1)
-	return s.Store.PutPending(ctx, p)
+	err := s.Store.PutPending(ctx, p)
+	if err == nil {
+		s.stored.Add(1)
+	}
+	return err
 }
 
 func (s *countingStore) ConsumePending(ctx context.Context, key string, h []string, now time.Time) (*PendingAuth, error) {
@@ -166,6 +172,8 @@ type testRig struct {
 	prov  *fakeProvider
 	logs  *bytes.Buffer
 	now   time.Time
+	// user is the end user r.start mints connect tokens for.
+	user string
 }
 
 // rigStores are the stores the handler suites run against: the in-memory
@@ -216,11 +224,11 @@ func newRig(t *testing.T, newStore func(*testing.T) Store, extraEnv ...string) *
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
 	}
-	secrets, err := NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey)
+	secrets, err := NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey, cfg.AppKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &testRig{store: &countingStore{Store: newStore(t)}, prov: prov, logs: &bytes.Buffer{}, now: time.Unix(1_800_000_000, 0)}
+	r := &testRig{store: &countingStore{Store: newStore(t)}, prov: prov, logs: &bytes.Buffer{}, now: time.Unix(1_800_000_000, 0), user: "user-1"}
 	r.h = NewHandler(cfg, r.store, secrets)
 	r.h.Now = func() time.Time { return r.now }
 	r.h.Log = slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -234,7 +242,7 @@ func (r *testRig) checkLogs(t *testing.T) {
 	r.prov.mu.Lock()
 	defer r.prov.mu.Unlock()
 	logs := r.logs.String()
-	for _, v := range append(r.prov.issued, testClientSecret, strings.Repeat("k", 32)) {
+	for _, v := range append(r.prov.issued, testClientSecret, strings.Repeat("k", 32), testAppKey) {
 		if strings.Contains(logs, v) {
 			t.Errorf("logs contain a secret value %q", v[:min(8, len(v))])
 		}
@@ -250,8 +258,39 @@ func apiRequest(path, rawQuery string, cookies ...string) events.APIGatewayV2HTT
 	}
 }
 
-// start runs /authorize and returns its response and the cookie to send back.
+// start runs /authorize and returns its response and the cookie to send
+// back. Unless the rig has REQUIRE_CONNECT_TOKEN=false, the query's
+// return_to, app_state and login_hint go into a fresh connect token for
+// r.user, the way an app's backend would put them.
 func (r *testRig) start(t *testing.T, query string, cookies ...string) (events.APIGatewayV2HTTPResponse, string) {
+	t.Helper()
+	if r.h.Config.RequireConnectToken {
+		query = r.connectQuery(t, query)
+	}
+	return r.startRaw(t, query, cookies...)
+}
+
+// connectQuery turns a plain /authorize query into connect=<token>.
+func (r *testRig) connectQuery(t *testing.T, query string) string {
+	t.Helper()
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatalf("connectQuery(%q): %v", query, err)
+	}
+	tok, err := r.keys().Token(r.user, connect.Options{ReturnTo: q.Get("return_to"), AppState: q.Get("app_state"), LoginHint: q.Get("login_hint")})
+	if err != nil {
+		t.Fatalf("mint connect token: %v", err)
+	}
+	return "connect=" + tok
+}
+
+// keys is the app's view of the app key, on the rig's clock.
+func (r *testRig) keys() connect.Keys {
+	return connect.Keys{Current: testAppKey, Now: func() time.Time { return r.now }}
+}
+
+// startRaw runs /authorize with query as it is.
+func (r *testRig) startRaw(t *testing.T, query string, cookies ...string) (events.APIGatewayV2HTTPResponse, string) {
 	t.Helper()
 	resp, err := r.h.Authorize(context.Background(), apiRequest("/authorize", query, cookies...))
 	if err != nil {
@@ -312,8 +351,12 @@ func TestFlowReturnTo(t *testing.T) {
 		}
 		back, _ := url.Parse(cb.Headers["Location"])
 		bq := back.Query()
-		if back.Host != "app.example" || back.Path != "/done" || bq.Get("status") != "connected" || bq.Get("account_id") != "1001" || bq.Get("app_state") != "xyz 123" || bq.Get("tab") != "1" {
-			t.Errorf("callback Location = %s", back)
+		if back.Host != "app.example" || back.Path != "/done" || len(bq) != 2 || bq.Get("tab") != "1" || strings.Contains(back.RawQuery, "1001") {
+			t.Errorf("callback Location = %s, want return_to with only result added (no bare account id)", back)
+		}
+		res, err := r.keys().VerifyResult(bq.Get("result"))
+		if err != nil || res.User != "user-1" || res.AccountID != "1001" || res.Provider != "generic" || res.AppState != "xyz 123" || res.Status != "connected" {
+			t.Errorf("result = %+v, %v", res, err)
 		}
 		if len(cb.Cookies) != 1 || !strings.Contains(cb.Cookies[0], "Max-Age=0") {
 			t.Errorf("callback cookies = %v, want the binding cookie cleared", cb.Cookies)
@@ -337,6 +380,9 @@ func TestFlowReturnTo(t *testing.T) {
 			t.Errorf("stored refresh token opens to %q, %v", got, err)
 		}
 		want := r.now.Add(7*24*time.Hour - 48*time.Hour)
+		if conn.EndUser != "user-1" {
+			t.Errorf("connection's end user = %q, want user-1", conn.EndUser)
+		}
 		if conn.Status != StatusActive || !conn.AccessExpiresAt.Equal(r.now.Add(time.Hour)) || !conn.RefreshExpiresAt.Equal(r.now.Add(7*24*time.Hour)) ||
 			!conn.RefreshAt.Equal(want) || !conn.TTL.Equal(conn.RefreshExpiresAt.Add(ConnectionGrace)) || conn.TokenType != "Bearer" || conn.Scope != "ReadAccounts" {
 			t.Errorf("connection = %+v", conn)

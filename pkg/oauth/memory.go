@@ -26,6 +26,7 @@ type MemoryStore struct {
 	pending     map[string]PendingAuth
 	connections map[string]Connection
 	rates       map[string]rateState
+	jtis        map[string]time.Time // spent connect-token ids, until when
 }
 
 // rateState is the token-endpoint limiter of one provider, in milliseconds.
@@ -39,6 +40,7 @@ func NewMemoryStore() *MemoryStore {
 		pending:     make(map[string]PendingAuth),
 		connections: make(map[string]Connection),
 		rates:       make(map[string]rateState),
+		jtis:        make(map[string]time.Time),
 	}
 }
 
@@ -51,6 +53,20 @@ func (s *MemoryStore) PutPending(ctx context.Context, p *PendingAuth) error {
 	defer s.mu.Unlock()
 	if _, ok := s.pending[p.Key]; ok {
 		return fmt.Errorf("oauth: put pending: %w", ErrConflict)
+	}
+	if p.JTI != "" {
+		// Spent ids leave when they expire, as DynamoDB's TTL deletes
+		// them (the token is refused by its exp by then anyway).
+		for k, until := range s.jtis {
+			if until.Before(p.CreatedAt) {
+				delete(s.jtis, k)
+			}
+		}
+		key := JTIKey(p.JTI)
+		if _, spent := s.jtis[key]; spent {
+			return fmt.Errorf("oauth: put pending: %w", ErrReplayed)
+		}
+		s.jtis[key] = seconds(p.JTIExpiresAt)
 	}
 	s.pending[p.Key] = normalPending(*p)
 	return nil
@@ -116,6 +132,31 @@ func (s *MemoryStore) ListConnections(ctx context.Context) ([]*Connection, error
 	}
 	sortConnections(out)
 	return out, nil
+}
+
+// ConnectionsByEndUser implements Store.
+func (s *MemoryStore) ConnectionsByEndUser(ctx context.Context, endUser string) ([]*Connection, error) {
+	if endUser == "" {
+		return nil, errors.New("oauth: connections by end user: empty end user")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []*Connection{}
+	for _, c := range s.connections {
+		if c.EndUser == endUser {
+			out = append(out, withoutTokens(c))
+		}
+	}
+	sortConnections(out)
+	return out, nil
+}
+
+// withoutTokens is c as the user-index projects it: no sealed tokens, key
+// id, ttl or lease.
+func withoutTokens(c Connection) *Connection {
+	c.AccessToken, c.RefreshToken, c.KeyID, c.TTL = "", "", "", time.Time{}
+	c.LeaseOwner, c.LeaseUntil = "", time.Time{}
+	return &c
 }
 
 // AcquireLease implements Store.
@@ -243,6 +284,8 @@ func validPending(p *PendingAuth) error {
 		return errors.New("oauth: put pending: empty binding hash")
 	case p.ExpiresAt.IsZero():
 		return errors.New("oauth: put pending: no expiry")
+	case p.JTI != "" && p.JTIExpiresAt.IsZero():
+		return errors.New("oauth: put pending: a jti without an expiry")
 	}
 	return nil
 }
@@ -305,6 +348,7 @@ func seconds(t time.Time) time.Time {
 func normalPending(p PendingAuth) PendingAuth {
 	p.CreatedAt = seconds(p.CreatedAt)
 	p.ExpiresAt = seconds(p.ExpiresAt)
+	p.JTI, p.JTIExpiresAt = "", time.Time{} // not part of the stored record
 	return p
 }
 

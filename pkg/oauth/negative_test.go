@@ -141,8 +141,9 @@ func TestCallbackProviderDeclined(t *testing.T) {
 		if strings.Contains(cb.Body, "<script>") || strings.Contains(cb.Body, "<img") || strings.Contains(cb.Body, "onerror") {
 			t.Errorf("declined page reflects the error_description")
 		}
-		if !strings.Contains(cb.Body, `href="authorize?app_state=s1&amp;return_to=https%3A%2F%2Fapp.example%2Fdone"`) {
-			t.Errorf("declined page has no try-again link to the same return_to:\n%s", cb.Body)
+		// The connect token is spent: the way to try again is back at the app.
+		if !strings.Contains(cb.Body, `href="https://app.example/done">Back to the app`) || strings.Contains(cb.Body, `href="authorize`) {
+			t.Errorf("declined page has no link back to the app's return_to:\n%s", cb.Body)
 		}
 		if r.prov.tokenCalls.Load() != 0 || r.store.conns.Load() != 0 {
 			t.Errorf("token calls %d, connections %d; want none", r.prov.tokenCalls.Load(), r.store.conns.Load())
@@ -170,17 +171,21 @@ func TestAuthorizeRejections(t *testing.T) {
 			"https://app.example/done%09", "https:%2F%2Fevil.example", "\thttps://app.example/done", "https://app.example/done\n",
 			"http://app.example/done", "https://app.example/donex", "https://app.example@evil.example/done",
 		}
-		for _, v := range vectors {
-			t.Run("return_to "+v, func(t *testing.T) {
-				r := newRig(t, newStore)
-				resp, _ := r.start(t, "return_to="+url.QueryEscape(v))
-				if resp.StatusCode != 400 || !strings.Contains(resp.Body, "return_to_not_allowed") || resp.Headers["Location"] != "" || len(resp.Cookies) != 0 {
-					t.Errorf("status %d, location %q, cookies %v", resp.StatusCode, resp.Headers["Location"], resp.Cookies)
-				}
-				if r.store.puts.Load() != 0 {
-					t.Errorf("pending authorization stored for a refused return_to")
-				}
-			})
+		// In the connect token (the default), and as a plain parameter
+		// with REQUIRE_CONNECT_TOKEN=false: refused before anything is stored.
+		for _, mode := range []string{"true", "false"} {
+			for _, v := range vectors {
+				t.Run("require_connect_token="+mode+" return_to "+v, func(t *testing.T) {
+					r := newRig(t, newStore, "REQUIRE_CONNECT_TOKEN", mode)
+					resp, _ := r.start(t, "return_to="+url.QueryEscape(v))
+					if resp.StatusCode != 400 || !strings.Contains(resp.Body, "return_to_not_allowed") || resp.Headers["Location"] != "" || len(resp.Cookies) != 0 {
+						t.Errorf("status %d, location %q, cookies %v", resp.StatusCode, resp.Headers["Location"], resp.Cookies)
+					}
+					if r.store.puts.Load() != 0 {
+						t.Errorf("pending authorization stored for a refused return_to")
+					}
+				})
+			}
 		}
 		for name, q := range map[string]string{
 			"repeated return_to":  "return_to=https%3A%2F%2Fapp.example%2Fdone&return_to=https%3A%2F%2Fevil.example",
@@ -188,8 +193,8 @@ func TestAuthorizeRejections(t *testing.T) {
 			"bad encoding":        "return_to=%zz",
 		} {
 			t.Run(name, func(t *testing.T) {
-				r := newRig(t, newStore)
-				resp, _ := r.start(t, q)
+				r := newRig(t, newStore, "REQUIRE_CONNECT_TOKEN", "false")
+				resp, _ := r.startRaw(t, q)
 				if resp.StatusCode != 400 || r.store.puts.Load() != 0 || len(resp.Cookies) != 0 {
 					t.Errorf("status %d, puts %d", resp.StatusCode, r.store.puts.Load())
 				}

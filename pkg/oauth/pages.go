@@ -20,6 +20,10 @@ type answer struct {
 	detail string // what happened
 	next   string // what to do next
 	retry  string // optional link to start again (relative URL)
+	// back is an optional link back to the app (a return_to that passed
+	// ALLOWED_RETURN_URLS): a connect token is single use, so the app
+	// starts again, not this page.
+	back string
 	// account is shown on the success page only.
 	account string
 }
@@ -91,6 +95,14 @@ var (
 		detail: "The connection could not be completed because of an internal error. Nothing you did caused it.",
 		next:   "Try again in a minute.",
 		retry:  "authorize"}
+	ansConnectRequired = answer{status: 401, code: "connect_required",
+		title:  "Start connecting from the app",
+		detail: "This service connects accounts only for an app's signed-in users, and this link did not come from the app.",
+		next:   "Go back to the app, sign in, and use its Connect button."}
+	ansInvalidConnect = answer{status: 401, code: "invalid_connect_token",
+		title:  "This connect link has expired or was already used",
+		detail: "The app's connect link is valid once, for a few minutes. This one is expired, already used, or not from the app. Nothing was started.",
+		next:   "Go back to the app and use its Connect button again."}
 	ansConnected = answer{status: 200, code: "connected",
 		title:  "Your account is connected",
 		detail: "The app can now work with your account. You can close this window.",
@@ -120,8 +132,8 @@ a.button:focus-visible{outline:3px solid #f2b600;outline-offset:2px}
 // method of every reachable type and grew each function binary by about
 // 4 MB (bench/coldstart). Every value goes through html.EscapeString into
 // element text or a double-quoted attribute, the two contexts used here;
-// the one URL (retry) is built by retryLink and must be the relative
-// "authorize" path.
+// the URLs are retry, built by retryLink, which must be the relative
+// "authorize" path, and back, a return_to that passed ALLOWED_RETURN_URLS.
 func writePage(b *strings.Builder, a answer) {
 	e := html.EscapeString
 	ok := a.status < 400
@@ -141,6 +153,8 @@ func writePage(b *strings.Builder, a answer) {
 	b.WriteString("<p class=\"next\">" + e(a.next) + "</p>\n")
 	if a.retry == "authorize" || strings.HasPrefix(a.retry, "authorize?") {
 		b.WriteString("<p><a class=\"button\" href=\"" + e(a.retry) + "\">Try again</a></p>\n")
+	} else if strings.HasPrefix(a.back, "https://") || strings.HasPrefix(a.back, "http://") {
+		b.WriteString("<p><a class=\"button\" href=\"" + e(a.back) + "\">Back to the app</a></p>\n")
 	}
 	if !ok {
 		b.WriteString("<p class=\"code\">Error code: " + e(a.code) + "</p>\n")

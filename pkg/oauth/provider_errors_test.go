@@ -79,7 +79,14 @@ func TestClassifyTokenError(t *testing.T) {
 			defer srv.Close()
 			defer close(release)
 			conf := &oauth2.Config{ClientID: "c", ClientSecret: "s", Endpoint: oauth2.Endpoint{TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleInHeader}}
-			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: 100 * time.Millisecond})
+			// Only the hanging endpoint is meant to time out; the others get
+			// a generous bound so a loaded machine cannot turn an answer into
+			// a timeout.
+			timeout := 30 * time.Second
+			if tt.hang {
+				timeout = 100 * time.Millisecond
+			}
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: timeout})
 			_, err := conf.Exchange(ctx, "code")
 			if err == nil {
 				t.Fatal("Exchange: no error")

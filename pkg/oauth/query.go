@@ -21,7 +21,7 @@ type queryLimit struct {
 }
 
 var (
-	authorizeLimits = queryLimits{{"return_to", 2048}, {"login_hint", 256}, {"app_state", 512}}
+	authorizeLimits = queryLimits{{"return_to", 2048}, {"login_hint", 256}, {"app_state", 512}, {"connect", 4096}}
 	callbackLimits  = queryLimits{{"code", 4096}, {"state", 128}, {"error", 128}, {"error_description", 1024}, {"error_uri", 1024}}
 )
 

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // DefaultSecretsTTL is how long SecretsManager keeps fetched secrets: a
@@ -46,16 +48,20 @@ var (
 // The client secret is the secret's string value, or, when that parses as a
 // JSON object, its "client_secret" key. The token key's AWSCURRENT version
 // seals; its AWSPREVIOUS version, when there is one, still opens values
-// sealed before the last rotation.
+// sealed before the last rotation. The app key (AppKeyARN) likewise: its
+// AWSCURRENT version signs results, AWSCURRENT and AWSPREVIOUS verify connect
+// tokens.
 type SecretsManager struct {
 	Client          SecretsManagerAPI
 	ClientSecretARN string
 	TokenKeyARN     string
+	AppKeyARN       string
 	TTL             time.Duration    // <= 0 means DefaultSecretsTTL
 	Now             func() time.Time // nil means time.Now
 
 	clientSecret cache[Secret]
 	sealer       cache[*Sealer]
+	appKeys      cache[connect.Keys]
 }
 
 // NewSecretsManager returns a SecretsManager with the default clock. Build it
@@ -84,9 +90,15 @@ func (m *SecretsManager) Sealer(ctx context.Context) (*Sealer, error) {
 	return m.sealer.get(ctx, m.now, m.ttl(), m.fetchSealer)
 }
 
+// AppKeys returns the app key's AWSCURRENT version (Current) and, when there
+// is one, its AWSPREVIOUS version (Previous).
+func (m *SecretsManager) AppKeys(ctx context.Context) (connect.Keys, error) {
+	return m.appKeys.get(ctx, m.now, m.ttl(), m.fetchAppKeys)
+}
+
 // Format prints the ARNs and the TTL, never a cached value, for every verb.
 func (m *SecretsManager) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, "oauth.SecretsManager{ClientSecretARN: %q, TokenKeyARN: %q, TTL: %v}", m.ClientSecretARN, m.TokenKeyARN, m.ttl())
+	fmt.Fprintf(f, "oauth.SecretsManager{ClientSecretARN: %q, TokenKeyARN: %q, AppKeyARN: %q, TTL: %v}", m.ClientSecretARN, m.TokenKeyARN, m.AppKeyARN, m.ttl())
 }
 
 func (m *SecretsManager) now() time.Time {
@@ -134,24 +146,47 @@ func parseClientSecret(v string) (Secret, error) {
 }
 
 func (m *SecretsManager) fetchSealer(ctx context.Context) (*Sealer, error) {
-	current, err := m.getString(ctx, m.TokenKeyARN, "AWSCURRENT")
+	current, previous, err := m.getVersions(ctx, m.TokenKeyARN)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: token key: %w", err)
 	}
-	var previous []Secret
-	switch p, err := m.getString(ctx, m.TokenKeyARN, "AWSPREVIOUS"); {
-	case err == nil:
-		previous = append(previous, Secret(p))
-	case isNotFound(err):
-		// Never rotated: there is no AWSPREVIOUS version.
-	default:
-		return nil, fmt.Errorf("oauth: token key: %w", err)
-	}
-	s, err := NewSealer(Secret(current), previous...)
+	s, err := NewSealer(current, previous...)
 	if err != nil {
 		return nil, fmt.Errorf("%w (secret %s)", err, m.TokenKeyARN)
 	}
 	return s, nil
+}
+
+func (m *SecretsManager) fetchAppKeys(ctx context.Context) (connect.Keys, error) {
+	current, previous, err := m.getVersions(ctx, m.AppKeyARN)
+	if err != nil {
+		return connect.Keys{}, fmt.Errorf("oauth: app key: %w", err)
+	}
+	if len(current) < connect.MinKeyLen {
+		return connect.Keys{}, fmt.Errorf("oauth: app key %s: shorter than %d characters", m.AppKeyARN, connect.MinKeyLen)
+	}
+	k := connect.Keys{Current: current.Reveal()}
+	for _, p := range previous {
+		k.Previous = append(k.Previous, p.Reveal())
+	}
+	return k, nil
+}
+
+// getVersions fetches a key's AWSCURRENT version and, when the secret was
+// rotated, its AWSPREVIOUS version.
+func (m *SecretsManager) getVersions(ctx context.Context, arn string) (Secret, []Secret, error) {
+	current, err := m.getString(ctx, arn, "AWSCURRENT")
+	if err != nil {
+		return "", nil, err
+	}
+	switch p, err := m.getString(ctx, arn, "AWSPREVIOUS"); {
+	case err == nil:
+		return Secret(current), []Secret{Secret(p)}, nil
+	case isNotFound(err):
+		return Secret(current), nil, nil // never rotated: no AWSPREVIOUS version
+	default:
+		return "", nil, err
+	}
 }
 
 // getString fetches the string value of a secret's version stage ("" for
@@ -253,22 +288,26 @@ func (c *cache[T]) get(ctx context.Context, now func() time.Time, ttl time.Durat
 const secretFetchTimeout = 10 * time.Second
 
 // StaticSecrets holds local-development values (OAUTH_CLIENT_SECRET,
-// OAUTH_TOKEN_KEY). Build it with NewStaticSecrets.
+// OAUTH_TOKEN_KEY, OAUTH_APP_KEY). Build it with NewStaticSecrets.
 type StaticSecrets struct {
 	clientSecret *Secret // behind a pointer: fmt prints an address, never the value
 	sealer       *Sealer
+	appKeys      connect.Keys // prints redacted
 }
 
-// NewStaticSecrets checks both values and builds the Sealer once.
-func NewStaticSecrets(clientSecret, tokenKey Secret) (*StaticSecrets, error) {
+// NewStaticSecrets checks the values and builds the Sealer once.
+func NewStaticSecrets(clientSecret, tokenKey, appKey Secret) (*StaticSecrets, error) {
 	if clientSecret == "" {
 		return nil, errors.New("oauth: client secret is empty")
+	}
+	if len(appKey) < connect.MinKeyLen {
+		return nil, fmt.Errorf("oauth: app key is shorter than %d characters", connect.MinKeyLen)
 	}
 	sealer, err := NewSealer(tokenKey)
 	if err != nil {
 		return nil, err
 	}
-	return &StaticSecrets{clientSecret: &clientSecret, sealer: sealer}, nil
+	return &StaticSecrets{clientSecret: &clientSecret, sealer: sealer, appKeys: connect.Keys{Current: appKey.Reveal()}}, nil
 }
 
 // Format prints the token key id, never a secret, for every verb.
@@ -286,24 +325,29 @@ func (s *StaticSecrets) ClientSecret(context.Context) (Secret, error) { return *
 // Sealer returns the Sealer built from the token key.
 func (s *StaticSecrets) Sealer(context.Context) (*Sealer, error) { return s.sealer, nil }
 
+// AppKeys returns the app key (no previous version locally).
+func (s *StaticSecrets) AppKeys(context.Context) (connect.Keys, error) { return s.appKeys, nil }
+
 // SecretsFromConfig returns SecretsManager when cfg names secret ARNs (client
 // is then required; usually secretsmanager.NewFromConfig) and StaticSecrets
-// when it holds plain local-development values. Both ARNs or neither: mixing
-// a Secrets Manager secret with a plain value is refused.
+// when it holds plain local-development values. All three ARNs or none:
+// mixing a Secrets Manager secret with a plain value is refused.
 func SecretsFromConfig(cfg Config, client SecretsManagerAPI) (Secrets, error) {
 	switch {
-	case cfg.ClientSecretARN != "" && cfg.TokenKeyARN != "":
+	case cfg.ClientSecretARN != "" && cfg.TokenKeyARN != "" && cfg.AppKeyARN != "":
 		if client == nil {
-			return nil, errors.New("oauth: secrets: OAUTH_CLIENT_SECRET_ARN and OAUTH_TOKEN_KEY_ARN need a Secrets Manager client")
+			return nil, errors.New("oauth: secrets: OAUTH_CLIENT_SECRET_ARN, OAUTH_TOKEN_KEY_ARN and OAUTH_APP_KEY_ARN need a Secrets Manager client")
 		}
-		return NewSecretsManager(client, cfg.ClientSecretARN, cfg.TokenKeyARN, DefaultSecretsTTL), nil
-	case cfg.ClientSecretARN == "" && cfg.TokenKeyARN == "":
-		s, err := NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey)
+		m := NewSecretsManager(client, cfg.ClientSecretARN, cfg.TokenKeyARN, DefaultSecretsTTL)
+		m.AppKeyARN = cfg.AppKeyARN
+		return m, nil
+	case cfg.ClientSecretARN == "" && cfg.TokenKeyARN == "" && cfg.AppKeyARN == "":
+		s, err := NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey, cfg.AppKey)
 		if err != nil {
 			return nil, err // names the value; never contains it
 		}
 		return s, nil
 	default:
-		return nil, errors.New("oauth: secrets: set both OAUTH_CLIENT_SECRET_ARN and OAUTH_TOKEN_KEY_ARN, or neither (then OAUTH_CLIENT_SECRET and OAUTH_TOKEN_KEY)")
+		return nil, errors.New("oauth: secrets: set all of OAUTH_CLIENT_SECRET_ARN, OAUTH_TOKEN_KEY_ARN and OAUTH_APP_KEY_ARN, or none (then OAUTH_CLIENT_SECRET, OAUTH_TOKEN_KEY and OAUTH_APP_KEY)")
 	}
 }

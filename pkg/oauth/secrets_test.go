@@ -405,12 +405,14 @@ func TestSecretsFromConfig(t *testing.T) {
 		want    string // type of the result
 		wantErr string
 	}{
-		{name: "ARNs", cfg: Config{ClientSecretARN: arn, TokenKeyARN: arn}, client: client, want: "*oauth.SecretsManager"},
-		{name: "plain values", cfg: Config{ClientSecret: "s3cret", TokenKey: testKeyA}, want: "*oauth.StaticSecrets"},
-		{name: "ARNs without a client", cfg: Config{ClientSecretARN: arn, TokenKeyARN: arn}, wantErr: "need a Secrets Manager client"},
-		{name: "one ARN and one value", cfg: Config{ClientSecretARN: arn, TokenKey: testKeyA}, client: client, wantErr: "both"},
-		{name: "short plain key", cfg: Config{ClientSecret: "s3cret", TokenKey: "short-k3y"}, wantErr: "oauth: token key too short"},
-		{name: "empty plain client secret", cfg: Config{TokenKey: testKeyA}, wantErr: "oauth: client secret is empty"},
+		{name: "ARNs", cfg: Config{ClientSecretARN: arn, TokenKeyARN: arn, AppKeyARN: arn}, client: client, want: "*oauth.SecretsManager"},
+		{name: "plain values", cfg: Config{ClientSecret: "s3cret", TokenKey: testKeyA, AppKey: testAppKey}, want: "*oauth.StaticSecrets"},
+		{name: "ARNs without a client", cfg: Config{ClientSecretARN: arn, TokenKeyARN: arn, AppKeyARN: arn}, wantErr: "need a Secrets Manager client"},
+		{name: "one ARN and one value", cfg: Config{ClientSecretARN: arn, TokenKey: testKeyA, AppKey: testAppKey}, client: client, wantErr: "all of"},
+		{name: "app key value next to ARNs", cfg: Config{ClientSecretARN: arn, TokenKeyARN: arn, AppKey: testAppKey}, client: client, wantErr: "all of"},
+		{name: "short plain key", cfg: Config{ClientSecret: "s3cret", TokenKey: "short-k3y", AppKey: testAppKey}, wantErr: "oauth: token key too short"},
+		{name: "short plain app key", cfg: Config{ClientSecret: "s3cret", TokenKey: testKeyA, AppKey: "short-k3y"}, wantErr: "oauth: app key is shorter"},
+		{name: "empty plain client secret", cfg: Config{TokenKey: testKeyA, AppKey: testAppKey}, wantErr: "oauth: client secret is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -435,7 +437,7 @@ func TestSecretsFromConfig(t *testing.T) {
 }
 
 func TestStaticSecrets(t *testing.T) {
-	s, err := NewStaticSecrets("local-s3cret", testKeyA)
+	s, err := NewStaticSecrets("local-s3cret", testKeyA, testAppKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,10 +459,11 @@ func TestStaticSecrets(t *testing.T) {
 // careless caller might, and checks no secret value comes out.
 func TestSecretsNeverPrinted(t *testing.T) {
 	client := smClient(t)
-	const clientSecret, tokenKey = "cs-VALUE-1234", "tk-VALUE-0123456789abcdefghijklmnopqrstuv"
+	const clientSecret, tokenKey, appKey = "cs-VALUE-1234", "tk-VALUE-0123456789abcdefghijklmnopqrstuv", "ak-VALUE-0123456789abcdefghijklmnopqrstuv"
 	m := NewSecretsManager(client,
 		createSecret(t, client, "client-secret", clientSecret),
 		createSecret(t, client, "token-key", tokenKey), 0)
+	m.AppKeyARN = createSecret(t, client, "app-key", appKey)
 	ctx := testenv.Context(t)
 	if _, err := m.ClientSecret(ctx); err != nil { // warm the cache
 		t.Fatal(err)
@@ -468,7 +471,11 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if _, err := m.Sealer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	static, err := NewStaticSecrets(clientSecret, tokenKey)
+	keys, err := m.AppKeys(ctx)
+	if err != nil || keys.Current != appKey {
+		t.Fatalf("AppKeys: %v", err)
+	}
+	static, err := NewStaticSecrets(clientSecret, tokenKey, appKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,12 +493,12 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	cs := Secret(clientSecret)
 	h := holder{
 		Exported: cs, Ptr: &cs,
-		Config: Config{ClientSecret: cs, TokenKey: tokenKey},
+		Config: Config{ClientSecret: cs, TokenKey: tokenKey, AppKey: appKey},
 		List:   []Secret{cs}, Map: map[string]Secret{"k": cs},
 	}
 	values := map[string]any{
 		"holder": h, "*holder": &h, "SecretsManager": m, "StaticSecrets": static,
-		"*StaticSecrets value": *static, "Sealer": sealer, "Sealer value": *sealer,
+		"*StaticSecrets value": *static, "Sealer": sealer, "Sealer value": *sealer, "app keys": keys,
 		"struct holding them": struct {
 			M *SecretsManager
 			S *StaticSecrets
@@ -555,5 +562,39 @@ func TestSecretsManagerLeaderGivesUp(t *testing.T) {
 	// One fetch served both: the leader's giving up did not end it.
 	if got := counter.calls.Load(); got != 1 {
 		t.Errorf("GetSecretValue calls = %d, want 1", got)
+	}
+}
+
+// The app key is cached with the other secrets: a cold AppKeys reads
+// AWSCURRENT and AWSPREVIOUS, a warm one reads nothing, and after the TTL a
+// rotation is picked up (the old value stays as Previous). A value shorter
+// than connect.MinKeyLen is refused, naming the secret, never the value.
+func TestSecretsManagerAppKeys(t *testing.T) {
+	real := smClient(t)
+	const first, second = "app-key-one-0123456789abcdefghijklmnop", "app-key-two-0123456789abcdefghijklmnop"
+	arn := createSecret(t, real, "app-key", first)
+	counter := &countingSM{SecretsManagerAPI: real}
+	now := time.Unix(1_800_000_000, 0)
+	m := NewSecretsManager(counter, "unused", "unused", time.Minute)
+	m.AppKeyARN = arn
+	m.Now = func() time.Time { return now }
+	ctx := testenv.Context(t)
+	for i, want := range []int64{2, 2} {
+		k, err := m.AppKeys(ctx)
+		if err != nil || k.Current != first || len(k.Previous) != 0 || counter.calls.Load() != want {
+			t.Fatalf("AppKeys #%d: %v, %v, %d calls; want the first key, no previous, %d calls", i+1, k, err, counter.calls.Load(), want)
+		}
+	}
+	rotateSecret(t, real, arn, second)
+	now = now.Add(2 * time.Minute)
+	k, err := m.AppKeys(ctx)
+	if err != nil || k.Current != second || len(k.Previous) != 1 || k.Previous[0] != first || counter.calls.Load() != 4 {
+		t.Errorf("AppKeys after rotation and TTL: %v, %v, %d calls; want current second, previous first, 4 calls", k, err, counter.calls.Load())
+	}
+
+	short := NewSecretsManager(real, "unused", "unused", 0)
+	short.AppKeyARN = createSecret(t, real, "short-app-key", "short-VALUE")
+	if _, err := short.AppKeys(ctx); err == nil || !strings.Contains(err.Error(), "shorter than 32") || strings.Contains(err.Error(), "VALUE") {
+		t.Errorf("short app key: %v, want an error naming the length, not the value", err)
 	}
 }

@@ -20,6 +20,13 @@ const (
 	DueIndexName  = "due-index"
 	AttrDueShard  = "due_shard"
 	AttrRefreshAt = "refresh_at"
+	// AttrEndUser is the app's user id from the connect token, on pending
+	// authorizations and connections; UserIndexName is the sparse GSI on it
+	// (only connections made with a connect token carry it). The index
+	// projects keys and the non-secret fields ConnectionsByEndUser returns,
+	// never sealed tokens.
+	AttrEndUser   = "end_user"
+	UserIndexName = "user-index"
 
 	// DueShards is the number of partitions of the sparse due-index
 	// (due#00 … due#15). Connections are spread over them by a hash of pk.
@@ -31,6 +38,8 @@ const (
 	connectionSK     = "token"
 	ratePrefix       = "rate#"
 	rateSK           = "limit"
+	jtiPrefix        = "jti#"
+	jtiSK            = "jti"
 )
 
 // Connection statuses.
@@ -54,6 +63,9 @@ var (
 	// ErrConflict: a conditional write lost (version changed, a live lease is
 	// held by someone else, or the lease is no longer ours).
 	ErrConflict = errors.New("oauth: conflicting write")
+	// ErrReplayed: PutPending refused a pending authorization because its
+	// connect token's jti was used before (or is being used right now).
+	ErrReplayed = errors.New("oauth: connect token already used")
 )
 
 // PendingAuth is an authorization in flight between /authorize and /callback.
@@ -64,8 +76,17 @@ type PendingAuth struct {
 	Verifier    string    // PKCE verifier, sealed (never plaintext at rest)
 	ReturnTo    string    // validated return URL, or ""
 	AppState    string    // opaque app state, or ""
+	EndUser     string    // the connect token's sub, or "" (anonymous)
 	CreatedAt   time.Time // set by the handler
 	ExpiresAt   time.Time // checked in code on consume
+
+	// JTI, when set, is the connect token's id: PutPending records it as
+	// spent in the same atomic write that stores the pending authorization,
+	// and refuses both with ErrReplayed if it was spent before. The record
+	// is kept until JTIExpiresAt (after which the token itself is refused).
+	// Neither is stored on the pending authorization.
+	JTI          string
+	JTIExpiresAt time.Time
 }
 
 // Connection is one provider account's tokens and refresh bookkeeping.
@@ -81,6 +102,11 @@ type Connection struct {
 	Scope            string
 	AccessExpiresAt  time.Time // zero: unknown
 	RefreshExpiresAt time.Time // zero: unknown or no refresh token
+
+	// EndUser is the app's user who connected the account (the connect
+	// token's sub), or "" for an anonymous connection. A re-connection by
+	// another end user moves the account to that user.
+	EndUser string
 
 	Status    string // StatusActive, StatusReauthRequired, StatusRevoked
 	Version   int64
@@ -146,6 +172,11 @@ type Store interface {
 	// ListConnections returns every connection (for operators' tools, never
 	// for the sweep).
 	ListConnections(ctx context.Context) ([]*Connection, error)
+	// ConnectionsByEndUser returns the connections of one end user, ordered
+	// by key, from the user-index: without tokens (AccessToken,
+	// RefreshToken, KeyID, TTL and the lease are empty), possibly a moment
+	// stale.
+	ConnectionsByEndUser(ctx context.Context, endUser string) ([]*Connection, error)
 
 	// AcquireLease sets lease_owner=owner and lease_until=until if the
 	// connection's version is still version and no lease is live at now, and
@@ -181,6 +212,13 @@ type Store interface {
 func PendingKey(state string) string {
 	sum := sha256.Sum256([]byte(state))
 	return pendingPrefix + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// JTIKey is the pk of the record that spends a connect token's jti:
+// "jti#" + unpadded base64url(sha256(jti)).
+func JTIKey(jti string) string {
+	sum := sha256.Sum256([]byte(jti))
+	return jtiPrefix + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // ConnectionKey is the pk of a connection: "conn#<provider>#<account>".

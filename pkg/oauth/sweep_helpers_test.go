@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // Test helpers of the sweep and TokenSource tests: a fake clock, static
@@ -64,6 +65,9 @@ type sweepTestSecrets struct {
 
 func (s *sweepTestSecrets) ClientSecret(context.Context) (Secret, error) { return s.client, nil }
 func (s *sweepTestSecrets) Sealer(context.Context) (*Sealer, error)      { return s.sealer, nil }
+func (s *sweepTestSecrets) AppKeys(context.Context) (connect.Keys, error) {
+	return connect.Keys{Current: testAppKey}, nil
+}
 
 func newTestSecrets(t testing.TB, client string) *sweepTestSecrets {
 	t.Helper()

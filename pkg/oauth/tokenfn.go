@@ -171,7 +171,7 @@ func (h *Handler) answerAccount(ctx context.Context, account string) (TokenRespo
 			TokenType:   "Bearer",
 			ExpiresAt:   tok.Expiry,
 			AccountID:   account,
-			EndUser:     endUserOf(&c),
+			EndUser:     c.EndUser,
 			Scope:       c.Scope,
 		}, nil
 	}
@@ -197,7 +197,7 @@ func (h *Handler) answerAccount(ctx context.Context, account string) (TokenRespo
 }
 
 func (h *Handler) answerEndUser(ctx context.Context, endUser string) (TokenResponse, error) {
-	infos, err := h.connectionsOfUser(ctx, endUser)
+	infos, err := h.ConnectionsForUser(ctx, endUser)
 	if err != nil {
 		h.Log.ErrorContext(ctx, "connections of an end user failed", "err", err)
 		return TokenResponse{}, fmt.Errorf("oauth: token function: %w", err)

@@ -159,6 +159,7 @@ func (h *Handler) openAccess(ctx context.Context, c *Connection) (*oauth2.Token,
 type ConnectionInfo struct {
 	Provider  string
 	AccountID string
+	EndUser   string // the app's user who connected it, or ""
 	Status    string // StatusActive, StatusReauthRequired, StatusRevoked
 	Scope     string
 
@@ -180,6 +181,7 @@ func (c *Connection) Info() ConnectionInfo {
 	return ConnectionInfo{
 		Provider:         c.Provider,
 		AccountID:        c.AccountID,
+		EndUser:          c.EndUser,
 		Status:           c.Status,
 		Scope:            c.Scope,
 		AccessExpiresAt:  c.AccessExpiresAt,

@@ -227,7 +227,7 @@ func readConnImage(pk string, img map[string]events.DynamoDBAttributeValue, whic
 	c := &connImage{
 		provider:     r.s(attrProvider, true),
 		accountID:    r.s(attrAccountID, true),
-		endUser:      r.s(attrEndUserImage, false),
+		endUser:      r.s(AttrEndUser, false),
 		status:       r.s(attrStatus, true),
 		lastError:    r.s(attrLastError, false),
 		version:      r.n(attrVersion, true),
@@ -244,9 +244,6 @@ func readConnImage(pk string, img map[string]events.DynamoDBAttributeValue, whic
 	}
 	return c, nil
 }
-
-// attrEndUserImage is the end user attribute (SHARED_NAMES.md: AttrEndUser).
-const attrEndUserImage = "end_user"
 
 // imageReader reads typed attributes without panicking, keeping the first
 // error.

@@ -24,6 +24,7 @@ import (
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 	"github.com/oauthfn/oauthfn/pkg/oauth/eventbus"
 )
 
@@ -77,21 +78,21 @@ func newStreamRig(t *testing.T) *streamRig {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"OAUTH_PROVIDER":        "ringcentral",
-		"OAUTH_SERVER_URL":      r.rcURL,
-		"OAUTH_CLIENT_ID":       mockrc.DefaultClientID,
-		"OAUTH_CLIENT_SECRET":   mockrc.DefaultClientSecret,
-		"OAUTH_TOKEN_KEY":       strings.Repeat("k", 40),
-		"OAUTH_REDIRECT_URL":    "http://127.0.0.1/callback",
-		"TABLE_NAME":            r.table,
-		"TOKEN_RATE_PER_MIN":    "0",
-		"REQUIRE_CONNECT_TOKEN": "false",
+		"OAUTH_PROVIDER":      "ringcentral",
+		"OAUTH_SERVER_URL":    r.rcURL,
+		"OAUTH_CLIENT_ID":     mockrc.DefaultClientID,
+		"OAUTH_CLIENT_SECRET": mockrc.DefaultClientSecret,
+		"OAUTH_TOKEN_KEY":     strings.Repeat("k", 40),
+		"OAUTH_APP_KEY":       appKey,
+		"OAUTH_REDIRECT_URL":  "http://127.0.0.1/callback",
+		"TABLE_NAME":          r.table,
+		"TOKEN_RATE_PER_MIN":  "0",
 	}
 	cfg, err := oauth.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := oauth.NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey)
+	secrets, err := oauth.NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey, cfg.AppKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,12 +117,19 @@ func apiRequest(path, rawQuery string, cookies ...string) events.APIGatewayV2HTT
 	}
 }
 
-// connect runs the flow for account: /authorize, the provider's consent
-// (mockrc's form), /callback.
-func (r *streamRig) connect(t *testing.T, account string) {
+// appKey is the app key the app's backend signs connect tokens with.
+var appKey = strings.Repeat("a", 48)
+
+// connect runs the flow for account on behalf of the app's user: a connect
+// token, /authorize, the provider's consent (mockrc's form), /callback.
+func (r *streamRig) connect(t *testing.T, account, user string) {
 	t.Helper()
 	ctx := testenv.Context(t)
-	resp, err := r.h.Authorize(ctx, apiRequest("/authorize", ""))
+	tok, err := connect.Keys{Current: appKey, Now: r.clock}.Token(user, connect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := r.h.Authorize(ctx, apiRequest("/authorize", "connect="+url.QueryEscape(tok)))
 	if err != nil || resp.StatusCode != http.StatusFound || len(resp.Cookies) != 1 {
 		t.Fatalf("authorize: got %d %v, want 302 with a cookie", resp.StatusCode, err)
 	}
@@ -185,7 +193,7 @@ func TestStreamToEventBridge(t *testing.T) {
 	ctx := testenv.Context(t)
 	const account = "1001"
 
-	r.connect(t, account)
+	r.connect(t, account, "user-7")
 	r.advance(59 * time.Minute) // the access token is about to expire
 	if _, err := r.h.TokenSource(ctx, account).Token(); err != nil {
 		t.Fatalf("refresh: %v", err)
@@ -195,7 +203,7 @@ func TestStreamToEventBridge(t *testing.T) {
 	if _, err := r.h.TokenSource(ctx, account).Token(); !errors.Is(err, oauth.ErrReauthRequired) {
 		t.Fatalf("dead refresh token: got %v, want ErrReauthRequired", err)
 	}
-	r.connect(t, account) // the user connects again
+	r.connect(t, account, "user-8") // another of the app's users connects the account
 	r.advance(59 * time.Minute)
 	r.rc.Script(mockrc.TokenPath, mockrc.Fault{Status: 503}, mockrc.Fault{Status: 503}, mockrc.Fault{Status: 503})
 	for i := range 3 {
@@ -222,6 +230,8 @@ func TestStreamToEventBridge(t *testing.T) {
 	}
 	wantReason := []string{"new", "invalid_grant", "reauthorized", "provider_unavailable", "disconnect"}
 	wantStatus := []string{oauth.StatusActive, oauth.StatusReauthRequired, oauth.StatusActive, oauth.StatusActive, oauth.StatusDisconnected}
+	wantUser := []string{"user-7", "user-7", "user-8", "user-8", "user-8"}
+	wantPrev := []string{"", "", "user-7", "", ""}
 	ids := map[string]bool{}
 	for i, d := range ds {
 		if d.Provider != oauth.PresetRingCentral || d.AccountID != account || d.Reason != wantReason[i] || d.Status != wantStatus[i] {
@@ -231,6 +241,9 @@ func TestStreamToEventBridge(t *testing.T) {
 			t.Errorf("event %d: at %q, event_id %q: want RFC 3339 and a unique 32-character id", i, d.At, d.EventID)
 		}
 		ids[d.EventID] = true
+		if d.EndUser != wantUser[i] || d.PreviousEndUser != wantPrev[i] {
+			t.Errorf("event %d (%s): end_user %q, previous %q; want %q, %q", i, gotTypes[i], d.EndUser, d.PreviousEndUser, wantUser[i], wantPrev[i])
+		}
 	}
 	for _, e := range r.eb.Accepted() {
 		if e.Source != oauth.EventSource || e.EventBusName != "oauthfn-events" {

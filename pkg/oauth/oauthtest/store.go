@@ -30,6 +30,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 	t.Run("Due", func(t *testing.T) { testDue(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
 	t.Run("Rate", func(t *testing.T) { testRate(t, newStore) })
+	t.Run("EndUser", func(t *testing.T) { testEndUser(t, newStore) })
 }
 
 func newPending(state string) *oauth.PendingAuth {

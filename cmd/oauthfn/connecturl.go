@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
+)
+
+var connectURLCmd = opsCommand{
+	summary: "print a connect URL (single use, signed with the app key) for one of the app's users",
+	about: `Prints a connect URL for one of your app's users on stdout, signed with the
+deployment's app key (OAUTH_APP_KEY_ARN, or OAUTH_APP_KEY locally): for
+scripts and support, e.g. to send a user a link that connects their
+account. The token in it is single use and expires after -ttl.`,
+	flags: func(fs *flag.FlagSet) { connectURLFlags(fs) },
+	run:   runConnectURL,
+}
+
+// connectURLOptions are connect-url's flags.
+type connectURLOptions struct {
+	user, authorize, returnTo, appState *string
+	ttl                                 *time.Duration
+}
+
+func connectURLFlags(fs *flag.FlagSet) connectURLOptions {
+	return connectURLOptions{
+		user:      fs.String("user", "", "the app's user id (the token's sub, 1-128 printable characters)"),
+		authorize: fs.String("authorize-url", "", "the deployment's /authorize URL (the AuthorizeUrl output); default: OAUTH_REDIRECT_URL with /callback replaced by /authorize"),
+		returnTo:  fs.String("return-to", "", "where the browser goes back with the signed result (must be under ALLOWED_RETURN_URLS)"),
+		appState:  fs.String("app-state", "", "opaque state handed back in the result"),
+		ttl:       fs.Duration("ttl", connect.DefaultLifetime, "how long the link works (at most 15m)"),
+	}
+}
+
+// runConnectURL prints a connect URL for one of the app's users.
+//
+//	oauthfn connect-url -user ID [-authorize-url URL] [-return-to URL] [-app-state S] [-ttl 10m]
+func runConnectURL(ctx context.Context, h *oauth.Handler, args []string) error {
+	fs := flag.NewFlagSet("connect-url", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // withHandler parsed them already, printing any problem
+	o := connectURLFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *o.user == "" {
+		return errors.New("-user is required")
+	}
+	authorize := *o.authorize
+	if authorize == "" {
+		u, err := url.Parse(h.Config.RedirectURL)
+		if h.Config.RedirectURL == "" || err != nil || !strings.HasSuffix(u.Path, "/callback") {
+			return errors.New("set -authorize-url (the stack's AuthorizeUrl output): OAUTH_REDIRECT_URL does not name the callback")
+		}
+		u.Path = strings.TrimSuffix(u.Path, "/callback") + "/authorize"
+		authorize = u.String()
+	}
+	keys, err := h.Secrets.AppKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("app key: %w", err)
+	}
+	keys.Now = h.Now
+	link, err := keys.URL(authorize, *o.user, connect.Options{ReturnTo: *o.returnTo, AppState: *o.appState, Lifetime: *o.ttl})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, link)
+	return err
+}

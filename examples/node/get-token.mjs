@@ -9,7 +9,8 @@
 //     const tok = await getToken(TOKEN_FUNCTION_ARN, accountId);
 //     await fetch(apiUrl, { headers: { Authorization: `Bearer ${tok.access_token}` } });
 //   } catch (e) {
-//     if (e instanceof ReauthRequired) return res.redirect(connectUrlFor(user)); // connect again
+//     if (e instanceof ReauthRequired) // connect again (connect.mjs)
+//       return res.redirect(await connectURL(APP_KEY, AUTHORIZE_URL, user.id));
 //     if (e instanceof TryLater) return retryIn(e.retryAfterS);
 //     throw e;
 //   }

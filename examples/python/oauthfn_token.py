@@ -9,8 +9,8 @@ TokenReaderPolicyArn); the function's ARN is the TokenFunctionArn output.
         tok = get_token(TOKEN_FUNCTION_ARN, account_id)
     except ReauthRequired:
         # The refresh token is dead: send the user to connect again
-        # (a new connect token, then /authorize).
-        return redirect(connect_url_for(current_user))
+        # (examples/python/connect.py: a new connect token, then /authorize).
+        return redirect(connect_url(APP_KEY, AUTHORIZE_URL, current_user.id))
     except TryLater as e:
         retry_in(e.retry_after_s)
     requests.get(api_url, headers={"Authorization": "Bearer " + tok["access_token"]})

@@ -232,9 +232,23 @@ func newRCRig(t *testing.T, store Store, opts mockrc.Options) *rcRig {
 		r.srv.URL+mockrc.RevokePath, mockrc.DefaultClientID, mockrc.DefaultClientSecret)
 	clk = clock
 	h.Config.Provider.AccountField = "owner_id"
-	h.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond}
+	// A real answer gets the production bound, so a loaded machine cannot
+	// turn it into a timeout; script shortens it for a scripted hang.
+	h.HTTPClient = &http.Client{Timeout: ProviderTimeout}
 	r.h, r.clock, r.logs, r.metrics = h, clock, logs, metrics
 	return r
+}
+
+// script scripts mockrc's token endpoint. A hang (Delay < 0) always ends
+// in the client's timeout, so the timeout is made short for it (the wait
+// is real time).
+func (r *rcRig) script(faults ...mockrc.Fault) {
+	for _, f := range faults {
+		if f.Delay < 0 {
+			r.h.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond}
+		}
+	}
+	r.rc.Script(mockrc.TokenPath, faults...)
 }
 
 // connect runs the authorization code flow at mockrc for account (the

@@ -234,7 +234,7 @@ func TestSweepFaults(t *testing.T) {
 			r.connect(t, "1001")
 			r.clock.Advance(5*24*time.Hour + time.Second)
 			before, _, _ := r.get(t, "1001")
-			r.rc.Script(mockrc.TokenPath, tt.faults...)
+			r.script(tt.faults...)
 			got := sweepOnce(t, r.h)
 			if summaryWithoutDuration(got) != tt.want {
 				t.Errorf("sweep: got %+v, want %+v", got, tt.want)
@@ -322,7 +322,7 @@ func TestSweepRotateThenHang(t *testing.T) {
 	r := newRCRig(t, NewMemoryStore(), mockrc.Options{})
 	r.connect(t, "1001")
 	r.clock.Advance(5*24*time.Hour + time.Second)
-	r.rc.Script(mockrc.TokenPath, mockrc.Fault{AfterSuccess: true, Delay: -1})
+	r.script(mockrc.Fault{AfterSuccess: true, Delay: -1})
 	if got := sweepOnce(t, r.h); got.Failed != 1 {
 		t.Fatalf("first sweep: got %+v, want one failed", got)
 	}

@@ -394,7 +394,7 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 {{if .Events}}<div class="scroll"><table>
 <thead><tr><th scope="col">At</th><th scope="col">Detail type</th><th scope="col">Account</th><th scope="col">End user</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col" class="hide-narrow">event_id</th></tr></thead>
 <tbody>{{range .Events}}
-<tr><td>{{.At}}</td><td><strong>{{.DetailType}}</strong></td><td><code>{{.Account}}</code><br><span class="note">v{{.Version}}</span></td><td>{{or .EndUser "—"}}{{with .PreviousEndUser}}<br><span class="note">was {{.}}</span>{{end}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td class="hide-narrow mono">{{.EventID}}</td></tr>{{end}}
+<tr><td>{{.At}}</td><td><strong>{{.DetailType}}</strong></td><td><code>{{.Account}}</code><br><span class="note">version {{.Version}}</span></td><td>{{or .EndUser "—"}}{{with .PreviousEndUser}}<br><span class="note">was {{.}}</span>{{end}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td class="hide-narrow mono">{{.EventID}}</td></tr>{{end}}
 </tbody></table></div>
 {{else}}<p>None yet: connect an account.</p>{{end}}
 </section>

@@ -11,7 +11,7 @@
 GO        ?= go
 TEMPLATE  = template.yaml
 BUILD_DIR ?= build
-FUNCTIONS := authorize callback refresh
+FUNCTIONS := authorize callback refresh events token
 
 # The one Architectures line of Globals.Function (4-space indent).
 TEMPLATE_ARCH := $(shell sed -n 's/^    Architectures: *\[ *\([a-z0-9_]*\) *\] *$$/\1/p' $(TEMPLATE) 2>/dev/null)
@@ -22,7 +22,8 @@ GOARCH = $(or $(GOARCH_$(TEMPLATE_ARCH)),$(error $(TEMPLATE): Globals.Function.A
 GO_BUILD = GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 .PHONY: test build lint clean FORCE \
-	build-AuthorizeFunction build-CallbackFunction build-RefreshFunction
+	build-AuthorizeFunction build-CallbackFunction build-RefreshFunction \
+	build-EventsFunction build-TokenFunction
 
 test:
 	./scripts/test.sh
@@ -46,6 +47,12 @@ build-CallbackFunction:
 
 build-RefreshFunction:
 	$(GO_BUILD) -o $(sam-artifacts) ./functions/refresh
+
+build-EventsFunction:
+	$(GO_BUILD) -o $(sam-artifacts) ./functions/events
+
+build-TokenFunction:
+	$(GO_BUILD) -o $(sam-artifacts) ./functions/token
 
 lint:
 	cfn-lint --include-checks I --include-experimental -- template.yaml

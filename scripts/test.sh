@@ -20,8 +20,9 @@ GO_TEST_TIMEOUT="${GO_TEST_TIMEOUT:-20m}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 OIDC_DIR="$ROOT/testdata/oidc"
-# npm projects the tests run: the oidc-provider stand-in and the Node example
-# app (jose), each pinned by its package-lock.json.
+# npm projects the tests run: the oidc-provider stand-in and the Node examples
+# (jose for connect tokens, @aws-sdk/client-lambda for the token function),
+# each pinned by its package-lock.json.
 NPM_DIRS=("$OIDC_DIR" "$ROOT/examples/node")
 
 die() {
@@ -51,6 +52,7 @@ check_tools() {
 	# pyenv shims exist even when the package behind them is gone: run them.
 	moto_server --help >/dev/null 2>&1 || die "moto_server is installed but does not run (pip install 'moto[server]')"
 	cfn-lint --version >/dev/null 2>&1 || die "cfn-lint is installed but does not run (pip install cfn-lint)"
+	python3 -c 'import boto3' >/dev/null 2>&1 || die "python3 has no boto3 (the Python example's test needs it: pip install boto3, or apt-get install python3-boto3)"
 }
 
 # install_deps: npm ci in each of NPM_DIRS, only when its node_modules is

@@ -15,7 +15,8 @@
 //     table and a mockrc provider, and for each run launches a fresh
 //     aws-lambda-rie per function and times launch → first successful
 //     response (authorize.json → 302, callback.json → 400 for its unknown
-//     state, refresh.json → the summary).
+//     state, refresh.json → the summary, stream.json → no batch item
+//     failures (its events on moto's EventBridge), token.json → not_found).
 //
 // Every figure is printed with its ratio to hello (and the functions' to
 // hellolit), measured in the same run. See README.md.
@@ -76,6 +77,29 @@ var known = map[string]function{
 	"authorize": {"authorize", "./functions/authorize", "AuthorizeFunction", "authorize.json", status(http.StatusFound)},
 	"callback":  {"callback", "./functions/callback", "CallbackFunction", "callback.json", status(http.StatusBadRequest)},
 	"refresh":   {"refresh", "./functions/refresh", "RefreshFunction", "refresh.json", summary},
+	"events":    {"events", "./functions/events", "EventsFunction", "stream.json", noBatchFailures},
+	"token":     {"token", "./functions/token", "TokenFunction", "token.json", tokenAnswer},
+}
+
+// noBatchFailures: stream.json's two events reached EventBridge (moto's).
+func noBatchFailures(b []byte) error {
+	var r events.DynamoDBEventResponse
+	if err := json.Unmarshal(b, &r); err != nil || r.BatchItemFailures == nil || len(r.BatchItemFailures) != 0 {
+		return fmt.Errorf("want {\"batchItemFailures\":[]}, got %.200s", b)
+	}
+	return nil
+}
+
+// tokenAnswer: token.json's account has no connection in the bench's
+// table, so the answer is not_found (a full answer: config, store read).
+func tokenAnswer(b []byte) error {
+	var r struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil || r.Error != oauth.TokenNotFound {
+		return fmt.Errorf("want a not_found answer, got %.200s", b)
+	}
+	return nil
 }
 
 // discover lists the baselines and every functions/*/main.go.

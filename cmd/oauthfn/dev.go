@@ -105,6 +105,7 @@ type devServer struct {
 	// AppKeyNote says how the app key was chosen (never the key).
 	AppKeyNote string
 	Console    *devConsole // /_dev
+	Events     *eventFeed  // connection events of the store's changes
 	App        *demoApp    // the demo app's sessions and records
 	table      string      // "" for the memory store
 	opts       devOptions
@@ -284,6 +285,9 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Connection events as functions/events would send them (console).
+	ds.Events = &eventFeed{}
+	store = oauth.WatchStore(store, opts.Now, ds.onStoreChange)
 	secrets, err := oauth.SecretsFromConfig(cfg, smClient)
 	if err != nil {
 		return nil, fmt.Errorf("dev: %w", err)

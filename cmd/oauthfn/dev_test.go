@@ -319,8 +319,12 @@ func TestDevFlowDynamoDB(t *testing.T) {
 		Provider: providerMock, Store: storeDynamo, CreateTable: true, Now: fixedClock,
 		Getenv: envMap(map[string]string{"TABLE_NAME": table}),
 	})
-	if _, ok := ds.OAuth.Store.(*oauth.DynamoStore); !ok {
-		t.Fatalf("store is %T, want *oauth.DynamoStore", ds.OAuth.Store)
+	store := ds.OAuth.Store
+	if w, ok := store.(interface{ Unwrap() oauth.Store }); ok { // watched for the console's events
+		store = w.Unwrap()
+	}
+	if _, ok := store.(*oauth.DynamoStore); !ok {
+		t.Fatalf("store is %T, want *oauth.DynamoStore", store)
 	}
 	b := newBrowser(t, ds.BaseURL)
 	got := connectFlow(t, b, ds, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")

@@ -41,8 +41,9 @@ type devConsole struct {
 	ds      *devServer
 	actions []consoleAction
 
-	mu   sync.Mutex
-	last *actionResult
+	mu        sync.Mutex
+	last      *actionResult
+	lastToken *tokenView
 }
 
 type actionResult struct {
@@ -69,6 +70,7 @@ func (c *devConsole) register(mux *http.ServeMux) {
 		http.Error(w, "cross-origin request refused: use the button on "+c.ds.BaseURL+consolePath, http.StatusForbidden)
 	}))
 	mux.Handle("POST "+consolePath+"/actions/{name}", csrf.Handler(http.HandlerFunc(c.action)))
+	mux.Handle("POST "+consolePath+"/token", csrf.Handler(http.HandlerFunc(c.token)))
 	mux.Handle("POST "+consolePath+"/due", csrf.Handler(http.HandlerFunc(c.due)))
 }
 
@@ -134,6 +136,8 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 		Logs        []logView
 		Mock        bool
 		Accounts    []mockrc.Account
+		Events      []eventView
+		Token       *tokenView
 	}{
 		Now:     stamp(now, now),
 		Info:    c.info(),
@@ -166,8 +170,9 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	c.mu.Lock()
-	data.Last = c.last
+	data.Last, data.Token = c.last, c.lastToken
 	c.mu.Unlock()
+	data.Events = c.ds.Events.recent()
 	lines := c.ds.Logs.Lines()
 	for i := len(lines) - 1; i >= 0; i-- { // newest first
 		data.Logs = append(data.Logs, parseLogLine(lines[i]))
@@ -373,6 +378,25 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 {{range .Actions}}<form method="post" action="/_dev/actions/{{.Name}}"><p><button type="submit">{{.Label}}</button>{{with .Help}} <span class="note">{{.}}</span>{{end}}</p></form>
 {{else}}<p class="note">None yet.</p>{{end}}
 {{with .Last}}<p>{{.Label}}: {{if .Failed}}<span class="bad">failed</span>{{else}}<span class="ok">done</span>{{end}} <span class="mono">{{.Summary}}</span></p>{{end}}
+</section>
+
+<section id="token">
+<h2>Token function</h2>
+<p class="note">Calls the token function's handler (<code>functions/token</code>) as an app's <code>lambda.invoke</code> would. The token itself is never shown.</p>
+<form method="post" action="/_dev/token"><p><label for="account_id">account_id</label> <input id="account_id" name="account_id" required maxlength="256" value="{{with .Connections}}{{(index . 0).Account}}{{end}}"> <button type="submit">Get a token</button></p></form>
+{{with .Token}}<p><code>{{.Request}}</code> → {{if .Failed}}<span class="bad">{{.Outcome}}</span>{{else}}<span class="ok">{{.Outcome}}</span>{{end}}</p>
+{{if .Rows}}<table>{{range .Rows}}<tr><th scope="row">{{.Name}}</th><td><code>{{or .Value "—"}}</code></td></tr>{{end}}</table>{{end}}{{end}}
+</section>
+
+<section id="events">
+<h2>Connection events</h2>
+<p class="note">What <code>functions/events</code> would put on EventBridge (Source <code>oauthfn</code>) for the store's changes, newest first.</p>
+{{if .Events}}<div class="scroll"><table>
+<thead><tr><th scope="col">At</th><th scope="col">Detail type</th><th scope="col">Account</th><th scope="col">End user</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col" class="hide-narrow">event_id</th></tr></thead>
+<tbody>{{range .Events}}
+<tr><td>{{.At}}</td><td><strong>{{.DetailType}}</strong></td><td><code>{{.Account}}</code><br><span class="note">version {{.Version}}</span></td><td>{{or .EndUser "—"}}{{with .PreviousEndUser}}<br><span class="note">was {{.}}</span>{{end}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td class="hide-narrow mono">{{.EventID}}</td></tr>{{end}}
+</tbody></table></div>
+{{else}}<p>None yet: connect an account.</p>{{end}}
 </section>
 
 <section id="config">

@@ -333,6 +333,8 @@ func (s *stack) getAtt(id, attr string) string {
 	switch {
 	case typ == "AWS::DynamoDB::Table" && attr == "Arn":
 		return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", testRegion, testAccount, s.physicalName(id))
+	case typ == "AWS::DynamoDB::Table" && attr == "StreamArn":
+		return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s/stream/2026-01-01T00:00:00.000", testRegion, testAccount, s.physicalName(id))
 	case typ == "AWS::SQS::Queue" && attr == "Arn":
 		return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", testRegion, testAccount, s.physicalName(id))
 	case typ == "AWS::SQS::Queue" && attr == "QueueName":

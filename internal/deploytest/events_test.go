@@ -30,7 +30,7 @@ func TestEventFilesAreTested(t *testing.T) {
 	for _, f := range files {
 		got = append(got, filepath.Base(f))
 	}
-	want := []string{"authorize.json", "callback-error.json", "callback.json", "env.json", "refresh.json"}
+	want := []string{"authorize.json", "callback-error.json", "callback.json", "env.json", "refresh.json", "stream.json", "token.json"}
 	if !slices.Equal(got, want) {
 		t.Errorf("events/*.json: got %v, want %v (add a test for a new file)", got, want)
 	}
@@ -245,6 +245,42 @@ func TestRefreshEvent(t *testing.T) {
 	}
 	if !reflect.DeepEqual(a, b) {
 		t.Errorf("events/refresh.json differs from what the schedule sends:\n got %s\nwant %s", raw, sent)
+	}
+}
+
+// TestStreamEvent: events/stream.json (sam local invoke EventsFunction) is
+// a DynamoDB stream batch as Lambda delivers it: a connection inserted,
+// then its refresh token refused.
+func TestStreamEvent(t *testing.T) {
+	var ev events.DynamoDBEvent
+	// Attribute values decode themselves ({"S": ...}): plain decoding.
+	if err := json.Unmarshal(readRepoFile(t, "events/stream.json"), &ev); err != nil {
+		t.Fatalf("events/stream.json: %v", err)
+	}
+	want := []string{oauth.EventConnected, oauth.EventReauthRequired}
+	if len(ev.Records) != len(want) {
+		t.Fatalf("records: got %d, want %d", len(ev.Records), len(want))
+	}
+	for i, rec := range ev.Records {
+		got, err := oauth.Transition(rec)
+		if err != nil || got == nil || got.DetailType != want[i] {
+			t.Errorf("record %d: got %+v, %v; want %s", i, got, err, want[i])
+		}
+		if rec.Change.SequenceNumber == "" || rec.Change.StreamViewType != "NEW_AND_OLD_IMAGES" {
+			t.Errorf("record %d: want a sequence number and NEW_AND_OLD_IMAGES", i)
+		}
+	}
+}
+
+// TestTokenEvent: events/token.json (sam local invoke TokenFunction) is a
+// token request by account.
+func TestTokenEvent(t *testing.T) {
+	var req oauth.TokenRequest
+	if err := decodeStrict(readRepoFile(t, "events/token.json"), &req); err != nil {
+		t.Fatalf("events/token.json: %v", err)
+	}
+	if req.AccountID == "" || req.EndUser != "" {
+		t.Errorf("got %+v, want an account_id request", req)
 	}
 }
 

@@ -59,6 +59,8 @@ var functionDirs = map[string]string{
 	"AuthorizeFunction": "authorize",
 	"CallbackFunction":  "callback",
 	"RefreshFunction":   "refresh",
+	"EventsFunction":    "events",
+	"TokenFunction":     "token",
 }
 
 var lambdaFlags = []string{"GOOS=linux", "CGO_ENABLED=0", "-tags lambda.norpc", "-trimpath", "-ldflags='-s -w'"}

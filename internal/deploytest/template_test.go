@@ -14,6 +14,7 @@ import (
 
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
+	"github.com/oauthfn/oauthfn/pkg/oauth/eventbus"
 )
 
 const (
@@ -58,6 +59,7 @@ var paramSets = []struct {
 		"AlarmEmail":              "ops@example.com",
 		"AlarmTopicArn":           alarmTopicARN,
 		"Tracing":                 "Active",
+		"EventBusName":            "oauthfn-events",
 	}},
 	{"custom domain", map[string]string{
 		"ClientId":       "rc-client-id",
@@ -199,6 +201,7 @@ func TestSweepConcurrencyBound(t *testing.T) {
 func TestTemplateEnvNames(t *testing.T) {
 	s := newStack(t, paramSets[0].overrides)
 	known := append(slices.Clone(oauth.Variables), "AWS_ENDPOINT_URL")
+	known = append(known, eventbus.Variables...)
 	var first map[string]string
 	for _, fn := range s.functionIDs() {
 		t.Run(fn, func(t *testing.T) {
@@ -208,7 +211,7 @@ func TestTemplateEnvNames(t *testing.T) {
 					t.Errorf("variable %s: not read by oauth.LoadConfig (typo?)", k)
 				}
 			}
-			for _, k := range oauth.Variables {
+			for _, k := range append(slices.Clone(oauth.Variables), eventbus.Variables...) {
 				if _, ok := env[k]; !ok {
 					t.Errorf("variable %s: not declared (sam local could not set it either)", k)
 				}
@@ -317,6 +320,7 @@ func TestTableMatchesStore(t *testing.T) {
 		// Kept when the stack is deleted, deleted by a failed first deploy's rollback.
 		{"DeletionPolicy", tbl["DeletionPolicy"], "RetainExceptOnCreate"},
 		{"UpdateReplacePolicy", tbl["UpdateReplacePolicy"], "Retain"},
+		{"StreamViewType (the events function reads both images)", mapAt(t, p, "StreamSpecification")["StreamViewType"], "NEW_AND_OLD_IMAGES"},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {
@@ -369,8 +373,20 @@ func TestIAMLeastPrivilege(t *testing.T) {
 				"secretsmanager:GetSecretValue " + clientSecret,
 				"secretsmanager:GetSecretValue " + tokenKey,
 			}, kms...),
+			// The stream's read permissions and the failure queue's
+			// SendMessage are SAM's (the event source's policy).
+			"EventsFunction": {
+				"events:PutEvents arn:aws:events:" + testRegion + ":" + testAccount + ":event-bus/" + s.params["EventBusName"],
+			},
+			"TokenFunction": append([]string{
+				"dynamodb:GetItem " + table,
+				"dynamodb:Query " + table + "/index/" + oauth.UserIndexName,
+				"dynamodb:UpdateItem " + table,
+				"secretsmanager:GetSecretValue " + clientSecret,
+				"secretsmanager:GetSecretValue " + tokenKey,
+			}, kms...),
 		}
-		if got := s.functionIDs(); !slices.Equal(got, []string{"AuthorizeFunction", "CallbackFunction", "RefreshFunction"}) {
+		if got := s.functionIDs(); !slices.Equal(got, []string{"AuthorizeFunction", "CallbackFunction", "EventsFunction", "RefreshFunction", "TokenFunction"}) {
 			t.Fatalf("functions: got %v", got)
 		}
 		for _, fn := range s.functionIDs() {
@@ -441,6 +457,10 @@ func TestFunctionSettings(t *testing.T) {
 					wantTimeout = 300
 				case "CallbackFunction":
 					wantTimeout = 28 // provider calls in a row, under the HTTP API's 30 s
+				case "EventsFunction":
+					wantTimeout = 60 // ten PutEvents calls, each entry tried four times
+				case "TokenFunction":
+					wantTimeout = 40 // waiting out another holder's refresh, then one of its own
 				}
 				logging := mapAt(t, f, "LoggingConfig")
 				tests := []struct {
@@ -481,6 +501,106 @@ func TestFunctionSettings(t *testing.T) {
 					if e["Type"] != "HttpApi" || got != route || p["ApiId"] != s.ref("HttpApi") {
 						t.Errorf("%s event %s: got %v %s on %v, want HttpApi %s on the stack's API", fn, name, e["Type"], got, p["ApiId"], route)
 					}
+				}
+			}
+		})
+
+		t.Run(ps.name+"/events stream", func(t *testing.T) {
+			f := s.function("EventsFunction")
+			evs := mapAt(t, f, "Events")
+			if len(evs) != 1 {
+				t.Fatalf("EventsFunction: got %d events, want the stream only", len(evs))
+			}
+			stream := mapAt(t, evs, "Stream")
+			p := mapAt(t, stream, "Properties")
+			failure := mapAt(t, p, "DestinationConfig", "OnFailure")
+			filters := mapAt(t, p, "FilterCriteria")["Filters"].([]any)
+			tests := []struct {
+				name      string
+				got, want any
+			}{
+				{"event type", stream["Type"], "DynamoDB"},
+				{"Stream", p["Stream"], s.getAtt("Table", "StreamArn")},
+				{"FunctionResponseTypes", fmt.Sprint(p["FunctionResponseTypes"]), "[ReportBatchItemFailures]"},
+				{"BisectBatchOnFunctionError", p["BisectBatchOnFunctionError"], true},
+				{"MaximumRetryAttempts", p["MaximumRetryAttempts"], 10},
+				{"BatchSize", p["BatchSize"], 100},
+				{"StartingPosition", p["StartingPosition"], "TRIM_HORIZON"},
+				{"OnFailure.Type", failure["Type"], "SQS"},
+				{"OnFailure.Destination", failure["Destination"], s.getAtt("EventsFailureQueue", "Arn")},
+				{"one filter", len(filters), 1},
+			}
+			for _, tc := range tests {
+				if tc.got != tc.want {
+					t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+				}
+			}
+			// The filter passes connection items and nothing else.
+			var pattern struct {
+				DynamoDB struct {
+					Keys map[string]struct {
+						S []struct {
+							Prefix string `json:"prefix"`
+						} `json:"S"`
+					} `json:"Keys"`
+				} `json:"dynamodb"`
+			}
+			if err := json.Unmarshal([]byte(s.str(asMap(t, filters[0], "Filters[0]")["Pattern"])), &pattern); err != nil {
+				t.Fatalf("filter pattern: %v", err)
+			}
+			pk := pattern.DynamoDB.Keys[oauth.AttrPK].S
+			if len(pk) != 1 || pk[0].Prefix != oauth.ConnectionKey("", "")[:5] {
+				t.Errorf("filter on pk: got %+v, want prefix %q", pk, oauth.ConnectionKey("", "")[:5])
+			}
+			alarmed := false
+			for id, r := range mapAt(t, s.tpl, "Resources") {
+				r := asMap(t, r, id)
+				if r["Type"] != "AWS::CloudWatch::Alarm" {
+					continue
+				}
+				p := asMap(t, s.resolve(r["Properties"]), id)
+				dims, _ := p["Dimensions"].([]any) // metric-math alarms have none
+				for _, d := range dims {
+					d := asMap(t, d, id)
+					if p["Namespace"] == "AWS/SQS" && d["Name"] == "QueueName" && d["Value"] == s.getAtt("EventsFailureQueue", "QueueName") {
+						alarmed = true
+					}
+				}
+			}
+			if !alarmed {
+				t.Error("no alarm on the events failure queue")
+			}
+		})
+
+		t.Run(ps.name+"/token function", func(t *testing.T) {
+			if evs, ok := s.function("TokenFunction")["Events"]; ok {
+				t.Errorf("TokenFunction events: got %v, want none (no HTTP route: tokens never cross API Gateway)", evs)
+			}
+			pol := s.resource("TokenReaderPolicy")
+			if pol["Type"] != "AWS::IAM::ManagedPolicy" {
+				t.Fatalf("TokenReaderPolicy type: got %v", pol["Type"])
+			}
+			doc := asMap(t, s.resolve(mapAt(t, pol, "Properties", "PolicyDocument")), "PolicyDocument")
+			var got []string
+			for _, st := range doc["Statement"].([]any) {
+				st := asMap(t, st, "Statement")
+				for _, a := range list(st["Action"]) {
+					for _, r := range list(st["Resource"]) {
+						got = append(got, fmt.Sprint(st["Effect"], " ", a, " ", r))
+					}
+				}
+			}
+			want := []string{"Allow lambda:InvokeFunction " + s.getAtt("TokenFunction", "Arn")}
+			if !slices.Equal(got, want) {
+				t.Errorf("TokenReaderPolicy: got %q, want %q", got, want)
+			}
+			for name, want := range map[string]string{
+				"TokenFunctionArn":     s.getAtt("TokenFunction", "Arn"),
+				"TokenReaderPolicyArn": s.str(s.ref("TokenReaderPolicy")),
+				"EventBusName":         s.params["EventBusName"],
+			} {
+				if got := s.resolve(mapAt(t, s.tpl, "Outputs", name)["Value"]); got != want {
+					t.Errorf("Outputs.%s: got %v, want %v", name, got, want)
 				}
 			}
 		})

@@ -229,32 +229,36 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 			t.Errorf("start-up error line %q: want one naming AWS_ENDPOINT_URL_DYNAMODB and its value as not an endpoint (invoke error: %v)", line, err)
 		}
 	})
-	t.Run("logs", func(t *testing.T) {
-		for fn, e := range r.emulators {
-			lines := lambdatest.LogLines(e.Stdout())
-			if len(lines) == 0 {
-				t.Errorf("%s: no log lines; want JSON lines at LOG_LEVEL=debug", fn)
+	t.Run("logs", r.checkLogs)
+}
+
+// checkLogs: every emulator's output is JSON log records (or EMF), and none
+// holds a token, code, state, cookie or secret the run handled.
+func (r *rig) checkLogs(t *testing.T) {
+	for fn, e := range r.emulators {
+		lines := lambdatest.LogLines(e.Stdout())
+		if len(lines) == 0 {
+			t.Errorf("%s: no log lines; want JSON lines at LOG_LEVEL=debug", fn)
+		}
+		for _, l := range lines {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(l), &rec); err != nil {
+				t.Errorf("%s: log line is not JSON: %q", fn, l)
+				continue
 			}
-			for _, l := range lines {
-				var rec map[string]any
-				if err := json.Unmarshal([]byte(l), &rec); err != nil {
-					t.Errorf("%s: log line is not JSON: %q", fn, l)
-					continue
-				}
-				// A log record, or a CloudWatch Embedded Metric Format document.
-				_, emf := rec["_aws"]
-				if !emf && (rec["level"] == nil || rec["message"] == nil) {
-					t.Errorf("%s: log line is neither a record with level and message nor EMF: %q", fn, l)
-				}
-			}
-			out := e.Stdout()
-			for _, s := range append([]string{"mockrc_at_", "mockrc_rt_", "mockrc_code_"}, r.secrets...) {
-				if s != "" && strings.Contains(out, s) {
-					t.Errorf("%s: logs hold a token, code, state, cookie or secret (%.12s…)", fn, s)
-				}
+			// A log record, or a CloudWatch Embedded Metric Format document.
+			_, emf := rec["_aws"]
+			if !emf && (rec["level"] == nil || rec["message"] == nil) {
+				t.Errorf("%s: log line is neither a record with level and message nor EMF: %q", fn, l)
 			}
 		}
-	})
+		out := e.Stdout()
+		for _, s := range append([]string{"mockrc_at_", "mockrc_rt_", "mockrc_code_"}, r.secrets...) {
+			if s != "" && strings.Contains(out, s) {
+				t.Errorf("%s: logs hold a token, code, state, cookie or secret (%.12s…)", fn, s)
+			}
+		}
+	}
 }
 
 // TestFunctionDeps: no function links what a Lambda binary must not carry:
@@ -437,6 +441,13 @@ func (r *rig) start(t *testing.T, fn, logicalID string) {
 	r.emulators[fn] = r.startWith(t, fn, logicalID, nil)
 }
 
+// startAs is start under another name (several emulators of one function),
+// with extra variables as startWith takes them.
+func (r *rig) startAs(t *testing.T, name, fn, logicalID string, extra map[string]string) {
+	t.Helper()
+	r.emulators[name] = r.startWith(t, fn, logicalID, extra)
+}
+
 // startWith starts fn as start does, with extra variables on top (an empty
 // value unsets one), and does not register it in r.emulators.
 func (r *rig) startWith(t *testing.T, fn, logicalID string, extra map[string]string) *lambdatest.Emulator {
@@ -447,9 +458,9 @@ func (r *rig) startWith(t *testing.T, fn, logicalID string, extra map[string]str
 	}
 	r.secrets = append(r.secrets, env["OAUTH_TOKEN_KEY"], env["OAUTH_APP_KEY"], mockrc.DefaultClientSecret)
 	r.appKey = env["OAUTH_APP_KEY"]
-	timeout := "15"
-	if fn == "refresh" {
-		timeout = "300"
+	timeout := map[string]string{"refresh": "300", "callback": "28", "events": "60", "token": "40"}[fn]
+	if timeout == "" {
+		timeout = "15"
 	}
 	for k, v := range map[string]string{
 		"OAUTH_SERVER_URL":                r.rcURL,
@@ -605,6 +616,12 @@ var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" valu
 
 func (r *rig) loginRedirect(t *testing.T, authURL string, cancel bool) *url.URL {
 	t.Helper()
+	return r.loginRedirectAs(t, authURL, account, cancel)
+}
+
+// loginRedirectAs is loginRedirect choosing the demo account acct.
+func (r *rig) loginRedirectAs(t *testing.T, authURL, acct string, cancel bool) *url.URL {
+	t.Helper()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Get(authURL)
 	if err != nil {
@@ -622,7 +639,7 @@ func (r *rig) loginRedirect(t *testing.T, authURL string, cancel bool) *url.URL 
 	if cancel {
 		form.Set("cancel", "1")
 	} else {
-		form.Set("account", account)
+		form.Set("account", acct)
 	}
 	decide := mustURL(t, authURL).ResolveReference(&url.URL{Path: "authorize/decide"})
 	resp, err = client.PostForm(decide.String(), form)

@@ -81,6 +81,22 @@ var Variables = []string{
 	"TOKEN_RATE_PER_MIN", "LOG_LEVEL",
 }
 
+// ParseLogLevel reads a LOG_LEVEL value: debug, info (also ""), warn or
+// error, in any case.
+func ParseLogLevel(v string) (slog.Level, bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "info":
+		return slog.LevelInfo, true
+	case "debug":
+		return slog.LevelDebug, true
+	case "warn":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return 0, false
+}
+
 // LoadConfig reads and validates the configuration. getenv is usually
 // os.Getenv. A bad configuration returns one error naming every bad variable.
 func LoadConfig(getenv func(string) string) (Config, error) {
@@ -251,17 +267,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.SweepConcurrency = integer("SWEEP_CONCURRENCY", 16, 1, MaxSweepConcurrency)
 	c.TokenRatePerMin = integer("TOKEN_RATE_PER_MIN", c.Provider.TokenRatePerMin, 0, MaxTokenRatePerMin)
 
-	switch v := strings.ToLower(get("LOG_LEVEL")); v {
-	case "", "info":
-		c.LogLevel = slog.LevelInfo
-	case "debug":
-		c.LogLevel = slog.LevelDebug
-	case "warn":
-		c.LogLevel = slog.LevelWarn
-	case "error":
-		c.LogLevel = slog.LevelError
-	default:
-		bad("LOG_LEVEL", "want debug, info, warn or error, got %q", v)
+	if l, ok := ParseLogLevel(get("LOG_LEVEL")); ok {
+		c.LogLevel = l
+	} else {
+		bad("LOG_LEVEL", "want debug, info, warn or error, got %q", get("LOG_LEVEL"))
 	}
 
 	if len(errs) > 0 {

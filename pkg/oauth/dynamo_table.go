@@ -13,7 +13,8 @@ import (
 // CreateTable creates the table DynamoStore expects (pay per request, pk/sk
 // strings, the sparse due-index on due_shard/refresh_at projecting
 // DueIndexAttributes, the sparse user-index on end_user projecting
-// UserIndexAttributes), waits until it is ACTIVE and enables TTL on the ttl attribute.
+// UserIndexAttributes, the stream with NEW_AND_OLD_IMAGES), waits until it
+// is ACTIVE and enables TTL on the ttl attribute.
 // For tests and the local dev server; production tables come from
 // template.yaml.
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
@@ -42,6 +43,8 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 				NonKeyAttributes: DueIndexAttributes(),
 			},
 		}, userIndex()},
+		// As template.yaml: the stream feeds the events function.
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages},
 	})
 	if err != nil {
 		return fmt.Errorf("oauth: create table %s: %w", name, err)

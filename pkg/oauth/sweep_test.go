@@ -427,7 +427,7 @@ func TestSweepInvalidGrantAfterAnotherWriter(t *testing.T) {
 				t.Error(err)
 			}
 			c.AccessExpiresAt = r.clock.Now() // make the app refresh
-			if _, _, err := other.token(ctx, "1001"); err != nil {
+			if _, _, err := other.token(ctx, "1001", nil); err != nil {
 				t.Errorf("other writer: %v", err)
 			}
 		}

@@ -46,7 +46,7 @@ func (s *tokenSource) Token() (*oauth2.Token, error) {
 		t := *s.tok
 		return &t, nil
 	}
-	tok, issued, err := s.h.token(s.ctx, s.account)
+	tok, issued, err := s.h.token(s.ctx, s.account, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -74,9 +74,10 @@ func tokenMargin(exp, issued time.Time) time.Duration {
 }
 
 // token returns a working access token for the account, refreshing it
-// under the lease protocol if needed.
-// It also returns when the token was issued (zero: unknown).
-func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, time.Time, error) {
+// under the lease protocol if needed, and when the token was issued (zero:
+// unknown). If used is not nil, it receives the connection the token came
+// from (as read or leased).
+func (h *Handler) token(ctx context.Context, account string, used *Connection) (*oauth2.Token, time.Time, error) {
 	provider := h.Config.Provider.Name
 	owner := newOwner("app")
 	waitUntil := h.Now().Add(h.providerTimeout() + writeBudget)
@@ -94,11 +95,11 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, tim
 		}
 		now := h.Now()
 		if c.AccessToken != "" && fresh(c.AccessExpiresAt, c.LastRefreshAt, now) {
-			return h.openAccessAt(ctx, c)
+			return h.openAccessAt(ctx, c, used)
 		}
 		if c.RefreshToken == "" {
 			if c.AccessToken != "" && c.AccessExpiresAt.After(now) {
-				return h.openAccessAt(ctx, c) // nothing better can be had
+				return h.openAccessAt(ctx, c, used) // nothing better can be had
 			}
 			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: access token expired and the provider issued no refresh token: %w", account, ErrReauthRequired)
 		}
@@ -107,7 +108,7 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, tim
 			polls++
 			if polls > maxPolls || now.After(waitUntil) {
 				if c.AccessToken != "" && c.AccessExpiresAt.After(now) {
-					return h.openAccessAt(ctx, c) // still valid, if only just
+					return h.openAccessAt(ctx, c, used) // still valid, if only just
 				}
 				return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, ErrBusy)
 			}
@@ -138,6 +139,7 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, tim
 		h.logOnDemand(ctx, account, res)
 		switch res.outcome {
 		case outRefreshed:
+			setUsed(used, leased)
 			return res.token, h.Now(), nil
 		case outSkipped:
 			// Another writer won (re-read its result), or the lease ran too
@@ -155,8 +157,10 @@ func (h *Handler) token(ctx context.Context, account string) (*oauth2.Token, tim
 	}
 }
 
-// openAccessAt is openAccess with the token's issue time.
-func (h *Handler) openAccessAt(ctx context.Context, c *Connection) (*oauth2.Token, time.Time, error) {
+// openAccessAt is openAccess with the token's issue time; used (if not nil)
+// receives c.
+func (h *Handler) openAccessAt(ctx context.Context, c *Connection, used *Connection) (*oauth2.Token, time.Time, error) {
+	setUsed(used, c)
 	tok, err := h.openAccess(ctx, c)
 	return tok, c.LastRefreshAt, err
 }
@@ -174,6 +178,12 @@ func (h *Handler) logOnDemand(ctx context.Context, account string, res refreshRe
 		return
 	}
 	h.Log.InfoContext(ctx, "on-demand refresh did not succeed", attrs...)
+}
+
+func setUsed(used, c *Connection) {
+	if used != nil {
+		*used = *c
+	}
 }
 
 func (h *Handler) openAccess(ctx context.Context, c *Connection) (*oauth2.Token, error) {

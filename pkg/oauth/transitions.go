@@ -1,0 +1,310 @@
+package oauth
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Connection events on EventBridge (DESIGN.md, "The app's side: Events"):
+// every event has Source EventSource and one of these detail types.
+const (
+	EventSource = "oauthfn"
+
+	// EventConnected: a new connection, or an account authorized again
+	// (its connection replaced, possibly by another end user).
+	EventConnected = "Connection Connected"
+	// EventReauthRequired: the refresh token was refused; the user must
+	// connect again.
+	EventReauthRequired = "Connection Reauth Required"
+	// EventRefreshFailing: FailingThreshold refreshes failed in a row (the
+	// provider is down or answering badly); the sweep keeps trying.
+	EventRefreshFailing = "Connection Refresh Failing"
+	// EventDisconnected: the connection was deleted (Handler.Disconnect).
+	EventDisconnected = "Connection Disconnected"
+	// EventExpired: DynamoDB's TTL deleted the connection (its refresh
+	// token had expired).
+	EventExpired = "Connection Expired"
+
+	// FailingThreshold is the failures count at which EventRefreshFailing
+	// is sent, once per run of failures.
+	FailingThreshold = 3
+
+	// Statuses of a deleted connection, in EventDetail.Status.
+	StatusDisconnected = "disconnected"
+	StatusExpired      = "expired"
+)
+
+// ConnectionEvent is one event for EventBridge: its detail type and detail.
+type ConnectionEvent struct {
+	DetailType string
+	Detail     EventDetail
+}
+
+// EventDetail is an event's detail (JSON). It never holds a token or a
+// sealed value.
+type EventDetail struct {
+	Provider  string `json:"provider"`
+	AccountID string `json:"account_id"`
+	// EndUser is the app's user the connection belongs to ("" when it was
+	// made without a connect token).
+	EndUser string `json:"end_user"`
+	// PreviousEndUser is set when a re-authorization moved the account to
+	// another end user.
+	PreviousEndUser string `json:"previous_end_user,omitempty"`
+	// Status is the connection's status after the change: active,
+	// reauth_required, revoked, or disconnected / expired once deleted.
+	Status  string `json:"status"`
+	Version int64  `json:"version"`
+	// Reason is a short code: new, reauthorized, the last_error of the
+	// connection (invalid_grant, provider_unavailable, …), disconnect, ttl.
+	Reason string `json:"reason"`
+	// At is when the change was made in the table (RFC 3339).
+	At string `json:"at"`
+	// EventID is the same on every delivery of the same change: deduplicate
+	// on it.
+	EventID string `json:"event_id"`
+}
+
+// ErrMalformedRecord: a stream record of a connection could not be read.
+var ErrMalformedRecord = errors.New("oauth: malformed stream record")
+
+// Transition maps one record of the table's stream (NEW_AND_OLD_IMAGES) to
+// the connection event it means, from the record's images alone. It returns
+// nil, nil for a change that means nothing to the app (a refresh, a lease,
+// a pending authorization, the rate limiter) and an error wrapping
+// ErrMalformedRecord for a connection record it cannot read. It never
+// panics on a record's content.
+func Transition(rec events.DynamoDBEventRecord) (*ConnectionEvent, error) {
+	pk, ok := stringAttr(rec.Change.Keys, AttrPK)
+	if !ok {
+		pk, ok = stringAttr(rec.Change.NewImage, AttrPK)
+	}
+	if !ok {
+		pk, ok = stringAttr(rec.Change.OldImage, AttrPK)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: no %s key", ErrMalformedRecord, AttrPK)
+	}
+	if !strings.HasPrefix(pk, connectionPrefix) {
+		return nil, nil // pending authorizations, the rate limiter, others
+	}
+	var old, cur *connImage
+	var err error
+	switch rec.EventName {
+	case "INSERT":
+		cur, err = readConnImage(pk, rec.Change.NewImage, "NewImage")
+	case "MODIFY":
+		if old, err = readConnImage(pk, rec.Change.OldImage, "OldImage"); err == nil {
+			cur, err = readConnImage(pk, rec.Change.NewImage, "NewImage")
+		}
+	case "REMOVE":
+		old, err = readConnImage(pk, rec.Change.OldImage, "OldImage")
+	default:
+		err = fmt.Errorf("%w: event name %q", ErrMalformedRecord, rec.EventName)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ev := transition(old, cur, byTTL(rec))
+	if ev == nil {
+		return nil, nil
+	}
+	ev.Detail.At = changeTime(rec, old, cur).UTC().Format(time.RFC3339)
+	id := rec.EventID
+	if id == "" {
+		id = rec.Change.SequenceNumber
+	}
+	if id == "" {
+		return nil, fmt.Errorf("%w: no eventID or sequence number", ErrMalformedRecord)
+	}
+	sum := sha256.Sum256([]byte(id + "\n" + ev.DetailType))
+	ev.Detail.EventID = hex.EncodeToString(sum[:16])
+	return ev, nil
+}
+
+// transition is the decision itself: old is nil for an insert, cur nil for
+// a delete.
+func transition(old, cur *connImage, ttl bool) *ConnectionEvent {
+	switch {
+	case old == nil && cur == nil:
+		return nil
+	case cur == nil:
+		if old.status == StatusRevoked {
+			// Disconnect announced it when it marked the connection
+			// revoked (its revocation at the provider had failed); this
+			// delete only follows the revocation's retry, or its TTL.
+			return nil
+		}
+		ev := old.event(EventDisconnected, StatusDisconnected, "disconnect")
+		if ttl {
+			ev = old.event(EventExpired, StatusExpired, "ttl")
+		}
+		return ev
+	case old == nil:
+		if cur.status != StatusActive {
+			return nil
+		}
+		return cur.event(EventConnected, cur.status, "new")
+	case replaced(old, cur):
+		if cur.status != StatusActive {
+			return nil
+		}
+		ev := cur.event(EventConnected, cur.status, "reauthorized")
+		if old.endUser != cur.endUser {
+			ev.Detail.PreviousEndUser = old.endUser
+		}
+		return ev
+	case old.status != StatusRevoked && cur.status == StatusRevoked:
+		// Disconnect could not revoke at the provider: the connection is
+		// kept, out of every token path, until a retry revokes it. For the
+		// app it is disconnected now.
+		return cur.event(EventDisconnected, StatusDisconnected, "disconnect")
+	case old.status == StatusActive && cur.status != StatusActive:
+		return cur.event(EventReauthRequired, cur.status, orCode(cur.lastError, cur.status))
+	case cur.status == StatusActive && old.failures < FailingThreshold && cur.failures >= FailingThreshold:
+		return cur.event(EventRefreshFailing, cur.status, orCode(cur.lastError, "refresh_failed"))
+	}
+	return nil
+}
+
+// replaced reports whether cur is a new connection written over old (a
+// re-authorization: Store.PutConnection) rather than an update of old. The
+// lease protocol bumps the version with every token change; a
+// re-authorization starts again at version 1 with a new created_at and
+// freshly sealed tokens.
+func replaced(old, cur *connImage) bool {
+	return cur.version < old.version || !cur.createdAt.Equal(old.createdAt) ||
+		(cur.version == old.version && cur.sealedAccess != old.sealedAccess)
+}
+
+func orCode(code, fallback string) string {
+	if code != "" {
+		return code
+	}
+	return fallback
+}
+
+func byTTL(rec events.DynamoDBEventRecord) bool {
+	u := rec.UserIdentity
+	return u != nil && u.Type == "Service" && u.PrincipalID == "dynamodb.amazonaws.com"
+}
+
+// changeTime is when the change happened: the stream's creation time, or
+// the item's updated_at when the record has none.
+func changeTime(rec events.DynamoDBEventRecord, old, cur *connImage) time.Time {
+	if t := rec.Change.ApproximateCreationDateTime.Time; !t.IsZero() && t.Unix() > 0 {
+		return t
+	}
+	if cur != nil {
+		return cur.updatedAt
+	}
+	return old.updatedAt
+}
+
+// connImage is what the mapping reads of a connection image. sealedAccess
+// is compared, never copied out.
+type connImage struct {
+	provider, accountID, endUser string
+	status, lastError            string
+	version                      int64
+	failures                     int64
+	createdAt, updatedAt         time.Time
+	sealedAccess                 string
+}
+
+func (c *connImage) event(detailType, status, reason string) *ConnectionEvent {
+	return &ConnectionEvent{DetailType: detailType, Detail: EventDetail{
+		Provider:  c.provider,
+		AccountID: c.accountID,
+		EndUser:   c.endUser,
+		Status:    status,
+		Version:   c.version,
+		Reason:    reason,
+	}}
+}
+
+func readConnImage(pk string, img map[string]events.DynamoDBAttributeValue, which string) (*connImage, error) {
+	if len(img) == 0 {
+		return nil, fmt.Errorf("%w: %s of %s missing (the stream must be NEW_AND_OLD_IMAGES)", ErrMalformedRecord, which, pk)
+	}
+	r := imageReader{img: img}
+	c := &connImage{
+		provider:     r.s(attrProvider, true),
+		accountID:    r.s(attrAccountID, true),
+		endUser:      r.s(AttrEndUser, false),
+		status:       r.s(attrStatus, true),
+		lastError:    r.s(attrLastError, false),
+		version:      r.n(attrVersion, true),
+		failures:     r.n(attrFailures, false),
+		createdAt:    time.Unix(r.n(attrCreatedAt, false), 0),
+		updatedAt:    time.Unix(r.n(attrUpdatedAt, false), 0),
+		sealedAccess: r.s(attrAccessToken, false),
+	}
+	if r.err == nil && ConnectionKey(c.provider, c.accountID) != pk {
+		r.err = fmt.Errorf("provider and account_id do not match the key")
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %s of %s: %v", ErrMalformedRecord, which, pk, r.err)
+	}
+	return c, nil
+}
+
+// imageReader reads typed attributes without panicking, keeping the first
+// error.
+type imageReader struct {
+	img map[string]events.DynamoDBAttributeValue
+	err error
+}
+
+func (r *imageReader) s(name string, required bool) string {
+	v, ok := r.img[name]
+	switch {
+	case !ok || v.IsNull():
+		if required && r.err == nil {
+			r.err = fmt.Errorf("no %s", name)
+		}
+		return ""
+	case v.DataType() != events.DataTypeString:
+		if r.err == nil {
+			r.err = fmt.Errorf("%s is not a string", name)
+		}
+		return ""
+	}
+	return v.String()
+}
+
+func (r *imageReader) n(name string, required bool) int64 {
+	v, ok := r.img[name]
+	switch {
+	case !ok || v.IsNull():
+		if required && r.err == nil {
+			r.err = fmt.Errorf("no %s", name)
+		}
+		return 0
+	case v.DataType() != events.DataTypeNumber:
+		if r.err == nil {
+			r.err = fmt.Errorf("%s is not a number", name)
+		}
+		return 0
+	}
+	n, err := strconv.ParseInt(v.Number(), 10, 64)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("%s is not an integer", name)
+	}
+	return n
+}
+
+func stringAttr(img map[string]events.DynamoDBAttributeValue, name string) (string, bool) {
+	v, ok := img[name]
+	if !ok || v.DataType() != events.DataTypeString {
+		return "", false
+	}
+	return v.String(), true
+}

@@ -1,0 +1,73 @@
+package oauth
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// WatchStore wraps store so that every change of a connection is also
+// handed to onChange as the stream record DynamoDB Streams would write for
+// it (StreamRecord): what the dev server runs Transition on, so its console
+// shows the events functions/events would send. Reads before a write are
+// separate calls (not atomic with it): for local development only, where
+// the table's real stream is not at hand. onChange runs after the write,
+// on the writer's goroutine; it must not block.
+func WatchStore(store Store, now func() time.Time, onChange func(events.DynamoDBEventRecord)) Store {
+	return &watchStore{Store: store, now: now, onChange: onChange}
+}
+
+type watchStore struct {
+	Store
+	now      func() time.Time
+	onChange func(events.DynamoDBEventRecord)
+	seq      atomic.Int64
+}
+
+func (s *watchStore) emit(old, cur *Connection) {
+	n := s.seq.Add(1)
+	s.onChange(StreamRecord("dev-"+strconv.FormatInt(n, 10), old, cur, s.now(), false))
+}
+
+// current reads the connection as it is now (nil when there is none).
+func (s *watchStore) current(ctx context.Context, provider, accountID string) *Connection {
+	c, err := s.Store.GetConnection(ctx, provider, accountID)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+func (s *watchStore) PutConnection(ctx context.Context, c *Connection) (*Connection, error) {
+	replaced, err := s.Store.PutConnection(ctx, c)
+	if err == nil {
+		s.emit(replaced, s.current(ctx, c.Provider, c.AccountID))
+	}
+	return replaced, err
+}
+
+func (s *watchStore) CompleteLease(ctx context.Context, c *Connection, owner string) error {
+	old := s.current(ctx, c.Provider, c.AccountID)
+	err := s.Store.CompleteLease(ctx, c, owner)
+	if err == nil && old != nil {
+		s.emit(old, s.current(ctx, c.Provider, c.AccountID))
+	}
+	return err
+}
+
+func (s *watchStore) DeleteConnection(ctx context.Context, provider, accountID string) error {
+	old := s.current(ctx, provider, accountID)
+	err := s.Store.DeleteConnection(ctx, provider, accountID)
+	if err == nil && old != nil {
+		s.emit(old, nil)
+	}
+	return err
+}
+
+var _ Store = (*watchStore)(nil)
+
+// Unwrap returns the watched store.
+func (s *watchStore) Unwrap() Store { return s.Store }

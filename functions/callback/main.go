@@ -3,27 +3,11 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/oauthfn/oauthfn/internal/awsenv"
-	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/internal/fnmain"
 )
 
 func main() {
-	awsCfg, err := awsenv.Load(os.Getenv, dynamodb.ServiceID, secretsmanager.ServiceID)
-	var h *oauth.Handler
-	if err == nil {
-		h, err = oauth.Setup(context.Background(), os.Getenv, awsCfg)
-	}
-	if err != nil {
-		slog.Error("callback: cannot start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(h.Callback)
+	lambda.Start(fnmain.Handler("callback").Callback)
 }

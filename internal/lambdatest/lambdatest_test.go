@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -219,10 +220,18 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		if err == nil {
 			t.Fatal("invoke: no error, want the function to fail at init")
 		}
+		// The emulator answers the failed init before its copy of the
+		// function's output may have reached our buffer: wait for the line
+		// (bounded), rather than read once.
 		var line string
-		for _, l := range lambdatest.LogLines(e.Stdout() + e.Stderr()) {
-			if strings.Contains(l, "cannot start") {
-				line = l
+		for deadline := time.Now().Add(10 * time.Second); line == "" && time.Now().Before(deadline); {
+			for _, l := range lambdatest.LogLines(e.Stdout() + e.Stderr()) {
+				if strings.Contains(l, "cannot start") {
+					line = l
+				}
+			}
+			if line == "" {
+				time.Sleep(20 * time.Millisecond)
 			}
 		}
 		if !strings.Contains(line, "AWS_ENDPOINT_URL_DYNAMODB") || !strings.Contains(line, "localhost:8000\\\" is not an endpoint") {

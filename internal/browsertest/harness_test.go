@@ -87,7 +87,7 @@ func devBinary(t *testing.T) string {
 // devServer is a running `oauthfn dev`.
 type devServer struct {
 	URL  string // http://host:port
-	logs *testenv.Buffer
+	logs *testenv.ChildLog
 }
 
 // startDev runs `oauthfn dev -addr host:<free port>` with exactly env (plus
@@ -106,8 +106,8 @@ func startDev(t *testing.T, host string, port int, env map[string]string, args .
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	ds := &devServer{URL: "http://" + addr, logs: &testenv.Buffer{}}
-	cmd.Stderr = ds.logs
+	ds := &devServer{URL: "http://" + addr, logs: testenv.NewChildLog(t)}
+	cmd.Stderr = ds.logs.File()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatalf("browsertest: dev server stdout: %v", err)

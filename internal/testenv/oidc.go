@@ -62,7 +62,7 @@ type OIDC struct {
 	UserinfoURL string
 
 	redirectURIs []string
-	log          *Buffer
+	log          *ChildLog
 }
 
 // OIDCDir is the directory of the OAuth server stand-in.
@@ -85,7 +85,7 @@ func StartOIDC(t testing.TB, opts OIDCOptions) *OIDC {
 		ClientID:     opts.ClientID,
 		ClientSecret: opts.ClientSecret,
 		redirectURIs: opts.RedirectURIs,
-		log:          &Buffer{},
+		log:          NewChildLog(t),
 	}
 	if o.ClientID == "" {
 		o.ClientID = "oauthfn-test"
@@ -138,7 +138,7 @@ func StartOIDC(t testing.TB, opts OIDCOptions) *OIDC {
 	port := FreePort(t)
 	o.URL = "http://127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command("node", filepath.Join(dir, "server.mjs"), "--port", strconv.Itoa(port), "--config", string(cfgJSON))
-	cmd.Stdout, cmd.Stderr = o.log, o.log
+	cmd.Stdout, cmd.Stderr = o.log.File(), o.log.File()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("testenv: start node (oidc-provider stand-in): %v (`make test` checks the tools it needs)", err)
 	}
@@ -208,7 +208,9 @@ func (o *OIDC) discover(t testing.TB, exited <-chan struct{}) discovery {
 }
 
 // Log is the stand-in's output so far (one line per request and grant
-// event; no tokens).
+// event; no tokens). The stand-in logs a request before it answers it and
+// writes straight to a file (ChildLog), so a request whose answer the test
+// holds is always in Log: counting lines is exact.
 func (o *OIDC) Log() string { return o.log.String() }
 
 func randomString(t testing.TB) string {

@@ -155,3 +155,33 @@ func (b *Buffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// ChildLog is a child process's output kept in a file the child writes to
+// directly (no pipe, no copying goroutine in the test). A child that logs a
+// request before it answers it (oidc-provider's stand-in, the dev server's
+// access log) has therefore always logged it by the time the test holds the
+// answer: counts read from the log are exact, not eventually right.
+type ChildLog struct{ f *os.File }
+
+// NewChildLog makes an empty log in the test's temporary directory.
+func NewChildLog(t testing.TB) *ChildLog {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "child-*.log")
+	if err != nil {
+		t.Fatalf("testenv: child log: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &ChildLog{f: f}
+}
+
+// File is what to hand to exec.Cmd's Stdout or Stderr.
+func (l *ChildLog) File() *os.File { return l.f }
+
+// String is everything written so far.
+func (l *ChildLog) String() string {
+	b, err := os.ReadFile(l.f.Name())
+	if err != nil {
+		return fmt.Sprintf("(child log unreadable: %v)", err)
+	}
+	return string(b)
+}

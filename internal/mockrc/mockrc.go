@@ -125,6 +125,12 @@ type Fault struct {
 	// Delay waits before answering; negative waits until the client gives
 	// up (the request's context ends) and then writes nothing.
 	Delay time.Duration
+	// Hung, if set, is called once a negative Delay begins (for
+	// AfterSuccess: after the real answer was made, so a refresh has
+	// rotated). A test gives up on the request there, deterministically,
+	// instead of racing a short client timeout against the request's
+	// arrival on a loaded machine.
+	Hung func(r *http.Request)
 	// AfterSuccess handles the request for real first (a refresh rotates,
 	// a code is consumed), then applies Delay and Status: "rotated, but the
 	// client never saw the answer".
@@ -256,7 +262,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// (and cancels r.Context) only once the body has been read.
 	_ = r.ParseForm()
 	if !fault.AfterSuccess {
-		if !wait(r, fault.Delay) {
+		if !wait(r, fault) {
 			return
 		}
 		if fault.Status != 0 {
@@ -268,7 +274,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := httptest.NewRecorder()
 	s.route(rec, r)
-	if !wait(r, fault.Delay) {
+	if !wait(r, fault) {
 		return
 	}
 	if fault.Status != 0 {
@@ -282,13 +288,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(rec.Body.Bytes())
 }
 
-// wait sleeps d (forever when negative) unless the client gives up first;
-// it reports whether to go on answering.
-func wait(r *http.Request, d time.Duration) bool {
+// wait sleeps f.Delay (forever when negative, after calling f.Hung)
+// unless the client gives up first; it reports whether to go on answering.
+func wait(r *http.Request, f Fault) bool {
+	d := f.Delay
 	if d == 0 {
 		return true
 	}
 	if d < 0 {
+		if f.Hung != nil {
+			f.Hung(r)
+		}
 		<-r.Context().Done()
 		return false
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -110,7 +109,7 @@ func TestCallbackWarmCalls(t *testing.T) {
 	m.AppKeyARN = appKeyARN
 	h := NewHandler(cfg, store, m)
 	h.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	h.HTTPClient = &http.Client{Timeout: answerTimeout}
 
 	for _, warm := range []bool{false, true} {
 		tok, err := connect.Token(testAppKey, "user-1", connect.Options{})

@@ -234,7 +234,7 @@ func newRig(t *testing.T, newStore func(*testing.T) Store, extraEnv ...string) *
 	r.h = NewHandler(cfg, r.store, secrets)
 	r.h.Now = func() time.Time { return r.now }
 	r.h.Log = slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r.h.HTTPClient = &http.Client{Timeout: 2 * time.Second}
+	r.h.HTTPClient = &http.Client{Timeout: answerTimeout}
 	t.Cleanup(func() { r.checkLogs(t) })
 	return r
 }

@@ -25,7 +25,7 @@ func TestParseRetryAfterIsCapped(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := parseRetryAfter(tt.value); got != tt.want {
+			if got := parseRetryAfter(tt.value, time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)); got != tt.want {
 				t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.value, got, tt.want)
 			}
 		})

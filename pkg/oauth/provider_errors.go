@@ -40,9 +40,10 @@ const (
 	failTokenKey           = "token_key_unusable" // a stored token does not open: no provider call made
 )
 
-// classifyTokenError reads x/oauth2's error. It never keeps the response
-// body beyond the provider's error codes.
-func classifyTokenError(err error) tokenFailure {
+// classifyTokenError reads x/oauth2's error, reading a Retry-After date
+// against now. It never keeps the response body beyond the provider's
+// error codes.
+func classifyTokenError(err error, now time.Time) tokenFailure {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		f := tokenFailure{code: safeCode(re.ErrorCode), description: safeDescription(re.ErrorDescription)}
@@ -54,7 +55,7 @@ func classifyTokenError(err error) tokenFailure {
 		}
 		if re.Response != nil {
 			f.status = re.Response.StatusCode
-			f.retryAfter = parseRetryAfter(re.Response.Header.Get("Retry-After"))
+			f.retryAfter = parseRetryAfter(re.Response.Header.Get("Retry-After"), now)
 		}
 		f.providerID = ringCentralErrorCode(re.Body)
 		switch {
@@ -151,7 +152,7 @@ const (
 // tokenFailure classifies err from a token call of the given grant type,
 // noting how the client authenticated (for the fix).
 func (h *Handler) tokenFailure(err error, grant string) tokenFailure {
-	f := classifyTokenError(err)
+	f := classifyTokenError(err, h.Now())
 	f.grant = grant
 	f.authStyle = authStyleName(h.Config.Provider.Endpoint.AuthStyle)
 	return f
@@ -259,10 +260,10 @@ func ringCentralMessage(body []byte) string {
 	return safeDescription(b.Errors[0].Message)
 }
 
-// parseRetryAfter reads Retry-After as seconds or an HTTP date, capped at
-// MaxRetryAfter (a number too large for any integer type too); 0 if absent,
+// parseRetryAfter reads Retry-After as seconds or an HTTP date (read
+// against now, the handler's clock), capped at MaxRetryAfter (a number too large for any integer type too); 0 if absent,
 // negative or unreadable.
-func parseRetryAfter(v string) time.Duration {
+func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
@@ -274,7 +275,7 @@ func parseRetryAfter(v string) time.Duration {
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
+		if d := t.Sub(now); d > 0 {
 			return min(d, MaxRetryAfter)
 		}
 	}

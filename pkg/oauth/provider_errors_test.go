@@ -91,28 +91,35 @@ func TestClassifyTokenError(t *testing.T) {
 			if err == nil {
 				t.Fatal("Exchange: no error")
 			}
-			if got := classifyTokenError(err); got != tt.want {
+			if got := classifyTokenError(err, time.Now()); got != tt.want {
 				t.Errorf("classifyTokenError = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
-	if got := classifyTokenError(errors.New("boom")); got.kind != failBadResponse {
+	if got := classifyTokenError(errors.New("boom"), time.Now()); got.kind != failBadResponse {
 		t.Errorf("plain error: kind %q", got.kind)
 	}
 }
 
+// TestParseRetryAfter: an HTTP date is read against the given clock (the
+// handler's), never the wall clock, so the answer is exact.
 func TestParseRetryAfter(t *testing.T) {
-	if got := parseRetryAfter("7"); got != 7*time.Second {
-		t.Errorf("parseRetryAfter(7) = %v", got)
+	now := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	tests := []struct {
+		value string
+		want  time.Duration
+	}{
+		{"7", 7 * time.Second},
+		{"", 0},
+		{"soon", 0},
+		{now.Add(2 * time.Minute).Format(http.TimeFormat), 2 * time.Minute},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		{now.Format(http.TimeFormat), 0},
 	}
-	if got := parseRetryAfter(""); got != 0 {
-		t.Errorf("parseRetryAfter('') = %v", got)
-	}
-	if got := parseRetryAfter("soon"); got != 0 {
-		t.Errorf("parseRetryAfter(soon) = %v", got)
-	}
-	if got := parseRetryAfter(time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat)); got < 110*time.Second || got > 2*time.Minute {
-		t.Errorf("parseRetryAfter(date) = %v, want about two minutes", got)
+	for _, tt := range tests {
+		if got := parseRetryAfter(tt.value, now); got != tt.want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.value, got, tt.want)
+		}
 	}
 }
 

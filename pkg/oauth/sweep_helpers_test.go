@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"io"
@@ -29,6 +30,12 @@ import (
 
 const testTokenKey = Secret("0123456789abcdef0123456789abcdef-sweep-tests")
 
+// answerTimeout is the client timeout of the test handlers: a bound a real
+// answer from a stand-in never reaches, even on a loaded 2-core machine
+// under -race (where a loopback answer can take seconds). Only an endpoint
+// scripted to hang gets a short timeout, and only for that request.
+const answerTimeout = 30 * time.Second
+
 type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -37,6 +44,14 @@ type fakeClock struct {
 // newFakeClock starts at the wall clock's second (so context deadlines
 // relative to it are meaningful) and only moves when told.
 func newFakeClock() *fakeClock { return &fakeClock{t: time.Now().Truncate(time.Second)} }
+
+// newAheadClock starts an hour ahead of the wall clock: a context deadline
+// set a few minutes from it is what the sweep plans against (on this clock)
+// and never expires in real time while the test runs, however loaded the
+// machine.
+func newAheadClock() *fakeClock {
+	return &fakeClock{t: time.Now().Add(time.Hour).Truncate(time.Second)}
+}
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
@@ -80,7 +95,8 @@ func newTestSecrets(t testing.TB, client string) *sweepTestSecrets {
 }
 
 // newTestHandler builds a Handler on store for a provider at tokenURL with
-// a fake clock, a 1-second provider timeout and captured logs and metrics.
+// a fake clock, answerTimeout as the provider timeout and captured logs and
+// metrics.
 func newTestHandler(t testing.TB, store Store, providerName, tokenURL, revokeURL, clientID, clientSecret string) (*Handler, *fakeClock, *testenv.Buffer, *testenv.Buffer) {
 	t.Helper()
 	clock := newFakeClock()
@@ -100,7 +116,7 @@ func newTestHandler(t testing.TB, store Store, providerName, tokenURL, revokeURL
 		},
 		Store:      store,
 		Secrets:    newTestSecrets(t, clientSecret),
-		HTTPClient: &http.Client{Timeout: time.Second},
+		HTTPClient: &http.Client{Timeout: answerTimeout},
 		Log:        slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:        clock.Now,
 		Sleep:      clock.Sleep,
@@ -206,6 +222,7 @@ func seedConnection(t testing.TB, h *Handler, account string, accessExp, refresh
 // ---- mockrc rig ----
 
 type rcRig struct {
+	cut     *hangCutter
 	h       *Handler
 	rc      *mockrc.Server
 	srv     *httptest.Server
@@ -234,23 +251,74 @@ func newRCRig(t *testing.T, store Store, opts mockrc.Options) *rcRig {
 		r.srv.URL+mockrc.RevokePath, mockrc.DefaultClientID, mockrc.DefaultClientSecret)
 	clk = clock
 	h.Config.Provider.AccountField = "owner_id"
-	// A real answer gets the production bound, so a loaded machine cannot
-	// turn it into a timeout; script shortens it for a scripted hang.
-	h.HTTPClient = &http.Client{Timeout: ProviderTimeout}
+	// Every answer gets answerTimeout, so a loaded machine cannot turn a
+	// real answer into a timeout; a scripted hang is cut by r.cut instead.
+	r.cut = &hangCutter{cancels: map[string]context.CancelCauseFunc{}}
+	h.HTTPClient = &http.Client{Timeout: answerTimeout, Transport: r.cut}
 	r.h, r.clock, r.logs, r.metrics = h, clock, logs, metrics
 	return r
 }
 
-// script scripts mockrc's token endpoint. A hang (Delay < 0) always ends
-// in the client's timeout, so the timeout is made short for it (the wait
-// is real time).
+// script scripts mockrc's token endpoint. A hang (Delay < 0) ends as a
+// client timeout does, at the moment mockrc starts hanging (after the
+// rotation, for AfterSuccess): neither a timeout that load can fire before
+// the request arrives nor one that cuts the real answers after it.
 func (r *rcRig) script(faults ...mockrc.Fault) {
-	for _, f := range faults {
-		if f.Delay < 0 {
-			r.h.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond}
+	for i := range faults {
+		if faults[i].Delay < 0 {
+			faults[i].Hung = r.cut.cut
 		}
 	}
 	r.rc.Script(mockrc.TokenPath, faults...)
+}
+
+// hangCutter is the rig's HTTP transport: it tags each request so that
+// mockrc's Fault.Hung can end that one request with errProviderHung, as
+// the client's timeout would end a hanging provider's.
+type hangCutter struct {
+	mu      sync.Mutex
+	seq     int
+	cancels map[string]context.CancelCauseFunc
+}
+
+const hangCutterHeader = "X-Test-Request"
+
+// errProviderHung is what a cut request fails with: a net.Error that is a
+// timeout, like http.Client's own "Client.Timeout exceeded".
+var errProviderHung error = providerHung{}
+
+type providerHung struct{}
+
+func (providerHung) Error() string {
+	return "test: the provider hangs (given up as a client timeout would)"
+}
+func (providerHung) Timeout() bool   { return true }
+func (providerHung) Temporary() bool { return true }
+
+func (c *hangCutter) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(req.Context())
+	c.mu.Lock()
+	c.seq++
+	id := strconv.Itoa(c.seq)
+	c.cancels[id] = cancel
+	c.mu.Unlock()
+	req = req.Clone(ctx)
+	req.Header.Set(hangCutterHeader, id)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil && errors.Is(context.Cause(ctx), errProviderHung) {
+		return nil, errProviderHung
+	}
+	return resp, err
+}
+
+// cut ends the request r (as mockrc received it) with errProviderHung.
+func (c *hangCutter) cut(r *http.Request) {
+	c.mu.Lock()
+	cancel := c.cancels[r.Header.Get(hangCutterHeader)]
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel(errProviderHung)
+	}
 }
 
 // connect runs the authorization code flow at mockrc for account (the

@@ -157,7 +157,6 @@ func TestSweepOIDC(t *testing.T) {
 	})
 	h, _, logs, _ := newTestHandler(t, NewMemoryStore(), PresetGeneric, o.TokenURL, o.RevokeURL, o.ClientID, o.ClientSecret)
 	h.Now, h.Sleep = time.Now, nil // oidc-provider keeps real time
-	h.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	h.Config.Provider.Endpoint.AuthURL = o.AuthURL
 	h.Config.Provider.AccountField = "owner_id"
 	h.Config.KeepaliveMargin = 8 * 24 * time.Hour // always due: forces the refresh

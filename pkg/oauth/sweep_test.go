@@ -416,9 +416,9 @@ func TestSweepInvalidGrantAfterAnotherWriter(t *testing.T) {
 	r.connect(t, "1001")
 	r.clock.Advance(5*24*time.Hour + time.Second)
 	other := &Handler{Config: r.h.Config, Store: r.h.Store, Secrets: r.h.Secrets, Log: r.h.Log,
-		HTTPClient: &http.Client{Timeout: time.Second}, Now: r.h.Now, Sleep: r.h.Sleep}
+		HTTPClient: &http.Client{Timeout: answerTimeout}, Now: r.h.Now, Sleep: r.h.Sleep}
 	var once atomic.Bool
-	r.h.HTTPClient = &http.Client{Timeout: time.Second, Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+	r.h.HTTPClient = &http.Client{Timeout: answerTimeout, Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		if once.CompareAndSwap(false, true) {
 			r.clock.Advance(LeaseDuration + time.Second)
 			ctx := context.Background()
@@ -448,14 +448,15 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// TestSweepDeadline: with a provider taking 7 s (on the clock) and 30 s
-// left, the sweep takes work while 8 s (1 s timeout + 5 s write + 2 s
-// margin) remain, then stops cleanly.
+// TestSweepDeadline: with a provider taking 7 s (on the clock), the sweep
+// takes work while its budget (provider timeout + 5 s write + 2 s margin)
+// remains before the deadline, then stops cleanly.
 func TestSweepDeadline(t *testing.T) {
-	clock := newFakeClock()
+	const step = 7 * time.Second // each provider call, on the clock
+	clock := newAheadClock()
 	p := newCountingProvider(clock.Now)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		clock.Advance(7 * time.Second)
+		clock.Advance(step)
 		p.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
@@ -466,13 +467,14 @@ func TestSweepDeadline(t *testing.T) {
 	for i := range 6 {
 		seedConnection(t, h, fmt.Sprint("acct-", i), now.Add(time.Hour), now.Add(24*time.Hour+time.Duration(i)*time.Minute), now.Add(-time.Minute))
 	}
+	budget := h.providerTimeout() + writeBudget + stopMargin
 	tests := []struct {
 		name      string
 		left      time.Duration
 		refreshed int
 	}{
-		{"too little time: no work", 7 * time.Second, 0},
-		{"30 s: four refreshes", 30 * time.Second, 4},
+		{"just under the budget: no work", budget - time.Second, 0},
+		{"the budget and three and a half calls: four refreshes", budget + 3*step + step/2, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -497,7 +499,7 @@ func TestSweepDeadline(t *testing.T) {
 // TestSweepRateLimit: with TOKEN_RATE_PER_MIN=5 the token calls (on the
 // clock) never exceed 5 in any minute, and the most urgent go first.
 func TestSweepRateLimit(t *testing.T) {
-	clock := newFakeClock()
+	clock := newAheadClock()
 	p := newCountingProvider(clock.Now)
 	srv := httptest.NewServer(p)
 	defer srv.Close()
@@ -511,7 +513,8 @@ func TestSweepRateLimit(t *testing.T) {
 		// Expiry order is the reverse of account order.
 		seedConnection(t, h, fmt.Sprintf("acct-%02d", i), now.Add(time.Hour), now.Add(48*time.Hour-time.Duration(i)*time.Minute), now.Add(-time.Minute))
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), now.Add(5*time.Minute))
+	const left = 5 * time.Minute
+	ctx, cancel := context.WithDeadline(context.Background(), now.Add(left))
 	defer cancel()
 	got, err := h.Sweep(ctx, SweepInput{})
 	if err != nil {
@@ -520,9 +523,12 @@ func TestSweepRateLimit(t *testing.T) {
 	if max := maxPerMinute(p.times); max > 5 {
 		t.Errorf("token calls in one minute: got %d, want at most 5", max)
 	}
-	// 5 min minus the 8 s stop budget at one call per 12 s: 25 calls.
-	if got.Refreshed < 24 || got.Refreshed > 25 {
-		t.Errorf("refreshed: got %d, want 24 or 25 (%+v)", got.Refreshed, got)
+	// 5 min minus the stop budget (provider timeout + 5 s write + 2 s
+	// margin) at one call per 12 s, the first at once.
+	budget := h.providerTimeout() + writeBudget + stopMargin
+	want := int((left-budget)/(12*time.Second)) + 1
+	if got.Refreshed < want-1 || got.Refreshed > want {
+		t.Errorf("refreshed: got %d, want %d or %d (%+v)", got.Refreshed, want-1, want, got)
 	}
 	for i, a := range p.order {
 		if want := fmt.Sprintf("acct-%02d", n-1-i); a != want {

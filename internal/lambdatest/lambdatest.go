@@ -102,8 +102,8 @@ type Emulator struct {
 	Started time.Time
 
 	cmd    *exec.Cmd
-	stdout testenv.Buffer // the function's output, with the emulator's START/END/REPORT lines
-	stderr testenv.Buffer // the emulator's own log
+	stdout *os.File // the function's output, with the emulator's START/END/REPORT lines
+	stderr *os.File // the emulator's own log
 	exited chan struct{}
 	client *http.Client
 }
@@ -111,6 +111,12 @@ type Emulator struct {
 // Start launches rie serving bootstrap with exactly env (plus the emulator's
 // addresses) on two free loopback ports. It does not wait: the first Invoke
 // retries until the emulator listens. The bootstrap starts at the first invoke.
+//
+// The emulator's output goes to two files next to bootstrap, which the
+// emulator writes directly; the function inherits the emulator's standard
+// output, so it writes there directly too. No pipe and no copying goroutine
+// stand between a line and the test: a line the function wrote before it
+// answered is in Stdout once Invoke returns.
 func Start(rie, bootstrap string, env []string) (*Emulator, error) {
 	apiPort, err := testenv.PickPort()
 	if err != nil {
@@ -125,15 +131,25 @@ func Start(rie, bootstrap string, env []string) (*Emulator, error) {
 		exited: make(chan struct{}),
 		client: &http.Client{},
 	}
+	dir := filepath.Dir(bootstrap)
+	if e.stdout, err = os.CreateTemp(dir, "emulator-stdout-*.log"); err != nil {
+		return nil, fmt.Errorf("lambdatest: %w", err)
+	}
+	if e.stderr, err = os.CreateTemp(dir, "emulator-stderr-*.log"); err != nil {
+		e.stdout.Close()
+		return nil, fmt.Errorf("lambdatest: %w", err)
+	}
 	e.cmd = exec.Command(rie,
 		"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(riePort),
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort),
 		bootstrap)
-	e.cmd.Dir = filepath.Dir(bootstrap)
+	e.cmd.Dir = dir
 	e.cmd.Env = env
-	e.cmd.Stdout, e.cmd.Stderr = &e.stdout, &e.stderr
+	e.cmd.Stdout, e.cmd.Stderr = e.stdout, e.stderr
 	e.Started = time.Now()
 	if err := e.cmd.Start(); err != nil {
+		e.stdout.Close()
+		e.stderr.Close()
 		return nil, fmt.Errorf("lambdatest: start %s: %w", rie, err)
 	}
 	go func() { _ = e.cmd.Wait(); close(e.exited) }()
@@ -143,9 +159,10 @@ func Start(rie, bootstrap string, env []string) (*Emulator, error) {
 // Invoke posts payload to the function and returns its response payload. A
 // function error (the runtime API's errorMessage/errorType answer), a
 // non-200 answer from the emulator or an emulator that exits is an error.
-// Until the emulator listens (at most 10 s), Invoke retries every 2 ms.
+// Until the emulator listens (at most 60 s: a loaded machine can be slow
+// to start it), Invoke retries every 2 ms.
 func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL+InvokePath, bytes.NewReader(payload))
 		if err != nil {
@@ -156,7 +173,7 @@ func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		if err != nil {
 			select {
 			case <-e.exited:
-				return nil, fmt.Errorf("lambdatest: emulator exited: %v\n%s", e.cmd.ProcessState, e.stderr.String())
+				return nil, fmt.Errorf("lambdatest: emulator exited: %v\n%s", e.cmd.ProcessState, e.Stderr())
 			default:
 			}
 			if !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
@@ -186,30 +203,43 @@ func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 
 // Stop ends the emulator and its bootstrap. The emulator runs the bootstrap
 // in a process group of its own and kills it when it gets SIGTERM, so Stop
-// asks politely first and kills only an emulator that does not exit.
+// asks politely first and kills only an emulator that does not exit. Its
+// output stays readable (Stdout, Stderr) until the bootstrap's directory
+// is removed.
 func (e *Emulator) Stop() {
 	_ = e.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-e.exited:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		_ = e.cmd.Process.Kill()
 		<-e.exited
 	}
+	e.stdout.Close()
+	e.stderr.Close()
 }
 
-// Stdout is what the emulator wrote to its standard output so far: the
-// function's log lines and the emulator's START, END and REPORT lines.
-func (e *Emulator) Stdout() string { return e.stdout.String() }
+// Stdout is what the emulator and the function wrote to standard output so
+// far: the function's log lines and the emulator's START, END and REPORT
+// lines.
+func (e *Emulator) Stdout() string { return readLog(e.stdout.Name()) }
 
 // Stderr is the emulator's own log so far.
-func (e *Emulator) Stderr() string { return e.stderr.String() }
+func (e *Emulator) Stderr() string { return readLog(e.stderr.Name()) }
+
+func readLog(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(emulator log unreadable: %v)", err)
+	}
+	return string(b)
+}
 
 var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 
 // InitDuration is the init phase the emulator measured for the bootstrap
 // (from its start to its first request for work), or 0 if not seen yet.
 func (e *Emulator) InitDuration() time.Duration {
-	m := initReport.FindStringSubmatch(e.stderr.String())
+	m := initReport.FindStringSubmatch(e.Stderr())
 	if m == nil {
 		return 0
 	}

@@ -1,16 +1,19 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
 )
+
+var motoListeningRE = regexp.MustCompile(`moto_serial listening on (127\.0\.0\.1:[0-9]+)`)
 
 var (
 	motoSerialOnce sync.Once
@@ -37,21 +40,17 @@ func MotoSerial(t testing.TB) string {
 }
 
 // StartMotoServer starts the serialised moto server (moto_serial.py) on a
-// free loopback port and waits until it answers. It exits when stop is
-// called or when this process exits (its stdin closes). For tests use
-// MotoSerial; this is for programs such as bench/coldstart.
+// free loopback port it takes itself (-p 0, named in its first line) and
+// waits until it answers. It exits when stop is called or when this
+// process exits (its stdin closes). For tests use MotoSerial; this is for
+// programs such as bench/coldstart.
 func StartMotoServer() (url string, stop func(), err error) {
 	script := filepath.Join(RepoRoot(), "internal", "testenv", "moto_serial.py")
 	logf, err := os.CreateTemp("", "moto-serial-*.log")
 	if err != nil {
 		return "", nil, err
 	}
-	p, err := PickPort()
-	if err != nil {
-		return "", nil, err
-	}
-	port := strconv.Itoa(p)
-	cmd := exec.Command("python3", script, "-H", "127.0.0.1", "-p", port)
+	cmd := exec.Command("python3", script, "-H", "127.0.0.1", "-p", "0")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -64,16 +63,25 @@ func StartMotoServer() (url string, stop func(), err error) {
 	go func() { _ = cmd.Wait(); close(exited) }()
 	stop = func() { stdin.Close(); _ = cmd.Process.Kill(); <-exited }
 
-	url = "http://127.0.0.1:" + port
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(60 * time.Second)
+	client := &http.Client{Timeout: 30 * time.Second}
+	deadline := time.Now().Add(startTimeout)
 	for {
-		resp, err := client.Get(url + "/moto-api/data.json")
-		if err == nil {
+		if url == "" {
+			b, _ := os.ReadFile(logf.Name())
+			if m := motoListeningRE.FindSubmatch(b); m != nil {
+				url = "http://" + string(m[1])
+			}
+		}
+		if url == "" {
+			err = errors.New("not listening yet")
+		} else if resp, gerr := client.Get(url + "/moto-api/data.json"); gerr != nil {
+			err = gerr
+		} else {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return url, stop, nil
 			}
+			err = fmt.Errorf("status %s", resp.Status)
 		}
 		select {
 		case <-exited:
@@ -84,7 +92,7 @@ func StartMotoServer() (url string, stop func(), err error) {
 		if time.Now().After(deadline) {
 			stop()
 			out, _ := os.ReadFile(logf.Name())
-			return "", nil, fmt.Errorf("moto_serial.py did not answer at %s:\n%s", url, out)
+			return "", nil, fmt.Errorf("moto_serial.py did not answer (at %q) within %v: %v\n%s", url, startTimeout, err, out)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

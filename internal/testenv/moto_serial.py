@@ -11,6 +11,10 @@ so requests run one at a time.
 
 Usage: python3 moto_serial.py -p PORT [-H HOST]
 
+-p 0 takes a free port (no pick-then-bind race with other processes); the
+first line on standard output, "moto_serial listening on HOST:PORT", names
+it.
+
 The server exits when its standard input reaches end of file, so it dies
 with the test binary that started it (which holds the other end of a pipe).
 """
@@ -21,7 +25,7 @@ import sys
 import threading
 
 from moto.server import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 
 class Serialised:
@@ -56,11 +60,13 @@ def main():
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args()
-    os.environ.setdefault("MOTO_PORT", str(args.port))
 
     threading.Thread(target=exit_on_stdin_eof, daemon=True).start()
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, Serialised(app), threaded=True)
+    server = make_server(args.host, args.port, Serialised(app), threaded=True)
+    os.environ.setdefault("MOTO_PORT", str(server.port))
+    print(f"moto_serial listening on {args.host}:{server.port}", flush=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -135,9 +135,10 @@ func StartOIDC(t testing.TB, opts OIDCOptions) *OIDC {
 		t.Fatalf("testenv: oidc config: %v", err)
 	}
 
-	port := FreePort(t)
-	o.URL = "http://127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command("node", filepath.Join(dir, "server.mjs"), "--port", strconv.Itoa(port), "--config", string(cfgJSON))
+	// --port 0: the stand-in takes a free port itself and names it in its
+	// "listening" line (no port picked here that another process could
+	// take before node binds it).
+	cmd := exec.Command("node", filepath.Join(dir, "server.mjs"), "--port", "0", "--config", string(cfgJSON))
 	cmd.Stdout, cmd.Stderr = o.log.File(), o.log.File()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("testenv: start node (oidc-provider stand-in): %v (`make test` checks the tools it needs)", err)
@@ -152,6 +153,7 @@ func StartOIDC(t testing.TB, opts OIDCOptions) *OIDC {
 		}
 	})
 
+	o.URL = o.listening(t, exited)
 	disc := o.discover(t, exited)
 	if disc.Issuer != o.URL {
 		t.Fatalf("testenv: oidc issuer = %q, want %q", disc.Issuer, o.URL)
@@ -176,12 +178,39 @@ type discovery struct {
 	UserinfoEndpoint      string `json:"userinfo_endpoint"`
 }
 
-// discover polls the discovery document until the server answers, the
-// process exits, or 30 seconds pass.
+// startTimeout bounds a stand-in's start: node loading oidc-provider, or
+// python loading moto, can take a minute on a loaded machine.
+const startTimeout = 120 * time.Second
+
+var listeningRE = regexp.MustCompile(`oidc stand-in listening, issuer (http://127\.0\.0\.1:[0-9]+),`)
+
+// listening waits (up to startTimeout) for the stand-in's "listening" line
+// and returns the issuer it names; it fails the test if the process exits
+// first.
+func (o *OIDC) listening(t testing.TB, exited <-chan struct{}) string {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if m := listeningRE.FindStringSubmatch(o.log.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case <-exited:
+			t.Fatalf("testenv: oidc-provider stand-in exited before listening:\n%s", o.log.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: oidc-provider stand-in not listening after %v:\n%s", startTimeout, o.log.String())
+		}
+	}
+}
+
+// discover reads the discovery document of the listening server (a few
+// tries if the connection fails; each answer may take 30 s).
 func (o *OIDC) discover(t testing.TB, exited <-chan struct{}) discovery {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(startTimeout)
+	client := &http.Client{Timeout: 30 * time.Second}
 	for {
 		resp, err := client.Get(o.URL + "/.well-known/openid-configuration")
 		if err == nil {

@@ -48,7 +48,7 @@ func (o *OIDC) drive(t testing.TB, authorizeURL, account string, abort bool) *ur
 	}
 	client := &http.Client{
 		Jar:     jar,
-		Timeout: 10 * time.Second,
+		Timeout: 60 * time.Second, // a real answer: generous, for a loaded machine
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},

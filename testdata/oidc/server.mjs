@@ -6,7 +6,9 @@
 //     "client_id":"app","client_secret":"s3cret",
 //     "redirect_uris":["http://127.0.0.1:8080/callback"]}]}'
 //
-// --port N        listen on 127.0.0.1:N; the issuer is http://127.0.0.1:N
+// --port N        listen on 127.0.0.1:N; the issuer is http://127.0.0.1:N.
+//                 0 takes a free port (no pick-then-bind race with other
+//                 processes); the "listening, issuer URL" line names it.
 // --config JSON   (or --config @file.json) with these keys:
 //   clients: [{client_id, client_secret, redirect_uris,
 //              grant_types (default ["authorization_code","refresh_token"]),
@@ -50,6 +52,7 @@
 
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 
 import Provider from 'oidc-provider';
@@ -67,7 +70,7 @@ function fail(msg) {
 }
 
 const port = Number(args.port);
-if (!Number.isInteger(port) || port <= 0 || port > 65535) fail('--port N is required');
+if (args.port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) fail('--port N is required (0: a free port)');
 if (!args.config) fail('--config JSON (or @file) is required');
 let config;
 try {
@@ -97,7 +100,14 @@ const clients = config.clients.map((c) => {
 
 const accessTokenTTL = config.access_token_ttl ?? 3600;
 const refreshTokenTTL = config.refresh_token_ttl ?? 14 * 24 * 3600;
-const issuer = `http://127.0.0.1:${port}`;
+// Listen first (the port may be 0), then build the provider for the issuer
+// on the port taken. Nothing answers before the "listening" line.
+const server = createServer();
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(port, '127.0.0.1', resolve);
+}).catch((err) => fail(`listen on 127.0.0.1:${port}: ${err.message}`));
+const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {
   clients,
@@ -207,6 +217,5 @@ for (const event of ['grant.success', 'grant.error', 'authorization.error', 'rev
   });
 }
 
-provider.listen(port, '127.0.0.1', () => {
-  console.log(`oidc stand-in listening, issuer ${issuer}, clients ${clients.map((c) => c.client_id).join(',')}`);
-});
+server.on('request', provider.callback());
+console.log(`oidc stand-in listening, issuer ${issuer}, clients ${clients.map((c) => c.client_id).join(',')}`);

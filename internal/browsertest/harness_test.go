@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,12 +28,14 @@ import (
 )
 
 const (
-	// actionTimeout bounds one browser step (a click, a wait for a page).
-	actionTimeout = 20 * time.Second
+	// actionTimeout bounds one browser step (a click, a wait for a page):
+	// generous, as a loaded machine can take many seconds for a page that
+	// crosses the dev server and a provider.
+	actionTimeout = 60 * time.Second
 	// pollEvery is the short polling interval of waitPage.
 	pollEvery = 25 * time.Millisecond
 	// startTimeout bounds the dev server's start (its binary is built first).
-	startTimeout = 60 * time.Second
+	startTimeout = 120 * time.Second
 )
 
 func TestMain(m *testing.M) {
@@ -90,8 +93,10 @@ type devServer struct {
 	logs *testenv.ChildLog
 }
 
-// startDev runs `oauthfn dev -addr host:<free port>` with exactly env (plus
-// PATH, HOME and TMPDIR) and waits for its startup line.
+// startDev runs `oauthfn dev -addr host:port` with exactly env (plus PATH,
+// HOME and TMPDIR) and waits for its startup line. Port 0 lets the dev
+// server take a free port itself (no pick-then-bind race); its URL is then
+// read from the startup line.
 func startDev(t *testing.T, host string, port int, env map[string]string, args ...string) *devServer {
 	t.Helper()
 	bin := devBinary(t)
@@ -141,6 +146,11 @@ func startDev(t *testing.T, host string, port int, env map[string]string, args .
 	})
 	select {
 	case line := <-ready:
+		if port == 0 {
+			if m := startupURL.FindStringSubmatch(line); m != nil && m[1] == host {
+				ds.URL = "http://" + m[1] + ":" + m[2]
+			}
+		}
 		if !strings.Contains(line, "oauthfn dev: open "+ds.URL+"/") {
 			t.Fatalf("browsertest: dev server said %q, want its startup line for %s", line, ds.URL)
 		}
@@ -152,10 +162,14 @@ func startDev(t *testing.T, host string, port int, env map[string]string, args .
 	return ds
 }
 
-// startMockDev starts the dev server with its built-in mock provider.
+// startupURL reads host and port from the dev server's startup line.
+var startupURL = regexp.MustCompile(`^oauthfn dev: open http://([a-z0-9.]+):([0-9]+)/ `)
+
+// startMockDev starts the dev server with its built-in mock provider on a
+// port it takes itself.
 func startMockDev(t *testing.T) *devServer {
 	t.Helper()
-	return startDev(t, "localhost", testenv.FreePort(t), nil)
+	return startDev(t, "localhost", 0, nil)
 }
 
 // oidcDev is the dev server (on localhost) in front of oidc-provider (on
@@ -167,6 +181,10 @@ type oidcDev struct {
 
 func startOIDCDev(t *testing.T) oidcDev {
 	t.Helper()
+	// The redirect URI is registered at oidc-provider before the dev server
+	// starts (and the dev server needs oidc-provider's URLs), so its port is
+	// picked here: a port freed a moment ago, taken by another process
+	// only in the rare case the dev server then fails to start, loudly.
 	port := testenv.FreePort(t)
 	redirect := "http://localhost:" + strconv.Itoa(port) + "/callback"
 	o := testenv.StartOIDC(t, testenv.OIDCOptions{RedirectURIs: []string{redirect}})
@@ -322,64 +340,83 @@ func openTab(t *testing.T, ctx context.Context) *tab {
 		t.Fatalf("browsertest: open tab: %v", err)
 	}
 	tb := &tab{t: t, ctx: ctx, urls: map[string][]string{}, sent: map[string][][]string{}}
-	responses := chromedp.Events(ctx, network.ResponseReceived)
-	requests := chromedp.Events(ctx, network.RequestWillBeSent)
-	extra := chromedp.Events(ctx, network.RequestWillBeSentExtraInfo)
-	go func() {
-		for ev, err := range responses {
-			if err != nil {
-				return
-			}
+	// Listen, not chromedp.Events: Listen records each event on the
+	// goroutine that reads the browser's messages, before it reads the
+	// next one, so an event the browser sent before answering a command
+	// (a document's response before the page can be evaluated) is recorded
+	// by the time that command returns. Events' iterators deliver from a
+	// queue on another goroutine: lastDocument could miss the page the tab
+	// already shows.
+	err := chromedp.Listen(ctx, func(ev any) {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventResponseReceived:
 			if ev.Type == network.ResourceTypeDocument {
-				tb.mu.Lock()
 				tb.docs = append(tb.docs, document{URL: ev.Response.URL, Status: ev.Response.Status})
-				tb.mu.Unlock()
 			}
-		}
-	}()
-	go func() {
-		for ev, err := range requests {
-			if err != nil {
-				return
-			}
-			tb.mu.Lock()
+		case *network.EventRequestWillBeSent:
 			tb.urls[string(ev.RequestID)] = append(tb.urls[string(ev.RequestID)], ev.Request.URL)
-			tb.mu.Unlock()
-		}
-	}()
-	go func() {
-		for ev, err := range extra {
-			if err != nil {
-				return
-			}
+		case *network.EventRequestWillBeSentExtraInfo:
 			var names []string
 			for _, c := range ev.AssociatedCookies {
 				if len(c.BlockedReasons) == 0 && c.Cookie != nil {
 					names = append(names, c.Cookie.Name)
 				}
 			}
-			tb.mu.Lock()
 			tb.sent[string(ev.RequestID)] = append(tb.sent[string(ev.RequestID)], names)
-			tb.mu.Unlock()
 		}
-	}()
+	})
+	if err != nil {
+		t.Fatalf("browsertest: listen to the tab's network events: %v", err)
+	}
 	return tb
 }
 
 // cookiesSentTo lists, for each request whose URL starts with prefix (each
 // hop of a redirect chain counts), the names of the cookies Chromium sent.
+// Chromium reports them in an event of their own
+// (requestWillBeSentExtraInfo) that may come after the page has loaded, so
+// it waits (up to actionTimeout) until every such hop has its report: a hop
+// is never left out for being early, which would let a check that a cookie
+// was not sent pass without looking.
 func (tb *tab) cookiesSentTo(prefix string) [][]string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	var out [][]string
-	for id, urls := range tb.urls {
-		for i, u := range urls {
-			if strings.HasPrefix(u, prefix) && i < len(tb.sent[id]) {
-				out = append(out, tb.sent[id][i])
-			}
+	tb.t.Helper()
+	deadline := time.Now().Add(actionTimeout)
+	for {
+		out, missing := tb.sentTo(prefix)
+		if missing == 0 {
+			return out
+		}
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("requests to %s: Chromium reported no cookies for %d of them after %v", prefix, missing, actionTimeout)
+		}
+		select {
+		case <-tb.ctx.Done():
+			tb.t.Fatalf("cookies sent to %s: %v", prefix, tb.ctx.Err())
+		case <-time.After(pollEvery):
 		}
 	}
-	return out
+}
+
+// sentTo is cookiesSentTo's one look: the cookie names of each hop to
+// prefix reported so far, and how many hops have no report yet.
+func (tb *tab) sentTo(prefix string) (out [][]string, missing int) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for id, urls := range tb.urls {
+		for i, u := range urls {
+			if !strings.HasPrefix(u, prefix) {
+				continue
+			}
+			if i >= len(tb.sent[id]) {
+				missing++
+				continue
+			}
+			out = append(out, tb.sent[id][i])
+		}
+	}
+	return out, missing
 }
 
 // lastDocument is the newest top-level page response.

@@ -517,6 +517,30 @@ func (tb *tab) waitPage(pages map[string]string) string {
 	return ""
 }
 
+// waitHost waits (every pollEvery, up to actionTimeout) until the tab shows
+// a loaded page from host: after back() the previous page answers every
+// selector until the navigation commits.
+func (tb *tab) waitHost(host string) {
+	tb.t.Helper()
+	want, _ := json.Marshal(host)
+	js := `document.readyState !== "loading" && location.host === ` + string(want)
+	deadline := time.Now().Add(actionTimeout)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(tb.ctx, 2*time.Second)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		cancel()
+		if err == nil && got {
+			return
+		}
+		select {
+		case <-tb.ctx.Done():
+			tb.t.Fatalf("waiting for a page from %s: %v", host, tb.ctx.Err())
+		case <-time.After(pollEvery):
+		}
+	}
+	tb.t.Fatalf("no page from %s after %v (at %s)", host, actionTimeout, tb.location())
+}
+
 // wait waits for a page with an element matching sel.
 func (tb *tab) wait(sel string) {
 	tb.t.Helper()

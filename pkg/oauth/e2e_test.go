@@ -289,6 +289,11 @@ func (s *stack) setup(t *testing.T, env map[string]string) *oauth.Handler {
 	}
 	h.Log = slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.HTTPClient.Transport = s.rec
+	// oidc-provider answers for real: bounds a loaded machine never
+	// reaches, for the token calls and for the replaced session's
+	// revocation (3 s in production).
+	h.HTTPClient.Timeout = 30 * time.Second
+	oauth.SetRevokeLimit(h, 30*time.Second)
 	return h
 }
 

@@ -44,6 +44,12 @@ type Handler struct {
 	// nil writes them to os.Stdout, where Lambda hands them to CloudWatch.
 	Metrics io.Writer
 
+	// revokeLimit, when set, replaces revokeTimeout as the bound of a
+	// revocation at /callback: tests whose revocation endpoint answers for
+	// real give a generous one (SetRevokeLimit in export_test.go), so a
+	// loaded machine cannot cut a real answer.
+	revokeLimit time.Duration
+
 	// pausedUntil (unix ms) is this execution environment's copy of a 429
 	// pause: with TOKEN_RATE_PER_MIN=0 there is no shared limiter item, so
 	// the pause holds only here.

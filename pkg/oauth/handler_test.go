@@ -235,6 +235,7 @@ func newRig(t *testing.T, newStore func(*testing.T) Store, extraEnv ...string) *
 	r.h.Now = func() time.Time { return r.now }
 	r.h.Log = slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r.h.HTTPClient = &http.Client{Timeout: answerTimeout}
+	r.h.revokeLimit = answerTimeout // a real revocation answer is never cut
 	t.Cleanup(func() { r.checkLogs(t) })
 	return r
 }

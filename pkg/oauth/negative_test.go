@@ -352,6 +352,7 @@ func TestCallbackRateLimitedPauses(t *testing.T) {
 // success.
 func TestRevokeReplacedIsBounded(t *testing.T) {
 	r := newRig(t, memoryStore)
+	r.h.revokeLimit = 0 // the production bound, revokeTimeout, cuts the scripted hang
 	resp, cookie := r.start(t, "")
 	if cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie); cb.StatusCode != 200 {
 		t.Fatalf("first connect = %d", cb.StatusCode)
@@ -397,7 +398,7 @@ func TestRevokeBudget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := revokeBudget(tt.deadline, now); got != tt.want {
+			if got := revokeBudget(tt.deadline, now, revokeTimeout); got != tt.want {
 				t.Errorf("revokeBudget = %v, want %v", got, tt.want)
 			}
 		})

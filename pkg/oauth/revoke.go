@@ -109,7 +109,11 @@ func (h *Handler) revokeReplaced(ctx context.Context, old *Connection) {
 // answer) and logs the outcome; what names the session in the log.
 func (h *Handler) revokeBounded(ctx context.Context, c *Connection, what string) {
 	deadline, _ := ctx.Deadline()
-	budget := revokeBudget(deadline, time.Now())
+	limit := revokeTimeout
+	if h.revokeLimit > 0 {
+		limit = h.revokeLimit
+	}
+	budget := revokeBudget(deadline, time.Now(), limit)
 	if budget <= 0 {
 		h.Log.WarnContext(ctx, "no time left to revoke the "+what+"; it expires on its own", "account_id", c.AccountID, "outcome", "revoke_skipped")
 		return
@@ -125,14 +129,14 @@ func (h *Handler) revokeBounded(ctx context.Context, c *Connection, what string)
 }
 
 // revokeBudget is the time a bounded revocation may take at now, given the
-// function's deadline (zero: none): revokeTimeout, less when the deadline
-// is nearer than revokeTimeout+revokeReserve; zero or less means no time.
+// function's deadline (zero: none): limit (revokeTimeout), less when the
+// deadline is nearer than limit+revokeReserve; zero or less means no time.
 // A context deadline is wall-clock time, hence time.Now, not h.Now.
-func revokeBudget(deadline, now time.Time) time.Duration {
+func revokeBudget(deadline, now time.Time, limit time.Duration) time.Duration {
 	if deadline.IsZero() {
-		return revokeTimeout
+		return limit
 	}
-	return min(revokeTimeout, deadline.Sub(now)-revokeReserve)
+	return min(limit, deadline.Sub(now)-revokeReserve)
 }
 
 // revokeSession revokes c's session at the provider: its refresh token

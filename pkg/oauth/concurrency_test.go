@@ -28,9 +28,18 @@ func TestConcurrentSweepsAndTokenSources(t *testing.T) {
 	// timeouts: give the provider 40 s (still under LeaseDuration minus the
 	// write budget, so refreshes are started).
 	h.HTTPClient = &http.Client{Timeout: 40 * time.Second}
+	// A caller that finds the lease held polls every pollInterval, at most
+	// maxPolls times (the clock stays put, so only the count ends its
+	// wait). Each wait is the real pollInterval, as in production: the
+	// holder gets maxPolls × 100 ms ≈ 45 s of real time to finish, which a
+	// loaded machine does not exhaust (1 ms waits gave it half a second).
 	h.Sleep = func(ctx context.Context, d time.Duration) error {
-		time.Sleep(time.Millisecond) // yield to the lease holder; the clock stays put
-		return ctx.Err()
+		select {
+		case <-time.After(d):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	h.Config.SweepConcurrency = 8
 	now := clock.Now()

@@ -47,6 +47,7 @@ func connected(t *testing.T) (*oauth.Handler, *mockrc.Server) {
 	h := oauth.NewHandler(cfg, oauth.NewMemoryStore(), testSecrets{sealer})
 	h.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	h.Metrics = io.Discard
+	h.HTTPClient = &http.Client{Timeout: 30 * time.Second} // mockrc answers for real: a bound load never reaches
 	ctx := context.Background()
 	auth, _ := h.Authorize(ctx, events.APIGatewayV2HTTPRequest{RawPath: "/authorize"})
 	loc, _ := url.Parse(auth.Headers["Location"])

@@ -699,7 +699,9 @@ func TestScript(t *testing.T) {
 		e := newEnv(t, mockrc.Options{GraceWindow: mockrc.NoGrace})
 		tok := e.connect("1001")
 		e.srv.Script(mockrc.TokenPath, mockrc.Fault{AfterSuccess: true, Delay: -1})
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		// Long enough for the request to reach the server on a loaded
+		// machine (a client that gives up before that rotates nothing).
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_, err := e.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 		if !errors.Is(err, context.DeadlineExceeded) {

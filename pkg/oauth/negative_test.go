@@ -347,9 +347,9 @@ func TestCallbackRateLimitedPauses(t *testing.T) {
 	}
 }
 
-// Revoking the replaced session never eats the time the callback needs to
-// answer: with the function's deadline near, a hanging revocation endpoint
-// is given up on and the browser still gets its success.
+// Revoking the replaced session never holds up the callback: a hanging
+// revocation endpoint is given up on and the browser still gets its
+// success.
 func TestRevokeReplacedIsBounded(t *testing.T) {
 	r := newRig(t, memoryStore)
 	resp, cookie := r.start(t, "")
@@ -360,7 +360,10 @@ func TestRevokeReplacedIsBounded(t *testing.T) {
 	defer close(r.prov.revokeHang)
 	resp, cookie = r.start(t, "")
 	query := r.prov.approve(t, resp.Headers["Location"])
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	// A deadline far enough that load cannot eat it: the hanging revocation
+	// is cut at revokeTimeout. How the budget shrinks as the deadline nears
+	// is TestRevokeBudget's, on fixed times.
+	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout+revokeReserve+20*time.Second)
 	defer cancel()
 	cb, err := r.h.Callback(ctx, apiRequest("/callback", query, cookie))
 	if err != nil || cb.StatusCode != 200 {
@@ -371,6 +374,33 @@ func TestRevokeReplacedIsBounded(t *testing.T) {
 	}
 	if r.prov.revokeCalls.Load() != 1 || !strings.Contains(r.logs.String(), "could not revoke the replaced session") {
 		t.Errorf("revoke calls %d; want 1, given up and logged", r.prov.revokeCalls.Load())
+	}
+}
+
+// TestRevokeBudget: the revocation's budget is revokeTimeout, shrinking
+// as the function's deadline nears so that revokeReserve is left for the
+// answer, and none at all when less than that is left.
+func TestRevokeBudget(t *testing.T) {
+	now := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		deadline time.Time
+		want     time.Duration
+	}{
+		{"no deadline", time.Time{}, revokeTimeout},
+		{"far", now.Add(time.Minute), revokeTimeout},
+		{"just enough", now.Add(revokeTimeout + revokeReserve), revokeTimeout},
+		{"near", now.Add(revokeReserve + 500*time.Millisecond), 500 * time.Millisecond},
+		{"only the reserve left", now.Add(revokeReserve), 0},
+		{"less than the reserve", now.Add(revokeReserve / 2), -revokeReserve / 2},
+		{"past", now.Add(-time.Second), -time.Second - revokeReserve},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := revokeBudget(tt.deadline, now); got != tt.want {
+				t.Errorf("revokeBudget = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -108,10 +108,8 @@ func (h *Handler) revokeReplaced(ctx context.Context, old *Connection) {
 // when the function's deadline is near, so the browser still gets its
 // answer) and logs the outcome; what names the session in the log.
 func (h *Handler) revokeBounded(ctx context.Context, c *Connection, what string) {
-	budget := revokeTimeout
-	if d, ok := ctx.Deadline(); ok {
-		budget = min(budget, time.Until(d)-revokeReserve)
-	}
+	deadline, _ := ctx.Deadline()
+	budget := revokeBudget(deadline, time.Now())
 	if budget <= 0 {
 		h.Log.WarnContext(ctx, "no time left to revoke the "+what+"; it expires on its own", "account_id", c.AccountID, "outcome", "revoke_skipped")
 		return
@@ -124,6 +122,17 @@ func (h *Handler) revokeBounded(ctx context.Context, c *Connection, what string)
 		return
 	}
 	h.Log.InfoContext(ctx, what+" revoked", "account_id", c.AccountID, "outcome", "revoked")
+}
+
+// revokeBudget is the time a bounded revocation may take at now, given the
+// function's deadline (zero: none): revokeTimeout, less when the deadline
+// is nearer than revokeTimeout+revokeReserve; zero or less means no time.
+// A context deadline is wall-clock time, hence time.Now, not h.Now.
+func revokeBudget(deadline, now time.Time) time.Duration {
+	if deadline.IsZero() {
+		return revokeTimeout
+	}
+	return min(revokeTimeout, deadline.Sub(now)-revokeReserve)
 }
 
 // revokeSession revokes c's session at the provider: its refresh token

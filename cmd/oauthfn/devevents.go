@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connevent"
 )
 
 // maxConsoleEvents is how many connection events the console keeps.
@@ -43,11 +44,11 @@ func (f *eventFeed) recent() []eventView {
 	return append([]eventView(nil), f.list...)
 }
 
-// onStoreChange runs the events function's mapping (oauth.Transition) on a
+// onStoreChange runs the events function's mapping (connevent.Transition) on a
 // change of the dev server's store, as the real function does on the
 // table's stream, and shows the event in the console and the log.
 func (ds *devServer) onStoreChange(rec events.DynamoDBEventRecord) {
-	ev, err := oauth.Transition(rec)
+	ev, err := connevent.Transition(rec)
 	if err != nil {
 		ds.Log.Error("connection event: stream record not understood", "err", err)
 		return
@@ -56,7 +57,7 @@ func (ds *devServer) onStoreChange(rec events.DynamoDBEventRecord) {
 		return
 	}
 	d := ev.Detail
-	ds.Log.Info("connection event", "detail_type", ev.DetailType, "source", oauth.EventSource, "account_id", d.AccountID,
+	ds.Log.Info("connection event", "detail_type", ev.DetailType, "source", connevent.Source, "account_id", d.AccountID,
 		"end_user", d.EndUser, "status", d.Status, "reason", d.Reason, "event_id", d.EventID)
 	ds.Events.add(eventView{At: d.At, DetailType: ev.DetailType, Account: d.Provider + "/" + d.AccountID, EndUser: d.EndUser,
 		PreviousEndUser: d.PreviousEndUser, Status: d.Status, Reason: d.Reason, EventID: d.EventID, Version: d.Version})

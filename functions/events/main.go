@@ -1,7 +1,8 @@
 // Command events is the stream Lambda: the table's DynamoDB stream
 // (NEW_AND_OLD_IMAGES) -> connection events on EventBridge
-// (EVENT_BUS_NAME). All logic lives in pkg/oauth (Transition) and
-// pkg/oauth/eventbus.
+// (EVENT_BUS_NAME). All logic lives in pkg/oauth/connevent (Transition) and
+// pkg/oauth/eventbus; it links neither pkg/oauth nor the DynamoDB and
+// Secrets Manager clients.
 package main
 
 import (
@@ -14,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/oauthfn/oauthfn/internal/awsenv"
-	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/internal/loglevel"
 	"github.com/oauthfn/oauthfn/pkg/oauth/eventbus"
 )
 
@@ -28,6 +29,6 @@ func main() {
 		slog.Error("events: cannot start", "err", err)
 		os.Exit(1)
 	}
-	log := slog.New(oauth.LevelFilter(lambdacontext.NewLogHandler(), cfg.LogLevel))
+	log := slog.New(loglevel.Filter(lambdacontext.NewLogHandler(), cfg.LogLevel))
 	lambda.Start(eventbus.New(eventbridge.NewFromConfig(awsCfg), cfg, log).HandleStream)
 }

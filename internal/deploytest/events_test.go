@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connevent"
 )
 
 const bindingCookie = "__Host-oauthfn"
@@ -257,12 +258,12 @@ func TestStreamEvent(t *testing.T) {
 	if err := json.Unmarshal(readRepoFile(t, "events/stream.json"), &ev); err != nil {
 		t.Fatalf("events/stream.json: %v", err)
 	}
-	want := []string{oauth.EventConnected, oauth.EventReauthRequired}
+	want := []string{connevent.Connected, connevent.ReauthRequired}
 	if len(ev.Records) != len(want) {
 		t.Fatalf("records: got %d, want %d", len(ev.Records), len(want))
 	}
 	for i, rec := range ev.Records {
-		got, err := oauth.Transition(rec)
+		got, err := connevent.Transition(rec)
 		if err != nil || got == nil || got.DetailType != want[i] {
 			t.Errorf("record %d: got %+v, %v; want %s", i, got, err, want[i])
 		}

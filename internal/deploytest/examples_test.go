@@ -8,7 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connevent"
 )
 
 // TestEventBridgeExample: examples/eventbridge/reauth-required.yaml is
@@ -38,10 +38,10 @@ func TestEventBridgeExample(t *testing.T) {
 	matches := func(source, detailType string) bool {
 		return slices.Contains(list(pattern["source"]), source) && slices.Contains(list(pattern["detail-type"]), detailType)
 	}
-	for _, dt := range []string{oauth.EventConnected, oauth.EventReauthRequired, oauth.EventRefreshFailing, oauth.EventDisconnected, oauth.EventExpired} {
-		want := dt == oauth.EventReauthRequired
-		if got := matches(oauth.EventSource, dt); got != want {
-			t.Errorf("pattern %v on %s/%s: matches %v, want %v", pattern, oauth.EventSource, dt, got, want)
+	for _, dt := range []string{connevent.Connected, connevent.ReauthRequired, connevent.RefreshFailing, connevent.Disconnected, connevent.Expired} {
+		want := dt == connevent.ReauthRequired
+		if got := matches(connevent.Source, dt); got != want {
+			t.Errorf("pattern %v on %s/%s: matches %v, want %v", pattern, connevent.Source, dt, got, want)
 		}
 	}
 	// The webhook's input paths name fields of the event's detail.

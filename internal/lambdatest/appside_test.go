@@ -25,6 +25,7 @@ import (
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connevent"
 )
 
 // TestAppSideUnderEmulator: the token and events functions' real bootstraps
@@ -177,11 +178,11 @@ func TestAppSideUnderEmulator(t *testing.T) {
 		}
 		var got []string
 		for _, e := range eb.Accepted() {
-			var d oauth.EventDetail
+			var d connevent.Detail
 			if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
 				t.Fatal(err)
 			}
-			if e.Source != oauth.EventSource || e.EventBusName != "oauthfn-events" {
+			if e.Source != connevent.Source || e.EventBusName != "oauthfn-events" {
 				t.Errorf("event %s: source %s on %s", e.DetailType, e.Source, e.EventBusName)
 			}
 			got = append(got, e.DetailType+" "+d.AccountID)
@@ -189,7 +190,7 @@ func TestAppSideUnderEmulator(t *testing.T) {
 				t.Errorf("event %s %s: end_user %q, want %q", e.DetailType, d.AccountID, d.EndUser, endUser)
 			}
 		}
-		want := []string{oauth.EventConnected + " 1001", oauth.EventConnected + " 1002", oauth.EventConnected + " 1003", oauth.EventReauthRequired + " 1002"}
+		want := []string{connevent.Connected + " 1001", connevent.Connected + " 1002", connevent.Connected + " 1003", connevent.ReauthRequired + " 1002"}
 		if !slices.Equal(got, want) {
 			t.Errorf("events: got %q\nwant %q", got, want)
 		}

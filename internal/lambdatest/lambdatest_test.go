@@ -269,8 +269,12 @@ func (r *rig) checkLogs(t *testing.T) {
 // credential chain (internal/awsenv builds the clients), the DynamoDB
 // expression builder or reflective attribute marshalling (the store writes
 // its requests by hand). Every directory under functions/ is checked, so a
-// new function is covered as soon as it exists. The controls show the check
-// can tell: without the tag net/rpc is linked, and cmd/oauthfn links config.
+// new function is covered as soon as it exists. The events function needs
+// only the stream types and the EventBridge client: it must not link
+// pkg/oauth itself, whose imports bring the DynamoDB and Secrets Manager
+// clients and their package init. The controls show the check can tell:
+// without the tag net/rpc is linked, cmd/oauthfn links config, and an
+// oauth.Handler function links pkg/oauth and both clients.
 func TestFunctionDeps(t *testing.T) {
 	forbidden := []string{
 		"net/rpc",
@@ -279,6 +283,11 @@ func TestFunctionDeps(t *testing.T) {
 		"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue",
 		"github.com/aws/aws-sdk-go-v2/service/sts",
 		"github.com/aws/aws-sdk-go-v2/service/sso",
+	}
+	oauthClients := []string{
+		"github.com/oauthfn/oauthfn/pkg/oauth",
+		"github.com/aws/aws-sdk-go-v2/service/dynamodb",
+		"github.com/aws/aws-sdk-go-v2/service/secretsmanager",
 	}
 	root := testenv.RepoRoot()
 	dirs, err := filepath.Glob(filepath.Join(root, "functions", "*", "main.go"))
@@ -290,17 +299,24 @@ func TestFunctionDeps(t *testing.T) {
 		pkgs = append(pkgs, "./"+filepath.ToSlash(mustRel(t, root, filepath.Dir(d))))
 	}
 	tests := []struct {
-		name string
-		args []string
-		pkgs []string
-		want map[string]bool // package -> linked
+		name  string
+		args  []string
+		pkgs  []string
+		check []string        // packages checked
+		want  map[string]bool // package -> linked
 	}{
-		{"functions with lambda.norpc", []string{"-tags", "lambda.norpc"}, pkgs, nil},
-		{"control: without the tag", nil, pkgs[:1], map[string]bool{"net/rpc": true}},
-		{"control: the command-line tool", []string{"-tags", "lambda.norpc"}, []string{"./cmd/oauthfn"}, map[string]bool{
+		{"functions with lambda.norpc", []string{"-tags", "lambda.norpc"}, pkgs, forbidden, nil},
+		{"the events function: no pkg/oauth", []string{"-tags", "lambda.norpc"}, []string{"./functions/events"}, oauthClients, nil},
+		{"control: without the tag", nil, pkgs[:1], forbidden, map[string]bool{"net/rpc": true}},
+		{"control: the command-line tool", []string{"-tags", "lambda.norpc"}, []string{"./cmd/oauthfn"}, forbidden, map[string]bool{
 			"github.com/aws/aws-sdk-go-v2/config":      true,
 			"github.com/aws/aws-sdk-go-v2/service/sts": true,
 			"github.com/aws/aws-sdk-go-v2/service/sso": true,
+		}},
+		{"control: an oauth.Handler function", []string{"-tags", "lambda.norpc"}, []string{"./functions/callback"}, oauthClients, map[string]bool{
+			"github.com/oauthfn/oauthfn/pkg/oauth":                true,
+			"github.com/aws/aws-sdk-go-v2/service/dynamodb":       true,
+			"github.com/aws/aws-sdk-go-v2/service/secretsmanager": true,
 		}},
 	}
 	for _, tt := range tests {
@@ -323,7 +339,7 @@ func TestFunctionDeps(t *testing.T) {
 				for _, d := range fields[1:] {
 					deps[d] = true
 				}
-				for _, f := range forbidden {
+				for _, f := range tt.check {
 					if deps[f] != tt.want[f] {
 						t.Errorf("%s %v: links %s = %v, want %v", fields[0], tt.args, f, deps[f], tt.want[f])
 					}

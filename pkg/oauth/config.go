@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/oauthfn/oauthfn/internal/loglevel"
 	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
@@ -83,19 +84,7 @@ var Variables = []string{
 
 // ParseLogLevel reads a LOG_LEVEL value: debug, info (also ""), warn or
 // error, in any case.
-func ParseLogLevel(v string) (slog.Level, bool) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "", "info":
-		return slog.LevelInfo, true
-	case "debug":
-		return slog.LevelDebug, true
-	case "warn":
-		return slog.LevelWarn, true
-	case "error":
-		return slog.LevelError, true
-	}
-	return 0, false
-}
+func ParseLogLevel(v string) (slog.Level, bool) { return loglevel.Parse(v) }
 
 // LoadConfig reads and validates the configuration. getenv is usually
 // os.Getenv. A bad configuration returns one error naming every bad variable.

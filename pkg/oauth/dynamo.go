@@ -6,6 +6,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/internal/item"
 )
 
 // The DynamoDB store, by concern: this file holds the type and the attribute
@@ -20,30 +22,32 @@ import (
 // every call, and the item shapes are fixed (DESIGN.md, "Data model").
 
 // Attribute names of the items (DESIGN.md, "Data model"). pk, sk, ttl,
-// due_shard and refresh_at are exported in store.go.
+// due_shard and refresh_at are exported in store.go. The connection
+// attributes the stream mapping reads are defined once in internal/item
+// (connevent reads them without linking this package).
 const (
 	attrBindingHash      = "binding_hash"
 	attrVerifier         = "verifier"
 	attrReturnTo         = "return_to"
 	attrAppState         = "app_state"
-	attrCreatedAt        = "created_at"
+	attrCreatedAt        = item.AttrCreatedAt
 	attrExpiresAt        = "expires_at"
-	attrProvider         = "provider"
-	attrAccountID        = "account_id"
-	attrAccessToken      = "access_token"
+	attrProvider         = item.AttrProvider
+	attrAccountID        = item.AttrAccountID
+	attrAccessToken      = item.AttrAccessToken
 	attrRefreshToken     = "refresh_token"
 	attrKeyID            = "key_id"
 	attrTokenType        = "token_type"
 	attrScope            = "scope"
 	attrAccessExpiresAt  = "access_expires_at"
 	attrRefreshExpiresAt = "refresh_expires_at"
-	attrStatus           = "status"
-	attrVersion          = "version"
+	attrStatus           = item.AttrStatus
+	attrVersion          = item.AttrVersion
 	attrLeaseOwner       = "lease_owner"
 	attrLeaseUntil       = "lease_until"
-	attrFailures         = "failures"
-	attrLastError        = "last_error"
-	attrUpdatedAt        = "updated_at"
+	attrFailures         = item.AttrFailures
+	attrLastError        = item.AttrLastError
+	attrUpdatedAt        = item.AttrUpdatedAt
 	attrLastRefreshAt    = "last_refresh_at"
 	attrNextAtMS         = "next_at_ms"      // rate item: next free token-call slot
 	attrPausedUntilMS    = "paused_until_ms" // rate item: 429 pause

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/oauthfn/oauthfn/internal/ctxtime"
 )
 
 // The lease protocol (DESIGN.md, "Refresh sweep and leases"), shared by the
@@ -117,16 +119,7 @@ func (h *Handler) sleep(ctx context.Context, d time.Duration) error {
 
 // SleepContext waits d, or less if ctx ends first (then it returns ctx's
 // error).
-func SleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func SleepContext(ctx context.Context, d time.Duration) error { return ctxtime.Sleep(ctx, d) }
 
 // localPause is the end of this environment's 429 pause (zero: none).
 func (h *Handler) localPause() time.Time {

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/oauthfn/oauthfn/internal/loglevel"
 )
 
 // Setup builds the Handler a Lambda function uses, once per execution
@@ -34,22 +36,5 @@ func Setup(ctx context.Context, getenv func(string) string, awsCfg aws.Config) (
 
 // LevelFilter drops records below min before they reach next.
 func LevelFilter(next slog.Handler, min slog.Leveler) slog.Handler {
-	return &levelFilter{next, min}
-}
-
-type levelFilter struct {
-	slog.Handler
-	min slog.Leveler
-}
-
-func (f *levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= f.min.Level() && f.Handler.Enabled(ctx, l)
-}
-
-func (f *levelFilter) WithAttrs(as []slog.Attr) slog.Handler {
-	return &levelFilter{f.Handler.WithAttrs(as), f.min}
-}
-
-func (f *levelFilter) WithGroup(name string) slog.Handler {
-	return &levelFilter{f.Handler.WithGroup(name), f.min}
+	return loglevel.Filter(next, min)
 }

@@ -8,14 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/internal/item"
 )
 
 // Table layout shared by the code, template.yaml and the tests. The names are
 // part of the contract (DESIGN.md, "Data model"); template_test.go holds the
 // template to them.
 const (
-	AttrPK        = "pk"
-	AttrSK        = "sk"
+	AttrPK        = item.AttrPK
+	AttrSK        = item.AttrSK
 	AttrTTL       = "ttl"
 	DueIndexName  = "due-index"
 	AttrDueShard  = "due_shard"
@@ -25,7 +27,7 @@ const (
 	// (only connections made with a connect token carry it). The index
 	// projects keys and the non-secret fields ConnectionsByEndUser returns,
 	// never sealed tokens.
-	AttrEndUser   = "end_user"
+	AttrEndUser   = item.AttrEndUser
 	UserIndexName = "user-index"
 
 	// DueShards is the number of partitions of the sparse due-index
@@ -34,8 +36,8 @@ const (
 
 	pendingPrefix    = "state#"
 	pendingSK        = "state"
-	connectionPrefix = "conn#"
-	connectionSK     = "token"
+	connectionPrefix = item.ConnectionPrefix
+	connectionSK     = item.ConnectionSK
 	ratePrefix       = "rate#"
 	rateSK           = "limit"
 	jtiPrefix        = "jti#"
@@ -44,9 +46,9 @@ const (
 
 // Connection statuses.
 const (
-	StatusActive         = "active"
-	StatusReauthRequired = "reauth_required"
-	StatusRevoked        = "revoked"
+	StatusActive         = item.StatusActive
+	StatusReauthRequired = item.StatusReauthRequired
+	StatusRevoked        = item.StatusRevoked
 )
 
 // Sentinel errors every Store returns (wrapped or not; test with errors.Is).
@@ -224,9 +226,7 @@ func JTIKey(jti string) string {
 }
 
 // ConnectionKey is the pk of a connection: "conn#<provider>#<account>".
-func ConnectionKey(provider, accountID string) string {
-	return connectionPrefix + provider + "#" + accountID
-}
+func ConnectionKey(provider, accountID string) string { return item.ConnectionKey(provider, accountID) }
 
 // ShardOf maps a pk to its due-index shard, 0 … DueShards-1.
 func ShardOf(pk string) int {

@@ -11,7 +11,8 @@ import (
 // when a connection changes from old to cur: old nil for an insert, cur nil
 // for a delete (by DynamoDB's TTL when ttl). The images are the items
 // DynamoStore writes. The dev server feeds its store's changes through
-// Transition this way, as functions/events does with the real stream.
+// connevent.Transition this way, as functions/events does with the real
+// stream.
 func StreamRecord(eventID string, old, cur *Connection, at time.Time, ttl bool) events.DynamoDBEventRecord {
 	rec := events.DynamoDBEventRecord{
 		EventID:     eventID,

@@ -11,7 +11,7 @@ import (
 
 // WatchStore wraps store so that every change of a connection is also
 // handed to onChange as the stream record DynamoDB Streams would write for
-// it (StreamRecord): what the dev server runs Transition on, so its console
+// it (StreamRecord): what the dev server runs connevent.Transition on, so its console
 // shows the events functions/events would send. Reads before a write are
 // separate calls (not atomic with it): for local development only, where
 // the table's real stream is not at hand. onChange runs after the write,

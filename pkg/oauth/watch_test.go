@@ -11,17 +11,18 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connevent"
 )
 
 // TestWatchStore: the dev server's watched store turns the handler's real
-// writes into stream records that Transition reads as the events function
+// writes into stream records that connevent.Transition reads as the events function
 // would: connect, a plain refresh (nothing), a dead refresh token,
 // reconnect, disconnect.
 func TestWatchStore(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
 	store := WatchStore(NewMemoryStore(), time.Now, func(rec events.DynamoDBEventRecord) {
-		ev, err := Transition(rec)
+		ev, err := connevent.Transition(rec)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -47,7 +48,7 @@ func TestWatchStore(t *testing.T) {
 	if err := r.h.Disconnect(ctx, "1001"); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{EventConnected + " new", EventReauthRequired + " invalid_grant", EventConnected + " reauthorized", EventDisconnected + " disconnect"}
+	want := []string{connevent.Connected + " new", connevent.ReauthRequired + " invalid_grant", connevent.Connected + " reauthorized", connevent.Disconnected + " disconnect"}
 	mu.Lock()
 	defer mu.Unlock()
 	if !slices.Equal(got, want) {

@@ -213,14 +213,6 @@ func (k Keys) URL(authorizeURL, user string, opts Options) (string, error) {
 	return u.String(), nil
 }
 
-func sign(key string, claims jwt.Claims) (string, error) {
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(key))
-	if err != nil {
-		return "", fail(CheckKey, "sign: %w", err)
-	}
-	return s, nil
-}
-
 // parse verifies tok as an HS256 JWT for aud signed with one of k's keys,
 // with exp required and iat checked, and maps the library's error to the
 // check that failed.

@@ -1,6 +1,6 @@
 // Package eventbus is functions/events' answer to a batch of the table's
 // stream records: each record is mapped to a connection event by
-// oauth.Transition and the events go to EventBridge with PutEvents, in
+// connevent.Transition and the events go to EventBridge with PutEvents, in
 // order, ten per call. Entries EventBridge refuses are retried; what still
 // fails is reported as a batch item failure (events.DynamoDBEventResponse),
 // so Lambda delivers that record and every later one again. Nothing is
@@ -8,7 +8,9 @@
 // same event_id.
 //
 // It is a package of its own so that only functions/events links the
-// EventBridge client.
+// EventBridge client, and it does not import pkg/oauth, so functions/events
+// links neither the DynamoDB nor the Secrets Manager client
+// (internal/lambdatest TestFunctionDeps holds it to that).
 package eventbus
 
 import (
@@ -25,7 +27,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
-	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/internal/ctxtime"
+	"github.com/oauthfn/oauthfn/internal/loglevel"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connevent"
 )
 
 // MaxEntries is the most entries one PutEvents call takes.
@@ -60,7 +64,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if !validBusName(c.BusName) {
 		errs = append(errs, fmt.Errorf("EVENT_BUS_NAME: want an event bus name or ARN, got %q", c.BusName))
 	}
-	if l, ok := oauth.ParseLogLevel(getenv("LOG_LEVEL")); ok {
+	if l, ok := loglevel.Parse(getenv("LOG_LEVEL")); ok {
 		c.LogLevel = l
 	} else {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error, got %q", getenv("LOG_LEVEL")))
@@ -106,7 +110,7 @@ func New(client PutEventsAPI, cfg Config, log *slog.Logger) *Handler {
 // pending is one event waiting for EventBridge, with the record it came from.
 type pending struct {
 	record int
-	ev     *oauth.ConnectionEvent
+	ev     *connevent.Event
 	entry  types.PutEventsRequestEntry
 }
 
@@ -120,7 +124,7 @@ func (h *Handler) HandleStream(ctx context.Context, batch events.DynamoDBEvent) 
 	stop := len(batch.Records) // index of the first record not done
 	var out []pending
 	for i, rec := range batch.Records {
-		ev, err := oauth.Transition(rec)
+		ev, err := connevent.Transition(rec)
 		if err != nil {
 			h.Log.ErrorContext(ctx, "stream record not understood; reported for retry", "sequence_number", rec.Change.SequenceNumber,
 				"event_name", rec.EventName, "err", err)
@@ -169,14 +173,14 @@ func failedFrom(batch events.DynamoDBEvent, stop int) string {
 	return batch.Records[stop].Change.SequenceNumber
 }
 
-func (h *Handler) entry(ev *oauth.ConnectionEvent) (types.PutEventsRequestEntry, error) {
+func (h *Handler) entry(ev *connevent.Event) (types.PutEventsRequestEntry, error) {
 	detail, err := json.Marshal(ev.Detail)
 	if err != nil {
 		return types.PutEventsRequestEntry{}, fmt.Errorf("eventbus: encode detail: %w", err)
 	}
 	e := types.PutEventsRequestEntry{
 		EventBusName: aws.String(h.BusName),
-		Source:       aws.String(oauth.EventSource),
+		Source:       aws.String(connevent.Source),
 		DetailType:   aws.String(ev.DetailType),
 		Detail:       aws.String(string(detail)),
 	}
@@ -245,5 +249,5 @@ func (h *Handler) sleep(ctx context.Context, d time.Duration) error {
 	if h.Sleep != nil {
 		return h.Sleep(ctx, d)
 	}
-	return oauth.SleepContext(ctx, d)
+	return ctxtime.Sleep(ctx, d)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connevent"
 	"github.com/oauthfn/oauthfn/pkg/oauth/eventbus"
 )
 
@@ -72,7 +73,7 @@ func newRig(t *testing.T) *rig {
 func accounts(es []testenv.PutEventsEntry) []string {
 	var out []string
 	for _, e := range es {
-		var d oauth.EventDetail
+		var d connevent.Detail
 		if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
 			panic(err)
 		}
@@ -170,8 +171,8 @@ func TestHandleStream(t *testing.T) {
 				}
 			}
 			for _, e := range r.eb.Accepted() {
-				if e.Source != oauth.EventSource || e.EventBusName != "oauthfn-bus" || e.DetailType != oauth.EventConnected || e.Time == nil {
-					t.Errorf("entry %+v: want Source %s on oauthfn-bus, %s, a Time", e, oauth.EventSource, oauth.EventConnected)
+				if e.Source != connevent.Source || e.EventBusName != "oauthfn-bus" || e.DetailType != connevent.Connected || e.Time == nil {
+					t.Errorf("entry %+v: want Source %s on oauthfn-bus, %s, a Time", e, connevent.Source, connevent.Connected)
 				}
 			}
 			if strings.Contains(r.logs.String(), "sealed") {

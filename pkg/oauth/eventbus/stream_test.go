@@ -25,6 +25,7 @@ import (
 	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connevent"
 	"github.com/oauthfn/oauthfn/pkg/oauth/eventbus"
 )
 
@@ -165,12 +166,12 @@ func (r *streamRig) records(t *testing.T) []events.DynamoDBEventRecord {
 	return testenv.StreamRecords(t, r.ddb, r.st, r.table)
 }
 
-func details(t *testing.T, es []testenv.PutEventsEntry) ([]string, []oauth.EventDetail) {
+func details(t *testing.T, es []testenv.PutEventsEntry) ([]string, []connevent.Detail) {
 	t.Helper()
 	var types []string
-	var ds []oauth.EventDetail
+	var ds []connevent.Detail
 	for _, e := range es {
-		var d oauth.EventDetail
+		var d connevent.Detail
 		dec := json.NewDecoder(strings.NewReader(e.Detail))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&d); err != nil {
@@ -224,12 +225,12 @@ func TestStreamToEventBridge(t *testing.T) {
 		t.Fatalf("HandleStream: got %+v, %v; want no failures", resp, err)
 	}
 	gotTypes, ds := details(t, r.eb.Accepted())
-	wantTypes := []string{oauth.EventConnected, oauth.EventReauthRequired, oauth.EventConnected, oauth.EventRefreshFailing, oauth.EventDisconnected}
+	wantTypes := []string{connevent.Connected, connevent.ReauthRequired, connevent.Connected, connevent.RefreshFailing, connevent.Disconnected}
 	if !slices.Equal(gotTypes, wantTypes) {
 		t.Fatalf("events: got %q\nwant %q", gotTypes, wantTypes)
 	}
 	wantReason := []string{"new", "invalid_grant", "reauthorized", "provider_unavailable", "disconnect"}
-	wantStatus := []string{oauth.StatusActive, oauth.StatusReauthRequired, oauth.StatusActive, oauth.StatusActive, oauth.StatusDisconnected}
+	wantStatus := []string{oauth.StatusActive, oauth.StatusReauthRequired, oauth.StatusActive, oauth.StatusActive, connevent.StatusDisconnected}
 	wantUser := []string{"user-7", "user-7", "user-8", "user-8", "user-8"}
 	wantPrev := []string{"", "", "user-7", "", ""}
 	ids := map[string]bool{}
@@ -246,8 +247,8 @@ func TestStreamToEventBridge(t *testing.T) {
 		}
 	}
 	for _, e := range r.eb.Accepted() {
-		if e.Source != oauth.EventSource || e.EventBusName != "oauthfn-events" {
-			t.Errorf("entry: source %q on %q, want %s on oauthfn-events", e.Source, e.EventBusName, oauth.EventSource)
+		if e.Source != connevent.Source || e.EventBusName != "oauthfn-events" {
+			t.Errorf("entry: source %q on %q, want %s on oauthfn-events", e.Source, e.EventBusName, connevent.Source)
 		}
 	}
 
@@ -258,7 +259,7 @@ func TestStreamToEventBridge(t *testing.T) {
 				return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}, nil
 			})})
 		eb.Refuse(func(_ int, e testenv.PutEventsEntry) string {
-			if e.DetailType == oauth.EventRefreshFailing {
+			if e.DetailType == connevent.RefreshFailing {
 				return "InternalFailure"
 			}
 			return ""
@@ -273,7 +274,7 @@ func TestStreamToEventBridge(t *testing.T) {
 		if from < 0 {
 			t.Fatalf("reported %q: not a sequence number of the batch", resp.BatchItemFailures[0].ItemIdentifier)
 		}
-		if ev, _ := oauth.Transition(recs[from]); ev == nil || ev.DetailType != oauth.EventRefreshFailing {
+		if ev, _ := connevent.Transition(recs[from]); ev == nil || ev.DetailType != connevent.RefreshFailing {
 			t.Errorf("reported record %d: want the one whose event was refused", from)
 		}
 		// Lambda delivers again from the reported record.

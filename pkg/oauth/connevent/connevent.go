@@ -1,4 +1,13 @@
-package oauth
+// Package connevent maps the table's DynamoDB stream to connection events
+// (DESIGN.md, "The app's side: Events"): Transition reads one stream record
+// (NEW_AND_OLD_IMAGES) and returns the event it means for the app, if any.
+// functions/events (through pkg/oauth/eventbus) sends them to EventBridge;
+// the dev server shows them. An app in Go may decode an event's detail into
+// Detail.
+//
+// It has no AWS SDK import and does not import pkg/oauth, so the events
+// function links neither the DynamoDB nor the Secrets Manager client.
+package connevent
 
 import (
 	"crypto/sha256"
@@ -10,46 +19,55 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/internal/item"
 )
 
-// Connection events on EventBridge (DESIGN.md, "The app's side: Events"):
-// every event has Source EventSource and one of these detail types.
+// Every event has Source "oauthfn" and one of these detail types.
 const (
-	EventSource = "oauthfn"
+	Source = "oauthfn"
 
-	// EventConnected: a new connection, or an account authorized again
-	// (its connection replaced, possibly by another end user).
-	EventConnected = "Connection Connected"
-	// EventReauthRequired: the refresh token was refused; the user must
+	// Connected: a new connection, or an account authorized again (its
+	// connection replaced, possibly by another end user).
+	Connected = "Connection Connected"
+	// ReauthRequired: the refresh token was refused; the user must
 	// connect again.
-	EventReauthRequired = "Connection Reauth Required"
-	// EventRefreshFailing: FailingThreshold refreshes failed in a row (the
+	ReauthRequired = "Connection Reauth Required"
+	// RefreshFailing: FailingThreshold refreshes failed in a row (the
 	// provider is down or answering badly); the sweep keeps trying.
-	EventRefreshFailing = "Connection Refresh Failing"
-	// EventDisconnected: the connection was deleted (Handler.Disconnect).
-	EventDisconnected = "Connection Disconnected"
-	// EventExpired: DynamoDB's TTL deleted the connection (its refresh
-	// token had expired).
-	EventExpired = "Connection Expired"
+	RefreshFailing = "Connection Refresh Failing"
+	// Disconnected: the connection was disconnected (oauth's
+	// Handler.Disconnect): deleted, or kept as revoked when revocation at
+	// the provider failed.
+	Disconnected = "Connection Disconnected"
+	// Expired: DynamoDB's TTL deleted the connection (its refresh token
+	// had expired).
+	Expired = "Connection Expired"
 
-	// FailingThreshold is the failures count at which EventRefreshFailing
-	// is sent, once per run of failures.
+	// FailingThreshold is the failures count at which RefreshFailing is
+	// sent, once per run of failures.
 	FailingThreshold = 3
-
-	// Statuses of a deleted connection, in EventDetail.Status.
-	StatusDisconnected = "disconnected"
-	StatusExpired      = "expired"
 )
 
-// ConnectionEvent is one event for EventBridge: its detail type and detail.
-type ConnectionEvent struct {
+// Statuses in Detail.Status: a connection's (the same as oauth.StatusActive
+// and its kin), and those of a deleted one.
+const (
+	StatusActive         = item.StatusActive
+	StatusReauthRequired = item.StatusReauthRequired
+	StatusRevoked        = item.StatusRevoked
+	StatusDisconnected   = "disconnected"
+	StatusExpired        = "expired"
+)
+
+// Event is one event for EventBridge: its detail type and detail.
+type Event struct {
 	DetailType string
-	Detail     EventDetail
+	Detail     Detail
 }
 
-// EventDetail is an event's detail (JSON). It never holds a token or a
-// sealed value.
-type EventDetail struct {
+// Detail is an event's detail (JSON). It never holds a token or a sealed
+// value.
+type Detail struct {
 	Provider  string `json:"provider"`
 	AccountID string `json:"account_id"`
 	// EndUser is the app's user the connection belongs to ("" when it was
@@ -73,7 +91,7 @@ type EventDetail struct {
 }
 
 // ErrMalformedRecord: a stream record of a connection could not be read.
-var ErrMalformedRecord = errors.New("oauth: malformed stream record")
+var ErrMalformedRecord = errors.New("connevent: malformed stream record")
 
 // Transition maps one record of the table's stream (NEW_AND_OLD_IMAGES) to
 // the connection event it means, from the record's images alone. It returns
@@ -81,18 +99,18 @@ var ErrMalformedRecord = errors.New("oauth: malformed stream record")
 // a pending authorization, the rate limiter) and an error wrapping
 // ErrMalformedRecord for a connection record it cannot read. It never
 // panics on a record's content.
-func Transition(rec events.DynamoDBEventRecord) (*ConnectionEvent, error) {
-	pk, ok := stringAttr(rec.Change.Keys, AttrPK)
+func Transition(rec events.DynamoDBEventRecord) (*Event, error) {
+	pk, ok := stringAttr(rec.Change.Keys, item.AttrPK)
 	if !ok {
-		pk, ok = stringAttr(rec.Change.NewImage, AttrPK)
+		pk, ok = stringAttr(rec.Change.NewImage, item.AttrPK)
 	}
 	if !ok {
-		pk, ok = stringAttr(rec.Change.OldImage, AttrPK)
+		pk, ok = stringAttr(rec.Change.OldImage, item.AttrPK)
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: no %s key", ErrMalformedRecord, AttrPK)
+		return nil, fmt.Errorf("%w: no %s key", ErrMalformedRecord, item.AttrPK)
 	}
-	if !strings.HasPrefix(pk, connectionPrefix) {
+	if !strings.HasPrefix(pk, item.ConnectionPrefix) {
 		return nil, nil // pending authorizations, the rate limiter, others
 	}
 	var old, cur *connImage
@@ -131,7 +149,7 @@ func Transition(rec events.DynamoDBEventRecord) (*ConnectionEvent, error) {
 
 // transition is the decision itself: old is nil for an insert, cur nil for
 // a delete.
-func transition(old, cur *connImage, ttl bool) *ConnectionEvent {
+func transition(old, cur *connImage, ttl bool) *Event {
 	switch {
 	case old == nil && cur == nil:
 		return nil
@@ -142,21 +160,21 @@ func transition(old, cur *connImage, ttl bool) *ConnectionEvent {
 			// delete only follows the revocation's retry, or its TTL.
 			return nil
 		}
-		ev := old.event(EventDisconnected, StatusDisconnected, "disconnect")
+		ev := old.event(Disconnected, StatusDisconnected, "disconnect")
 		if ttl {
-			ev = old.event(EventExpired, StatusExpired, "ttl")
+			ev = old.event(Expired, StatusExpired, "ttl")
 		}
 		return ev
 	case old == nil:
 		if cur.status != StatusActive {
 			return nil
 		}
-		return cur.event(EventConnected, cur.status, "new")
+		return cur.event(Connected, cur.status, "new")
 	case replaced(old, cur):
 		if cur.status != StatusActive {
 			return nil
 		}
-		ev := cur.event(EventConnected, cur.status, "reauthorized")
+		ev := cur.event(Connected, cur.status, "reauthorized")
 		if old.endUser != cur.endUser {
 			ev.Detail.PreviousEndUser = old.endUser
 		}
@@ -165,17 +183,17 @@ func transition(old, cur *connImage, ttl bool) *ConnectionEvent {
 		// Disconnect could not revoke at the provider: the connection is
 		// kept, out of every token path, until a retry revokes it. For the
 		// app it is disconnected now.
-		return cur.event(EventDisconnected, StatusDisconnected, "disconnect")
+		return cur.event(Disconnected, StatusDisconnected, "disconnect")
 	case old.status == StatusActive && cur.status != StatusActive:
-		return cur.event(EventReauthRequired, cur.status, orCode(cur.lastError, cur.status))
+		return cur.event(ReauthRequired, cur.status, orCode(cur.lastError, cur.status))
 	case cur.status == StatusActive && old.failures < FailingThreshold && cur.failures >= FailingThreshold:
-		return cur.event(EventRefreshFailing, cur.status, orCode(cur.lastError, "refresh_failed"))
+		return cur.event(RefreshFailing, cur.status, orCode(cur.lastError, "refresh_failed"))
 	}
 	return nil
 }
 
 // replaced reports whether cur is a new connection written over old (a
-// re-authorization: Store.PutConnection) rather than an update of old. The
+// re-authorization: oauth's Store.PutConnection) rather than an update of old. The
 // lease protocol bumps the version with every token change; a
 // re-authorization starts again at version 1 with a new created_at and
 // freshly sealed tokens.
@@ -219,8 +237,8 @@ type connImage struct {
 	sealedAccess                 string
 }
 
-func (c *connImage) event(detailType, status, reason string) *ConnectionEvent {
-	return &ConnectionEvent{DetailType: detailType, Detail: EventDetail{
+func (c *connImage) event(detailType, status, reason string) *Event {
+	return &Event{DetailType: detailType, Detail: Detail{
 		Provider:  c.provider,
 		AccountID: c.accountID,
 		EndUser:   c.endUser,
@@ -236,18 +254,18 @@ func readConnImage(pk string, img map[string]events.DynamoDBAttributeValue, whic
 	}
 	r := imageReader{img: img}
 	c := &connImage{
-		provider:     r.s(attrProvider, true),
-		accountID:    r.s(attrAccountID, true),
-		endUser:      r.s(AttrEndUser, false),
-		status:       r.s(attrStatus, true),
-		lastError:    r.s(attrLastError, false),
-		version:      r.n(attrVersion, true),
-		failures:     r.n(attrFailures, false),
-		createdAt:    time.Unix(r.n(attrCreatedAt, false), 0),
-		updatedAt:    time.Unix(r.n(attrUpdatedAt, false), 0),
-		sealedAccess: r.s(attrAccessToken, false),
+		provider:     r.s(item.AttrProvider, true),
+		accountID:    r.s(item.AttrAccountID, true),
+		endUser:      r.s(item.AttrEndUser, false),
+		status:       r.s(item.AttrStatus, true),
+		lastError:    r.s(item.AttrLastError, false),
+		version:      r.n(item.AttrVersion, true),
+		failures:     r.n(item.AttrFailures, false),
+		createdAt:    time.Unix(r.n(item.AttrCreatedAt, false), 0),
+		updatedAt:    time.Unix(r.n(item.AttrUpdatedAt, false), 0),
+		sealedAccess: r.s(item.AttrAccessToken, false),
 	}
-	if r.err == nil && ConnectionKey(c.provider, c.accountID) != pk {
+	if r.err == nil && item.ConnectionKey(c.provider, c.accountID) != pk {
 		r.err = fmt.Errorf("provider and account_id do not match the key")
 	}
 	if r.err != nil {

@@ -1,0 +1,47 @@
+// Package item names the parts of the table's connection item that are read
+// outside the DynamoDB store: its key, the attributes the stream mapping
+// (connevent.Transition) reads, and the connection statuses (DESIGN.md,
+// "Data model"). It is a leaf with no SDK import, so that functions/events
+// reads stream records without linking pkg/oauth and its DynamoDB and
+// Secrets Manager clients. pkg/oauth defines its names of these as aliases:
+// each name has this one definition.
+package item
+
+// Key of every item, and of a connection.
+const (
+	AttrPK = "pk"
+	AttrSK = "sk"
+
+	// ConnectionPrefix starts the pk of every connection (ConnectionKey);
+	// ConnectionSK is its sk.
+	ConnectionPrefix = "conn#"
+	ConnectionSK     = "token"
+)
+
+// Attributes of a connection that the stream mapping reads.
+const (
+	// AttrEndUser is the app's user id from the connect token (also on
+	// pending authorizations).
+	AttrEndUser     = "end_user"
+	AttrProvider    = "provider"
+	AttrAccountID   = "account_id"
+	AttrStatus      = "status"
+	AttrLastError   = "last_error"
+	AttrVersion     = "version"
+	AttrFailures    = "failures"
+	AttrCreatedAt   = "created_at"
+	AttrUpdatedAt   = "updated_at"
+	AttrAccessToken = "access_token" // sealed; compared, never copied out
+)
+
+// Connection statuses.
+const (
+	StatusActive         = "active"
+	StatusReauthRequired = "reauth_required"
+	StatusRevoked        = "revoked"
+)
+
+// ConnectionKey is the pk of a connection: "conn#<provider>#<account>".
+func ConnectionKey(provider, accountID string) string {
+	return ConnectionPrefix + provider + "#" + accountID
+}

@@ -45,7 +45,7 @@ func benchHandler(b *testing.B) (*Handler, *fakeProvider, Store) {
 	now := time.Unix(1_800_000_000, 0)
 	h.Now = func() time.Time { return now }
 	h.Log = slog.New(slog.NewJSONHandler(io.Discard, nil)) // the JSON encoding stays in the figure
-	h.HTTPClient = &http.Client{Timeout: answerTimeout} // real answers: make test runs each benchmark once on a loaded machine
+	h.HTTPClient = &http.Client{Timeout: answerTimeout}    // real answers: make test runs each benchmark once on a loaded machine
 	return h, prov, store
 }
 

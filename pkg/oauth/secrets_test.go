@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -87,6 +87,29 @@ func (c *countingSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetS
 		}
 	}
 	return c.SecretsManagerAPI.GetSecretValue(ctx, in, opts...)
+}
+
+// waitBlockedIn waits (up to 30 s) until at least n goroutines are blocked
+// in a select inside the function fn (as a goroutine dump names it).
+func waitBlockedIn(t *testing.T, fn string, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := 0
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, fn) {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines blocked in %s after 30 s, want %d", got, fn, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // testClock is a settable clock for the Now field.
@@ -318,11 +341,8 @@ func TestSecretsManagerSharedFetch(t *testing.T) {
 		t.Errorf("ClientSecret with a cancelled context while a fetch runs: %v, want context.Canceled", err)
 	}
 
-	var started sync.WaitGroup
 	for range n {
-		started.Add(1)
 		go func() {
-			started.Done()
 			cs, err := m.ClientSecret(ctx)
 			if err == nil && cs != "shared-s3cret" {
 				err = fmt.Errorf("got a different secret")
@@ -330,7 +350,10 @@ func TestSecretsManagerSharedFetch(t *testing.T) {
 			results <- err
 		}()
 	}
-	started.Wait()
+	// Every waiter is waiting on the leader's fetch before it ends (a
+	// waiter that came later would read the cache, and one call would
+	// prove nothing about sharing).
+	waitBlockedIn(t, "pkg/oauth.(*cache[...]).get(", n+1)
 	close(counter.gate)
 	for range n + 1 {
 		if err := <-results; err != nil {

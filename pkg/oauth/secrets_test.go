@@ -574,6 +574,7 @@ func TestSecretsManagerLeaderGivesUp(t *testing.T) {
 		}
 		waiter <- err
 	}()
+	waitBlockedIn(t, "pkg/oauth.(*cache[...]).get(", 2) // the waiter waits on the leader's fetch
 	cancelLeader()
 	if err := <-leader; !errors.Is(err, context.Canceled) {
 		t.Errorf("leader: %v, want context.Canceled", err)

@@ -1,5 +1,7 @@
-// Command callback is the /callback Lambda: validates state, exchanges the
-// code, stores the tokens encrypted. All logic lives in pkg/oauth.
+// Command callback is the /callback and /confirm Lambda: validates state,
+// exchanges the code, stores the tokens encrypted (pending the app's
+// confirmation when a connect token started the flow); POST /confirm
+// attaches or rejects a pending connection. All logic lives in pkg/oauth.
 package main
 
 import (
@@ -9,5 +11,5 @@ import (
 )
 
 func main() {
-	lambda.Start(fnmain.Handler("callback").Callback)
+	lambda.Start(fnmain.Handler("callback").CallbackRoutes)
 }

@@ -43,6 +43,11 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	if refused != nil {
 		return render(req, *refused), nil
 	}
+	if start.ID != "" && start.ReturnTo == "" && h.Config.RequireConfirm {
+		// Someone must be there to confirm who finished the flow.
+		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansReturnToRequired.code, "end_user", start.User)
+		return render(req, ansReturnToRequired), nil
+	}
 	if start.ReturnTo != "" && !h.Config.returnAllowed(start.ReturnTo) {
 		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansReturnTo.code, "connect_token", start.ID != "")
 		return render(req, ansReturnTo), nil

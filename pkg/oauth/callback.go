@@ -109,22 +109,27 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 			"retry_at", busy.UTC().Format(time.RFC3339))
 		return busyAnswer(req, h.Now(), busy, retry, cookie), nil
 	}
-	conn, replaced, a := h.finish(ctx, ex, pending, code)
+	done, a := h.finish(ctx, ex, pending, code)
 	if a != nil {
 		if a.retry != "" {
 			a.retry, a.back = retry, back
 		}
 		return render(req, *a, cookie), nil
 	}
-	if replaced != nil {
-		h.revokeReplaced(ctx, replaced)
+	if done.replaced != nil {
+		h.revokeReplaced(ctx, done.replaced)
 	}
 	if pending.ReturnTo == "" {
 		ok := ansConnected
-		ok.account = conn.AccountID
+		if done.resultID != "" {
+			// A pending connection no one is there to confirm (an
+			// authorization started before REQUIRE_CONFIRM): it expires.
+			ok = ansConfirmElsewhere
+		}
+		ok.account = done.conn.AccountID
 		return render(req, ok, cookie), nil
 	}
-	location, err := h.returnURL(ctx, pending, conn)
+	location, err := h.returnURL(ctx, pending, done)
 	if err != nil {
 		// The connection is stored; only the app's notice failed.
 		h.Log.ErrorContext(ctx, "callback failed: sign the result", "outcome", ansInternal.code, "err", err)
@@ -181,10 +186,20 @@ func (h *Handler) exchangeInputs(ctx context.Context, req events.APIGatewayV2HTT
 	return ex, nil
 }
 
-// finish exchanges the code and stores the connection. A non-nil answer is
-// the failure to show.
-func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *PendingAuth, code string) (*Connection, *Connection, *answer) {
-	fail := func(a answer, msg string, args ...any) (*Connection, *Connection, *answer) {
+// finished is what a successful callback stored: the connection (attached
+// now, replacing replaced), or, with a connect token while REQUIRE_CONFIRM
+// holds, the pending connection named by resultID that waits for the app's
+// confirmation (conn is then what it will become; nothing was replaced).
+type finished struct {
+	conn     *Connection
+	replaced *Connection
+	resultID string
+}
+
+// finish exchanges the code and stores the connection, or the pending
+// connection. A non-nil answer is the failure to show.
+func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *PendingAuth, code string) (*finished, *answer) {
+	fail := func(a answer, msg string, args ...any) (*finished, *answer) {
 		level := "warn"
 		if a.status >= 500 {
 			level = "error"
@@ -195,7 +210,7 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 		} else {
 			h.Log.WarnContext(ctx, msg, args...)
 		}
-		return nil, nil, &a
+		return nil, &a
 	}
 	verifier, err := h.openSealed(ctx, pending.Verifier, pending.Key, attrVerifier)
 	if err != nil {
@@ -240,7 +255,18 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 		UpdatedAt:     now,
 		LastRefreshAt: now,
 	}
-	if err := h.applyToken(conn, sealer, tok, now); err != nil {
+	var bind *PendingConnection
+	var resultID string
+	sealKey := conn.Key()
+	if pending.EndUser != "" && h.Config.RequireConfirm {
+		// A connect link can be forwarded: attach nothing until the app
+		// confirms who finished the flow (DESIGN.md, "Confirmation").
+		resultID = newNonce()
+		bind = &PendingConnection{Key: BindKey(resultID), AppState: pending.AppState,
+			ExpiresAt: now.Add(h.Config.ConfirmTTL), Status: StatusPending, UpdatedAt: now}
+		sealKey = bind.Key
+	}
+	if err := h.applyTokenAt(conn, sealKey, sealer, tok, now); err != nil {
 		return fail(ansInternal, "callback failed: seal tokens", "err", err)
 	}
 	h.warnIfAlwaysDue(ctx, conn, now)
@@ -252,6 +278,18 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 		h.Log.WarnContext(ctx, "provider issued no refresh token: the connection works until its access token expires and is not kept alive",
 			"account_id", account, "fix", noRefreshTokenFix(h.Config.Provider.Name))
 	}
+	if bind != nil {
+		bind.Conn = *conn
+		if err := h.Store.PutPendingConnection(ctx, bind); err != nil {
+			h.Log.ErrorContext(ctx, "callback failed: store pending connection; revoking the new session", "outcome", ansInternal.code, "account_id", account, "err", err)
+			h.revokeBoundedAt(ctx, conn, bind.Key, "new session")
+			a := ansInternal
+			return nil, &a
+		}
+		h.Log.InfoContext(ctx, "account connected, waiting for the app's confirmation", "outcome", StatusPending, "provider", conn.Provider,
+			"account_id", account, "end_user", conn.EndUser, "confirm_by", bind.ExpiresAt.UTC().Format(time.RFC3339), "refresh_token", tok.RefreshToken != "")
+		return &finished{conn: conn, resultID: resultID}, nil
+	}
 	replaced, err := h.Store.PutConnection(ctx, conn)
 	if err != nil {
 		// The provider holds a session nothing here could revoke later:
@@ -259,21 +297,27 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 		h.Log.ErrorContext(ctx, "callback failed: store connection; revoking the new session", "outcome", ansInternal.code, "account_id", account, "err", err)
 		h.revokeBounded(ctx, conn, "new session")
 		a := ansInternal
-		return nil, nil, &a
+		return nil, &a
 	}
 	h.Log.InfoContext(ctx, "account connected", "outcome", "connected", "provider", conn.Provider, "account_id", account,
 		"end_user", conn.EndUser, "replaced", replaced != nil, "refresh_token", tok.RefreshToken != "")
 	if replaced != nil && replaced.EndUser != conn.EndUser {
 		h.Log.InfoContext(ctx, "account moved to another end user", "account_id", account, "end_user", conn.EndUser, "previous_end_user", replaced.EndUser)
 	}
-	return conn, replaced, nil
+	return &finished{conn: conn, replaced: replaced}, nil
 }
 
 // applyToken seals tok's tokens into c and sets the lifetimes (from the
 // response: expires_in, refresh_token_expires_in), refresh_at and ttl. A
 // response without a refresh token keeps c's sealed refresh token.
 func (h *Handler) applyToken(c *Connection, sealer *Sealer, tok *oauth2.Token, now time.Time) error {
-	key := c.Key()
+	return h.applyTokenAt(c, c.Key(), sealer, tok, now)
+}
+
+// applyTokenAt is applyToken with the tokens sealed for the item key (a
+// pending connection's, whose tokens move to the connection's key when the
+// app accepts it).
+func (h *Handler) applyTokenAt(c *Connection, key string, sealer *Sealer, tok *oauth2.Token, now time.Time) error {
 	access, err := sealer.SealField(tok.AccessToken, key, attrAccessToken)
 	if err != nil {
 		return err
@@ -296,15 +340,21 @@ func (h *Handler) applyToken(c *Connection, sealer *Sealer, tok *oauth2.Token, n
 	}
 	c.KeyID = sealer.KeyID()
 	c.RefreshAt = h.Config.refreshAt(c)
+	c.TTL = connectionTTL(c)
+	return nil
+}
+
+// connectionTTL is when DynamoDB may delete c: its refresh token's expiry
+// (or, without one, its access token's) plus ConnectionGrace; zero when
+// neither is known.
+func connectionTTL(c *Connection) time.Time {
 	switch {
 	case !c.RefreshExpiresAt.IsZero():
-		c.TTL = c.RefreshExpiresAt.Add(ConnectionGrace)
+		return c.RefreshExpiresAt.Add(ConnectionGrace)
 	case c.RefreshToken == "" && !c.AccessExpiresAt.IsZero():
-		c.TTL = c.AccessExpiresAt.Add(ConnectionGrace)
-	default:
-		c.TTL = time.Time{}
+		return c.AccessExpiresAt.Add(ConnectionGrace)
 	}
-	return nil
+	return time.Time{}
 }
 
 // accessLifetime is the response's expires_in in seconds. x/oauth2 fills
@@ -456,13 +506,17 @@ func retryLink(p *PendingAuth) (retry, back string) {
 // returnURL is return_to with one parameter added to its query: result, the
 // signed statement of who connected which account (connect.Result). Nothing
 // else the app acts on travels in the URL.
-func (h *Handler) returnURL(ctx context.Context, p *PendingAuth, c *Connection) (string, error) {
+func (h *Handler) returnURL(ctx context.Context, p *PendingAuth, done *finished) (string, error) {
 	keys, err := h.Secrets.AppKeys(ctx)
 	if err != nil {
 		return "", err
 	}
 	keys.Now = h.Now
-	result, err := keys.SignResult(connect.Result{User: p.EndUser, AccountID: c.AccountID, Provider: c.Provider, AppState: p.AppState})
+	r := connect.Result{User: p.EndUser, AccountID: done.conn.AccountID, Provider: done.conn.Provider, AppState: p.AppState, Status: connect.StatusConnected}
+	if done.resultID != "" {
+		r.Status, r.ID = connect.StatusPending, done.resultID
+	}
+	result, err := keys.SignResult(r)
 	if err != nil {
 		return "", err
 	}

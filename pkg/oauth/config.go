@@ -40,6 +40,12 @@ type Config struct {
 	// needs the app's signed connect token; false also allows anonymous
 	// /authorize with plain return_to, app_state and login_hint.
 	RequireConnectToken bool
+	// RequireConfirm (REQUIRE_CONFIRM, default true): a connection made
+	// with a connect token waits, as a pending connection, for the app's
+	// POST /confirm (at most ConfirmTTL, CONFIRM_TTL, default 10m, 1m-60m)
+	// before it is attached to anything. false attaches at the callback.
+	RequireConfirm bool
+	ConfirmTTL     time.Duration
 
 	RedirectURL   string   // "" derives it from the API Gateway request
 	Scopes        []string // may be empty
@@ -62,6 +68,12 @@ const (
 	MaxTokenRatePerMin = 60_000
 	// MaxSweepConcurrency bounds the sweep's parallel refreshes.
 	MaxSweepConcurrency = 256
+
+	// DefaultConfirmTTL, MinConfirmTTL and MaxConfirmTTL: how long a
+	// pending connection waits for the app's confirmation (CONFIRM_TTL).
+	DefaultConfirmTTL = 10 * time.Minute
+	MinConfirmTTL     = time.Minute
+	MaxConfirmTTL     = time.Hour
 )
 
 // ReturnPrefix is one entry of ALLOWED_RETURN_URLS: a return_to must have
@@ -75,7 +87,7 @@ var Variables = []string{
 	"OAUTH_PROVIDER", "OAUTH_SERVER_URL", "OAUTH_AUTH_URL", "OAUTH_TOKEN_URL",
 	"OAUTH_REVOKE_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET_ARN",
 	"OAUTH_TOKEN_KEY_ARN", "OAUTH_APP_KEY_ARN", "OAUTH_CLIENT_SECRET", "OAUTH_TOKEN_KEY",
-	"OAUTH_APP_KEY", "REQUIRE_CONNECT_TOKEN",
+	"OAUTH_APP_KEY", "REQUIRE_CONNECT_TOKEN", "REQUIRE_CONFIRM", "CONFIRM_TTL",
 	"OAUTH_REDIRECT_URL", "OAUTH_SCOPES", "OAUTH_ACCOUNT_FIELD",
 	"OAUTH_USERINFO_URL", "OAUTH_AUTH_STYLE", "ALLOWED_RETURN_URLS", "TABLE_NAME", "REFRESH_MODE",
 	"REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY",
@@ -188,6 +200,22 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	case "false":
 	default:
 		bad("REQUIRE_CONNECT_TOKEN", "want true or false, got %q", v)
+	}
+	switch v := strings.ToLower(get("REQUIRE_CONFIRM")); v {
+	case "", "true":
+		c.RequireConfirm = true
+	case "false":
+	default:
+		bad("REQUIRE_CONFIRM", "want true or false, got %q", v)
+	}
+	c.ConfirmTTL = DefaultConfirmTTL
+	if v := get("CONFIRM_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < MinConfirmTTL || d > MaxConfirmTTL {
+			bad("CONFIRM_TTL", "want a duration from %v to %v such as 10m, got %q", MinConfirmTTL, MaxConfirmTTL, v)
+		} else {
+			c.ConfirmTTL = d
+		}
 	}
 
 	if v := get("OAUTH_REDIRECT_URL"); v != "" {

@@ -12,17 +12,48 @@ import (
 // Connections: written whole at /callback, read and deleted by key, listed
 // for operators.
 
-// PutConnection implements Store with an unconditional PutItem that returns
-// the replaced item (ReturnValues=ALL_OLD).
+// PutConnection implements Store with a PutItem that returns the replaced
+// item (ReturnValues=ALL_OLD). A connection with an end user is written
+// unconditionally. One without (an anonymous connect) never changes the end
+// user of the connection it replaces: it is written only if that has none,
+// and otherwise again with that end user (a second PutItem, only in that
+// case, conditioned on the end user being still the same).
 func (s *DynamoStore) PutConnection(ctx context.Context, c *Connection) (*Connection, error) {
 	if err := validConnection(c); err != nil {
 		return nil, err
 	}
-	out, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:    aws.String(s.table),
-		Item:         connectionItem(c),
-		ReturnValues: types.ReturnValueAllOld,
-	})
+	var out *dynamodb.PutItemOutput
+	var err error
+	for attempt := 1; ; attempt++ {
+		in := &dynamodb.PutItemInput{
+			TableName:    aws.String(s.table),
+			Item:         connectionItem(c),
+			ReturnValues: types.ReturnValueAllOld,
+		}
+		if attempt > 1 || c.EndUser == "" {
+			in.ExpressionAttributeNames = map[string]string{"#eu": AttrEndUser}
+			in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+			if c.EndUser == "" {
+				in.ConditionExpression = aws.String("attribute_not_exists(#eu)")
+			} else {
+				in.ConditionExpression = aws.String("#eu = :eu")
+				in.ExpressionAttributeValues = map[string]types.AttributeValue{":eu": &types.AttributeValueMemberS{Value: c.EndUser}}
+			}
+		}
+		out, err = s.client.PutItem(ctx, in)
+		old, failed := conditionFailed(err)
+		if !failed {
+			break
+		}
+		if attempt == 3 {
+			return nil, fmt.Errorf("oauth: put connection: its end user keeps changing: %w", ErrConflict)
+		}
+		prev, derr := decodeConnection(old)
+		if derr != nil {
+			return nil, fmt.Errorf("oauth: put connection: %w", derr)
+		}
+		c.EndUser = prev.EndUser // "" again if it was removed meanwhile
+	}
 	if err != nil {
 		return nil, fmt.Errorf("oauth: put connection: %w", err)
 	}

@@ -169,6 +169,10 @@ func (s *countingStore) PutConnection(ctx context.Context, c *Connection) (*Conn
 }
 
 type testRig struct {
+	// manualConfirm: the test confirms pending results itself; otherwise
+	// callback confirms each one as r.user, as the app would.
+	manualConfirm bool
+
 	h     *Handler
 	store *countingStore
 	prov  *fakeProvider
@@ -221,7 +225,11 @@ func newRig(t *testing.T, newStore func(*testing.T) Store, extraEnv ...string) *
 	e := with(baseEnv(), "OAUTH_PROVIDER", "generic", "OAUTH_AUTH_URL", "https://idp.example/authorize",
 		"OAUTH_TOKEN_URL", prov.srv.URL+"/token", "OAUTH_REVOKE_URL", prov.srv.URL+"/revoke", "OAUTH_ACCOUNT_FIELD", "owner_id",
 		"OAUTH_CLIENT_ID", testClientID, "OAUTH_CLIENT_SECRET", testClientSecret,
-		"ALLOWED_RETURN_URLS", "https://app.example/done")
+		"ALLOWED_RETURN_URLS", "https://app.example/done",
+		// The suites written before confirmation test the flow's other
+		// parts with the connection attached at the callback; the
+		// confirmation suites (confirm_test.go) pass REQUIRE_CONFIRM=true.
+		"REQUIRE_CONFIRM", "false")
 	cfg, err := LoadConfig(env(with(e, extraEnv...)))
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
@@ -280,7 +288,11 @@ func (r *testRig) connectQuery(t *testing.T, query string) string {
 	if err != nil {
 		t.Fatalf("connectQuery(%q): %v", query, err)
 	}
-	tok, err := r.keys().Token(r.user, connect.Options{ReturnTo: q.Get("return_to"), AppState: q.Get("app_state"), LoginHint: q.Get("login_hint")})
+	returnTo := q.Get("return_to")
+	if returnTo == "" && r.h.Config.RequireConfirm {
+		returnTo = defaultReturnTo // someone must be there to confirm
+	}
+	tok, err := r.keys().Token(r.user, connect.Options{ReturnTo: returnTo, AppState: q.Get("app_state"), LoginHint: q.Get("login_hint")})
 	if err != nil {
 		t.Fatalf("mint connect token: %v", err)
 	}
@@ -322,6 +334,63 @@ func (r *testRig) callback(t testing.TB, query string, cookies ...string) events
 		if resp.Headers[k] == "" {
 			t.Errorf("callback response lacks %s", k)
 		}
+	}
+	if !r.manualConfirm {
+		r.confirmPending(t, resp, r.user)
+	}
+	return resp
+}
+
+// defaultReturnTo is the return_to the rig's connect tokens carry when a
+// test names none and confirmation is required.
+const defaultReturnTo = "https://app.example/done"
+
+// confirmPending does what the app's return page does with a pending
+// result the callback redirected to: verify it and POST /confirm as user,
+// the user signed in to the app. It returns the confirm answer, or a zero
+// response when resp carries no pending result.
+func (r *testRig) confirmPending(t testing.TB, resp events.APIGatewayV2HTTPResponse, user string) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	res, ok := r.pendingResult(t, resp)
+	if !ok {
+		return events.APIGatewayV2HTTPResponse{}
+	}
+	tok, err := r.keys().ConfirmToken(res.ID, user, connect.DecisionAccept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.confirmRaw(t, `{"confirm":"`+tok+`"}`)
+}
+
+// pendingResult reads the pending result of a callback's redirect.
+func (r *testRig) pendingResult(t testing.TB, resp events.APIGatewayV2HTTPResponse) (connect.Result, bool) {
+	t.Helper()
+	if resp.StatusCode != 302 {
+		return connect.Result{}, false
+	}
+	loc, err := url.Parse(resp.Headers["Location"])
+	if err != nil || loc.Query().Get("result") == "" {
+		return connect.Result{}, false
+	}
+	res, err := r.keys().VerifyResult(loc.Query().Get("result"))
+	if err != nil {
+		t.Fatalf("the callback's result does not verify: %v", err)
+	}
+	return res, res.Status == connect.StatusPending
+}
+
+// confirmRaw runs POST /confirm with body.
+func (r *testRig) confirmRaw(t testing.TB, body string) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	req := apiRequest("/confirm", "")
+	req.RouteKey, req.RequestContext.HTTP.Method = "POST /confirm", "POST"
+	req.Body = body
+	resp, err := r.h.CallbackRoutes(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Confirm returned a Go error: %v", err)
+	}
+	if resp.Headers["Cache-Control"] != "no-store" || resp.Headers["Content-Type"] != "application/json" {
+		t.Errorf("confirm headers = %v", resp.Headers)
 	}
 	return resp
 }

@@ -27,6 +27,7 @@ type MemoryStore struct {
 	connections map[string]Connection
 	rates       map[string]rateState
 	jtis        map[string]time.Time // spent connect-token ids, until when
+	binds       map[string]PendingConnection
 }
 
 // rateState is the token-endpoint limiter of one provider, in milliseconds.
@@ -41,6 +42,7 @@ func NewMemoryStore() *MemoryStore {
 		connections: make(map[string]Connection),
 		rates:       make(map[string]rateState),
 		jtis:        make(map[string]time.Time),
+		binds:       make(map[string]PendingConnection),
 	}
 }
 
@@ -96,6 +98,9 @@ func (s *MemoryStore) PutConnection(ctx context.Context, c *Connection) (*Connec
 	defer s.mu.Unlock()
 	key := c.Key()
 	old, had := s.connections[key]
+	if c.EndUser == "" && had && old.EndUser != "" {
+		c.EndUser = old.EndUser // an anonymous connect never changes the end user
+	}
 	s.connections[key] = normalConnection(*c)
 	if !had {
 		return nil, nil
@@ -232,6 +237,13 @@ func (s *MemoryStore) QueryDue(ctx context.Context, shard int, before time.Time,
 		}
 		out = append(out, DueEntry{Key: key, Provider: c.Provider, AccountID: c.AccountID, RefreshAt: c.RefreshAt,
 			RefreshExpiresAt: c.RefreshExpiresAt, Version: c.Version})
+	}
+	for key, p := range s.binds { // pending connections, due at their expiry
+		if p.Status != StatusPending || p.ExpiresAt.Unix() > cutoff || ShardOf(key) != shard {
+			continue
+		}
+		out = append(out, DueEntry{Key: key, Provider: p.Conn.Provider, AccountID: p.Conn.AccountID, RefreshAt: p.ExpiresAt,
+			RefreshExpiresAt: p.Conn.RefreshExpiresAt})
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b DueEntry) int {

@@ -63,6 +63,7 @@ func writeEMF(w io.Writer, s SweepSummary, now time.Time) error {
 		{"rate_limited", s.RateLimited},
 		{"skipped_leased", s.SkippedLeased},
 		{"revoked", s.Revoked},
+		{"pending_expired", s.PendingExpired},
 	}
 	line := map[string]any{"Service": metricsService}
 	dir := emfDirective{Namespace: MetricsNamespace, Dimensions: [][]string{{"Service"}}}

@@ -100,6 +100,14 @@ var (
 		detail: "The connection could not be completed because of an internal error. Nothing you did caused it.",
 		next:   "Try again in a minute.",
 		retry:  "authorize"}
+	ansReturnToRequired = answer{status: 400, code: "return_to_required",
+		title:  "This connect link has no way back to the app",
+		detail: "The app must confirm each connection, so its connect link has to name the page to come back to (return_to). Nothing was started.",
+		next:   "Go back to the app and try again. If this keeps happening, tell the app's support team: the connect token needs a return_to."}
+	ansConfirmElsewhere = answer{status: 200, code: "pending",
+		title:  "Return to the app to finish",
+		detail: "Your account is signed in, but the app has not confirmed the connection yet.",
+		next:   "Go back to the app where you started: it finishes connecting there."}
 	ansConnectRequired = answer{status: 401, code: "connect_required",
 		title:  "Start connecting from the app",
 		detail: "This service connects accounts only for an app's signed-in users, and this link did not come from the app.",

@@ -108,6 +108,12 @@ func (h *Handler) revokeReplaced(ctx context.Context, old *Connection) {
 // when the function's deadline is near, so the browser still gets its
 // answer) and logs the outcome; what names the session in the log.
 func (h *Handler) revokeBounded(ctx context.Context, c *Connection, what string) {
+	h.revokeBoundedAt(ctx, c, c.Key(), what)
+}
+
+// revokeBoundedAt is revokeBounded for tokens sealed for the item key (a
+// pending connection's).
+func (h *Handler) revokeBoundedAt(ctx context.Context, c *Connection, key, what string) {
 	deadline, _ := ctx.Deadline()
 	limit := revokeTimeout
 	if h.revokeLimit > 0 {
@@ -120,7 +126,7 @@ func (h *Handler) revokeBounded(ctx context.Context, c *Connection, what string)
 	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	if err := h.revokeSession(ctx, c); err != nil {
+	if err := h.revokeSessionAt(ctx, c, key); err != nil {
 		h.Log.WarnContext(ctx, "could not revoke the "+what+"; it expires on its own",
 			append([]any{"account_id", c.AccountID, "outcome", "revoke_failed", "err", err}, refusalAttrs(err)...)...)
 		return
@@ -143,6 +149,11 @@ func revokeBudget(deadline, now time.Time, limit time.Duration) time.Duration {
 // (RingCentral ends the whole session given either token), or its access
 // token when it has none. Nothing to revoke (no endpoint, no token) is nil.
 func (h *Handler) revokeSession(ctx context.Context, c *Connection) error {
+	return h.revokeSessionAt(ctx, c, c.Key())
+}
+
+// revokeSessionAt is revokeSession for tokens sealed for the item key.
+func (h *Handler) revokeSessionAt(ctx context.Context, c *Connection, key string) error {
 	if h.Config.Provider.RevokeURL == "" {
 		return nil
 	}
@@ -153,7 +164,7 @@ func (h *Handler) revokeSession(ctx context.Context, c *Connection) error {
 	if sealed == "" {
 		return nil
 	}
-	tok, err := h.openSealed(ctx, sealed, c.Key(), field)
+	tok, err := h.openSealed(ctx, sealed, key, field)
 	if err != nil {
 		return fmt.Errorf("oauth: revoke: open token: %w", err)
 	}

@@ -153,6 +153,8 @@ type DueEntry struct {
 // DynamoStore (production) and MemoryStore (dev server, tests); both pass
 // oauthtest.RunStoreTests.
 type Store interface {
+	BindStore
+
 	// PutPending stores a new pending authorization; it fails with
 	// ErrConflict if the key exists.
 	PutPending(ctx context.Context, p *PendingAuth) error
@@ -164,8 +166,10 @@ type Store interface {
 	// already consumed), ErrPendingExpired, or ErrBindingMismatch.
 	ConsumePending(ctx context.Context, key string, bindingHashes []string, now time.Time) (*PendingAuth, error)
 
-	// PutConnection writes c unconditionally (re-authorization replaces a
-	// connection) and returns the connection it replaced, or nil.
+	// PutConnection writes c (re-authorization replaces a connection) and
+	// returns the connection it replaced, or nil. A c without an end user
+	// (an anonymous connect) keeps the replaced connection's end user:
+	// PutConnection sets c.EndUser to it.
 	PutConnection(ctx context.Context, c *Connection) (replaced *Connection, err error)
 	// GetConnection reads a connection (strongly consistent); ErrNotFound.
 	GetConnection(ctx context.Context, provider, accountID string) (*Connection, error)

@@ -84,3 +84,40 @@ func streamValue(v types.AttributeValue) events.DynamoDBAttributeValue {
 	}
 	return events.NewNullAttribute()
 }
+
+// PendingStreamRecord is StreamRecord for a pending connection (made with a
+// connect token, waiting for the app's confirmation): old nil for an
+// insert, cur nil for a delete (by DynamoDB's TTL when ttl).
+func PendingStreamRecord(eventID string, old, cur *PendingConnection, at time.Time, ttl bool) events.DynamoDBEventRecord {
+	rec := events.DynamoDBEventRecord{
+		EventID:     eventID,
+		EventSource: "aws:dynamodb",
+		Change: events.DynamoDBStreamRecord{
+			ApproximateCreationDateTime: events.SecondsEpochTime{Time: at},
+			SequenceNumber:              eventID,
+			StreamViewType:              "NEW_AND_OLD_IMAGES",
+		},
+	}
+	var key string
+	switch {
+	case old == nil && cur == nil:
+		return rec
+	case old == nil:
+		rec.EventName, key = "INSERT", cur.Key
+	case cur == nil:
+		rec.EventName, key = "REMOVE", old.Key
+	default:
+		rec.EventName, key = "MODIFY", cur.Key
+	}
+	rec.Change.Keys = StreamImage(itemKey(key, bindSK))
+	if old != nil {
+		rec.Change.OldImage = StreamImage(pendingConnectionItem(old))
+	}
+	if cur != nil {
+		rec.Change.NewImage = StreamImage(pendingConnectionItem(cur))
+	}
+	if ttl && cur == nil {
+		rec.UserIdentity = &events.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
+	}
+	return rec
+}

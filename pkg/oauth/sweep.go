@@ -77,8 +77,12 @@ type SweepSummary struct {
 	// Revoked counts revoked connections (Disconnect could not revoke
 	// them) whose revocation the sweep retried with success, or gave up
 	// because the refresh token expired; a failed retry counts in Failed.
-	Revoked    int   `json:"revoked"`
-	DurationMS int64 `json:"duration_ms"`
+	Revoked int `json:"revoked"`
+	// PendingExpired counts pending connections no one confirmed within
+	// CONFIRM_TTL: revoked at the provider and deleted (each a Connection
+	// Rejected event, reason expired). They count in Due too.
+	PendingExpired int   `json:"pending_expired"`
+	DurationMS     int64 `json:"duration_ms"`
 }
 
 // maxDue bounds the entries one sweep reads from one shard.
@@ -125,6 +129,8 @@ func (h *Handler) Sweep(ctx context.Context, in SweepInput) (SweepSummary, error
 		return SweepSummary{}, err
 	}
 	s.sum.Due = due
+	entries, binds := splitPending(entries)
+	s.expirePending(ctx, binds)
 	s.run(ctx, entries)
 
 	sum := s.summary()
@@ -134,7 +140,7 @@ func (h *Handler) Sweep(ctx context.Context, in SweepInput) (SweepSummary, error
 	h.Log.InfoContext(ctx, "sweep done", "shard_from", from, "shard_to", to,
 		"due", sum.Due, "refreshed", sum.Refreshed, "failed", sum.Failed,
 		"reauth_required", sum.ReauthRequired, "rate_limited", sum.RateLimited,
-		"skipped_leased", sum.SkippedLeased, "revoked", sum.Revoked, "duration_ms", sum.DurationMS, "stopped", s.stopReason())
+		"skipped_leased", sum.SkippedLeased, "revoked", sum.Revoked, "pending_expired", sum.PendingExpired, "duration_ms", sum.DurationMS, "stopped", s.stopReason())
 	return sum, nil
 }
 
@@ -465,5 +471,37 @@ func (h *Handler) park(ctx context.Context, c *Connection, owner string) {
 	next.RefreshAt = unknownLifetimeRecheck(h.Now())
 	if err := h.completeLease(ctx, &next, owner); err != nil && !errors.Is(err, ErrConflict) {
 		h.Log.WarnContext(ctx, "could not re-schedule a connection of unknown refresh-token lifetime; its lease ends on its own", "account_id", c.AccountID, "err", err)
+	}
+}
+
+// splitPending separates the due entries of pending connections (due at
+// their expiry) from the connections'.
+func splitPending(entries []DueEntry) (conns, binds []DueEntry) {
+	for _, e := range entries {
+		if IsBindKey(e.Key) {
+			binds = append(binds, e)
+		} else {
+			conns = append(conns, e)
+		}
+	}
+	return conns, binds
+}
+
+// expirePending ends the pending connections no one confirmed in time: each
+// is rejected (reason expired), its session revoked at the provider, and
+// deleted. One decided meanwhile (a stale index entry) is left alone.
+// Revocation is not a token-endpoint call, so it takes no rate slot.
+func (s *sweeper) expirePending(ctx context.Context, binds []DueEntry) {
+	for _, e := range binds {
+		if !s.canTake(ctx) {
+			return
+		}
+		if _, err := s.h.rejectPending(ctx, e.Key, ReasonExpired); err == nil {
+			s.mu.Lock()
+			s.sum.PendingExpired++
+			s.mu.Unlock()
+		} else if !errors.Is(err, ErrNotFound) {
+			s.count(outFailed)
+		}
 	}
 }

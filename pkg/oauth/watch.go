@@ -67,6 +67,29 @@ func (s *watchStore) DeleteConnection(ctx context.Context, provider, accountID s
 	return err
 }
 
+// RejectPending emits the pending connection's change to rejected (a
+// Connection Rejected event).
+func (s *watchStore) RejectPending(ctx context.Context, key, reason, decisionID string, now time.Time) (*PendingConnection, error) {
+	old, _ := s.Store.GetPendingConnection(ctx, key)
+	p, err := s.Store.RejectPending(ctx, key, reason, decisionID, now)
+	if err == nil && old != nil && old.Status == StatusPending {
+		n := s.seq.Add(1)
+		s.onChange(PendingStreamRecord("dev-"+strconv.FormatInt(n, 10), old, p, s.now(), false))
+	}
+	return p, err
+}
+
+// AcceptPending emits the connection's change (a Connection Connected
+// event).
+func (s *watchStore) AcceptPending(ctx context.Context, key, endUser string, now time.Time, c *Connection, replacedVersion int64) error {
+	old := s.current(ctx, c.Provider, c.AccountID)
+	err := s.Store.AcceptPending(ctx, key, endUser, now, c, replacedVersion)
+	if err == nil {
+		s.emit(old, s.current(ctx, c.Provider, c.AccountID))
+	}
+	return err
+}
+
 var _ Store = (*watchStore)(nil)
 
 // Unwrap returns the watched store.

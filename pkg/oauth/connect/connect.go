@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -58,8 +59,20 @@ const (
 	// characters).
 	MinKeyLen = 32
 
-	// StatusConnected is a result's status.
+	// StatusConnected and StatusPending are a result's statuses:
+	// attached already, or waiting for the app's Confirm or Reject.
 	StatusConnected = "connected"
+	StatusPending   = "pending"
+	// StatusRejected is a Confirmation's status after Reject.
+	StatusRejected = "rejected"
+
+	// ConfirmAudience is the aud of a confirm token; ConfirmLifetime
+	// bounds its exp − iat.
+	ConfirmAudience = "oauthfn:confirm"
+	ConfirmLifetime = 5 * time.Minute
+	// DecisionAccept and DecisionReject are a confirm token's decisions.
+	DecisionAccept = "accept"
+	DecisionReject = "reject"
 
 	// Bounds of the optional claims, the same as /authorize's plain
 	// parameters.
@@ -104,6 +117,8 @@ type Keys struct {
 	Current  string
 	Previous []string
 	Now      func() time.Time
+	// Client makes Confirm's and Reject's call (nil: http.DefaultClient).
+	Client *http.Client
 }
 
 // Format prints how many keys there are, never a key, for every verb.

@@ -13,9 +13,14 @@ type Result struct {
 	User      string
 	AccountID string // the provider account now connected
 	Provider  string // the preset name, e.g. ringcentral
-	Status    string // StatusConnected
-	AppState  string // the connect token's app_state, unchanged
-	ID        string // jti: an app may refuse a result it has seen before
+	// Status is StatusPending (the connection waits for the app's Confirm
+	// or Reject) or StatusConnected (already attached: a flow without a
+	// connect token, or REQUIRE_CONFIRM=false).
+	Status   string
+	AppState string // the connect token's app_state, unchanged
+	// ID is the jti: it names the pending connection that Confirm and
+	// Reject decide; an app may also refuse a result it has seen before.
+	ID        string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
@@ -29,8 +34,8 @@ type resultClaims struct {
 }
 
 // SignResult signs r with k.Current for the redirect to return_to: the
-// functions' side. IssuedAt, ExpiresAt (IssuedAt + ResultLifetime) and ID
-// are set here; Status defaults to StatusConnected.
+// functions' side. IssuedAt and ExpiresAt (IssuedAt + ResultLifetime) are
+// set here, and ID when it is empty; Status defaults to StatusConnected.
 func (k Keys) SignResult(r Result) (string, error) {
 	if err := checkKey(k.Current); err != nil {
 		return "", err
@@ -41,6 +46,9 @@ func (k Keys) SignResult(r Result) (string, error) {
 	if r.Status == "" {
 		r.Status = StatusConnected
 	}
+	if r.ID == "" {
+		r.ID = randomID()
+	}
 	now := k.now().Truncate(time.Second)
 	return sign(k.Current, resultClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -48,7 +56,7 @@ func (k Keys) SignResult(r Result) (string, error) {
 			Subject:   r.User,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ResultLifetime)),
-			ID:        randomID(),
+			ID:        r.ID,
 		},
 		AccountID: r.AccountID,
 		Provider:  r.Provider,
@@ -58,9 +66,15 @@ func (k Keys) SignResult(r Result) (string, error) {
 }
 
 // VerifyResult checks a result: HS256 with Current or a Previous key, aud
-// ResultAudience, exp required and not passed, iat not in the future (Leeway
-// of skew), an account id and status connected. Use the returned User, not
-// whoever is signed in, as the owner of AccountID.
+// ResultAudience, exp required and not passed, iat required and not in the
+// future (Leeway of skew), exp at most ResultLifetime after iat, jti, an
+// account id, a provider and a status (pending or connected).
+//
+// A verified result says who *minted* the connect link, not who finished
+// the flow: a link can be forwarded. Before the app attaches AccountID to
+// anyone it must check that User is the user signed in to the app in the
+// browser that brought the result back, then Confirm (or Reject) a pending
+// result.
 func (k Keys) VerifyResult(result string) (Result, error) {
 	var c resultClaims
 	if err := k.parse(result, ResultAudience, &c); err != nil {
@@ -75,8 +89,11 @@ func (k Keys) VerifyResult(result string) (Result, error) {
 	if c.AccountID == "" || c.Provider == "" {
 		return Result{}, fail(CheckClaim, "account_id or provider is missing")
 	}
-	if c.Status != StatusConnected {
-		return Result{}, fail(CheckClaim, "status is %q, want %q", c.Status, StatusConnected)
+	if c.Status != StatusConnected && c.Status != StatusPending {
+		return Result{}, fail(CheckClaim, "status is %q, want %q or %q", c.Status, StatusPending, StatusConnected)
+	}
+	if err := checkText(CheckID, "jti", c.ID, MaxIDLen); err != nil {
+		return Result{}, err
 	}
 	return Result{
 		User: c.Subject, AccountID: c.AccountID, Provider: c.Provider, Status: c.Status, AppState: c.AppState,

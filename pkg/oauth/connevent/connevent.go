@@ -44,6 +44,13 @@ const (
 	// had expired).
 	Expired = "Connection Expired"
 
+	// Rejected: a pending connection (made with a connect token, waiting
+	// for the app's confirmation) was rejected: by the app (reason
+	// app_rejected), because another user than the link's finished it
+	// (user_mismatch), or because no one confirmed it in time (expired).
+	// Its session was revoked at the provider; nothing was attached.
+	Rejected = "Connection Rejected"
+
 	// FailingThreshold is the failures count at which RefreshFailing is
 	// sent, once per run of failures.
 	FailingThreshold = 3
@@ -57,6 +64,7 @@ const (
 	StatusRevoked        = item.StatusRevoked
 	StatusDisconnected   = "disconnected"
 	StatusExpired        = "expired"
+	StatusRejected       = item.StatusRejected
 )
 
 // Event is one event for EventBridge: its detail type and detail.
@@ -110,9 +118,37 @@ func Transition(rec events.DynamoDBEventRecord) (*Event, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: no %s key", ErrMalformedRecord, item.AttrPK)
 	}
-	if !strings.HasPrefix(pk, item.ConnectionPrefix) {
+	var ev *Event
+	var at time.Time
+	switch {
+	case strings.HasPrefix(pk, item.BindPrefix):
+		var err error
+		if ev, at, err = pendingTransition(pk, rec); ev == nil || err != nil {
+			return nil, err
+		}
+	case strings.HasPrefix(pk, item.ConnectionPrefix):
+		var err error
+		if ev, at, err = connTransition(pk, rec); ev == nil || err != nil {
+			return nil, err
+		}
+	default:
 		return nil, nil // pending authorizations, the rate limiter, others
 	}
+	ev.Detail.At = at.UTC().Format(time.RFC3339)
+	id := rec.EventID
+	if id == "" {
+		id = rec.Change.SequenceNumber
+	}
+	if id == "" {
+		return nil, fmt.Errorf("%w: no eventID or sequence number", ErrMalformedRecord)
+	}
+	sum := sha256.Sum256([]byte(id + "\n" + ev.DetailType))
+	ev.Detail.EventID = hex.EncodeToString(sum[:16])
+	return ev, nil
+}
+
+// connTransition maps a connection's record.
+func connTransition(pk string, rec events.DynamoDBEventRecord) (*Event, time.Time, error) {
 	var old, cur *connImage
 	var err error
 	switch rec.EventName {
@@ -128,23 +164,84 @@ func Transition(rec events.DynamoDBEventRecord) (*Event, error) {
 		err = fmt.Errorf("%w: event name %q", ErrMalformedRecord, rec.EventName)
 	}
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	ev := transition(old, cur, byTTL(rec))
 	if ev == nil {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
-	ev.Detail.At = changeTime(rec, old, cur).UTC().Format(time.RFC3339)
-	id := rec.EventID
-	if id == "" {
-		id = rec.Change.SequenceNumber
+	return ev, changeTime(rec, old, cur), nil
+}
+
+// pendingTransition maps a pending connection's record: rejected (by the
+// app, for a user mismatch, or expired by the sweep), or deleted by its TTL
+// while still pending, is Connection Rejected. Its creation, an accept (the
+// transaction deletes it; the connection's own record says Connected) and
+// the deletion of a rejected one mean nothing more.
+func pendingTransition(pk string, rec events.DynamoDBEventRecord) (*Event, time.Time, error) {
+	var p *pendingImage
+	var err error
+	switch {
+	case rec.EventName == "MODIFY":
+		var old *pendingImage
+		if old, err = readPendingImage(pk, rec.Change.OldImage, "OldImage"); err == nil {
+			p, err = readPendingImage(pk, rec.Change.NewImage, "NewImage")
+		}
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		if old.status != item.StatusPending || p.status != item.StatusRejected {
+			return nil, time.Time{}, nil
+		}
+	case rec.EventName == "REMOVE" && byTTL(rec):
+		if p, err = readPendingImage(pk, rec.Change.OldImage, "OldImage"); err != nil {
+			return nil, time.Time{}, err
+		}
+		if p.status != item.StatusPending {
+			return nil, time.Time{}, nil
+		}
+		p.reason = item.ReasonExpired
+	case rec.EventName == "INSERT", rec.EventName == "REMOVE":
+		return nil, time.Time{}, nil
+	default:
+		return nil, time.Time{}, fmt.Errorf("%w: event name %q", ErrMalformedRecord, rec.EventName)
 	}
-	if id == "" {
-		return nil, fmt.Errorf("%w: no eventID or sequence number", ErrMalformedRecord)
+	at := rec.Change.ApproximateCreationDateTime.Time
+	if at.IsZero() || at.Unix() <= 0 {
+		at = p.updatedAt
 	}
-	sum := sha256.Sum256([]byte(id + "\n" + ev.DetailType))
-	ev.Detail.EventID = hex.EncodeToString(sum[:16])
-	return ev, nil
+	return &Event{DetailType: Rejected, Detail: Detail{
+		Provider:  p.provider,
+		AccountID: p.accountID,
+		EndUser:   p.endUser,
+		Status:    StatusRejected,
+		Reason:    orCode(p.reason, item.StatusRejected),
+	}}, at, nil
+}
+
+// pendingImage is what the mapping reads of a pending connection image.
+type pendingImage struct {
+	provider, accountID, endUser, status, reason string
+	updatedAt                                    time.Time
+}
+
+func readPendingImage(pk string, img map[string]events.DynamoDBAttributeValue, which string) (*pendingImage, error) {
+	if len(img) == 0 {
+		return nil, fmt.Errorf("%w: %s of %s missing (the stream must be NEW_AND_OLD_IMAGES)", ErrMalformedRecord, which, pk)
+	}
+	r := imageReader{img: img}
+	p := &pendingImage{
+		provider:  r.s(item.AttrProvider, true),
+		accountID: r.s(item.AttrAccountID, true),
+		endUser:   r.s(item.AttrBindEndUser, false),
+		status:    r.s(item.AttrStatus, true),
+		reason:    r.s(item.AttrReason, false),
+		updatedAt: time.Unix(r.n(item.AttrUpdatedAt, false), 0),
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %s of %s: %v", ErrMalformedRecord, which, pk, r.err)
+	}
+	return p, nil
 }
 
 // transition is the decision itself: old is nil for an insert, cur nil for

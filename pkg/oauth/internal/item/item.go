@@ -16,6 +16,32 @@ const (
 	// ConnectionSK is its sk.
 	ConnectionPrefix = "conn#"
 	ConnectionSK     = "token"
+
+	// BindPrefix starts the pk of every pending connection (a connection
+	// made with a connect token, waiting for the app's confirmation);
+	// BindSK is its sk.
+	BindPrefix = "bind#"
+	BindSK     = "bind"
+)
+
+// Attributes of a pending connection that the stream mapping reads (with
+// AttrProvider, AttrAccountID, AttrStatus, AttrCreatedAt, AttrUpdatedAt).
+const (
+	// AttrBindEndUser is the end user a pending connection waits to be
+	// confirmed for: not AttrEndUser, so that user-index never lists it.
+	AttrBindEndUser = "bind_end_user"
+	// AttrReason is why a pending connection was rejected.
+	AttrReason = "reason"
+)
+
+// Pending connection statuses, and why one was rejected.
+const (
+	StatusPending  = "pending"
+	StatusRejected = "rejected"
+
+	ReasonAppRejected  = "app_rejected"
+	ReasonUserMismatch = "user_mismatch"
+	ReasonExpired      = "expired"
 )
 
 // Attributes of a connection that the stream mapping reads.

@@ -1,0 +1,292 @@
+package oauth
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
+)
+
+// maxConfirmBody bounds POST /confirm's body: {"confirm": <a JWT of a few
+// hundred bytes>}.
+const maxConfirmBody = 8 << 10
+
+// acceptAttempts bounds how often accept reads the connection again when a
+// concurrent writer (a refresh) changed it between the read and the
+// transaction.
+const acceptAttempts = 3
+
+// confirmAnswer is a JSON answer of POST /confirm.
+type confirmAnswer struct {
+	status int
+	body   any
+}
+
+func confirmError(status int, code, description string) confirmAnswer {
+	return confirmAnswer{status, map[string]string{"error": code, "error_description": description}}
+}
+
+var (
+	ansConfirmBadRequest = confirmError(400, "invalid_request", `want a JSON body {"confirm": "<confirm token>"}`)
+	ansConfirmBadToken   = confirmError(401, "invalid_confirm_token", "the confirm token is not valid (signature, audience, lifetime, claims)")
+	ansConfirmNotFound   = confirmError(404, "not_found", "no pending connection for this result: unknown, expired or already decided")
+	ansConfirmMismatch   = confirmError(409, "user_mismatch", "the result was made for another user: the connection is rejected")
+	ansConfirmInternal   = confirmError(500, "internal_error", "the confirmation could not be completed; try again")
+)
+
+// Confirm is POST /confirm: the app's backend, having checked that the user
+// signed in to it in the browser that brought a pending result back is the
+// result's user, accepts (or rejects) the pending connection the result
+// names, with a confirm token signed with the app key (connect.Keys.
+// VerifyConfirm: HS256, aud oauthfn:confirm, exp at most 5 minutes after
+// iat, jti = the result's jti, decision accept or reject).
+//
+// Answers (JSON): 200 {"status":"connected",provider,account_id,end_user}
+// after an accept; 200 {"status":"rejected"} after a reject; 409
+// user_mismatch when the token's sub is not the pending connection's end
+// user (the connection is rejected too); 404 not_found for an unknown,
+// expired or already decided one (an expired one found here is rejected on
+// the spot); 401 invalid_confirm_token; 400 invalid_request for a malformed
+// body. A pending connection is decided once: the confirm token is single
+// use. Accepting writes the connection and deletes the pending one in one
+// transaction; the session it replaces is revoked after that commits.
+func (h *Handler) Confirm(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	a := h.confirm(ctx, req)
+	body, _ := json.Marshal(a.body)
+	return events.APIGatewayV2HTTPResponse{StatusCode: a.status, Headers: securityHeaders("application/json"), Body: string(body)}, nil
+}
+
+func (h *Handler) confirm(ctx context.Context, req events.APIGatewayV2HTTPRequest) confirmAnswer {
+	tok, err := confirmBody(req)
+	if err != nil {
+		h.Log.WarnContext(ctx, "confirm refused", "outcome", "invalid_request", "reason", err.Error())
+		return ansConfirmBadRequest
+	}
+	keys, err := h.Secrets.AppKeys(ctx)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "confirm failed: app key unavailable", "outcome", "internal_error", "err", err)
+		return ansConfirmInternal
+	}
+	keys.Now = h.Now
+	cr, err := keys.VerifyConfirm(tok)
+	if err != nil {
+		var ce *connect.Error
+		check := "other"
+		if errors.As(err, &ce) {
+			check = ce.Check
+		}
+		h.Log.WarnContext(ctx, "confirm refused", "outcome", "invalid_confirm_token", "check", check, "reason", err.Error())
+		return ansConfirmBadToken
+	}
+	key := BindKey(cr.ID)
+	p, err := h.Store.GetPendingConnection(ctx, key)
+	if errors.Is(err, ErrNotFound) || (err == nil && p.Status != StatusPending) {
+		h.Log.WarnContext(ctx, "confirm refused", "outcome", "not_found", "reason", "no pending connection (unknown or already decided)", "end_user", cr.User)
+		return ansConfirmNotFound
+	}
+	if err != nil {
+		h.Log.ErrorContext(ctx, "confirm failed: read pending connection", "outcome", "internal_error", "err", err)
+		return ansConfirmInternal
+	}
+	now := h.Now()
+	switch {
+	case cr.User != p.Conn.EndUser:
+		// Whatever the decision: the browser that came back is not the
+		// user's the link was made for (a forwarded link).
+		if _, err := h.rejectPending(ctx, key, ReasonUserMismatch); errors.Is(err, ErrNotFound) {
+			return ansConfirmNotFound
+		} else if err != nil {
+			return ansConfirmInternal
+		}
+		return ansConfirmMismatch
+	case !p.ExpiresAt.After(now):
+		if _, err := h.rejectPending(ctx, key, ReasonExpired); err != nil && !errors.Is(err, ErrNotFound) {
+			return ansConfirmInternal
+		}
+		h.Log.WarnContext(ctx, "confirm refused", "outcome", "not_found", "reason", "pending connection expired", "end_user", cr.User)
+		return ansConfirmNotFound
+	case cr.Decision == connect.DecisionReject:
+		if _, err := h.rejectPending(ctx, key, ReasonAppRejected); errors.Is(err, ErrNotFound) {
+			return ansConfirmNotFound
+		} else if err != nil {
+			return ansConfirmInternal
+		}
+		return confirmAnswer{200, connect.Confirmation{Status: connect.StatusRejected}}
+	}
+	c, err := h.accept(ctx, p, now)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		h.Log.WarnContext(ctx, "confirm refused", "outcome", "not_found", "reason", "pending connection decided meanwhile", "end_user", cr.User)
+		return ansConfirmNotFound
+	case err != nil:
+		h.Log.ErrorContext(ctx, "confirm failed: accept", "outcome", "internal_error", "account_id", p.Conn.AccountID, "err", err)
+		return ansConfirmInternal
+	}
+	return confirmAnswer{200, connect.Confirmation{Status: connect.StatusConnected, Provider: c.Provider, AccountID: c.AccountID, EndUser: c.EndUser}}
+}
+
+// confirmBody reads {"confirm": "<token>"}: one key, exactly that name (no
+// case folding), no duplicate, a string.
+func confirmBody(req events.APIGatewayV2HTTPRequest) (string, error) {
+	body := req.Body
+	if req.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(body)
+		if err != nil {
+			return "", errors.New("body is not valid base64")
+		}
+		body = string(b)
+	}
+	if len(body) > maxConfirmBody {
+		return "", fmt.Errorf("body is larger than %d bytes", maxConfirmBody)
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", errors.New("body is not a JSON object")
+	}
+	var tok string
+	seen := false
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return "", errors.New("body is not valid JSON")
+		}
+		if k != "confirm" || seen {
+			return "", errors.New(`want exactly one key, "confirm"`)
+		}
+		seen = true
+		if err := dec.Decode(&tok); err != nil {
+			return "", errors.New(`"confirm" is not a string`)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return "", errors.New("body is not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "", errors.New("trailing data after the JSON object")
+	}
+	if tok == "" {
+		return "", errors.New(`"confirm" is missing or empty`)
+	}
+	return tok, nil
+}
+
+// accept turns p into its connection: the tokens re-sealed for the
+// connection's key, written with the pending connection's deletion in one
+// transaction, conditioned on the connection it replaces being unchanged
+// since it was read. The replaced session is revoked after the commit, never
+// before: a failed transaction leaves the old connection working.
+func (h *Handler) accept(ctx context.Context, p *PendingConnection, now time.Time) (*Connection, error) {
+	c := p.Conn
+	c.Status = StatusActive
+	c.UpdatedAt = now
+	c.LastRefreshAt = c.CreatedAt
+	if err := h.resealFrom(ctx, &c, p.Key); err != nil {
+		return nil, err
+	}
+	c.RefreshAt = h.Config.refreshAt(&c)
+	c.TTL = connectionTTL(&c)
+	for attempt := 1; ; attempt++ {
+		old, err := h.Store.GetConnection(ctx, c.Provider, c.AccountID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			old = nil
+		case err != nil:
+			return nil, err
+		}
+		var oldVersion int64
+		c.Version = 1
+		if old != nil {
+			oldVersion = old.Version
+			c.Version = old.Version + 1
+		}
+		err = h.Store.AcceptPending(ctx, p.Key, p.Conn.EndUser, now, &c, oldVersion)
+		if errors.Is(err, ErrConflict) && attempt < acceptAttempts {
+			continue // a refresh or another accept wrote the connection meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		h.Log.InfoContext(ctx, "account connected: the app confirmed", "outcome", "connected", "provider", c.Provider,
+			"account_id", c.AccountID, "end_user", c.EndUser, "replaced", old != nil)
+		if old != nil {
+			if old.EndUser != c.EndUser {
+				h.Log.InfoContext(ctx, "account moved to another end user", "account_id", c.AccountID, "end_user", c.EndUser, "previous_end_user", old.EndUser)
+			}
+			h.revokeReplaced(ctx, old)
+		}
+		return &c, nil
+	}
+}
+
+// resealFrom opens c's tokens, sealed for the item key from, and seals them
+// again for c's own key.
+func (h *Handler) resealFrom(ctx context.Context, c *Connection, from string) error {
+	access, err := h.openSealed(ctx, c.AccessToken, from, attrAccessToken)
+	if err != nil {
+		return fmt.Errorf("oauth: accept: open access token: %w", err)
+	}
+	var refresh string
+	if c.RefreshToken != "" {
+		if refresh, err = h.openSealed(ctx, c.RefreshToken, from, attrRefreshToken); err != nil {
+			return fmt.Errorf("oauth: accept: open refresh token: %w", err)
+		}
+	}
+	sealer, err := h.Secrets.Sealer(ctx)
+	if err != nil {
+		return fmt.Errorf("oauth: accept: token key unavailable: %w", err)
+	}
+	if c.AccessToken, err = sealer.SealField(access, c.Key(), attrAccessToken); err != nil {
+		return err
+	}
+	if refresh != "" {
+		if c.RefreshToken, err = sealer.SealField(refresh, c.Key(), attrRefreshToken); err != nil {
+			return err
+		}
+	}
+	c.KeyID = sealer.KeyID()
+	return nil
+}
+
+// rejectPending decides the pending connection under key as rejected for
+// reason: marked so (only if still pending; the stream turns that into a
+// Connection Rejected event), its new session revoked at the provider, then
+// deleted. ErrNotFound when it was not pending any more.
+func (h *Handler) rejectPending(ctx context.Context, key, reason string) (*PendingConnection, error) {
+	p, err := h.Store.RejectPending(ctx, key, reason, newNonce(), h.Now())
+	if errors.Is(err, ErrNotFound) {
+		h.Log.WarnContext(ctx, "pending connection already decided", "outcome", "not_found", "reason", reason)
+		return nil, err
+	}
+	if err != nil {
+		h.Log.ErrorContext(ctx, "could not reject a pending connection", "outcome", "internal_error", "reason", reason, "err", err)
+		return nil, err
+	}
+	h.revokeBoundedAt(ctx, &p.Conn, p.Key, "rejected session")
+	if err := h.Store.DeletePendingConnection(ctx, p.Key); err != nil {
+		// Rejected already: nothing serves it; its ttl removes it.
+		h.Log.WarnContext(ctx, "could not delete a rejected pending connection; its ttl removes it", "account_id", p.Conn.AccountID, "err", err)
+	}
+	h.Log.InfoContext(ctx, "pending connection rejected", "outcome", StatusRejected, "reason", reason, "provider", p.Conn.Provider,
+		"account_id", p.Conn.AccountID, "end_user", p.Conn.EndUser)
+	return p, nil
+}
+
+// CallbackRoutes serves the callback function's two routes: POST /confirm
+// (Confirm) and GET /callback (Callback). They share one function because
+// the app's confirmation follows its callback within seconds: it lands on
+// the environment the callback warmed, with the app key, token key and
+// client secret cached, and needs exactly the callback's permissions.
+func (h *Handler) CallbackRoutes(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	if req.RequestContext.HTTP.Method == "POST" {
+		return h.Confirm(ctx, req)
+	}
+	return h.Callback(ctx, req)
+}

@@ -100,7 +100,7 @@ func TestCallbackWarmCalls(t *testing.T) {
 		"OAUTH_TOKEN_URL", prov.srv.URL+"/token", "OAUTH_REVOKE_URL", prov.srv.URL+"/revoke", "OAUTH_ACCOUNT_FIELD", "owner_id",
 		"OAUTH_CLIENT_ID", testClientID, "OAUTH_CLIENT_SECRET", "", "OAUTH_TOKEN_KEY", "",
 		"OAUTH_CLIENT_SECRET_ARN", clientARN, "OAUTH_TOKEN_KEY_ARN", keyARN, "TABLE_NAME", table,
-		"OAUTH_APP_KEY", "", "OAUTH_APP_KEY_ARN", appKeyARN)))
+		"OAUTH_APP_KEY", "", "OAUTH_APP_KEY_ARN", appKeyARN, "ALLOWED_RETURN_URLS", "https://app.example/done")))
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
 	}
@@ -112,7 +112,7 @@ func TestCallbackWarmCalls(t *testing.T) {
 	h.HTTPClient = &http.Client{Timeout: answerTimeout}
 
 	for _, warm := range []bool{false, true} {
-		tok, err := connect.Token(testAppKey, "user-1", connect.Options{})
+		tok, err := connect.Token(testAppKey, "user-1", connect.Options{ReturnTo: "https://app.example/done"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestCallbackWarmCalls(t *testing.T) {
 		smBefore, tokenBefore := secrets.calls.Load(), prov.tokenCalls.Load()
 
 		out, err := h.Callback(ctx, req)
-		if err != nil || out.StatusCode != http.StatusOK {
+		if err != nil || out.StatusCode != http.StatusFound {
 			t.Fatalf("Callback (warm %v): %d, %v; body %.300s", warm, out.StatusCode, err, out.Body)
 		}
 		calls := db.snapshot()

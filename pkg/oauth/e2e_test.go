@@ -67,12 +67,24 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("callback Location = %s, want return_to's own tab=2 and a result, no bare account", back)
 		}
 		res, err := connect.VerifyResult(s.appKey, q.Get("result"))
-		if err != nil || res.User != endUser || res.AccountID != "alice" || res.AppState != "opaque state/1" {
-			t.Errorf("result = %+v, %v; want %s connected alice with the app_state", res, err, endUser)
+		if err != nil || res.User != endUser || res.AccountID != "alice" || res.AppState != "opaque state/1" || res.Status != connect.StatusPending {
+			t.Fatalf("result = %+v, %v; want %s pending alice with the app_state", res, err, endUser)
 		}
 		if c := resp.bindingCookie(); c == nil || c.MaxAge >= 0 {
 			t.Errorf("callback did not clear the binding cookie: %q", resp.header.Values("Set-Cookie"))
 		}
+		// Nothing is attached until the app confirms.
+		if item := s.getItem(t, "conn#generic#alice", "token"); item != nil {
+			t.Fatalf("a connection was stored before the app confirmed")
+		}
+		bind := s.getItem(t, oauth.BindKey(res.ID), "bind")
+		if bind == nil {
+			t.Fatal("no pending connection stored")
+		}
+		if _, listed := bind[oauth.AttrEndUser]; listed {
+			t.Errorf("the pending connection carries end_user: user-index would list it")
+		}
+		s.confirm(t, res)
 
 		first = s.rec.lastExchange(t)
 		item := s.connectionItem(t, "alice")
@@ -91,12 +103,23 @@ func TestEndToEnd(t *testing.T) {
 		if first.refresh == "" {
 			t.Fatal("no first connection")
 		}
-		loc, cookie := s.authorize(t, "")
+		loc, cookie := s.authorize(t, "return_to="+url.QueryEscape(returnTo))
 		cb := s.oidc.Login(t, loc, "alice") // a new browser: a new grant
 		resp := s.get(t, s.srv.URL+cb.RequestURI(), cookie)
-		if resp.status != http.StatusOK || !strings.Contains(resp.body, "Your account is connected") || !strings.Contains(resp.body, "alice") {
-			t.Fatalf("callback = %d, want the success page; body:\n%s", resp.status, resp.body)
+		if resp.status != http.StatusFound {
+			t.Fatalf("callback = %d, want 302; body:\n%s", resp.status, resp.body)
 		}
+		back, _ := url.Parse(resp.header.Get("Location"))
+		res, err := connect.VerifyResult(s.appKey, back.Query().Get("result"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Until the app confirms, the first session is untouched.
+		s.checkSealed(t, s.connectionItem(t, "alice"), "alice", first)
+		if got := s.rec.revoked(); len(got) != 0 {
+			t.Errorf("revocations before the confirmation = %d, want 0", len(got))
+		}
+		s.confirm(t, res)
 		second = s.rec.lastExchange(t)
 		if second.refresh == first.refresh {
 			t.Fatal("the provider issued the same refresh token twice")
@@ -147,7 +170,7 @@ func TestEndToEnd(t *testing.T) {
 		// client that may not use the authorization code grant exchanges it.
 		before := s.connectionItem(t, "alice")
 		tokenCalls := s.rec.count("/token")
-		loc, cookie := s.authorize(t, "")
+		loc, cookie := s.authorize(t, "return_to="+url.QueryEscape(returnTo))
 		cb := s.oidc.Login(t, loc, "alice")
 		resp := s.get(t, s.srv.URL+"/unauthorized"+cb.RequestURI(), cookie)
 		if resp.status != http.StatusBadGateway || !strings.Contains(resp.body, "Error code: unauthorized_client") ||
@@ -212,6 +235,9 @@ func newStack(t *testing.T) *stack {
 	}))
 	mux.Handle("GET /callback", apigw.Handler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return main.Load().Callback(ctx, ev)
+	}))
+	mux.Handle("POST /confirm", apigw.Handler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		return main.Load().CallbackRoutes(ctx, ev)
 	}))
 	mux.Handle("GET /unauthorized/callback", apigw.Handler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return unauthorized.Load().Callback(ctx, ev)
@@ -408,6 +434,19 @@ func (s *stack) authorize(t *testing.T, query string) (string, string) {
 		t.Fatalf("authorize binding cookie = %q, want HttpOnly Secure SameSite=Lax Path=/ Max-Age=600", resp.header.Values("Set-Cookie"))
 	}
 	return loc, c.Value
+}
+
+// confirm does the app's part after a pending result: POST /confirm with
+// connect.Confirm over HTTP, as the user the result was made for.
+func (s *stack) confirm(t *testing.T, res connect.Result) {
+	t.Helper()
+	got, err := connect.Confirm(t.Context(), s.appKey, s.srv.URL+"/confirm", res, res.User)
+	if err != nil || got.Status != connect.StatusConnected || got.AccountID != res.AccountID || got.EndUser != res.User || got.Provider != res.Provider {
+		t.Fatalf("confirm = %+v, %v; want connected %s for %s", got, err, res.AccountID, res.User)
+	}
+	if item := s.getItem(t, oauth.BindKey(res.ID), "bind"); item != nil {
+		t.Errorf("the pending connection is still stored after the accept")
+	}
 }
 
 func key(pk, sk string) map[string]types.AttributeValue {

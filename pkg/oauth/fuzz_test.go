@@ -136,7 +136,10 @@ func FuzzCallbackRequest(f *testing.F) {
 		"OAUTH_AUTH_URL", "https://idp.example/authorize", "OAUTH_TOKEN_URL", "https://idp.example/token",
 		"OAUTH_REVOKE_URL", "https://idp.example/revoke", "OAUTH_ACCOUNT_FIELD", "owner_id",
 		"OAUTH_CLIENT_ID", testClientID, "OAUTH_CLIENT_SECRET", testClientSecret,
-		"ALLOWED_RETURN_URLS", fuzzReturnTo)))
+		"ALLOWED_RETURN_URLS", fuzzReturnTo,
+		// The success page (a connect token without return_to) exists only
+		// when the callback attaches by itself.
+		"REQUIRE_CONFIRM", "false")))
 	if err != nil {
 		f.Fatalf("LoadConfig: %v", err)
 	}

@@ -590,7 +590,7 @@ func TestSweepMetrics(t *testing.T) {
 	for _, m := range d.Metrics {
 		names = append(names, m.Name+":"+m.Unit)
 	}
-	want := "due:Count refreshed:Count failed:Count reauth_required:Count rate_limited:Count skipped_leased:Count revoked:Count duration_ms:Milliseconds"
+	want := "due:Count refreshed:Count failed:Count reauth_required:Count rate_limited:Count skipped_leased:Count revoked:Count pending_expired:Count duration_ms:Milliseconds"
 	if d.Namespace != "oauthfn" || fmt.Sprint(d.Dimensions) != "[[Service]]" || strings.Join(names, " ") != want {
 		t.Errorf("directive: got %s %v %v, want oauthfn [[Service]] %s", d.Namespace, d.Dimensions, names, want)
 	}

@@ -88,6 +88,7 @@ func newStreamRig(t *testing.T) *streamRig {
 		"OAUTH_REDIRECT_URL":  "http://127.0.0.1/callback",
 		"TABLE_NAME":          r.table,
 		"TOKEN_RATE_PER_MIN":  "0",
+		"ALLOWED_RETURN_URLS": "https://app.example/done",
 	}
 	cfg, err := oauth.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
@@ -125,8 +126,20 @@ var appKey = strings.Repeat("a", 48)
 // token, /authorize, the provider's consent (mockrc's form), /callback.
 func (r *streamRig) connect(t *testing.T, account, user string) {
 	t.Helper()
+	if status := r.connectAs(t, account, user, user); status != http.StatusOK {
+		t.Fatalf("confirm: got %d, want 200", status)
+	}
+}
+
+// connectAs runs the flow with a connect link minted for user, finished
+// with the provider account account, and confirmed by the app as signedIn
+// (the app's user signed in where the result came back). It returns the
+// confirm answer's status.
+func (r *streamRig) connectAs(t *testing.T, account, user, signedIn string) int {
+	t.Helper()
 	ctx := testenv.Context(t)
-	tok, err := connect.Keys{Current: appKey, Now: r.clock}.Token(user, connect.Options{})
+	keys := connect.Keys{Current: appKey, Now: r.clock}
+	tok, err := keys.Token(user, connect.Options{ReturnTo: "https://app.example/done"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,9 +168,28 @@ func (r *streamRig) connect(t *testing.T, account, user string) {
 		t.Fatalf("mockrc decide: got %d %q, want a redirect with a code", dec.StatusCode, dec.Header.Get("Location"))
 	}
 	cb, err := r.h.Callback(ctx, apiRequest("/callback", back.RawQuery, cookie.Name+"="+cookie.Value))
-	if err != nil || cb.StatusCode >= 400 {
+	if err != nil || cb.StatusCode != http.StatusFound {
 		t.Fatalf("callback: got %d %v; body %.300s", cb.StatusCode, err, cb.Body)
 	}
+	ret, err := url.Parse(cb.Headers["Location"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := keys.VerifyResult(ret.Query().Get("result"))
+	if err != nil || res.Status != connect.StatusPending {
+		t.Fatalf("result: %+v, %v; want pending", res, err)
+	}
+	ctok, err := keys.ConfirmToken(res.ID, signedIn, connect.DecisionAccept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := apiRequest("/confirm", "")
+	req.RequestContext.HTTP.Method, req.Body = http.MethodPost, `{"confirm":"`+ctok+`"}`
+	answer, err := r.h.CallbackRoutes(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return answer.StatusCode
 }
 
 // records reads every record of the table's stream (testenv.StreamRecords).
@@ -205,6 +237,11 @@ func TestStreamToEventBridge(t *testing.T) {
 		t.Fatalf("dead refresh token: got %v, want ErrReauthRequired", err)
 	}
 	r.connect(t, account, "user-8") // another of the app's users connects the account
+	// user-9's link, forwarded to user-8, finished with user-8's account:
+	// the app's user signed in there is user-8, so it is rejected.
+	if status := r.connectAs(t, account, "user-9", "user-8"); status != http.StatusConflict {
+		t.Fatalf("forwarded link confirmed as another user: got %d, want 409", status)
+	}
 	r.advance(59 * time.Minute)
 	r.rc.Script(mockrc.TokenPath, mockrc.Fault{Status: 503}, mockrc.Fault{Status: 503}, mockrc.Fault{Status: 503})
 	for i := range 3 {
@@ -225,14 +262,14 @@ func TestStreamToEventBridge(t *testing.T) {
 		t.Fatalf("HandleStream: got %+v, %v; want no failures", resp, err)
 	}
 	gotTypes, ds := details(t, r.eb.Accepted())
-	wantTypes := []string{connevent.Connected, connevent.ReauthRequired, connevent.Connected, connevent.RefreshFailing, connevent.Disconnected}
+	wantTypes := []string{connevent.Connected, connevent.ReauthRequired, connevent.Connected, connevent.Rejected, connevent.RefreshFailing, connevent.Disconnected}
 	if !slices.Equal(gotTypes, wantTypes) {
 		t.Fatalf("events: got %q\nwant %q", gotTypes, wantTypes)
 	}
-	wantReason := []string{"new", "invalid_grant", "reauthorized", "provider_unavailable", "disconnect"}
-	wantStatus := []string{oauth.StatusActive, oauth.StatusReauthRequired, oauth.StatusActive, oauth.StatusActive, connevent.StatusDisconnected}
-	wantUser := []string{"user-7", "user-7", "user-8", "user-8", "user-8"}
-	wantPrev := []string{"", "", "user-7", "", ""}
+	wantReason := []string{"new", "invalid_grant", "reauthorized", oauth.ReasonUserMismatch, "provider_unavailable", "disconnect"}
+	wantStatus := []string{oauth.StatusActive, oauth.StatusReauthRequired, oauth.StatusActive, connevent.StatusRejected, oauth.StatusActive, connevent.StatusDisconnected}
+	wantUser := []string{"user-7", "user-7", "user-8", "user-9", "user-8", "user-8"}
+	wantPrev := []string{"", "", "user-7", "", "", ""}
 	ids := map[string]bool{}
 	for i, d := range ds {
 		if d.Provider != oauth.PresetRingCentral || d.AccountID != account || d.Reason != wantReason[i] || d.Status != wantStatus[i] {

@@ -23,9 +23,11 @@ import (
 // Placeholder values the evaluated template uses for pseudo parameters and
 // physical resource ids.
 const (
-	testRegion    = "us-east-1"
-	testAccount   = "123456789012"
-	testStackName = "oauthfn"
+	testRegion  = "us-east-1"
+	testAccount = "123456789012"
+	// Not "oauthfn": the metrics' Service dimension must be the stack's
+	// name, not a constant that happens to equal it.
+	testStackName = "oauthfn-staging"
 	physSuffix    = "-1A2B3C4D5E6F"
 )
 
@@ -339,10 +341,14 @@ func (s *stack) getAtt(id, attr string) string {
 		return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", testRegion, testAccount, s.physicalName(id))
 	case typ == "AWS::SQS::Queue" && attr == "QueueName":
 		return s.physicalName(id)
-	case typ == "AWS::Serverless::Function" && attr == "Arn":
+	case (typ == "AWS::Serverless::Function" || typ == "AWS::Lambda::Function") && attr == "Arn":
 		return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", testRegion, testAccount, s.physicalName(id))
 	case typ == "AWS::Logs::LogGroup" && attr == "Arn":
 		return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s:*", testRegion, testAccount, s.str(s.ref(id)))
+	case typ == "AWS::IAM::Role" && attr == "Arn":
+		return fmt.Sprintf("arn:aws:iam::%s:role/%s", testAccount, s.physicalName(id))
+	case typ == "AWS::Scheduler::ScheduleGroup" && attr == "Arn":
+		return fmt.Sprintf("arn:aws:scheduler:%s:%s:schedule-group/%s", testRegion, testAccount, s.str(s.ref(id)))
 	case typ == "AWS::ApiGatewayV2::DomainName" && attr == "RegionalDomainName":
 		return "d-abc123defg.execute-api." + testRegion + ".amazonaws.com"
 	case typ == "AWS::ApiGatewayV2::DomainName" && attr == "RegionalHostedZoneId":
@@ -440,6 +446,26 @@ func (s *stack) intrinsic(fn string, arg any) (any, bool) {
 			s.t.Fatalf("Fn::FindInMap %v: no such key", arg)
 		}
 		return v, true
+	case "Fn::Split":
+		if len(args) != 2 {
+			s.t.Fatalf("Fn::Split %v: want [separator, string]", arg)
+		}
+		var out []any
+		for _, p := range strings.Split(s.str(s.resolve(args[1])), s.str(args[0])) {
+			out = append(out, p)
+		}
+		return out, true
+	case "Fn::Select":
+		if len(args) != 2 {
+			s.t.Fatalf("Fn::Select %v: want [index, list]", arg)
+		}
+		i, err := strconv.Atoi(s.str(s.resolve(args[0])))
+		l, ok := s.resolve(args[1]).([]any)
+		if err != nil || !ok || i < 0 || i >= len(l) {
+			// CloudFormation fails the stack on an index out of range.
+			s.t.Fatalf("Fn::Select %v: index out of range or not a list", arg)
+		}
+		return l[i], true
 	case "Fn::Join":
 		if len(args) != 2 {
 			s.t.Fatalf("Fn::Join %v: want [separator, list]", arg)
@@ -569,6 +595,82 @@ func (s *stack) env(id string) map[string]string {
 		env[k] = s.str(v)
 	}
 	return env
+}
+
+// tableName, tableArn and streamArn are the table the functions use: the
+// stack's, or the one ExistingTableStreamArn names (computed here from the
+// parameter, not from the template's expressions).
+func (s *stack) tableName() string {
+	if arn := s.params["ExistingTableStreamArn"]; arn != "" {
+		return strings.Split(arn, "/")[1]
+	}
+	return s.str(s.ref("Table"))
+}
+
+func (s *stack) tableArn() string {
+	if arn := s.params["ExistingTableStreamArn"]; arn != "" {
+		return arn[:strings.Index(arn, "/stream/")]
+	}
+	return s.getAtt("Table", "Arn")
+}
+
+func (s *stack) streamArn() string {
+	if arn := s.params["ExistingTableStreamArn"]; arn != "" {
+		return arn
+	}
+	return s.getAtt("Table", "StreamArn")
+}
+
+// tokenKeyArn is the token key the functions use: the stack's, or
+// ExistingTokenKeyArn.
+func (s *stack) tokenKeyArn() string {
+	if arn := s.params["ExistingTokenKeyArn"]; arn != "" {
+		return arn
+	}
+	return s.str(s.ref("TokenKey"))
+}
+
+// role returns the resolved properties of the role a function runs as: the
+// resource its Role names (!GetAtt <id>.Arn).
+func (s *stack) role(fn string) map[string]any {
+	s.t.Helper()
+	ref := asMap(s.t, mapAt(s.t, s.resource(fn), "Properties")["Role"], fn+".Role")
+	att, ok := ref["Fn::GetAtt"].([]any)
+	if !ok || len(att) != 2 || att[1] != "Arn" {
+		s.t.Fatalf("%s.Role: got %v, want !GetAtt <role>.Arn (a role of its own, not SAM's)", fn, ref)
+	}
+	id := s.str(att[0])
+	if s.resourceType(id) != "AWS::IAM::Role" {
+		s.t.Fatalf("%s.Role: %s is a %s, want an AWS::IAM::Role", fn, id, s.resourceType(id))
+	}
+	return asMap(s.t, s.resolve(mapAt(s.t, s.resource(id), "Properties")), id)
+}
+
+// logGroupOf returns the id of the log group a function writes to: the
+// AWS::Logs::LogGroup resource its LoggingConfig.LogGroup names (!Ref), so
+// the group exists before the function can run.
+func (s *stack) logGroupOf(fn string) string {
+	s.t.Helper()
+	lc, _ := mapAt(s.t, s.resource(fn), "Properties")["LoggingConfig"].(map[string]any)
+	ref, _ := lc["LogGroup"].(map[string]any)
+	id, _ := ref["Ref"].(string)
+	if id == "" || s.resourceType(id) != "AWS::Logs::LogGroup" {
+		s.t.Fatalf("%s.LoggingConfig.LogGroup: got %v, want !Ref of a log group of the stack", fn, lc["LogGroup"])
+	}
+	return id
+}
+
+// statements flattens the inline policies of resolved role properties.
+func statements(t testing.TB, role map[string]any) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, p := range role["Policies"].([]any) {
+		doc := mapAt(t, asMap(t, p, "Policies"), "PolicyDocument")
+		for _, st := range doc["Statement"].([]any) {
+			out = append(out, asMap(t, st, "Statement"))
+		}
+	}
+	return out
 }
 
 // decodeStrict decodes JSON into v, refusing unknown fields, keys that

@@ -40,9 +40,9 @@ func TestCfnLintCatchesMistakes(t *testing.T) {
 	cfnLint := lookPath(t, "cfn-lint")
 	t.Parallel()
 	good := string(readRepoFile(t, "template.yaml"))
-	bad := strings.Replace(good, "!Ref TokenKey\n", "!Ref NoSuchKey\n", 1)
+	bad := strings.Replace(good, "!Ref AppKeySecret\n", "!Ref NoSuchKey\n", 1)
 	if bad == good {
-		t.Fatal("template.yaml has no `!Ref TokenKey` line to break")
+		t.Fatal("template.yaml has no `!Ref AppKeySecret` line to break")
 	}
 	path := filepath.Join(t.TempDir(), "template.yaml")
 	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {

@@ -50,6 +50,15 @@ var paramExamples = []struct {
 	{"Tracing",
 		[]string{"Disabled", "Active"},
 		[]string{"PassThrough", "true"}},
+	{"EventBusName",
+		[]string{"default", "oauthfn-events", eventBusARN, "arn:aws-us-gov:events:us-gov-west-1:123456789012:event-bus/default"},
+		[]string{"", "my bus", "arn:aws:sqs:us-east-1:123456789012:queue", "arn:aws:events:us-east-1:123456789012:rule/r", "arn:aws:events:us-east-1:1234:event-bus/x"}},
+	{"ExistingTableStreamArn",
+		[]string{"", existingStreamARN},
+		[]string{"oauthfn-Table-OLD1OLD2OLD3", "arn:aws:dynamodb:us-east-1:123456789012:table/oauthfn-Table-OLD1OLD2OLD3", "arn:aws:kinesis:us-east-1:123456789012:stream/x"}},
+	{"ExistingTokenKeyArn",
+		[]string{"", existingTokenKeyARN},
+		[]string{"TokenKey-OLDxyz", "arn:aws:secretsmanager:us-east-1:123456789012:secret:oauthfn/token"}},
 }
 
 // paramOverrides keeps the other parameters valid around one value:
@@ -68,6 +77,14 @@ func paramOverrides(param, value string) map[string]string {
 	case "SecretsKmsKeyArn":
 		if value != "" {
 			o["ExistingClientSecretArn"] = existingSecretARN
+		}
+	case "ExistingTableStreamArn":
+		if value != "" {
+			o["ExistingTokenKeyArn"] = existingTokenKeyARN
+		}
+	case "ExistingTokenKeyArn":
+		if value != "" {
+			o["ExistingTableStreamArn"] = existingStreamARN
 		}
 	}
 	return o
@@ -146,6 +163,11 @@ func TestParameterRules(t *testing.T) {
 		{"domain without certificate", map[string]string{"DomainName": "auth.example.com"}, []string{"CustomDomainNeedsCertificate"}},
 		{"certificate without domain", map[string]string{"CertificateArn": certificateARN}, []string{"CertificateNeedsCustomDomain"}},
 		{"KMS key without an existing secret", map[string]string{"SecretsKmsKeyArn": secretsKeyARN}, []string{"SecretsKmsKeyForExistingSecret"}},
+		// A deleted stack's table is useless without its token key (its
+		// tokens are sealed with it), and the key without the table.
+		{"existing table without its token key", map[string]string{"ExistingTableStreamArn": existingStreamARN}, []string{"needs ExistingTokenKeyArn"}},
+		{"existing token key without its table", map[string]string{"ExistingTokenKeyArn": existingTokenKeyARN}, []string{"needs ExistingTableStreamArn"}},
+		{"existing table and token key", map[string]string{"ExistingTableStreamArn": existingStreamARN, "ExistingTokenKeyArn": existingTokenKeyARN}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

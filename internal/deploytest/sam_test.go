@@ -14,6 +14,12 @@ import (
 // with these parameter values and returns the resulting resources.
 func samTranslate(t *testing.T, params map[string]string) map[string]any {
 	t.Helper()
+	return asMap(t, samTemplate(t, params)["Resources"], "Resources")
+}
+
+// samTemplate is samTranslate's whole CloudFormation template.
+func samTemplate(t *testing.T, params map[string]string) map[string]any {
+	t.Helper()
 	in, err := json.Marshal(params)
 	if err != nil {
 		t.Fatal(err)
@@ -32,32 +38,42 @@ func samTranslate(t *testing.T, params map[string]string) map[string]any {
 	if err := json.Unmarshal(out, &tpl); err != nil {
 		t.Fatalf("SAM translator output: %v", err)
 	}
-	return asMap(t, tpl["Resources"], "Resources")
+	return tpl
+}
+
+// xrayPolicyARN is the one managed policy a function's role may have (with
+// Tracing=Active).
+const xrayPolicyARN = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
+
+// samStack is the SAM-transformed template (what CloudFormation deploys:
+// the roles, schedules and event source mappings SAM generates) evaluated
+// for these parameter overrides.
+func samStack(t *testing.T, overrides map[string]string) *stack {
+	t.Helper()
+	s := newStack(t, overrides)
+	return &stack{t: t, tpl: samTemplate(t, s.params), params: s.params}
 }
 
 // TestSAMTransform: the SAM transform accepts the template with every
 // parameter set, keeps the access log on the API's stage, and attaches the
 // X-Ray policy and tracing only when Tracing is Active.
 func TestSAMTransform(t *testing.T) {
-	const xray = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
 	for _, ps := range paramSets {
 		t.Run(ps.name, func(t *testing.T) {
 			t.Parallel()
-			params := newStack(t, ps.overrides).params
-			res := samTranslate(t, params)
-			stage := asMap(t, res["HttpApiApiGatewayDefaultStage"], "HttpApiApiGatewayDefaultStage")
+			s := samStack(t, ps.overrides)
+			stage := s.resource("HttpApiApiGatewayDefaultStage")
 			if mapAt(t, stage, "Properties")["AccessLogSettings"] == nil {
 				t.Error("the HTTP API's stage has no AccessLogSettings")
 			}
-			tracing := params["Tracing"] == "Active"
+			tracing := s.params["Tracing"] == "Active"
 			for fn := range functionDirs {
-				props := mapAt(t, asMap(t, res[fn], fn), "Properties")
+				props := mapAt(t, s.resource(fn), "Properties")
 				if got := props["TracingConfig"] != nil; got != tracing {
 					t.Errorf("%s TracingConfig: got %v, want it present: %v", fn, props["TracingConfig"], tracing)
 				}
-				role := mapAt(t, asMap(t, res[fn+"Role"], fn+"Role"), "Properties")
-				arns := list(role["ManagedPolicyArns"])
-				if got := slices.Contains(arns, xray); got != tracing {
+				arns := listOrNil(s.role(fn)["ManagedPolicyArns"])
+				if got := slices.Contains(arns, xrayPolicyARN); got != tracing {
 					t.Errorf("%s role managed policies %v: X-Ray policy present %v, want %v", fn, arns, got, tracing)
 				}
 			}

@@ -22,6 +22,10 @@ const (
 	secretsKeyARN     = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 	certificateARN    = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-90ab-cdef-1234-567890abcdef"
 	alarmTopicARN     = "arn:aws:sns:us-east-1:123456789012:ops-pager"
+	// A deleted stack's table and token key (kept by sam delete).
+	existingStreamARN   = "arn:aws:dynamodb:us-east-1:123456789012:table/oauthfn-Table-OLD1OLD2OLD3/stream/2025-06-01T12:00:00.000"
+	existingTokenKeyARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:TokenKey-OLDxyz-Ab1Cd2"
+	eventBusARN         = "arn:aws:events:eu-west-1:210987654321:event-bus/apps-events"
 )
 
 // paramSets are the parameter values the template is evaluated with: the
@@ -66,6 +70,12 @@ var paramSets = []struct {
 		"DomainName":     "auth.example.com",
 		"CertificateArn": certificateARN,
 	}},
+	{"after sam delete: existing table and token key, bus ARN", map[string]string{
+		"ClientId":               "rc-client-id",
+		"ExistingTableStreamArn": existingStreamARN,
+		"ExistingTokenKeyArn":    existingTokenKeyARN,
+		"EventBusName":           eventBusARN,
+	}},
 }
 
 // wantRedirectURL is OAUTH_REDIRECT_URL for these parameters: RedirectUrl,
@@ -107,12 +117,14 @@ func TestTemplateEnvLoadsConfig(t *testing.T) {
 					{"client id", cfg.ClientID, p["ClientId"]},
 					{"client secret ARN", cfg.ClientSecretARN, wantSecretARN},
 					{"plain client secret", string(cfg.ClientSecret), ""},
-					{"token key ARN", cfg.TokenKeyARN, s.str(s.ref("TokenKey"))},
+					{"token key ARN", cfg.TokenKeyARN, s.tokenKeyArn()},
 					{"plain token key", string(cfg.TokenKey), ""},
 					{"app key ARN", cfg.AppKeyARN, s.str(s.ref("AppKeySecret"))},
 					{"plain app key", string(cfg.AppKey), ""},
 					{"connect token required", cfg.RequireConnectToken, true},
-					{"table", cfg.TableName, s.str(s.ref("Table"))},
+					{"table", cfg.TableName, s.tableName()},
+					// The metrics' Service dimension: the stack's own.
+					{"metrics service", cfg.MetricsService, testStackName},
 					{"redirect URL", cfg.RedirectURL, wantRedirectURL(p)},
 					{"scopes", strings.Join(cfg.Scopes, " "), p["Scopes"]},
 					{"auth style", map[oauth2.AuthStyle]string{oauth2.AuthStyleInHeader: "basic", oauth2.AuthStyleInParams: "post"}[cfg.Provider.Endpoint.AuthStyle], p["AuthStyle"]},
@@ -333,20 +345,26 @@ func TestTableMatchesStore(t *testing.T) {
 	}
 }
 
-// TestIAMLeastPrivilege holds each function's inline policy to exactly the
-// actions and resources its job needs: the table, its due-index and the two
-// secrets, nothing else and no wildcards.
+// TestIAMLeastPrivilege holds each function's role to exactly the actions
+// and resources its job needs: writing its own log group, the table (the
+// stack's or the existing one), its indexes and stream, the secrets, the
+// failure queues and the bus, nothing else and no wildcards, no managed
+// policy but X-Ray's when tracing is on.
 func TestIAMLeastPrivilege(t *testing.T) {
 	for _, ps := range paramSets {
 		s := newStack(t, ps.overrides)
-		table := s.getAtt("Table", "Arn")
+		table := s.tableArn()
 		index := table + "/index/" + oauth.DueIndexName
 		clientSecret := existingSecretARN
 		if ps.overrides["ExistingClientSecretArn"] == "" {
 			clientSecret = s.str(s.ref("ClientSecret"))
 		}
-		tokenKey := s.str(s.ref("TokenKey"))
+		tokenKey := s.tokenKeyArn()
 		appKey := s.str(s.ref("AppKeySecret"))
+		bus := "arn:aws:events:" + testRegion + ":" + testAccount + ":event-bus/" + s.params["EventBusName"]
+		if strings.HasPrefix(s.params["EventBusName"], "arn:") {
+			bus = s.params["EventBusName"]
+		}
 		// kms:Decrypt on SecretsKmsKeyArn only, for the roles reading the client secret.
 		var kms []string
 		if ps.overrides["SecretsKmsKeyArn"] != "" {
@@ -372,11 +390,17 @@ func TestIAMLeastPrivilege(t *testing.T) {
 				"dynamodb:UpdateItem " + table,
 				"secretsmanager:GetSecretValue " + clientSecret,
 				"secretsmanager:GetSecretValue " + tokenKey,
+				"sqs:SendMessage " + s.getAtt("SweepFailureQueue", "Arn"),
 			}, kms...),
-			// The stream's read permissions and the failure queue's
-			// SendMessage are SAM's (the event source's policy).
+			// The stream actions on this table's stream only, not SAM's
+			// AWSLambdaDynamoDBExecutionRole (every stream in the account).
 			"EventsFunction": {
-				"events:PutEvents arn:aws:events:" + testRegion + ":" + testAccount + ":event-bus/" + s.params["EventBusName"],
+				"dynamodb:DescribeStream " + s.streamArn(),
+				"dynamodb:GetRecords " + s.streamArn(),
+				"dynamodb:GetShardIterator " + s.streamArn(),
+				"dynamodb:ListStreams " + s.streamArn(),
+				"events:PutEvents " + bus,
+				"sqs:SendMessage " + s.getAtt("EventsFailureQueue", "Arn"),
 			},
 			"TokenFunction": append([]string{
 				"dynamodb:GetItem " + table,
@@ -391,43 +415,59 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		}
 		for _, fn := range s.functionIDs() {
 			t.Run(ps.name+"/"+fn, func(t *testing.T) {
+				if p, ok := s.function(fn)["Policies"]; ok {
+					t.Errorf("%s.Policies = %v: SAM would add them to a role of its own; put them in the function's role", fn, p)
+				}
+				role := s.role(fn)
+				// Writing its own log group (never creating one), then its job.
+				logGroup := s.getAtt(s.logGroupOf(fn), "Arn")
+				wantFn := append([]string{"logs:CreateLogStream " + logGroup, "logs:PutLogEvents " + logGroup}, want[fn]...)
 				var got []string
-				for i, pol := range s.function(fn)["Policies"].([]any) {
-					doc, ok := pol.(map[string]any)
-					if !ok || doc["Statement"] == nil {
-						t.Fatalf("Policies[%d] = %v: want an inline policy document, not a managed policy or template", i, pol)
+				for _, st := range statements(t, role) {
+					if st["Effect"] != "Allow" || st["NotAction"] != nil || st["NotResource"] != nil {
+						t.Errorf("statement %v: want a plain Allow of Action on Resource", st)
 					}
-					for _, st := range doc["Statement"].([]any) {
-						st := asMap(t, st, "Statement")
-						if st["Effect"] != "Allow" || st["NotAction"] != nil || st["NotResource"] != nil {
-							t.Errorf("statement %v: want a plain Allow of Action on Resource", st)
-						}
-						// The only condition: the KMS key decrypts through Secrets Manager only.
-						viaSecretsManager := map[string]any{"StringEquals": map[string]any{"kms:ViaService": "secretsmanager." + testRegion + ".amazonaws.com"}}
-						if c := st["Condition"]; c != nil && (st["Action"] != "kms:Decrypt" || !reflect.DeepEqual(c, viaSecretsManager)) {
-							t.Errorf("statement %v: unexpected condition", st)
-						}
-						if st["Action"] == "kms:Decrypt" && st["Condition"] == nil {
-							t.Errorf("statement %v: kms:Decrypt without the kms:ViaService condition", st)
-						}
-						for _, a := range list(st["Action"]) {
-							for _, r := range list(st["Resource"]) {
-								if strings.Contains(a+r, "*") {
-									t.Errorf("wildcard in %s %s", a, r)
-								}
-								got = append(got, a+" "+r)
+					// The only condition: the KMS key decrypts through Secrets Manager only.
+					viaSecretsManager := map[string]any{"StringEquals": map[string]any{"kms:ViaService": "secretsmanager." + testRegion + ".amazonaws.com"}}
+					if c := st["Condition"]; c != nil && (st["Action"] != "kms:Decrypt" || !reflect.DeepEqual(c, viaSecretsManager)) {
+						t.Errorf("statement %v: unexpected condition", st)
+					}
+					if st["Action"] == "kms:Decrypt" && st["Condition"] == nil {
+						t.Errorf("statement %v: kms:Decrypt without the kms:ViaService condition", st)
+					}
+					for _, a := range list(st["Action"]) {
+						for _, r := range list(st["Resource"]) {
+							// A log group's ARN ends in :* (its streams).
+							if strings.Contains(a+strings.TrimSuffix(r, ":*"), "*") {
+								t.Errorf("wildcard in %s %s", a, r)
 							}
+							got = append(got, a+" "+r)
 						}
 					}
 				}
 				slices.Sort(got)
-				slices.Sort(want[fn])
-				if !slices.Equal(got, want[fn]) {
-					t.Errorf("permissions:\n got %q\nwant %q", got, want[fn])
+				slices.Sort(wantFn)
+				if !slices.Equal(got, wantFn) {
+					t.Errorf("permissions:\n got %q\nwant %q", got, wantFn)
+				}
+				var wantManaged []string
+				if s.params["Tracing"] == "Active" {
+					wantManaged = []string{xrayPolicyARN}
+				}
+				if got := role["ManagedPolicyArns"]; !slices.Equal(listOrNil(got), wantManaged) {
+					t.Errorf("ManagedPolicyArns: got %v, want %v", got, wantManaged)
 				}
 			})
 		}
 	}
+}
+
+// listOrNil is list, with nil (an absent property) as no items.
+func listOrNil(v any) []string {
+	if v == nil {
+		return nil
+	}
+	return list(v)
 }
 
 func list(v any) []string {
@@ -520,7 +560,7 @@ func TestFunctionSettings(t *testing.T) {
 				got, want any
 			}{
 				{"event type", stream["Type"], "DynamoDB"},
-				{"Stream", p["Stream"], s.getAtt("Table", "StreamArn")},
+				{"Stream", p["Stream"], s.streamArn()},
 				{"FunctionResponseTypes", fmt.Sprint(p["FunctionResponseTypes"]), "[ReportBatchItemFailures]"},
 				{"BisectBatchOnFunctionError", p["BisectBatchOnFunctionError"], true},
 				{"MaximumRetryAttempts", p["MaximumRetryAttempts"], 10},
@@ -658,6 +698,9 @@ func TestSecrets(t *testing.T) {
 				t.Errorf("Outputs.ClientSecretArn: got %v, want %s", got, wantARN)
 			}
 			for _, id := range []string{"TokenKey", "AppKeySecret"} {
+				if !s.exists(id) {
+					continue
+				}
 				gen := mapAt(t, s.resource(id), "Properties", "GenerateSecretString")
 				if n, _ := gen["PasswordLength"].(int); n < oauth.MinTokenKeyLen || n < connect.MinKeyLen || n != 64 {
 					t.Errorf("%s PasswordLength: got %v, want 64", id, gen["PasswordLength"])
@@ -665,6 +708,14 @@ func TestSecrets(t *testing.T) {
 				if gen["ExcludePunctuation"] != true {
 					t.Errorf("%s ExcludePunctuation: got %v, want true", id, gen["ExcludePunctuation"])
 				}
+			}
+			// The token key: the stack's, kept when the stack is deleted, or
+			// a deleted stack's (ExistingTokenKeyArn).
+			if got, want := s.exists("TokenKey"), ps.overrides["ExistingTokenKeyArn"] == ""; got != want {
+				t.Errorf("TokenKey created: got %v, want %v", got, want)
+			}
+			if got := s.resolve(mapAt(t, s.tpl, "Outputs", "TokenKeyArn")["Value"]); got != s.tokenKeyArn() {
+				t.Errorf("Outputs.TokenKeyArn: got %v, want %s", got, s.tokenKeyArn())
 			}
 			if got := s.resolve(mapAt(t, s.tpl, "Outputs", "AppKeyArn")["Value"]); got != s.str(s.ref("AppKeySecret")) {
 				t.Errorf("Outputs.AppKeyArn: got %v, want the AppKeySecret", got)
@@ -678,7 +729,7 @@ func TestSecrets(t *testing.T) {
 
 func TestOutputsAndLogGroups(t *testing.T) {
 	api := "https://abc123defg.execute-api.us-east-1.amazonaws.com"
-	dashboard := "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/oauthfn-Dashboard" + physSuffix
+	dashboard := "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/" + testStackName + "-Dashboard" + physSuffix
 	for _, ps := range paramSets {
 		t.Run(ps.name, func(t *testing.T) {
 			s := newStack(t, ps.overrides)
@@ -695,7 +746,7 @@ func TestOutputsAndLogGroups(t *testing.T) {
 				"AuthorizeUrl": base + "/authorize",
 				"CallbackUrl":  callback,
 				"DashboardUrl": dashboard,
-				"TableName":    s.ref("Table"),
+				"TableName":    s.tableName(),
 			}
 			if ps.overrides["DomainName"] != "" {
 				outputs["CustomDomainTarget"] = s.getAtt("ApiDomainName", "RegionalDomainName")
@@ -723,24 +774,30 @@ func TestOutputsAndLogGroups(t *testing.T) {
 		})
 	}
 
-	// Every log group keeps 30 days; every function has its own.
+	// Every log group keeps 30 days; every function names its own
+	// (LoggingConfig.LogGroup: created before the function, so no
+	// invocation can create it first), and no other function shares it.
 	s := newStack(t, paramSets[0].overrides)
-	groups := map[string]map[string]any{}
 	for id, r := range mapAt(t, s.tpl, "Resources") {
 		if asMap(t, r, id)["Type"] == "AWS::Logs::LogGroup" {
 			p := asMap(t, s.resolve(mapAt(t, r.(map[string]any), "Properties")), id)
 			if p["RetentionInDays"] != 30 {
 				t.Errorf("log group %s: RetentionInDays got %v, want 30", id, p["RetentionInDays"])
 			}
-			if name, ok := p["LogGroupName"]; ok {
-				groups[s.str(name)] = p
-			}
 		}
 	}
+	owner := map[string]string{}
 	for _, fn := range s.functionIDs() {
-		name := "/aws/lambda/" + s.str(s.ref(fn))
-		if _, ok := groups[name]; !ok {
-			t.Errorf("%s: no log group %s (have %v)", fn, name, groups)
+		id := s.logGroupOf(fn)
+		if other, ok := owner[id]; ok {
+			t.Errorf("%s and %s share the log group %s", fn, other, id)
+		}
+		owner[id] = fn
+		// The group's name must not depend on the function (a cycle now
+		// that the function names the group).
+		name := s.str(s.resolve(mapAt(t, s.resource(id), "Properties")["LogGroupName"]))
+		if !strings.HasPrefix(name, "/aws/lambda/"+testStackName+"-") {
+			t.Errorf("%s: LogGroupName %s, want /aws/lambda/<stack name>-...", id, name)
 		}
 	}
 }
@@ -751,7 +808,9 @@ func TestOutputsAndLogGroups(t *testing.T) {
 const (
 	metricNamespace = "oauthfn"
 	metricDimension = "Service"
-	metricService   = "oauthfn"
+	// The stack's name (METRICS_SERVICE): two stacks in one account and
+	// region must not share metrics, or alarms.
+	metricService = testStackName
 )
 
 var sweepMetrics = []string{"due", "refreshed", "failed", "reauth_required", "rate_limited", "skipped_leased", "revoked", "duration_ms"}

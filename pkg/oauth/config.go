@@ -58,6 +58,12 @@ type Config struct {
 	SweepConcurrency int
 	TokenRatePerMin  int // 0: unlimited
 
+	// MetricsService (METRICS_SERVICE, default "oauthfn") is the value of
+	// the Service dimension of the sweep's metrics. The template sets it to
+	// the stack's name, so two stacks in one account and region (staging
+	// and production) have metrics, and alarms, of their own.
+	MetricsService string
+
 	LogLevel slog.Level
 }
 
@@ -74,7 +80,15 @@ const (
 	DefaultConfirmTTL = 10 * time.Minute
 	MinConfirmTTL     = time.Minute
 	MaxConfirmTTL     = time.Hour
+
+	// MaxMetricsServiceLen bounds METRICS_SERVICE (CloudWatch takes
+	// dimension values up to 1024 characters; stack names have at most 128).
+	MaxMetricsServiceLen = 255
 )
+
+// DefaultMetricsService is the Service dimension when METRICS_SERVICE is
+// empty (local runs).
+const DefaultMetricsService = "oauthfn"
 
 // ReturnPrefix is one entry of ALLOWED_RETURN_URLS: a return_to must have
 // this scheme and host (with port) exactly, and a path under Path.
@@ -91,7 +105,7 @@ var Variables = []string{
 	"OAUTH_REDIRECT_URL", "OAUTH_SCOPES", "OAUTH_ACCOUNT_FIELD",
 	"OAUTH_USERINFO_URL", "OAUTH_AUTH_STYLE", "ALLOWED_RETURN_URLS", "TABLE_NAME", "REFRESH_MODE",
 	"REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY",
-	"TOKEN_RATE_PER_MIN", "LOG_LEVEL",
+	"TOKEN_RATE_PER_MIN", "METRICS_SERVICE", "LOG_LEVEL",
 }
 
 // ParseLogLevel reads a LOG_LEVEL value: debug, info (also ""), warn or
@@ -283,6 +297,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.SweepConcurrency = integer("SWEEP_CONCURRENCY", 16, 1, MaxSweepConcurrency)
 	c.TokenRatePerMin = integer("TOKEN_RATE_PER_MIN", c.Provider.TokenRatePerMin, 0, MaxTokenRatePerMin)
+
+	c.MetricsService = get("METRICS_SERVICE")
+	switch {
+	case c.MetricsService == "":
+		c.MetricsService = DefaultMetricsService
+	case len(c.MetricsService) > MaxMetricsServiceLen || strings.ContainsFunc(c.MetricsService, func(r rune) bool { return r < 0x21 || r > 0x7e }):
+		bad("METRICS_SERVICE", "want at most %d printable ASCII characters without spaces (the stack's name), got %q", MaxMetricsServiceLen, c.MetricsService)
+	}
 
 	if l, ok := ParseLogLevel(get("LOG_LEVEL")); ok {
 		c.LogLevel = l

@@ -52,7 +52,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Errorf("AuthStyle = %v, want AuthStyleInHeader", c.Provider.Endpoint.AuthStyle)
 	}
 	if c.Provider.AccountField != "owner_id" || c.TokenRatePerMin != 5 || c.RefreshMode != ModeKeepalive ||
-		c.RefreshWindow != 15*time.Minute || c.KeepaliveMargin != 48*time.Hour || c.SweepConcurrency != 16 || c.LogLevel != slog.LevelInfo {
+		c.RefreshWindow != 15*time.Minute || c.KeepaliveMargin != 48*time.Hour || c.SweepConcurrency != 16 || c.LogLevel != slog.LevelInfo || c.MetricsService != "oauthfn" {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c.ClientSecret.Reveal() != "s3cret" || c.ClientSecretARN != "" {
@@ -112,6 +112,14 @@ func TestLoadConfig(t *testing.T) {
 		{name: "both secret forms", env: with(baseEnv(), "OAUTH_CLIENT_SECRET_ARN", arn), wantErr: []string{"OAUTH_CLIENT_SECRET"}},
 		{name: "short token key", env: with(baseEnv(), "OAUTH_TOKEN_KEY", "short"), wantErr: []string{"OAUTH_TOKEN_KEY"}},
 		{name: "not an ARN", env: with(baseEnv(), "OAUTH_CLIENT_SECRET", "", "OAUTH_CLIENT_SECRET_ARN", "my-secret"), wantErr: []string{"OAUTH_CLIENT_SECRET_ARN"}},
+		{name: "metrics service", env: with(baseEnv(), "METRICS_SERVICE", "oauthfn-staging"),
+			check: func(t *testing.T, c Config) {
+				if c.MetricsService != "oauthfn-staging" {
+					t.Errorf("MetricsService = %q, want oauthfn-staging", c.MetricsService)
+				}
+			}},
+		{name: "metrics service with a space", env: with(baseEnv(), "METRICS_SERVICE", "oauthfn staging"), wantErr: []string{"METRICS_SERVICE"}},
+		{name: "metrics service too long", env: with(baseEnv(), "METRICS_SERVICE", strings.Repeat("s", MaxMetricsServiceLen+1)), wantErr: []string{"METRICS_SERVICE"}},
 		{name: "return url with query", env: with(baseEnv(), "ALLOWED_RETURN_URLS", "https://app.example/?x=1"), wantErr: []string{"ALLOWED_RETURN_URLS"}},
 	}
 	for _, tt := range tests {

@@ -11,15 +11,14 @@ import (
 // metricsMu keeps concurrent sweeps' lines whole on a shared writer.
 var metricsMu sync.Mutex
 
-// MetricsNamespace and the Service dimension of the sweep's metrics.
-const (
-	MetricsNamespace = "oauthfn"
-	metricsService   = "oauthfn"
-)
+// MetricsNamespace is the namespace of the sweep's metrics; their one
+// dimension, Service, is Config.MetricsService (the stack's name).
+const MetricsNamespace = "oauthfn"
 
 // writeMetrics writes s as one CloudWatch Embedded Metric Format line to
 // h.Metrics (os.Stdout when nil): namespace "oauthfn", dimension set
-// [["Service"]] with Service="oauthfn", the counts as Count metrics and
+// [["Service"]] with Service=Config.MetricsService (DefaultMetricsService
+// when empty), the counts as Count metrics and
 // duration_ms in Milliseconds. The metrics carry counts only, never account
 // ids or tokens.
 func (h *Handler) writeMetrics(s SweepSummary, now time.Time) {
@@ -27,8 +26,12 @@ func (h *Handler) writeMetrics(s SweepSummary, now time.Time) {
 	if w == nil {
 		w = os.Stdout
 	}
+	service := h.Config.MetricsService
+	if service == "" {
+		service = DefaultMetricsService
+	}
 	metricsMu.Lock()
-	err := writeEMF(w, s, now)
+	err := writeEMF(w, service, s, now)
 	metricsMu.Unlock()
 	if err != nil {
 		h.Log.Warn("could not write metrics", "err", err)
@@ -51,7 +54,7 @@ type emfMeta struct {
 	CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`
 }
 
-func writeEMF(w io.Writer, s SweepSummary, now time.Time) error {
+func writeEMF(w io.Writer, service string, s SweepSummary, now time.Time) error {
 	counts := []struct {
 		name string
 		v    int
@@ -65,7 +68,7 @@ func writeEMF(w io.Writer, s SweepSummary, now time.Time) error {
 		{"revoked", s.Revoked},
 		{"pending_expired", s.PendingExpired},
 	}
-	line := map[string]any{"Service": metricsService}
+	line := map[string]any{"Service": service}
 	dir := emfDirective{Namespace: MetricsNamespace, Dimensions: [][]string{{"Service"}}}
 	for _, c := range counts {
 		dir.Metrics = append(dir.Metrics, emfMetric{Name: c.name, Unit: "Count"})

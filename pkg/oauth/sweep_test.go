@@ -554,8 +554,21 @@ func maxPerMinute(times []time.Time) int {
 	return best
 }
 
+// TestSweepMetrics: the sweep writes one EMF line, dimensioned by
+// Config.MetricsService (the stack's name in AWS), "oauthfn" when unset.
 func TestSweepMetrics(t *testing.T) {
+	for _, service := range []string{"", "oauthfn-staging"} {
+		t.Run("service="+service, func(t *testing.T) { testSweepMetrics(t, service) })
+	}
+}
+
+func testSweepMetrics(t *testing.T, service string) {
+	want := service
+	if want == "" {
+		want = "oauthfn"
+	}
 	r := newRCRig(t, NewMemoryStore(), mockrc.Options{})
+	r.h.Config.MetricsService = service
 	r.connect(t, "1001")
 	r.clock.Advance(5*24*time.Hour + time.Second)
 	sweepOnce(t, r.h)
@@ -579,7 +592,7 @@ func TestSweepMetrics(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
 		t.Fatalf("metrics line: %v", err)
 	}
-	if line.Service != "oauthfn" || line.Due != 1 || line.Refreshed != 1 || line.DurationMS == nil || line.AWS.Timestamp != r.clock.Now().UnixMilli() {
+	if line.Service != want || line.Due != 1 || line.Refreshed != 1 || line.DurationMS == nil || line.AWS.Timestamp != r.clock.Now().UnixMilli() {
 		t.Errorf("metrics values: got %s", lines[0])
 	}
 	if len(line.AWS.CloudWatchMetrics) != 1 {
@@ -590,8 +603,8 @@ func TestSweepMetrics(t *testing.T) {
 	for _, m := range d.Metrics {
 		names = append(names, m.Name+":"+m.Unit)
 	}
-	want := "due:Count refreshed:Count failed:Count reauth_required:Count rate_limited:Count skipped_leased:Count revoked:Count pending_expired:Count duration_ms:Milliseconds"
-	if d.Namespace != "oauthfn" || fmt.Sprint(d.Dimensions) != "[[Service]]" || strings.Join(names, " ") != want {
-		t.Errorf("directive: got %s %v %v, want oauthfn [[Service]] %s", d.Namespace, d.Dimensions, names, want)
+	wantNames := "due:Count refreshed:Count failed:Count reauth_required:Count rate_limited:Count skipped_leased:Count revoked:Count pending_expired:Count duration_ms:Milliseconds"
+	if d.Namespace != "oauthfn" || fmt.Sprint(d.Dimensions) != "[[Service]]" || strings.Join(names, " ") != wantNames {
+		t.Errorf("directive: got %s %v %v, want oauthfn [[Service]] %s", d.Namespace, d.Dimensions, names, wantNames)
 	}
 }

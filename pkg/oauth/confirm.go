@@ -24,22 +24,22 @@ const maxConfirmBody = 8 << 10
 // transaction.
 const acceptAttempts = 3
 
-// confirmAnswer is a JSON answer of POST /confirm.
+// confirmAnswer is a JSON answer of POST /confirm: a decision (status 200,
+// ok) or an error (code and description). Plain strings, so the package's
+// answers cost nothing at start-up.
 type confirmAnswer struct {
-	status int
-	body   any
-}
-
-func confirmError(status int, code, description string) confirmAnswer {
-	return confirmAnswer{status, map[string]string{"error": code, "error_description": description}}
+	status      int
+	code        string
+	description string
+	ok          connect.Confirmation
 }
 
 var (
-	ansConfirmBadRequest = confirmError(400, "invalid_request", `want a JSON body {"confirm": "<confirm token>"}`)
-	ansConfirmBadToken   = confirmError(401, "invalid_confirm_token", "the confirm token is not valid (signature, audience, lifetime, claims)")
-	ansConfirmNotFound   = confirmError(404, "not_found", "no pending connection for this result: unknown, expired or already decided")
-	ansConfirmMismatch   = confirmError(409, "user_mismatch", "the result was made for another user: the connection is rejected")
-	ansConfirmInternal   = confirmError(500, "internal_error", "the confirmation could not be completed; try again")
+	ansConfirmBadRequest = confirmAnswer{status: 400, code: "invalid_request", description: `want a JSON body {"confirm": "<confirm token>"}`}
+	ansConfirmBadToken   = confirmAnswer{status: 401, code: "invalid_confirm_token", description: "the confirm token is not valid (signature, audience, lifetime, claims)"}
+	ansConfirmNotFound   = confirmAnswer{status: 404, code: "not_found", description: "no pending connection for this result: unknown, expired or already decided"}
+	ansConfirmMismatch   = confirmAnswer{status: 409, code: "user_mismatch", description: "the result was made for another user: the connection is rejected"}
+	ansConfirmInternal   = confirmAnswer{status: 500, code: "internal_error", description: "the confirmation could not be completed; try again"}
 )
 
 // Confirm is POST /confirm: the app's backend, having checked that the user
@@ -60,7 +60,15 @@ var (
 // transaction; the session it replaces is revoked after that commits.
 func (h *Handler) Confirm(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	a := h.confirm(ctx, req)
-	body, _ := json.Marshal(a.body)
+	var body []byte
+	if a.status == 200 {
+		body, _ = json.Marshal(a.ok)
+	} else {
+		body, _ = json.Marshal(struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}{a.code, a.description})
+	}
 	return events.APIGatewayV2HTTPResponse{StatusCode: a.status, Headers: securityHeaders("application/json"), Body: string(body)}, nil
 }
 
@@ -119,7 +127,7 @@ func (h *Handler) confirm(ctx context.Context, req events.APIGatewayV2HTTPReques
 		} else if err != nil {
 			return ansConfirmInternal
 		}
-		return confirmAnswer{200, connect.Confirmation{Status: connect.StatusRejected}}
+		return confirmAnswer{status: 200, ok: connect.Confirmation{Status: connect.StatusRejected}}
 	}
 	c, err := h.accept(ctx, p, now)
 	switch {
@@ -130,7 +138,7 @@ func (h *Handler) confirm(ctx context.Context, req events.APIGatewayV2HTTPReques
 		h.Log.ErrorContext(ctx, "confirm failed: accept", "outcome", "internal_error", "account_id", p.Conn.AccountID, "err", err)
 		return ansConfirmInternal
 	}
-	return confirmAnswer{200, connect.Confirmation{Status: connect.StatusConnected, Provider: c.Provider, AccountID: c.AccountID, EndUser: c.EndUser}}
+	return confirmAnswer{status: 200, ok: connect.Confirmation{Status: connect.StatusConnected, Provider: c.Provider, AccountID: c.AccountID, EndUser: c.EndUser}}
 }
 
 // confirmBody reads {"confirm": "<token>"}: one key, exactly that name (no

@@ -282,11 +282,12 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 	cancel()
 	called()
 	now := h.Now()
+	sent := h.sentBy(secret, refreshToken)
 	if err == nil && tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
-		err = fmt.Errorf("oauth: refresh: unsupported token type %q", safeCode(tok.TokenType))
+		err = fmt.Errorf("oauth: refresh: unsupported token type %q", sent.code(tok.TokenType))
 	}
 	if err != nil {
-		return h.refreshFailed(ctx, c, owner, h.tokenFailure(err, grantRefresh), now)
+		return h.refreshFailed(ctx, c, owner, h.tokenFailure(err, grantRefresh, sent), now)
 	}
 
 	next := *c

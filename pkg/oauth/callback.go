@@ -172,6 +172,9 @@ func (h *Handler) exchangeInputs(ctx context.Context, req events.APIGatewayV2HTT
 	if ex.redirectURL, err = h.redirectURL(req); err != nil {
 		return ex, err
 	}
+	// The app key signs the result after the exchange: fetched now, with
+	// the others, a cold start waits on one Secrets Manager round trip.
+	h.prefetch(ctx, needTokenKey|needClientSecret|needAppKey)
 	if _, err = h.Secrets.Sealer(ctx); err != nil {
 		return ex, fmt.Errorf("oauth: token key unavailable: %w", err)
 	}

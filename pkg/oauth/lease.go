@@ -234,6 +234,7 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 	}
 	defer called()
 	log := h.Log.With("provider", c.Provider, "account_id", c.AccountID)
+	h.prefetch(ctx, needTokenKey|needClientSecret)
 	refreshToken, err := h.openSealed(ctx, c.RefreshToken, c.Key(), attrRefreshToken)
 	if err != nil {
 		if h.localKeyMismatch(err) {

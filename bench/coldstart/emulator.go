@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/oauthfn/oauthfn/internal/lambdatest"
@@ -15,7 +16,14 @@ import (
 // response. The emulator starts the bootstrap at the first invoke.
 func coldStart(ctx context.Context, rie, bootstrap string, env []string, root string, f function) (time.Duration, time.Duration, error) {
 	payload := []byte("{}")
-	if f.event != "" {
+	switch {
+	case f.payload != nil:
+		b, err := f.payload()
+		if err != nil {
+			return 0, 0, err
+		}
+		payload = b
+	case f.event != "":
 		b, err := os.ReadFile(filepath.Join(root, "events", f.event))
 		if err != nil {
 			return 0, 0, err
@@ -36,6 +44,24 @@ func coldStart(ctx context.Context, rie, bootstrap string, env []string, root st
 		return 0, 0, fmt.Errorf("%s: %w\n%s", f.name, err, e.Stdout())
 	}
 	return elapsed, e.InitDuration(), nil
+}
+
+// overlay returns environ with vars set (an empty value removes the
+// variable).
+func overlay(environ []string, vars map[string]string) []string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for k, v := range vars {
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
+	}
+	return lambdatest.Environ(env)
 }
 
 // environment is what lambdatest gives the functions: events/env.json

@@ -58,7 +58,8 @@ const (
 
 type function struct {
 	name, pkg, logicalID, event string
-	ok                          func([]byte) error // is this answer the first successful response?
+	ok                          func([]byte) error     // is this answer the first successful response?
+	payload                     func() ([]byte, error) // if set, makes each run's event instead of event
 }
 
 // baseline reports whether f is one of the hello programs rather than a
@@ -66,19 +67,19 @@ type function struct {
 func (f function) baseline() bool { return !strings.HasPrefix(f.pkg, "./functions/") }
 
 var baselines = []function{
-	{"hello", "./bench/coldstart/hello", "", "", func([]byte) error { return nil }},
-	{"hellosdk", "./bench/coldstart/hellosdk", "", "", func([]byte) error { return nil }},
-	{"hellolit", "./bench/coldstart/hellolit", "", "", func([]byte) error { return nil }},
+	{"hello", "./bench/coldstart/hello", "", "", func([]byte) error { return nil }, nil},
+	{"hellosdk", "./bench/coldstart/hellosdk", "", "", func([]byte) error { return nil }, nil},
+	{"hellolit", "./bench/coldstart/hellolit", "", "", func([]byte) error { return nil }, nil},
 }
 
 // known are the functions with an event and an expected answer. Any other
 // directory under functions/ is still measured for size and init CPU.
 var known = map[string]function{
-	"authorize": {"authorize", "./functions/authorize", "AuthorizeFunction", "authorize.json", status(http.StatusFound)},
-	"callback":  {"callback", "./functions/callback", "CallbackFunction", "callback.json", status(http.StatusBadRequest)},
-	"refresh":   {"refresh", "./functions/refresh", "RefreshFunction", "refresh.json", summary},
-	"events":    {"events", "./functions/events", "EventsFunction", "stream.json", noBatchFailures},
-	"token":     {"token", "./functions/token", "TokenFunction", "token.json", tokenAnswer},
+	"authorize": {"authorize", "./functions/authorize", "AuthorizeFunction", "authorize.json", status(http.StatusFound), nil},
+	"callback":  {"callback", "./functions/callback", "CallbackFunction", "callback.json", status(http.StatusBadRequest), nil},
+	"refresh":   {"refresh", "./functions/refresh", "RefreshFunction", "refresh.json", summary, nil},
+	"events":    {"events", "./functions/events", "EventsFunction", "stream.json", noBatchFailures, nil},
+	"token":     {"token", "./functions/token", "TokenFunction", "token.json", tokenAnswer, nil},
 }
 
 // noBatchFailures: stream.json's two events reached EventBridge (moto's).
@@ -151,6 +152,7 @@ type result struct {
 	// back to back.
 	cpu, helloCPU, litCPU []time.Duration
 	starts, inits         []time.Duration
+	smCalls, smSerial     []int // Secrets Manager calls of each cold start, and how many came one after another
 	err                   error // no figures at all (build failed)
 	startErr              error // no start figures (no event, or a failed invoke)
 }
@@ -159,18 +161,20 @@ func main() {
 	runs := flag.Int("runs", 15, "cold starts per function under the emulator (a fresh emulator each)")
 	pairs := flag.Int("pairs", 31, "process init CPU runs per program, each paired with a run of hello (and a function's with one of hellolit)")
 	goarch := flag.String("goarch", runtime.GOARCH, "GOARCH of the binaries; must run on this machine")
+	smRTT := flag.Duration("sm-rtt", 20*time.Millisecond, "modelled round trip of one Secrets Manager call (added by the recording proxy in front of moto)")
+	smCompare := flag.String("sm-compare", "", "also run authorize+sm and callback+sm built from the module in this directory (e.g. an earlier version: git archive REV | tar -x -C DIR)")
 	flag.Parse()
-	if *pairs < 1 || *runs < 1 {
-		fmt.Fprintln(os.Stderr, "coldstart: -runs and -pairs must be at least 1")
+	if *pairs < 1 || *runs < 1 || *smRTT < 0 {
+		fmt.Fprintln(os.Stderr, "coldstart: -runs and -pairs must be at least 1, -sm-rtt not negative")
 		os.Exit(2)
 	}
-	if err := run(*runs, *pairs, *goarch); err != nil {
+	if err := run(*runs, *pairs, *goarch, *smRTT, *smCompare); err != nil {
 		fmt.Fprintln(os.Stderr, "coldstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(runs, pairs int, goarch string) error {
+func run(runs, pairs int, goarch string, smRTT time.Duration, smCompare string) error {
 	ctx := context.Background()
 	root, err := moduleRoot()
 	if err != nil {
@@ -226,6 +230,30 @@ func run(runs, pairs int, goarch string) error {
 		}
 	}
 
+	// The Secrets Manager variants of authorize and callback.
+	smSrv, proxy, err := newSMProxy(motoURL, smRTT)
+	if err != nil {
+		return err
+	}
+	defer smSrv.Close()
+	const appKey = "coldstart-app-key-0123456789abcdefghijklmn"
+	smVars, err := smSecrets(ctx, motoURL, smSrv.URL, appKey)
+	if err != nil {
+		return err
+	}
+	variants := smVariants(root, appKey)
+	if smCompare != "" {
+		others, err := compareVariants(ctx, variants, smCompare, filepath.Base(smCompare), bin, goarch)
+		if err != nil {
+			return err
+		}
+		variants = append(variants, others...)
+	}
+	for _, v := range variants {
+		results[v.name] = &result{err: results[v.base].err}
+		envs[v.name] = overlay(envs[v.base], smVars)
+	}
+
 	measureInitCPU(bin, fns, envs, results, pairs)
 
 	// Round robin: every function sees the same machine conditions.
@@ -247,9 +275,36 @@ func run(runs, pairs int, goarch string) error {
 			r.starts = append(r.starts, start)
 			r.inits = append(r.inits, initDur)
 		}
+		for _, v := range variants {
+			r := results[v.name]
+			if r.err != nil || r.startErr != nil {
+				continue
+			}
+			proxy.take()
+			bootstrap := v.bootstrap
+			if bootstrap == "" {
+				bootstrap = filepath.Join(bin, v.base, "bootstrap")
+			}
+			start, initDur, err := coldStart(ctx, rie, bootstrap, envs[v.name], root, v.function)
+			if err != nil {
+				r.startErr = fmt.Errorf("run %d: %w", i+1, err)
+				continue
+			}
+			calls, serial := proxy.take()
+			r.starts = append(r.starts, start)
+			r.inits = append(r.inits, initDur)
+			r.smCalls = append(r.smCalls, calls)
+			r.smSerial = append(r.smSerial, serial)
+		}
 	}
 
 	report(os.Stdout, fns, results, runs, pairs, goarch)
+	reportSecrets(os.Stdout, variants, results, smRTT)
+	for _, v := range variants {
+		if r := results[v.name]; r.err != nil || r.startErr != nil {
+			fns = append(fns, v.function) // named among the failures below
+		}
+	}
 	var failed []string
 	for _, f := range fns {
 		if r := results[f.name]; r.err != nil || r.startErr != nil || len(r.cpu) == 0 {

@@ -136,3 +136,48 @@ func minimum(ds []time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+
+// reportSecrets prints the Secrets Manager variants: the first answer's
+// latency with its Secrets Manager calls counted, against the same function
+// with plain secrets (no Secrets Manager call) measured in the same rounds.
+func reportSecrets(w io.Writer, variants []smVariant, results map[string]*result, rtt time.Duration) {
+	fmt.Fprintf(w, "\nWith the secrets in Secrets Manager (moto behind a recording proxy adding %v per call; median of the cold starts)\n\n", rtt)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "program\tSM calls\tSM round trips in sequence\tstart (ms)\tstart ×plain secrets\tstart ×hello\t")
+	hello := results["hello"]
+	for _, v := range variants {
+		r, base := results[v.name], results[v.base]
+		if r.err != nil || r.startErr != nil || len(r.starts) == 0 {
+			fmt.Fprintf(tw, "%s\tfailed\t\t\t\t\t\n", v.name)
+			continue
+		}
+		row := []string{v.name, medianInt(r.smCalls), medianInt(r.smSerial), ms(median(r.starts)), "", ""}
+		if len(base.starts) > 0 {
+			row[4] = fmt.Sprintf("%.2f", float64(median(r.starts))/float64(median(base.starts)))
+		}
+		if len(hello.starts) > 0 {
+			row[5] = fmt.Sprintf("%.2f", float64(median(r.starts))/float64(median(hello.starts)))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "authorize+sm: events/authorize.json with its return_to and app_state in a connect token (REQUIRE_CONNECT_TOKEN=true);")
+	fmt.Fprintln(w, "callback+sm: events/callback.json (400 invalid_state). ×plain secrets: the same function and event with OAUTH_* values, same rounds.")
+	for _, v := range variants {
+		if r := results[v.name]; r.startErr != nil {
+			fmt.Fprintf(w, "\n%s (start): %v\n", v.name, r.startErr)
+		}
+	}
+}
+
+// medianInt prints the median of ns (the lower middle of an even count)
+// and, when they differ, the range.
+func medianInt(ns []int) string {
+	s := slices.Clone(ns)
+	slices.Sort(s)
+	m := s[(len(s)-1)/2]
+	if s[0] != s[len(s)-1] {
+		return fmt.Sprintf("%d (%d–%d)", m, s[0], s[len(s)-1])
+	}
+	return strconv.Itoa(m)
+}

@@ -294,6 +294,9 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	}
 	h := oauth.NewHandler(cfg, store, secrets)
 	h.Log = ds.Log
+	if m, ok := secrets.(*oauth.SecretsManager); ok {
+		m.Log = ds.Log
+	}
 	h.Metrics = devMetrics(cfg.LogLevel, opts.LogOutput) // see devsweep.go
 	h.Now = opts.Now
 	ds.OAuth = h

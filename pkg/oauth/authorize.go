@@ -39,6 +39,11 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 			return render(req, ansBadRequest), nil
 		}
 	}
+	need := needTokenKey
+	if q["connect"] != "" {
+		need |= needAppKey
+	}
+	h.prefetch(ctx, need)
 	start, refused := h.authorizeRequest(ctx, q)
 	if refused != nil {
 		return render(req, *refused), nil
@@ -129,13 +134,15 @@ func (h *Handler) authorizeRequest(ctx context.Context, q map[string]string) (co
 			return connect.Request{}, &ansBadRequest
 		}
 	}
-	keys, err := h.Secrets.AppKeys(ctx)
-	if err != nil {
-		h.Log.ErrorContext(ctx, "authorize failed: app key unavailable", "outcome", ansInternal.code, "err", err)
+	var r connect.Request
+	err, keyErr := h.verifyAppSigned(ctx, func(keys connect.Keys) (err error) {
+		r, err = keys.VerifyToken(tok)
+		return err
+	})
+	if keyErr != nil {
+		h.Log.ErrorContext(ctx, "authorize failed: app key unavailable", "outcome", ansInternal.code, "err", keyErr)
 		return connect.Request{}, &ansInternal
 	}
-	keys.Now = h.Now
-	r, err := keys.VerifyToken(tok)
 	if err != nil {
 		var ce *connect.Error
 		check := "other"

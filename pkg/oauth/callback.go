@@ -94,7 +94,7 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	retry, back := retryLink(pending)
 
 	if provErr != "" {
-		return h.providerRedirectError(ctx, req, provErr, q["error_description"], retry, back, cookie), nil
+		return h.providerRedirectError(ctx, req, provErr, q["error_description"], state, retry, back, cookie), nil
 	}
 
 	busy, err := h.exchangeBusyUntil(ctx)
@@ -177,6 +177,9 @@ func (h *Handler) exchangeInputs(ctx context.Context, req events.APIGatewayV2HTT
 	if ex.redirectURL, err = h.redirectURL(req); err != nil {
 		return ex, err
 	}
+	// The app key signs the result after the exchange: fetched now, with
+	// the others, a cold start waits on one Secrets Manager round trip.
+	h.prefetch(ctx, needTokenKey|needClientSecret|needAppKey)
 	if _, err = h.Secrets.Sealer(ctx); err != nil {
 		return ex, fmt.Errorf("oauth: token key unavailable: %w", err)
 	}
@@ -222,8 +225,9 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 	}
 	conf := h.oauth2Config(ex.redirectURL, ex.secret)
 	tok, err := conf.Exchange(h.clientContext(ctx), code, oauth2.VerifierOption(verifier))
+	sent := h.sentBy(ex.secret, code, verifier)
 	if err != nil {
-		pe := h.tokenFailure(err, grantCode)
+		pe := h.tokenFailure(err, grantCode, sent)
 		if pe.kind == failRateLimited {
 			// The sweep and TokenSource hold off too.
 			wait := pe.retryAfter
@@ -240,7 +244,7 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 		return fail(ansBadResponse, "code exchange failed: account not resolved", append([]any{"reason", err.Error()}, refusalAttrs(err)...)...)
 	}
 	if !strings.EqualFold(tok.TokenType, "bearer") && tok.TokenType != "" {
-		return fail(ansBadResponse, "code exchange failed: unsupported token type", "token_type", safeCode(tok.TokenType))
+		return fail(ansBadResponse, "code exchange failed: unsupported token type", "token_type", sent.code(tok.TokenType))
 	}
 
 	conn := &Connection{
@@ -411,12 +415,13 @@ func (h *Handler) userinfoSub(ctx context.Context, tok *oauth2.Token) (string, e
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		f := refusalFromBody(resp.StatusCode, body)
+		sent := sentOnly(tok.AccessToken)
+		f := refusalFromBody(resp.StatusCode, body, sent)
 		// A 401 here is the access token's fault, not the client's; RFC
 		// 6750 puts the error in WWW-Authenticate rather than the body.
 		f.kind = failBadResponse
 		if f.code == "" {
-			f.code, f.description = bearerError(resp.Header.Get("WWW-Authenticate"))
+			f.code, f.description = bearerError(resp.Header.Get("WWW-Authenticate"), sent)
 		}
 		return "", &refusalError{"userinfo", f}
 	}

@@ -16,9 +16,13 @@ import (
 // configuration error with the fix, and the page offers no "Try again";
 // the user declining, or a passing fault, offers one (retry, or back to the
 // app's return_to when the authorization came with a connect token).
-func (h *Handler) providerRedirectError(ctx context.Context, req events.APIGatewayV2HTTPRequest, provErr, description, retry, back, cookie string) events.APIGatewayV2HTTPResponse {
-	attrs := []any{"provider_error", safeCode(provErr)}
-	if d := safeDescription(description); d != "" {
+//
+// The provider saw the state (in the authorization request): its error
+// text is cleaned of it.
+func (h *Handler) providerRedirectError(ctx context.Context, req events.APIGatewayV2HTTPRequest, provErr, description, state, retry, back, cookie string) events.APIGatewayV2HTTPResponse {
+	sent := sentOnly(state)
+	attrs := []any{"provider_error", sent.code(provErr)} // provErr is never empty here
+	if d := sent.description(description); d != "" {
 		attrs = append(attrs, "error_description", d)
 	}
 	if a, fix, ok := redirectConfigError(provErr, h.Config.Provider.Name); ok {
@@ -64,8 +68,8 @@ func noRefreshTokenFix(preset string) string {
 
 // bearerError reads error and error_description from an RFC 6750
 // WWW-Authenticate challenge (Bearer error="invalid_token",
-// error_description="..."), sanitised.
-func bearerError(challenge string) (code, description string) {
+// error_description="..."), cleaned of the values sent and sanitised.
+func bearerError(challenge string, sent sentValues) (code, description string) {
 	for _, name := range []string{"error", "error_description"} {
 		i := strings.Index(challenge, name+"=\"")
 		if i < 0 {
@@ -76,9 +80,9 @@ func bearerError(challenge string) (code, description string) {
 			v = v[:j]
 		}
 		if name == "error" {
-			code = safeCode(v)
+			code = sent.code(v)
 		} else {
-			description = safeDescription(v)
+			description = sent.description(v)
 		}
 	}
 	return code, description

@@ -234,6 +234,7 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 	}
 	defer called()
 	log := h.Log.With("provider", c.Provider, "account_id", c.AccountID)
+	h.prefetch(ctx, needTokenKey|needClientSecret)
 	refreshToken, err := h.openSealed(ctx, c.RefreshToken, c.Key(), attrRefreshToken)
 	if err != nil {
 		if h.localKeyMismatch(err) {
@@ -282,11 +283,12 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 	cancel()
 	called()
 	now := h.Now()
+	sent := h.sentBy(secret, refreshToken)
 	if err == nil && tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
-		err = fmt.Errorf("oauth: refresh: unsupported token type %q", safeCode(tok.TokenType))
+		err = fmt.Errorf("oauth: refresh: unsupported token type %q", sent.code(tok.TokenType))
 	}
 	if err != nil {
-		return h.refreshFailed(ctx, c, owner, h.tokenFailure(err, grantRefresh), now)
+		return h.refreshFailed(ctx, c, owner, h.tokenFailure(err, grantRefresh, sent), now)
 	}
 
 	next := *c

@@ -42,22 +42,19 @@ const (
 
 // classifyTokenError reads x/oauth2's error, reading a Retry-After date
 // against now. It never keeps the response body beyond the provider's
-// error codes.
-func classifyTokenError(err error, now time.Time) tokenFailure {
+// error codes, and cleans what it keeps of the values the call sent.
+func classifyTokenError(err error, now time.Time, sent sentValues) tokenFailure {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		f := tokenFailure{code: safeCode(re.ErrorCode), description: safeDescription(re.ErrorDescription)}
-		if re.ErrorCode == "" {
-			f.code = ""
-		}
+		f := tokenFailure{code: sent.code(re.ErrorCode), description: sent.description(re.ErrorDescription)}
 		if f.description == "" {
-			f.description = ringCentralMessage(re.Body)
+			f.description = ringCentralMessage(re.Body, sent)
 		}
 		if re.Response != nil {
 			f.status = re.Response.StatusCode
 			f.retryAfter = parseRetryAfter(re.Response.Header.Get("Retry-After"), now)
 		}
-		f.providerID = ringCentralErrorCode(re.Body)
+		f.providerID = ringCentralErrorCode(re.Body, sent)
 		switch {
 		case f.status == http.StatusTooManyRequests || f.providerID == "CMN-301":
 			f.kind = failRateLimited
@@ -150,9 +147,10 @@ const (
 )
 
 // tokenFailure classifies err from a token call of the given grant type,
-// noting how the client authenticated (for the fix).
-func (h *Handler) tokenFailure(err error, grant string) tokenFailure {
-	f := classifyTokenError(err, h.Now())
+// noting how the client authenticated (for the fix); sent are the values
+// the call sent (see sentValues).
+func (h *Handler) tokenFailure(err error, grant string, sent sentValues) tokenFailure {
+	f := classifyTokenError(err, h.Now(), sent)
 	f.grant = grant
 	f.authStyle = authStyleName(h.Config.Provider.Endpoint.AuthStyle)
 	return f
@@ -191,8 +189,8 @@ func safeDescription(s string) string {
 }
 
 // ringCentralErrorCode returns the first errors[].errorCode of a RingCentral
-// error body, if it looks like one.
-func ringCentralErrorCode(body []byte) string {
+// error body, if it looks like one and is none of the values sent.
+func ringCentralErrorCode(body []byte, sent sentValues) string {
 	var b struct {
 		Errors []struct {
 			ErrorCode string `json:"errorCode"`
@@ -201,16 +199,16 @@ func ringCentralErrorCode(body []byte) string {
 	if json.Unmarshal(body, &b) != nil || len(b.Errors) == 0 {
 		return ""
 	}
-	if c := b.Errors[0].ErrorCode; isCode(c) {
+	if c := sent.clean(b.Errors[0].ErrorCode); isCode(c) {
 		return c
 	}
 	return ""
 }
 
-// refusalFromBody reads a refusal from a non-token endpoint (revocation):
-// RFC 7009's {"error", "error_description"} or RingCentral's
-// {"errorCode", "message", "errors": [...]}.
-func refusalFromBody(status int, body []byte) tokenFailure {
+// refusalFromBody reads a refusal from a non-token endpoint (revocation,
+// userinfo): RFC 7009's {"error", "error_description"} or RingCentral's
+// {"errorCode", "message", "errors": [...]}, cleaned of the values sent.
+func refusalFromBody(status int, body []byte, sent sentValues) tokenFailure {
 	f := tokenFailure{kind: failBadResponse, status: status}
 	var b struct {
 		Error       string `json:"error"`
@@ -219,19 +217,17 @@ func refusalFromBody(status int, body []byte) tokenFailure {
 		Message     string `json:"message"`
 	}
 	_ = json.Unmarshal(body, &b) // a body that is not JSON says nothing more
-	if b.Error != "" {
-		f.code = safeCode(b.Error)
-	}
-	f.description = safeDescription(b.Description)
+	f.code = sent.code(b.Error)
+	f.description = sent.description(b.Description)
 	if f.description == "" {
-		f.description = safeDescription(b.Message)
+		f.description = sent.description(b.Message)
 	}
 	if f.description == "" {
-		f.description = ringCentralMessage(body)
+		f.description = ringCentralMessage(body, sent)
 	}
-	f.providerID = ringCentralErrorCode(body)
-	if f.providerID == "" && isCode(b.ErrorCode) {
-		f.providerID = b.ErrorCode
+	f.providerID = ringCentralErrorCode(body, sent)
+	if c := sent.clean(b.ErrorCode); f.providerID == "" && isCode(c) {
+		f.providerID = c
 	}
 	switch {
 	case status == http.StatusTooManyRequests:
@@ -247,8 +243,8 @@ func refusalFromBody(status int, body []byte) tokenFailure {
 }
 
 // ringCentralMessage returns the first errors[].message of a RingCentral
-// error body (sanitised), if it looks like one.
-func ringCentralMessage(body []byte) string {
+// error body (cleaned and sanitised), if it looks like one.
+func ringCentralMessage(body []byte, sent sentValues) string {
 	var b struct {
 		Errors []struct {
 			Message string `json:"message"`
@@ -257,7 +253,7 @@ func ringCentralMessage(body []byte) string {
 	if json.Unmarshal(body, &b) != nil || len(b.Errors) == 0 {
 		return ""
 	}
-	return safeDescription(b.Errors[0].Message)
+	return sent.description(b.Errors[0].Message)
 }
 
 // parseRetryAfter reads Retry-After as seconds or an HTTP date (read

@@ -91,12 +91,12 @@ func TestClassifyTokenError(t *testing.T) {
 			if err == nil {
 				t.Fatal("Exchange: no error")
 			}
-			if got := classifyTokenError(err, time.Now()); got != tt.want {
+			if got := classifyTokenError(err, time.Now(), nil); got != tt.want {
 				t.Errorf("classifyTokenError = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
-	if got := classifyTokenError(errors.New("boom"), time.Now()); got.kind != failBadResponse {
+	if got := classifyTokenError(errors.New("boom"), time.Now(), nil); got.kind != failBadResponse {
 		t.Errorf("plain error: kind %q", got.kind)
 	}
 }

@@ -47,7 +47,7 @@ func (h *Handler) revoke(ctx context.Context, token string) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode/100 != 2 {
-		f := refusalFromBody(resp.StatusCode, body)
+		f := refusalFromBody(resp.StatusCode, body, h.sentBy(secret, token))
 		f.authStyle = authStyleName(p.authStyle())
 		return &refusalError{"revoke", f}
 	}

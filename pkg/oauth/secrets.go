@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,6 +53,16 @@ var (
 // sealed before the last rotation. The app key (AppKeyARN) likewise: its
 // AWSCURRENT version signs results, AWSCURRENT and AWSPREVIOUS verify connect
 // tokens.
+//
+// AWSPREVIOUS is fetched only once the current version does not fit: a
+// sealed value names a key id the cached sealer does not hold
+// (RefreshSealer), or a signature does not verify with the cached app key
+// (RefreshAppKeys). From then on every fetch of that key reads both
+// versions, concurrently. A forced fetch happens at once when the cached
+// value lacks AWSPREVIOUS, else at most once per 30 s, so values no key
+// opens cannot make every call fetch. An AWSPREVIOUS version shorter than
+// the minimum of its key (MinTokenKeyLen, connect.MinKeyLen) is never used:
+// it is logged once and skipped.
 type SecretsManager struct {
 	Client          SecretsManagerAPI
 	ClientSecretARN string
@@ -58,10 +70,24 @@ type SecretsManager struct {
 	AppKeyARN       string
 	TTL             time.Duration    // <= 0 means DefaultSecretsTTL
 	Now             func() time.Time // nil means time.Now
+	// Log receives the one warning about a skipped AWSPREVIOUS version;
+	// nil means slog.Default().
+	Log *slog.Logger
 
 	clientSecret cache[Secret]
-	sealer       cache[*Sealer]
-	appKeys      cache[connect.Keys]
+	sealer       cache[versions[*Sealer]]
+	appKeys      cache[versions[connect.Keys]]
+
+	// Set once a value needed AWSPREVIOUS: every later fetch reads it too.
+	sealerPrevious, appPrevious atomic.Bool
+	shortLogged                 sync.Map // "<arn> <version id>" of skipped AWSPREVIOUS versions
+}
+
+// versions is a key built from AWSCURRENT, and from AWSPREVIOUS too when
+// withPrevious (whether or not there was a usable one).
+type versions[T any] struct {
+	key          T
+	withPrevious bool
 }
 
 // NewSecretsManager returns a SecretsManager with the default clock. Build it
@@ -84,16 +110,19 @@ func (m *SecretsManager) ClientSecret(ctx context.Context) (Secret, error) {
 	return m.clientSecret.get(ctx, m.now, m.ttl(), m.fetchClientSecret)
 }
 
-// Sealer returns a Sealer built from the token key's AWSCURRENT and
-// AWSPREVIOUS versions.
+// Sealer returns a Sealer built from the token key's AWSCURRENT version
+// (and its AWSPREVIOUS version once one was needed: see RefreshSealer).
 func (m *SecretsManager) Sealer(ctx context.Context) (*Sealer, error) {
-	return m.sealer.get(ctx, m.now, m.ttl(), m.fetchSealer)
+	v, err := m.sealer.get(ctx, m.now, m.ttl(), m.fetchSealer)
+	return v.key, err
 }
 
-// AppKeys returns the app key's AWSCURRENT version (Current) and, when there
-// is one, its AWSPREVIOUS version (Previous).
+// AppKeys returns the app key's AWSCURRENT version (Current) and, once one
+// was needed (see RefreshAppKeys) and there is one, its AWSPREVIOUS version
+// (Previous).
 func (m *SecretsManager) AppKeys(ctx context.Context) (connect.Keys, error) {
-	return m.appKeys.get(ctx, m.now, m.ttl(), m.fetchAppKeys)
+	v, err := m.appKeys.get(ctx, m.now, m.ttl(), m.fetchAppKeys)
+	return v.key, err
 }
 
 // Format prints the ARNs and the TTL, never a cached value, for every verb.
@@ -101,17 +130,37 @@ func (m *SecretsManager) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, "oauth.SecretsManager{ClientSecretARN: %q, TokenKeyARN: %q, AppKeyARN: %q, TTL: %v}", m.ClientSecretARN, m.TokenKeyARN, m.AppKeyARN, m.ttl())
 }
 
-// minForcedRefresh is the least time between two fetches of the token key
-// that bypass the cache: a value no fresh key opens (tampered, or sealed
-// with a key older than AWSPREVIOUS) must not make every call fetch.
+// minForcedRefresh is the least time between two fetches of a key that
+// bypass the cache: a value no fresh key opens (tampered, sealed with a key
+// older than AWSPREVIOUS, an attacker's signature) must not make every call
+// fetch.
 const minForcedRefresh = 30 * time.Second
 
-// RefreshSealer fetches the token key again, bypassing the cache, unless it
-// was fetched less than 30 s ago: for a value sealed in another execution
-// environment with a token key rotated since this one cached it.
+// RefreshSealer fetches the token key's AWSCURRENT and AWSPREVIOUS versions
+// again, bypassing the cache, unless they were both fetched less than 30 s
+// ago: for a value sealed in another execution environment with a token key
+// rotated since this one cached it, or sealed before the last rotation.
 func (m *SecretsManager) RefreshSealer(ctx context.Context) (*Sealer, error) {
-	m.sealer.expire(m.now(), minForcedRefresh)
+	m.sealerPrevious.Store(true)
+	expireForced(&m.sealer, m.now())
 	return m.Sealer(ctx)
+}
+
+// RefreshAppKeys is RefreshSealer for the app key: for a signature that
+// does not verify with the cached app key (made with a key rotated since,
+// or with AWSPREVIOUS).
+func (m *SecretsManager) RefreshAppKeys(ctx context.Context) (connect.Keys, error) {
+	m.appPrevious.Store(true)
+	expireForced(&m.appKeys, m.now())
+	return m.AppKeys(ctx)
+}
+
+// expireForced drops c's value if it lacks AWSPREVIOUS or was fetched at
+// least minForcedRefresh ago.
+func expireForced[T any](c *cache[versions[T]], now time.Time) {
+	c.expireIf(func(v versions[T], at time.Time) bool {
+		return !v.withPrevious || now.Sub(at) >= minForcedRefresh
+	})
 }
 
 func (m *SecretsManager) now() time.Time {
@@ -158,55 +207,91 @@ func parseClientSecret(v string) (Secret, error) {
 	return Secret(s), nil
 }
 
-func (m *SecretsManager) fetchSealer(ctx context.Context) (*Sealer, error) {
-	current, previous, err := m.getVersions(ctx, m.TokenKeyARN)
+func (m *SecretsManager) fetchSealer(ctx context.Context) (versions[*Sealer], error) {
+	withPrevious := m.sealerPrevious.Load()
+	current, previous, err := m.getVersions(ctx, m.TokenKeyARN, withPrevious, "token key", MinTokenKeyLen)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: token key: %w", err)
+		return versions[*Sealer]{}, fmt.Errorf("oauth: token key: %w", err)
 	}
 	s, err := NewSealer(current, previous...)
 	if err != nil {
-		return nil, fmt.Errorf("%w (secret %s)", err, m.TokenKeyARN)
+		return versions[*Sealer]{}, fmt.Errorf("%w (secret %s)", err, m.TokenKeyARN)
 	}
-	return s, nil
+	return versions[*Sealer]{s, withPrevious}, nil
 }
 
-func (m *SecretsManager) fetchAppKeys(ctx context.Context) (connect.Keys, error) {
-	current, previous, err := m.getVersions(ctx, m.AppKeyARN)
+func (m *SecretsManager) fetchAppKeys(ctx context.Context) (versions[connect.Keys], error) {
+	withPrevious := m.appPrevious.Load()
+	current, previous, err := m.getVersions(ctx, m.AppKeyARN, withPrevious, "app key", connect.MinKeyLen)
 	if err != nil {
-		return connect.Keys{}, fmt.Errorf("oauth: app key: %w", err)
+		return versions[connect.Keys]{}, fmt.Errorf("oauth: app key: %w", err)
 	}
 	if len(current) < connect.MinKeyLen {
-		return connect.Keys{}, fmt.Errorf("oauth: app key %s: shorter than %d characters", m.AppKeyARN, connect.MinKeyLen)
+		return versions[connect.Keys]{}, fmt.Errorf("oauth: app key %s: shorter than %d characters", m.AppKeyARN, connect.MinKeyLen)
 	}
 	k := connect.Keys{Current: current.Reveal()}
 	for _, p := range previous {
 		k.Previous = append(k.Previous, p.Reveal())
 	}
-	return k, nil
+	return versions[connect.Keys]{k, withPrevious}, nil
 }
 
-// getVersions fetches a key's AWSCURRENT version and, when the secret was
-// rotated, its AWSPREVIOUS version.
-func (m *SecretsManager) getVersions(ctx context.Context, arn string) (Secret, []Secret, error) {
-	current, err := m.getString(ctx, arn, "AWSCURRENT")
-	if err != nil {
-		return "", nil, err
+// getVersions fetches a key's AWSCURRENT version and, when withPrevious,
+// its AWSPREVIOUS version at the same time (none when the secret was never
+// rotated). An AWSPREVIOUS version shorter than minLen is left out (nothing
+// was ever signed or sealed with a key that short) and logged once per
+// version.
+func (m *SecretsManager) getVersions(ctx context.Context, arn string, withPrevious bool, what string, minLen int) (Secret, []Secret, error) {
+	if !withPrevious {
+		current, _, err := m.getValue(ctx, arn, "AWSCURRENT")
+		return Secret(current), nil, err
 	}
-	switch p, err := m.getString(ctx, arn, "AWSPREVIOUS"); {
-	case err == nil:
-		return Secret(current), []Secret{Secret(p)}, nil
-	case isNotFound(err):
+	var previous, previousID string
+	var previousErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		previous, previousID, previousErr = m.getValue(ctx, arn, "AWSPREVIOUS")
+	}()
+	current, _, err := m.getValue(ctx, arn, "AWSCURRENT")
+	<-done
+	switch {
+	case err != nil:
+		return "", nil, err
+	case isNotFound(previousErr):
 		return Secret(current), nil, nil // never rotated: no AWSPREVIOUS version
-	default:
-		return "", nil, err
+	case previousErr != nil:
+		return "", nil, previousErr
+	case len(previous) < minLen:
+		if _, logged := m.shortLogged.LoadOrStore(arn+" "+previousID, true); !logged {
+			m.log().Warn("the previous version of a key is too short and is ignored: nothing it signed or sealed is accepted",
+				"key", what, "secret", arn, "version_stage", "AWSPREVIOUS", "version_id", previousID, "min_length", minLen,
+				"fix", "nothing to do unless values made with that version must still be accepted; it leaves AWSPREVIOUS at the next rotation")
+		}
+		return Secret(current), nil, nil
 	}
+	return Secret(current), []Secret{Secret(previous)}, nil
+}
+
+func (m *SecretsManager) log() *slog.Logger {
+	if m.Log == nil {
+		return slog.Default()
+	}
+	return m.Log
 }
 
 // getString fetches the string value of a secret's version stage ("" for
 // the default, AWSCURRENT).
 func (m *SecretsManager) getString(ctx context.Context, arn, stage string) (string, error) {
+	v, _, err := m.getValue(ctx, arn, stage)
+	return v, err
+}
+
+// getValue fetches the string value and version id of a secret's version
+// stage ("" for the default, AWSCURRENT).
+func (m *SecretsManager) getValue(ctx context.Context, arn, stage string) (string, string, error) {
 	if m.Client == nil || arn == "" {
-		return "", errors.New("no Secrets Manager client or secret ARN configured")
+		return "", "", errors.New("no Secrets Manager client or secret ARN configured")
 	}
 	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)}
 	name := arn
@@ -216,12 +301,12 @@ func (m *SecretsManager) getString(ctx context.Context, arn, stage string) (stri
 	}
 	out, err := m.Client.GetSecretValue(ctx, in)
 	if err != nil {
-		return "", fmt.Errorf("get secret value %s: %w", name, err)
+		return "", "", fmt.Errorf("get secret value %s: %w", name, err)
 	}
 	if out.SecretString == nil {
-		return "", fmt.Errorf("secret %s has no string value (binary secrets are not supported)", name)
+		return "", "", fmt.Errorf("secret %s has no string value (binary secrets are not supported)", name)
 	}
-	return *out.SecretString, nil
+	return *out.SecretString, aws.ToString(out.VersionId), nil
 }
 
 func isNotFound(err error) bool {
@@ -248,13 +333,23 @@ type cacheCall[T any] struct {
 	err  error
 }
 
-// expire drops the cached value if it was fetched at least age ago.
-func (c *cache[T]) expire(now time.Time, age time.Duration) {
+// expireIf drops the cached value if drop says so, given the value and
+// when it was fetched.
+func (c *cache[T]) expireIf(drop func(val T, at time.Time) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entry; e != nil && now.Sub(e.at) >= age {
+	if e := c.entry; e != nil && drop(e.val, e.at) {
 		c.entry = nil
 	}
+}
+
+// fresh reports whether c holds a value younger than ttl at now (get would
+// return it without a fetch).
+func (c *cache[T]) fresh(now time.Time, ttl time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entry
+	return e != nil && now.Sub(e.at) < ttl && !now.Before(e.at)
 }
 
 // get returns the cached value if it is younger than ttl, else fetches it,

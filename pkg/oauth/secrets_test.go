@@ -204,9 +204,20 @@ func TestSecretsManagerTokenKeyRotation(t *testing.T) {
 	if want := mustSealer(t, testKeyB).KeyID(); after.KeyID() != want {
 		t.Errorf("KeyID after rotation = %q, want %q (the new AWSCURRENT)", after.KeyID(), want)
 	}
-	if got, err := after.Open(sealedOld, aad); err != nil || got != "token-before-rotation" {
+	// AWSPREVIOUS is fetched only once a value needs it (issue 16 item 8):
+	// the key id of the value sealed before the rotation is unknown until
+	// RefreshSealer (which openSealed calls on ErrUnknownKeyID).
+	if _, err := after.Open(sealedOld, aad); !errors.Is(err, ErrUnknownKeyID) {
+		t.Errorf("Open(value sealed before rotation) with AWSCURRENT only: %v, want ErrUnknownKeyID", err)
+	}
+	refreshed, err := m.RefreshSealer(ctx)
+	if err != nil {
+		t.Fatalf("RefreshSealer: %v", err)
+	}
+	if got, err := refreshed.Open(sealedOld, aad); err != nil || got != "token-before-rotation" {
 		t.Errorf("Open(value sealed before rotation) = %q, %v; want %q, nil", got, err, "token-before-rotation")
 	}
+	after = refreshed
 	sealedNew, err := after.Seal("token-after-rotation", aad)
 	if err != nil {
 		t.Fatal(err)
@@ -246,10 +257,10 @@ func TestSecretsManagerCache(t *testing.T) {
 		wantCalls int64  // GetSecretValue calls made by this step
 		want      Secret
 	}{
-		{name: "cold", wantCalls: 3, want: "first-s3cret"}, // client secret, AWSCURRENT, AWSPREVIOUS
+		{name: "cold", wantCalls: 2, want: "first-s3cret"}, // client secret, AWSCURRENT (AWSPREVIOUS only once needed)
 		{name: "warm", wantCalls: 0, want: "first-s3cret"},
 		{name: "warm just before TTL", advance: ttl - time.Nanosecond, rotate: "second-s3cret", wantCalls: 0, want: "first-s3cret"},
-		{name: "at TTL refetches", advance: time.Nanosecond, wantCalls: 3, want: "second-s3cret"},
+		{name: "at TTL refetches", advance: time.Nanosecond, wantCalls: 2, want: "second-s3cret"},
 		{name: "warm again", advance: time.Second, wantCalls: 0, want: "second-s3cret"},
 	}
 	for _, st := range steps {
@@ -272,6 +283,7 @@ func TestSecretsManagerCache(t *testing.T) {
 	outage := errors.New("simulated outage")
 	failures := []struct {
 		name      string
+		previous  bool // AWSPREVIOUS was needed before: every fetch reads it too
 		failIf    func(*secretsmanager.GetSecretValueInput) error
 		wantCSErr bool  // ClientSecret fails too
 		wantCalls int64 // during the outage and the retry after it
@@ -280,10 +292,11 @@ func TestSecretsManagerCache(t *testing.T) {
 			name:      "every call fails",
 			failIf:    func(*secretsmanager.GetSecretValueInput) error { return outage },
 			wantCSErr: true,
-			wantCalls: 2 + 3, // client secret, AWSCURRENT; then all three again
+			wantCalls: 2 + 2, // client secret, AWSCURRENT; then both again
 		},
 		{
-			name: "AWSPREVIOUS fails with another error than not found",
+			name:     "AWSPREVIOUS fails with another error than not found",
+			previous: true,
 			failIf: func(in *secretsmanager.GetSecretValueInput) error {
 				if aws.ToString(in.VersionStage) == "AWSPREVIOUS" {
 					return outage
@@ -296,6 +309,7 @@ func TestSecretsManagerCache(t *testing.T) {
 	for _, f := range failures {
 		t.Run("failed refresh returns the error and the next call retries: "+f.name, func(t *testing.T) {
 			clock.Advance(ttl)
+			m.sealerPrevious.Store(f.previous)
 			counter.failIf = f.failIf
 			before := counter.calls.Load()
 			_, csErr := m.ClientSecret(ctx)
@@ -590,9 +604,10 @@ func TestSecretsManagerLeaderGivesUp(t *testing.T) {
 }
 
 // The app key is cached with the other secrets: a cold AppKeys reads
-// AWSCURRENT and AWSPREVIOUS, a warm one reads nothing, and after the TTL a
-// rotation is picked up (the old value stays as Previous). A value shorter
-// than connect.MinKeyLen is refused, naming the secret, never the value.
+// AWSCURRENT (AWSPREVIOUS only once needed), a warm one reads nothing, and
+// after the TTL a rotation is picked up; RefreshAppKeys adds the old value
+// as Previous. A value shorter than connect.MinKeyLen is refused, naming
+// the secret, never the value.
 func TestSecretsManagerAppKeys(t *testing.T) {
 	real := smClient(t)
 	const first, second = "app-key-one-0123456789abcdefghijklmnop", "app-key-two-0123456789abcdefghijklmnop"
@@ -603,7 +618,7 @@ func TestSecretsManagerAppKeys(t *testing.T) {
 	m.AppKeyARN = arn
 	m.Now = func() time.Time { return now }
 	ctx := testenv.Context(t)
-	for i, want := range []int64{2, 2} {
+	for i, want := range []int64{1, 1} {
 		k, err := m.AppKeys(ctx)
 		if err != nil || k.Current != first || len(k.Previous) != 0 || counter.calls.Load() != want {
 			t.Fatalf("AppKeys #%d: %v, %v, %d calls; want the first key, no previous, %d calls", i+1, k, err, counter.calls.Load(), want)
@@ -612,8 +627,12 @@ func TestSecretsManagerAppKeys(t *testing.T) {
 	rotateSecret(t, real, arn, second)
 	now = now.Add(2 * time.Minute)
 	k, err := m.AppKeys(ctx)
+	if err != nil || k.Current != second || len(k.Previous) != 0 || counter.calls.Load() != 2 {
+		t.Errorf("AppKeys after rotation and TTL: %v, %v, %d calls; want current second, no previous, 2 calls", k, err, counter.calls.Load())
+	}
+	k, err = m.RefreshAppKeys(ctx)
 	if err != nil || k.Current != second || len(k.Previous) != 1 || k.Previous[0] != first || counter.calls.Load() != 4 {
-		t.Errorf("AppKeys after rotation and TTL: %v, %v, %d calls; want current second, previous first, 4 calls", k, err, counter.calls.Load())
+		t.Errorf("RefreshAppKeys: %v, %v, %d calls; want current second, previous first, 4 calls", k, err, counter.calls.Load())
 	}
 
 	short := NewSecretsManager(real, "unused", "unused", 0)

@@ -31,6 +31,9 @@ func Setup(ctx context.Context, getenv func(string) string, awsCfg aws.Config) (
 	}
 	h := NewHandler(cfg, NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.TableName), secrets)
 	h.Log = slog.New(LevelFilter(lambdacontext.NewLogHandler(), cfg.LogLevel))
+	if m, ok := secrets.(*SecretsManager); ok {
+		m.Log = h.Log
+	}
 	return h, nil
 }
 

@@ -111,7 +111,8 @@ func fail(check, format string, args ...any) error {
 }
 
 // Keys is the app key: Current signs; Current and Previous verify (during a
-// rotation, statements signed with the previous version still pass). Now is
+// rotation, statements signed with the previous version still pass; a
+// Previous key shorter than MinKeyLen is ignored, as Current is refused). Now is
 // the clock (nil: time.Now). Printing Keys never shows a key.
 type Keys struct {
 	Current  string
@@ -237,7 +238,7 @@ func (k Keys) parse(tok, aud string, claims jwt.Claims) error {
 	}
 	keys := jwt.VerificationKeySet{Keys: []jwt.VerificationKey{[]byte(k.Current)}}
 	for _, p := range k.Previous {
-		if p != "" {
+		if len(p) >= MinKeyLen { // a shorter previous key verifies nothing
 			keys.Keys = append(keys.Keys, []byte(p))
 		}
 	}

@@ -164,6 +164,19 @@ func TestPreviousKeyVerifies(t *testing.T) {
 	wantCheck(t, err, connect.CheckSignature)
 }
 
+// Issue 15 item 6: a Previous key shorter than MinKeyLen (which Current
+// may not be) verifies nothing, a token or a result.
+func TestShortPreviousKeyVerifiesNothing(t *testing.T) {
+	short := strings.Repeat("s", connect.MinKeyLen-1)
+	tok := connecttest.Sign(jwt.SigningMethodHS256, []byte(short), connecttest.ConnectClaims("u", "j-1", t0))
+	_, err := connect.Keys{Current: keyA, Previous: []string{short}, Now: at(t0)}.VerifyToken(tok)
+	wantCheck(t, err, connect.CheckSignature)
+	res := connecttest.Sign(jwt.SigningMethodHS256, []byte(short), jwt.MapClaims{"aud": connect.ResultAudience, "sub": "u",
+		"account_id": "1", "provider": "p", "iat": t0.Unix(), "exp": t0.Add(time.Minute).Unix(), "jti": "r-1"})
+	_, err = connect.Keys{Current: keyA, Previous: []string{short}, Now: at(t0)}.VerifyResult(res)
+	wantCheck(t, err, connect.CheckSignature)
+}
+
 func TestResult(t *testing.T) {
 	fn := connect.Keys{Current: keyA, Now: at(t0)}
 	res, err := fn.SignResult(connect.Result{User: "user-1", AccountID: "1001", Provider: "ringcentral", AppState: "s"})

@@ -78,13 +78,15 @@ func (h *Handler) confirm(ctx context.Context, req events.APIGatewayV2HTTPReques
 		h.Log.WarnContext(ctx, "confirm refused", "outcome", "invalid_request", "reason", err.Error())
 		return ansConfirmBadRequest
 	}
-	keys, err := h.Secrets.AppKeys(ctx)
-	if err != nil {
-		h.Log.ErrorContext(ctx, "confirm failed: app key unavailable", "outcome", "internal_error", "err", err)
+	var cr connect.ConfirmRequest
+	err, keyErr := h.verifyAppSigned(ctx, func(keys connect.Keys) (err error) {
+		cr, err = keys.VerifyConfirm(tok)
+		return err
+	})
+	if keyErr != nil {
+		h.Log.ErrorContext(ctx, "confirm failed: app key unavailable", "outcome", "internal_error", "err", keyErr)
 		return ansConfirmInternal
 	}
-	keys.Now = h.Now
-	cr, err := keys.VerifyConfirm(tok)
 	if err != nil {
 		var ce *connect.Error
 		check := "other"

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func TestEventFilesAreTested(t *testing.T) {
 	for _, f := range files {
 		got = append(got, filepath.Base(f))
 	}
-	want := []string{"authorize.json", "callback-error.json", "callback.json", "env.json", "refresh.json", "stream.json", "token.json"}
+	want := []string{"authorize.json", "callback-error.json", "callback.json", "confirm.json", "env.json", "refresh.json", "stream.json", "token.json"}
 	if !slices.Equal(got, want) {
 		t.Errorf("events/*.json: got %v, want %v (add a test for a new file)", got, want)
 	}
@@ -175,6 +176,48 @@ func TestCallbackEvent(t *testing.T) {
 	}
 	if v := bindingCookieValue(t, ev); v == q.Get("state") {
 		t.Error("binding cookie equals state: the contract wants a value of its own")
+	}
+}
+
+// events/confirm.json is the app's POST /confirm as the callback function
+// receives it: a JSON body with one key, confirm, holding a confirm token
+// of the right shape (its sample signature is not valid: with `sam local
+// invoke` it answers 401 until a real token is put in).
+func TestConfirmEvent(t *testing.T) {
+	ev := loadHTTPEvent(t, "confirm.json")
+	rc := ev.RequestContext
+	for _, c := range []check{
+		{"routeKey", ev.RouteKey, "POST /confirm"},
+		{"requestContext.routeKey", rc.RouteKey, "POST /confirm"},
+		{"rawPath", ev.RawPath, "/confirm"},
+		{"requestContext.http.method", rc.HTTP.Method, http.MethodPost},
+		{"content-type", ev.Headers["content-type"], "application/json"},
+		{"content-length", ev.Headers["content-length"], strconv.Itoa(len(ev.Body))},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.what, c.got, c.want)
+		}
+	}
+	var body map[string]string
+	if err := decodeStrict([]byte(ev.Body), &body); err != nil || len(body) != 1 || body["confirm"] == "" {
+		t.Fatalf("body %s: want {\"confirm\": \"<token>\"}", ev.Body)
+	}
+	parts := strings.Split(body["confirm"], ".")
+	if len(parts) != 3 {
+		t.Fatalf("confirm: want a compact JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"aud", "sub", "jti", "iat", "exp", "decision"} {
+		if claims[k] == nil {
+			t.Errorf("sample confirm token has no %s", k)
+		}
 	}
 }
 

@@ -225,8 +225,16 @@ func (r *rig) connectAs(t *testing.T, acct string) {
 	}
 	r.secrets = append(r.secrets, q.Get("code"))
 	ev := fixture(t, r.root, "callback.json", url.Values{"code": {q.Get("code")}, "state": {state}}, cookie)
-	if out := r.invokeHTTP(t, "callback", ev); out.StatusCode != 302 {
+	out := r.invokeHTTP(t, "callback", ev)
+	if out.StatusCode != 302 {
 		t.Fatalf("callback for %s: got %d, want 302; body %.300s", acct, out.StatusCode, out.Body)
+	}
+	res, err := connect.VerifyResult(r.appKey, mustURL(t, out.Headers["Location"]).Query().Get("result"))
+	if err != nil || res.Status != connect.StatusPending {
+		t.Fatalf("callback result for %s: %+v, %v; want pending", acct, res, err)
+	}
+	if ans := r.invokeHTTP(t, "callback", r.confirmEvent(t, res.ID, res.User, connect.DecisionAccept)); ans.StatusCode != 200 {
+		t.Fatalf("confirm for %s: got %d %s, want 200", acct, ans.StatusCode, ans.Body)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -114,8 +115,14 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 			t.Errorf("callback Location %s: want only the signed result, no bare account id", back)
 		}
 		res, err := connect.VerifyResult(r.appKey, q.Get("result"))
-		if err != nil || res.User != endUser || res.AccountID != account || res.AppState != "session-42" {
-			t.Errorf("callback result: got %+v, %v; want %s connected %s with session-42", res, err, endUser, account)
+		if err != nil || res.User != endUser || res.AccountID != account || res.AppState != "session-42" || res.Status != connect.StatusPending {
+			t.Fatalf("callback result: got %+v, %v; want %s pending %s with session-42", res, err, endUser, account)
+		}
+		// The app's backend confirms: events/confirm.json with a real
+		// confirm token, to the callback function.
+		ans := r.invokeHTTP(t, "callback", r.confirmEvent(t, res.ID, endUser, connect.DecisionAccept))
+		if ans.StatusCode != http.StatusOK || !strings.Contains(ans.Body, `"status":"connected"`) {
+			t.Fatalf("confirm: got %d %s, want 200 connected", ans.StatusCode, ans.Body)
 		}
 		for _, k := range []string{"code", "state", "access_token", "refresh_token"} {
 			if q.Has(k) {
@@ -146,6 +153,40 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		again := r.invokeHTTP(t, "callback", ev)
 		if again.StatusCode != http.StatusBadRequest || !strings.Contains(again.Body, "invalid_state") {
 			t.Errorf("replayed callback: got %d, want 400 invalid_state; body %.200s", again.StatusCode, again.Body)
+		}
+	})
+	t.Run("a forwarded connect link", func(t *testing.T) {
+		if !connected {
+			t.Fatal("no connection stored: the callback subtest failed")
+		}
+		// The attacker's unopened link, finished in the victim's (endUser's)
+		// browser with the victim's account; the app's user signed in there
+		// is the victim, so the app confirms as the victim.
+		before := r.connection(t)
+		revokes := r.rc.Calls(mockrc.RevokePath)
+		resp, _, cookie := r.authorizeAs(t, "attacker")
+		code, state := r.login(t, resp.Headers["Location"], false)
+		out := r.invokeHTTP(t, "callback", fixture(t, r.root, "callback.json", url.Values{"code": {code}, "state": {state}}, cookie))
+		res, err := connect.VerifyResult(r.appKey, mustURL(t, out.Headers["Location"]).Query().Get("result"))
+		if err != nil || res.User != "attacker" || res.Status != connect.StatusPending {
+			t.Fatalf("callback result: %+v, %v; want pending for the attacker", res, err)
+		}
+		ans := r.invokeHTTP(t, "callback", r.confirmEvent(t, res.ID, endUser, connect.DecisionAccept))
+		if ans.StatusCode != http.StatusConflict || !strings.Contains(ans.Body, `"error":"user_mismatch"`) {
+			t.Fatalf("confirm as the signed-in victim: got %d %s, want 409 user_mismatch", ans.StatusCode, ans.Body)
+		}
+		if got := r.rc.Calls(mockrc.RevokePath) - revokes; got != 1 {
+			t.Errorf("mockrc revocations: got %d, want 1 (the new session)", got)
+		}
+		after := r.connection(t)
+		for _, k := range []string{"end_user", "access_token", "refresh_token", "version"} {
+			if !reflect.DeepEqual(before[k], after[k]) {
+				t.Errorf("the victim's connection changed its %s", k)
+			}
+		}
+		again := r.invokeHTTP(t, "callback", r.confirmEvent(t, res.ID, "attacker", connect.DecisionAccept))
+		if again.StatusCode != http.StatusNotFound {
+			t.Errorf("a second confirm: got %d, want 404", again.StatusCode)
 		}
 	})
 	t.Run("callback-error.json (unknown state)", func(t *testing.T) {
@@ -560,6 +601,27 @@ func (r *rig) connectEvent(t *testing.T) []byte {
 	return fixture(t, r.root, "authorize.json", url.Values{"connect": {mintToken(t, r.appKey)}}, "")
 }
 
+// confirmEvent is events/confirm.json carrying a real confirm token: the
+// app's POST /confirm for the result id, as user, with decision.
+func (r *rig) confirmEvent(t *testing.T, id, user, decision string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(readFile(t, filepath.Join(r.root, "events", "confirm.json")), &ev); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := connect.Keys{Current: r.appKey}.ConfirmToken(id, user, decision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"confirm": tok})
+	ev["body"] = string(body)
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // pendingCount counts the pending authorizations in the table.
 func (r *rig) pendingCount(t *testing.T) int32 {
 	t.Helper()
@@ -580,7 +642,17 @@ func (r *rig) pendingCount(t *testing.T) int32 {
 // them with the state.
 func (r *rig) authorize(t *testing.T) (resp events.APIGatewayV2HTTPResponse, state, cookie string) {
 	t.Helper()
-	resp = r.invokeHTTP(t, "authorize", r.connectEvent(t))
+	return r.authorizeAs(t, endUser)
+}
+
+// authorizeAs is authorize with a connect token minted for user.
+func (r *rig) authorizeAs(t *testing.T, user string) (resp events.APIGatewayV2HTTPResponse, state, cookie string) {
+	t.Helper()
+	tok, err := connect.Token(r.appKey, user, connect.Options{ReturnTo: "https://app.example.com/oauth/done", AppState: "session-42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp = r.invokeHTTP(t, "authorize", fixture(t, r.root, "authorize.json", url.Values{"connect": {tok}}, ""))
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("authorize: got status %d, want 302; body %.300s", resp.StatusCode, resp.Body)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/internal/testenv"
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 	"github.com/oauthfn/oauthfn/pkg/oauth/connevent"
 )

@@ -19,7 +19,7 @@
 //     failures (its events on moto's EventBridge), token.json → not_found).
 //
 // Every figure is printed with its ratio to hello (and the functions' to
-// hellolit), measured in the same run. See README.md.
+// hellolit), measured in the same run. See bench/coldstart/README.md.
 package main
 
 import (

@@ -42,7 +42,7 @@ func explain(account string, err error) error {
 // and where the values come from.
 func configError(err error) error {
 	msg := strings.ReplaceAll(destutter(err), "\n", "; ")
-	return fmt.Errorf("%s (set the variables the functions have: see the README's Configuration; for the dev server, run the export lines it prints)", msg)
+	return fmt.Errorf("%s (set the variables the functions have: see docs/configuration.md; for the dev server, run the export lines it prints)", msg)
 }
 
 // destutter is err's text without the "oauth: " prefixes of each wrapping

@@ -21,7 +21,8 @@
 // AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_EVENTBRIDGE. The
 // service variable wins over AWS_ENDPOINT_URL. Shared config and
 // credentials files, profiles, SSO and container or instance credentials are
-// not read: that is the trade-off (README, "AWS clients in the functions").
+// not read: that is the trade-off (docs/decisions.md, "AWS clients without
+// the SDK's config package").
 //
 // Only the functions import this package; pkg/oauth takes an aws.Config and
 // the command-line tool keeps config.LoadDefaultConfig.

@@ -69,7 +69,7 @@ func mustHost(t *testing.T, raw string) string {
 }
 
 // TestTwoTabs: tab A starts, tab B starts, A finishes, B finishes; both
-// connect (the binding cookie holds both nonces, README "Two tabs").
+// connect (the binding cookie holds both nonces, docs/decisions.md, "Two tabs").
 func TestTwoTabs(t *testing.T) {
 	setups(t, func(t *testing.T, s setup) {
 		a := newBrowserWindow(t)

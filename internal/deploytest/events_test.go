@@ -107,7 +107,7 @@ func checkHTTPEvent(t *testing.T, ev events.APIGatewayV2HTTPRequest, path string
 }
 
 // randomToken checks a value is 32 random bytes, unpadded base64url, as the
-// state and the binding cookie are (DESIGN.md, HTTP contract).
+// state and the binding cookie are (docs/security.md).
 func randomToken(t *testing.T, what, v string) {
 	t.Helper()
 	b, err := base64.RawURLEncoding.DecodeString(v)

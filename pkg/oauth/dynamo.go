@@ -19,9 +19,10 @@ import (
 // Every request is written out by hand: fixed expression strings with
 // placeholders, attribute maps built field by field. No expression builder
 // and no reflective marshalling: they cost start-up time and allocations on
-// every call, and the item shapes are fixed (DESIGN.md, "Data model").
+// every call, and the item shapes are fixed (docs/architecture.md, "What is
+// stored").
 
-// Attribute names of the items (DESIGN.md, "Data model"). pk, sk, ttl,
+// Attribute names of the items (docs/architecture.md). pk, sk, ttl,
 // due_shard and refresh_at are exported in store.go. The connection
 // attributes the stream mapping reads are defined once in internal/item
 // (connevent reads them without linking this package).
@@ -75,7 +76,7 @@ type DynamoAPI interface {
 var _ Store = (*DynamoStore)(nil)
 
 // DynamoStore is the production Store: one DynamoDB table laid out as
-// DESIGN.md's "Data model" describes. Every conditional write is a single
+// docs/architecture.md ("What is stored") describes. Every conditional write is a single
 // request, so it is atomic; times are stored as epoch seconds.
 type DynamoStore struct {
 	client DynamoAPI

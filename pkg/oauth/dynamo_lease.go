@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Leases (DESIGN.md, "Refresh sweep and leases") and the sparse due-index
+// Leases (docs/architecture.md, "Keeping tokens alive") and the sparse due-index
 // the sweep reads.
 
 // AcquireLease implements Store with a conditional UpdateItem (item exists,

@@ -149,7 +149,7 @@ func attrString(av types.AttributeValue) string {
 	}
 }
 
-// TestDynamoItemLayout holds the items to DESIGN.md's data model: names,
+// TestDynamoItemLayout holds the items to their layout: names,
 // types, epoch seconds, omitted empty attributes, the sparse index keys.
 func TestDynamoItemLayout(t *testing.T) {
 	client, table := dynamoTable(t)

@@ -14,8 +14,8 @@ import (
 	"github.com/oauthfn/oauthfn/pkg/oauth/connect/connecttest"
 )
 
-// exampleApps are the README's Python and Node snippets, the files under
-// examples/, each run with the command line its file describes. A missing
+// exampleApps are docs/connect-an-app.md's Python and Node snippets, the
+// files under examples/, each run with the command line its file describes. A missing
 // interpreter or library fails the test: scripts/test.sh installs them.
 var exampleApps = []struct {
 	name string
@@ -123,10 +123,12 @@ func TestExampleApps(t *testing.T) {
 	}
 }
 
-// The README's Python and Node snippets are the example files the test
-// above runs, word for word (less their command-line part).
-func TestReadmeSnippetsAreExamples(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+// docs/connect-an-app.md's Python and Node snippets are the example files
+// the test above runs, word for word (less their command-line part): the
+// first block of each language after the page's link to the file.
+func TestDocSnippetsAreExamples(t *testing.T) {
+	const page = "docs/connect-an-app.md"
+	doc, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(page)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,17 +137,17 @@ func TestReadmeSnippetsAreExamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, rest, ok := strings.Cut(string(readme), "examples/"+file+")")
+		_, rest, ok := strings.Cut(string(doc), "examples/"+file+")")
 		if !ok {
-			t.Fatalf("README does not link examples/%s", file)
+			t.Fatalf("%s does not link examples/%s", page, file)
 		}
 		_, block, ok := strings.Cut(rest, fence)
 		block, _, ok2 := strings.Cut(block, "```\n")
 		if !ok || !ok2 || len(block) < 200 {
-			t.Fatalf("README has no %s block after its link to examples/%s", strings.TrimSpace(fence), file)
+			t.Fatalf("%s has no %s block after its link to examples/%s", page, strings.TrimSpace(fence), file)
 		}
 		if !strings.Contains(string(src), block) {
-			t.Errorf("README's snippet of examples/%s is not the file's text:\n%s", file, block)
+			t.Errorf("%s's snippet of examples/%s is not the file's text:\n%s", page, file, block)
 		}
 	}
 }

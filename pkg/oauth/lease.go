@@ -15,7 +15,7 @@ import (
 	"github.com/oauthfn/oauthfn/internal/ctxtime"
 )
 
-// The lease protocol (DESIGN.md, "Refresh sweep and leases"), shared by the
+// The lease protocol (docs/architecture.md, "Keeping tokens alive"), shared by the
 // sweep and TokenSource:
 //
 //  1. lease: Store.AcquireLease (version unchanged, no live lease) sets

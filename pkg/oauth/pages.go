@@ -28,7 +28,8 @@ type answer struct {
 	account string
 }
 
-// The answers of DESIGN.md's error table, plus the ones it implies.
+// The answers of the error table (docs/architecture.md, "HTTP API"), plus
+// the ones it implies.
 var (
 	ansBadRequest = answer{status: 400, code: "invalid_request",
 		title:  "This link is not valid",

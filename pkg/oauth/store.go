@@ -13,7 +13,7 @@ import (
 )
 
 // Table layout shared by the code, template.yaml and the tests. The names are
-// part of the contract (DESIGN.md, "Data model"); template_test.go holds the
+// documented (docs/architecture.md, "What is stored"); template_test.go holds the
 // template to them.
 const (
 	AttrPK        = item.AttrPK

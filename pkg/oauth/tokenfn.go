@@ -42,7 +42,7 @@ type TokenRequest struct {
 
 // TokenResponse is the token function's answer: a token, a list of
 // connections, or an expected failure (Error set). It marshals to exactly
-// the fields of its kind (DESIGN.md, "Tokens for any language").
+// the fields of its kind (docs/connect-an-app.md, "From any language").
 type TokenResponse struct {
 	AccessToken string
 	TokenType   string

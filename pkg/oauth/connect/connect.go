@@ -35,7 +35,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// The contract's constants (DESIGN.md, "The app's side").
+// The app's side in numbers (docs/connect-an-app.md).
 const (
 	// ConnectAudience is the aud of a connect token.
 	ConnectAudience = "oauthfn:connect"

@@ -1,5 +1,5 @@
 // Package connevent maps the table's DynamoDB stream to connection events
-// (DESIGN.md, "The app's side: Events"): Transition reads one stream record
+// (docs/connect-an-app.md, "Hear what happens"): Transition reads one stream record
 // (NEW_AND_OLD_IMAGES) and returns the event it means for the app, if any.
 // functions/events (through pkg/oauth/eventbus) sends them to EventBridge;
 // the dev server shows them. An app in Go may decode an event's detail into

@@ -1,7 +1,7 @@
 // Package item names the parts of the table's connection item that are read
 // outside the DynamoDB store: its key, the attributes the stream mapping
-// (connevent.Transition) reads, and the connection statuses (DESIGN.md,
-// "Data model"). It is a leaf with no SDK import, so that functions/events
+// (connevent.Transition) reads, and the connection statuses
+// (docs/architecture.md, "What is stored"). It is a leaf with no SDK import, so that functions/events
 // reads stream records without linking pkg/oauth and its DynamoDB and
 // Secrets Manager clients. pkg/oauth defines its names of these as aliases:
 // each name has this one definition.

@@ -258,6 +258,8 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 		CreatedAt:     now,
 		UpdatedAt:     now,
 		LastRefreshAt: now,
+
+		AnonymousConnect: pending.EndUser == "",
 	}
 	var bind *PendingConnection
 	var resultID string

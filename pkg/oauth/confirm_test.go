@@ -441,6 +441,8 @@ func TestAnonymousConnectKeepsEndUser(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
 		r := confirmRig(t, newStore, "REQUIRE_CONNECT_TOKEN", "false")
 		r.connectedAs(t, "owner", "8008")
+		var recs []events.DynamoDBEventRecord
+		r.h.Store = WatchStore(r.h.Store, func() time.Time { return r.now }, func(rec events.DynamoDBEventRecord) { recs = append(recs, rec) })
 		resp, cookie := r.startRaw(t, "return_to="+url.QueryEscape(defaultReturnTo))
 		cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie)
 		loc, _ := url.Parse(cb.Headers["Location"])
@@ -454,6 +456,17 @@ func TestAnonymousConnectKeepsEndUser(t *testing.T) {
 		}
 		if cs, _ := r.h.Store.ConnectionsByEndUser(context.Background(), "owner"); len(cs) != 1 {
 			t.Errorf("owner's connections = %d, want 1", len(cs))
+		}
+		// The event says the end user was kept.
+		var got []connevent.Event
+		for _, rec := range recs {
+			if ev, _ := connevent.Transition(rec); ev != nil {
+				got = append(got, *ev)
+			}
+		}
+		if len(got) != 1 || got[0].DetailType != connevent.Connected || got[0].Detail.EndUser != "owner" ||
+			got[0].Detail.Reason != connevent.ReasonAnonymousKeptEndUser || got[0].Detail.PreviousEndUser != "" {
+			t.Errorf("events = %+v, want one Connected for owner, reason %s", got, connevent.ReasonAnonymousKeptEndUser)
 		}
 	})
 }

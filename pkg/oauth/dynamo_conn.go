@@ -7,7 +7,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/internal/item"
 )
+
+// attrAnonymousConnect marks a connection whose latest connect had no
+// connect token.
+const attrAnonymousConnect = item.AttrAnonymousConnect
 
 // Connections: written whole at /callback, read and deleted by key, listed
 // for operators.
@@ -150,6 +156,9 @@ func connectionItem(c *Connection) map[string]types.AttributeValue {
 	e.t(attrUpdatedAt, c.UpdatedAt)
 	e.t(attrLastRefreshAt, c.LastRefreshAt)
 	e.t(AttrTTL, c.TTL)
+	if c.AnonymousConnect {
+		e.n(attrAnonymousConnect, 1)
+	}
 	if !c.RefreshAt.IsZero() {
 		e.s(AttrDueShard, ShardName(ShardOf(c.Key())))
 		e.t(AttrRefreshAt, c.RefreshAt)
@@ -181,6 +190,7 @@ func decodeConnection(item map[string]types.AttributeValue) (*Connection, error)
 		LastRefreshAt:    d.t(attrLastRefreshAt),
 		RefreshAt:        d.t(AttrRefreshAt),
 		TTL:              d.t(AttrTTL),
+		AnonymousConnect: d.n(attrAnonymousConnect) == 1,
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("decode connection %s: %w", d.s(AttrPK), d.err)

@@ -122,6 +122,11 @@ type Connection struct {
 	UpdatedAt     time.Time
 	LastRefreshAt time.Time
 
+	// AnonymousConnect: the latest connect had no connect token
+	// (REQUIRE_CONNECT_TOKEN=false). It never changes EndUser; the
+	// Connection Connected event says the end user was kept.
+	AnonymousConnect bool
+
 	// RefreshAt is when the sweep should next refresh this connection. Zero
 	// keeps the connection out of the due-index (no due_shard attribute):
 	// connections without a refresh token, reauth_required and revoked ones.

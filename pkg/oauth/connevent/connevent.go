@@ -51,6 +51,11 @@ const (
 	// Its session was revoked at the provider; nothing was attached.
 	Rejected = "Connection Rejected"
 
+	// ReasonAnonymousKeptEndUser is a Connected event's reason when an
+	// account was re-connected without a connect token: the connection
+	// kept its end user (an anonymous flow never changes it).
+	ReasonAnonymousKeptEndUser = "reauthorized_anonymously_end_user_kept"
+
 	// FailingThreshold is the failures count at which RefreshFailing is
 	// sent, once per run of failures.
 	FailingThreshold = 3
@@ -275,6 +280,10 @@ func transition(old, cur *connImage, ttl bool) *Event {
 		if old.endUser != cur.endUser {
 			ev.Detail.PreviousEndUser = old.endUser
 		}
+		if cur.anonymous && cur.endUser != "" {
+			// Re-connected without a connect token: the end user was kept.
+			ev.Detail.Reason = ReasonAnonymousKeptEndUser
+		}
 		return ev
 	case old.status != StatusRevoked && cur.status == StatusRevoked:
 		// Disconnect could not revoke at the provider: the connection is
@@ -332,6 +341,7 @@ type connImage struct {
 	failures                     int64
 	createdAt, updatedAt         time.Time
 	sealedAccess                 string
+	anonymous                    bool
 }
 
 func (c *connImage) event(detailType, status, reason string) *Event {
@@ -361,6 +371,7 @@ func readConnImage(pk string, img map[string]events.DynamoDBAttributeValue, whic
 		createdAt:    time.Unix(r.n(item.AttrCreatedAt, false), 0),
 		updatedAt:    time.Unix(r.n(item.AttrUpdatedAt, false), 0),
 		sealedAccess: r.s(item.AttrAccessToken, false),
+		anonymous:    r.n(item.AttrAnonymousConnect, false) == 1,
 	}
 	if r.err == nil && item.ConnectionKey(c.provider, c.accountID) != pk {
 		r.err = fmt.Errorf("provider and account_id do not match the key")

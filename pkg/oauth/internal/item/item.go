@@ -58,6 +58,9 @@ const (
 	AttrCreatedAt   = "created_at"
 	AttrUpdatedAt   = "updated_at"
 	AttrAccessToken = "access_token" // sealed; compared, never copied out
+	// AttrAnonymousConnect is 1 on a connection whose latest connect had no
+	// connect token (it kept the end user it had).
+	AttrAnonymousConnect = "anonymous_connect"
 )
 
 // Connection statuses.

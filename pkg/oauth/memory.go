@@ -29,6 +29,11 @@ type MemoryStore struct {
 	jtis        map[string]time.Time // spent connect-token ids, until when
 }
 
+// spentJTIRetention is how long after its expiry the MemoryStore keeps a
+// spent connect-token id (DynamoDB's TTL deletes expired items within
+// days).
+const spentJTIRetention = 24 * time.Hour
+
 // rateState is the token-endpoint limiter of one provider, in milliseconds.
 type rateState struct {
 	nextMS, pausedMS int64
@@ -55,10 +60,12 @@ func (s *MemoryStore) PutPending(ctx context.Context, p *PendingAuth) error {
 		return fmt.Errorf("oauth: put pending: %w", ErrConflict)
 	}
 	if p.JTI != "" {
-		// Spent ids leave when they expire, as DynamoDB's TTL deletes
-		// them (the token is refused by its exp by then anyway).
+		// Spent ids leave a day after they expire, as DynamoDB's TTL
+		// deletes them some time after theirs: never at the moment of
+		// expiry (the conformance suite holds both stores to that). The
+		// token is refused by its exp by then anyway.
 		for k, until := range s.jtis {
-			if until.Before(p.CreatedAt) {
+			if until.Add(spentJTIRetention).Before(p.CreatedAt) {
 				delete(s.jtis, k)
 			}
 		}

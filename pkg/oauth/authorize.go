@@ -179,10 +179,17 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
+// ReturnAllowed reports whether /authorize accepts raw as a return_to (see
+// returnAllowed): for tools that build connect links (oauthfn connect-url)
+// and must not sign one that /authorize would then refuse.
+func (c Config) ReturnAllowed(raw string) bool { return c.returnAllowed(raw) }
+
 // returnAllowed reports whether raw is an absolute URL under one of the
 // allowed prefixes: same scheme, same host and port, path under the prefix's
 // path. Anything a browser might read differently (backslashes, control
-// characters, user info, a scheme-relative URL) is refused.
+// characters, user info, a scheme-relative URL) is refused, and so is a
+// query url.ParseQuery refuses (a ';' separator, a bad escape): the
+// callback adds result to the query, which would drop such pairs silently.
 func (c Config) returnAllowed(raw string) bool {
 	for _, r := range raw {
 		if r < 0x21 || r == 0x7f || r == '\\' {
@@ -191,6 +198,9 @@ func (c Config) returnAllowed(raw string) bool {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" || u.Fragment != "" {
+		return false
+	}
+	if _, err := url.ParseQuery(u.RawQuery); err != nil {
 		return false
 	}
 	if strings.ContainsFunc(u.Path, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {

@@ -149,6 +149,14 @@ func devFlags(args []string, getenv func(string) string, output io.Writer) (devO
 		fmt.Fprintf(output, "oauthfn dev: unexpected argument %q\n", fs.Arg(0))
 		return opts, errUsage
 	}
+	if opts.SweepEvery < 0 {
+		fmt.Fprintf(output, "oauthfn dev: -sweep-every: want 0 (off) or more, got %v\n", opts.SweepEvery)
+		return opts, errUsage
+	}
+	if opts.CreateTable && opts.Store != storeDynamo {
+		fmt.Fprintf(output, "oauthfn dev: -create-table: only with -store dynamodb (the %s store has no table; OAUTHFN_DEV_CREATE_TABLE sets it too)\n", opts.Store)
+		return opts, errUsage
+	}
 	return opts, nil
 }
 
@@ -221,7 +229,7 @@ func listenLoopback(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("dev: -addr %q: want host:port such as %s", addr, defaultAddr)
 	}
 	if !isLoopbackHost(host) {
-		return nil, fmt.Errorf("dev: -addr %q: listen on loopback (127.0.0.1, [::1] or localhost): the dev server speaks plain http and holds live tokens", addr)
+		return nil, fmt.Errorf("dev: -addr %q: listen on 127.0.0.1, [::1] or localhost: the dev server speaks plain http and holds live tokens, and the configuration takes plain http URLs on those hosts only", addr)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -230,12 +238,12 @@ func listenLoopback(addr string) (net.Listener, error) {
 	return l, nil
 }
 
+// isLoopbackHost accepts exactly the hosts whose plain-http URLs the
+// configuration accepts (OAUTH_REDIRECT_URL, ALLOWED_RETURN_URLS): not the
+// rest of 127.0.0.0/8, which would pass here and then fail the configuration
+// with a message about URLs rather than the address.
 func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 // publicAddr is the address the server's URLs use: the host as given (so

@@ -276,8 +276,11 @@ func checkURL(s string) error {
 	if err != nil {
 		return errors.New("want an absolute URL; this one does not parse")
 	}
-	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+	if u.Host == "" {
 		return fmt.Errorf("want an absolute URL, got %q", u.Redacted())
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return fmt.Errorf("want an https URL (plain http only for localhost), got scheme %q", u.Scheme)
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		return fmt.Errorf("want https (plain http only for localhost), got %q", u.Redacted())

@@ -193,3 +193,19 @@ func TestReturnAllowed(t *testing.T) {
 		}
 	}
 }
+
+// An absolute URL of another scheme gets a message about its scheme, not
+// "want an absolute URL" (issue 16: ALLOWED_RETURN_URLS=ftp://x).
+func TestConfigURLScheme(t *testing.T) {
+	for name, v := range map[string]string{"ALLOWED_RETURN_URLS": "ftp://x", "OAUTH_REDIRECT_URL": "ftp://x/callback"} {
+		_, err := LoadConfig(env(with(baseEnv(), name, v)))
+		want := name + `: `
+		if name == "ALLOWED_RETURN_URLS" {
+			want += `"ftp://x": `
+		}
+		want += `want an https URL (plain http only for localhost), got scheme "ftp"`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=%s: error %v, want it to contain %s", name, v, err, want)
+		}
+	}
+}

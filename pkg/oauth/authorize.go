@@ -41,7 +41,7 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	}
 	start, refused := h.authorizeRequest(ctx, q)
 	if refused != nil {
-		return render(req, *refused), nil
+		return render(req, h.startAgain(*refused)), nil
 	}
 	if start.ReturnTo != "" && !h.Config.returnAllowed(start.ReturnTo) {
 		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansReturnTo.code, "connect_token", start.ID != "")
@@ -86,7 +86,7 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	err = h.Store.PutPending(ctx, pending)
 	if errors.Is(err, ErrReplayed) {
 		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansInvalidConnect.code, "reason", "connect token already used", "end_user", start.User)
-		return render(req, ansInvalidConnect), nil
+		return render(req, h.startAgain(ansInvalidConnect)), nil
 	}
 	if err != nil {
 		h.Log.ErrorContext(ctx, "authorize failed: store pending authorization", "outcome", ansInternal.code, "err", err)

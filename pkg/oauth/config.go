@@ -41,6 +41,12 @@ type Config struct {
 	// /authorize with plain return_to, app_state and login_hint.
 	RequireConnectToken bool
 
+	// AppURL (APP_URL, optional) is where a person starts again from the
+	// app: the error pages whose only way forward is a new connect link
+	// (an expired or spent sign-in, another browser, no connect token)
+	// link back to it when the authorization's own return_to is unknown.
+	AppURL string
+
 	RedirectURL   string   // "" derives it from the API Gateway request
 	Scopes        []string // may be empty
 	AllowedReturn []ReturnPrefix
@@ -75,7 +81,7 @@ var Variables = []string{
 	"OAUTH_PROVIDER", "OAUTH_SERVER_URL", "OAUTH_AUTH_URL", "OAUTH_TOKEN_URL",
 	"OAUTH_REVOKE_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET_ARN",
 	"OAUTH_TOKEN_KEY_ARN", "OAUTH_APP_KEY_ARN", "OAUTH_CLIENT_SECRET", "OAUTH_TOKEN_KEY",
-	"OAUTH_APP_KEY", "REQUIRE_CONNECT_TOKEN",
+	"OAUTH_APP_KEY", "REQUIRE_CONNECT_TOKEN", "APP_URL",
 	"OAUTH_REDIRECT_URL", "OAUTH_SCOPES", "OAUTH_ACCOUNT_FIELD",
 	"OAUTH_USERINFO_URL", "OAUTH_AUTH_STYLE", "ALLOWED_RETURN_URLS", "TABLE_NAME", "REFRESH_MODE",
 	"REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY",
@@ -188,6 +194,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	case "false":
 	default:
 		bad("REQUIRE_CONNECT_TOKEN", "want true or false, got %q", v)
+	}
+
+	if v := get("APP_URL"); v != "" {
+		if err := checkURL(v); err != nil {
+			bad("APP_URL", "%v", err)
+		} else {
+			c.AppURL = v
+		}
 	}
 
 	if v := get("OAUTH_REDIRECT_URL"); v != "" {

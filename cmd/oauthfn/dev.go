@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/oauthfn/oauthfn/internal/devlog"
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
@@ -108,7 +110,11 @@ type devServer struct {
 	Events     *eventFeed  // connection events of the store's changes
 	App        *demoApp    // the demo app's sessions and records
 	table      string      // "" for the memory store
-	opts       devOptions
+	awsRegion  string      // the AWS configuration's region, "" without one
+	// standInCreds are the AWS credentials when every endpoint set is a
+	// stand-in on loopback (nil otherwise): see ExportLines.
+	standInCreds *aws.Credentials
+	opts         devOptions
 }
 
 // devFlags parses the dev command's flags, defaults from the environment.

@@ -24,8 +24,6 @@ import (
 	"syscall"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 )
 
@@ -162,9 +160,13 @@ func withHandler(name string, c opsCommand) func(context.Context, []string, io.W
 			fs.Usage()
 			return errUsage
 		}
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		// The configuration first: its problems need no AWS call.
+		if _, err := oauth.LoadConfig(os.Getenv); err != nil {
+			return configError(err)
+		}
+		awsCfg, err := loadAWSConfig(ctx, os.Getenv, true)
 		if err != nil {
-			return fmt.Errorf("oauthfn: load AWS configuration: %w", err)
+			return err
 		}
 		h, err := oauth.Setup(ctx, os.Getenv, awsCfg)
 		if err != nil {

@@ -7,6 +7,9 @@
 #   sam build                   -> runs build-<LogicalId> with ARTIFACTS_DIR set
 #                                  (template.yaml: BuildMethod makefile, CodeUri .;
 #                                  samconfig.toml: build_in_source, no copy)
+#   make run-token              -> functions/token under the Lambda emulator on
+#                                  127.0.0.1:$(TOKEN_PORT), for the app-side
+#                                  examples (run the dev server's export lines first)
 
 GO        ?= go
 TEMPLATE  = template.yaml
@@ -21,7 +24,7 @@ GOARCH = $(or $(GOARCH_$(TEMPLATE_ARCH)),$(error $(TEMPLATE): Globals.Function.A
 
 GO_BUILD = GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 
-.PHONY: test build lint clean FORCE \
+.PHONY: test build lint clean run-token FORCE \
 	build-AuthorizeFunction build-CallbackFunction build-RefreshFunction \
 	build-EventsFunction build-TokenFunction
 
@@ -53,6 +56,22 @@ build-EventsFunction:
 
 build-TokenFunction:
 	$(GO_BUILD) -o $(sam-artifacts) ./functions/token
+
+# run-token: functions/token, built for this machine, under the Lambda
+# Runtime Interface Emulator (the one `sam local` and internal/lambdatest
+# use; scripts/install-rie.sh installs it), with this shell's environment:
+# the dev server's export lines (oauthfn dev -store dynamodb) give it the
+# table, keys and AWS stand-in. Invoke it as Lambda with endpoint
+# http://127.0.0.1:$(TOKEN_PORT) and function name "function".
+TOKEN_PORT     ?= 9001
+TOKEN_API_PORT ?= 9002
+HOST_GOARCH    := $(shell $(GO) env GOARCH)
+
+run-token:
+	./scripts/install-rie.sh
+	GOOS=linux GOARCH=$(HOST_GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o $(BUILD_DIR)/local/token/bootstrap ./functions/token
+	@echo "make run-token: functions/token on http://127.0.0.1:$(TOKEN_PORT) (function name: function); Ctrl-C stops"
+	.bin/aws-lambda-rie --runtime-interface-emulator-address 127.0.0.1:$(TOKEN_PORT) --runtime-api-address 127.0.0.1:$(TOKEN_API_PORT) $(BUILD_DIR)/local/token/bootstrap
 
 lint:
 	cfn-lint --include-checks I --include-experimental -- template.yaml

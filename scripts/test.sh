@@ -44,14 +44,17 @@ step() {
 check_tools() {
 	local missing=()
 	local tool
-	for tool in go gofmt node npm moto_server cfn-lint; do
+	for tool in go gofmt node npm python3 cfn-lint; do
 		command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 	done
 	if ((${#missing[@]})); then
 		die "missing tools: ${missing[*]} (the tests need every one of them; see docs/testing.md)"
 	fi
 	# pyenv shims exist even when the package behind them is gone: run them.
-	moto_server --help >/dev/null 2>&1 || die "moto_server is installed but does not run (pip install 'moto[server]')"
+	# The tests run moto through internal/testenv/moto_serial.py with the
+	# first python3 on PATH (not the moto_server script): check that one.
+	python3 -c 'from moto.server import DomainDispatcherApplication, create_backend_app; import werkzeug.serving' >/dev/null 2>&1 ||
+		die "the first python3 on PATH ($(command -v python3)) cannot import moto's server (the tests run internal/testenv/moto_serial.py with it: pip install 'moto[server]' for that python3)"
 	cfn-lint --version >/dev/null 2>&1 || die "cfn-lint is installed but does not run (pip install cfn-lint)"
 	python3 -c 'import boto3' >/dev/null 2>&1 || die "python3 has no boto3 (the Python example's test needs it: pip install boto3, or apt-get install python3-boto3)"
 }

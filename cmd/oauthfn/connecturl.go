@@ -56,6 +56,10 @@ func runConnectURL(ctx context.Context, h *oauth.Handler, args []string) error {
 	if *o.user == "" {
 		return errors.New("-user is required")
 	}
+	if *o.returnTo != "" && !h.Config.ReturnAllowed(*o.returnTo) {
+		// The same check as /authorize's: never sign a link it refuses.
+		return fmt.Errorf("-return-to %q: /authorize would refuse it: want an address under ALLOWED_RETURN_URLS, without ';' in its query", *o.returnTo)
+	}
 	authorize := *o.authorize
 	if authorize == "" {
 		u, err := url.Parse(h.Config.RedirectURL)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/oauthfn/oauthfn/internal/devlog"
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
@@ -108,7 +110,11 @@ type devServer struct {
 	Events     *eventFeed  // connection events of the store's changes
 	App        *demoApp    // the demo app's sessions and records
 	table      string      // "" for the memory store
-	opts       devOptions
+	awsRegion  string      // the AWS configuration's region, "" without one
+	// standInCreds are the AWS credentials when every endpoint set is a
+	// stand-in on loopback (nil otherwise): see ExportLines.
+	standInCreds *aws.Credentials
+	opts         devOptions
 }
 
 // devFlags parses the dev command's flags, defaults from the environment.
@@ -147,6 +153,14 @@ func devFlags(args []string, getenv func(string) string, output io.Writer) (devO
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(output, "oauthfn dev: unexpected argument %q\n", fs.Arg(0))
+		return opts, errUsage
+	}
+	if opts.SweepEvery < 0 {
+		fmt.Fprintf(output, "oauthfn dev: -sweep-every: want 0 (off) or more, got %v\n", opts.SweepEvery)
+		return opts, errUsage
+	}
+	if opts.CreateTable && opts.Store != storeDynamo {
+		fmt.Fprintf(output, "oauthfn dev: -create-table: only with -store dynamodb (the %s store has no table; OAUTHFN_DEV_CREATE_TABLE sets it too)\n", opts.Store)
 		return opts, errUsage
 	}
 	return opts, nil
@@ -221,7 +235,7 @@ func listenLoopback(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("dev: -addr %q: want host:port such as %s", addr, defaultAddr)
 	}
 	if !isLoopbackHost(host) {
-		return nil, fmt.Errorf("dev: -addr %q: listen on loopback (127.0.0.1, [::1] or localhost): the dev server speaks plain http and holds live tokens", addr)
+		return nil, fmt.Errorf("dev: -addr %q: listen on 127.0.0.1, [::1] or localhost: the dev server speaks plain http and holds live tokens, and the configuration takes plain http URLs on those hosts only", addr)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -230,12 +244,12 @@ func listenLoopback(addr string) (net.Listener, error) {
 	return l, nil
 }
 
+// isLoopbackHost accepts exactly the hosts whose plain-http URLs the
+// configuration accepts (OAUTH_REDIRECT_URL, ALLOWED_RETURN_URLS): not the
+// rest of 127.0.0.0/8, which would pass here and then fail the configuration
+// with a message about URLs rather than the address.
 func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 // publicAddr is the address the server's URLs use: the host as given (so

@@ -638,7 +638,7 @@ func TestDevSweepButton(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST sweep = %d, want 303", resp.StatusCode)
 	}
-	_, page := b.get(ds.BaseURL + "/_dev")
+	_, page := b.get(ds.BaseURL + resp.Header.Get("Location"))
 	if !strings.Contains(page, "Sweep summary") || !strings.Contains(page, "&#34;refreshed&#34;:1") {
 		t.Errorf("console does not show the sweep summary with refreshed=1:\n%s", page)
 	}

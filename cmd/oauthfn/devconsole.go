@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -41,9 +42,52 @@ type devConsole struct {
 	ds      *devServer
 	actions []consoleAction
 
-	mu        sync.Mutex
-	last      *actionResult
-	lastToken *tokenView
+	mu sync.Mutex
+	// shown holds each POST's result until the browser that made it
+	// fetches the page it was sent to (/_dev?shown=<id>): once, and to
+	// that browser only, never to the next one that opens the console
+	// (with an expires_at gone stale by then).
+	shown map[string]shownResult
+	order []string // ids in shown, oldest first (at most maxShown)
+}
+
+// shownResult is one POST's result: an action's or a token answer.
+type shownResult struct {
+	action *actionResult
+	token  *tokenView
+}
+
+// maxShown bounds the results waiting to be shown (a browser that never
+// follows its redirect leaves one behind).
+const maxShown = 32
+
+// keep stores r for one showing and returns where to send the browser.
+func (c *devConsole) keep(r shownResult, anchor string) string {
+	id := rand.Text()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.shown == nil {
+		c.shown = map[string]shownResult{}
+	}
+	c.shown[id] = r
+	c.order = append(c.order, id)
+	for len(c.order) > maxShown {
+		delete(c.shown, c.order[0])
+		c.order = c.order[1:]
+	}
+	return consolePath + "?shown=" + id + "#" + anchor
+}
+
+// take returns the result kept under id and forgets it.
+func (c *devConsole) take(id string) shownResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.shown[id]
+	if ok {
+		delete(c.shown, id)
+		c.order = slices.DeleteFunc(c.order, func(s string) bool { return s == id })
+	}
+	return r
 }
 
 type actionResult struct {
@@ -99,10 +143,7 @@ func (c *devConsole) finish(w http.ResponseWriter, r *http.Request, label, name 
 	} else {
 		c.ds.Log.Info("console action done", "action", name)
 	}
-	c.mu.Lock()
-	c.last = res
-	c.mu.Unlock()
-	http.Redirect(w, r, consolePath+"#actions", http.StatusSeeOther)
+	http.Redirect(w, r, c.keep(shownResult{action: res}, "actions"), http.StatusSeeOther)
 }
 
 // connView is what the console shows of a connection. It is built field by
@@ -169,9 +210,10 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 			CanRefresh:     cn.Status == oauth.StatusActive && cn.RefreshToken != "",
 		})
 	}
-	c.mu.Lock()
-	data.Last, data.Token = c.last, c.lastToken
-	c.mu.Unlock()
+	if id := r.URL.Query().Get("shown"); id != "" {
+		shown := c.take(id)
+		data.Last, data.Token = shown.action, shown.token
+	}
 	data.Events = c.ds.Events.recent()
 	lines := c.ds.Logs.Lines()
 	for i := len(lines) - 1; i >= 0; i-- { // newest first
@@ -394,7 +436,7 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 {{if .Events}}<div class="scroll"><table>
 <thead><tr><th scope="col">At</th><th scope="col">Detail type</th><th scope="col">Account</th><th scope="col">End user</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col" class="hide-narrow">event_id</th></tr></thead>
 <tbody>{{range .Events}}
-<tr><td>{{.At}}</td><td><strong>{{.DetailType}}</strong></td><td><code>{{.Account}}</code><br><span class="note">version {{.Version}}</span></td><td>{{or .EndUser "—"}}{{with .PreviousEndUser}}<br><span class="note">was {{.}}</span>{{end}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td class="hide-narrow mono">{{.EventID}}</td></tr>{{end}}
+<tr><td>{{.At}}</td><td><strong>{{.DetailType}}</strong></td><td><code class="account">{{.Account}}</code><br><span class="note">version {{.Version}}</span></td><td>{{or .EndUser "—"}}{{with .PreviousEndUser}}<br><span class="note">was {{.}}</span>{{end}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td class="hide-narrow mono">{{.EventID}}</td></tr>{{end}}
 </tbody></table></div>
 {{else}}<p>None yet: connect an account.</p>{{end}}
 </section>

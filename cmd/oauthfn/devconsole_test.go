@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -159,8 +160,8 @@ func TestConsoleActions(t *testing.T) {
 			ran := runs.Load() - before
 			if want := int32(0); tt.wantStatus == http.StatusSeeOther {
 				want = 1
-				if got := resp.Header.Get("Location"); got != consolePath+"#actions" {
-					t.Errorf("Location = %q, want %s#actions", got, consolePath)
+				if got := resp.Header.Get("Location"); !regexp.MustCompile(`^/_dev\?shown=[A-Z2-7]{26}#actions$`).MatchString(got) {
+					t.Errorf("Location = %q, want %s?shown=<id>#actions", got, consolePath)
 				}
 				if ran != want {
 					t.Errorf("action ran %d times, want %d", ran, want)
@@ -171,8 +172,8 @@ func TestConsoleActions(t *testing.T) {
 		})
 	}
 
-	page := func() string {
-		resp, err := http.Get(ds.BaseURL + consolePath)
+	page := func(path string) string {
+		resp, err := http.Get(ds.BaseURL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +181,26 @@ func TestConsoleActions(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
-	body := page()
+	post := func(name string) string {
+		req, _ := http.NewRequest(http.MethodPost, ds.BaseURL+consolePath+"/actions/"+name, nil)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Location")
+	}
+	shownTo := post("ping")
+	// Issue 16: a result is shown to the browser that asked, once; never
+	// to the next browser that opens the console.
+	if body := page(consolePath); strings.Contains(body, "Ping: ") {
+		t.Errorf("a new browser's console shows an earlier action's result")
+	}
+	body := page(shownTo)
+	if again := page(shownTo); strings.Contains(again, "Ping: ") {
+		t.Errorf("the result is shown a second time")
+	}
 	for _, s := range []string{
 		`<form method="post" action="/_dev/actions/ping"><p><button type="submit">Ping</button> <span class="note">counts</span>`,
 		`<form method="post" action="/_dev/actions/fail">`,
@@ -190,14 +210,7 @@ func TestConsoleActions(t *testing.T) {
 			t.Errorf("console lacks %q", s)
 		}
 	}
-	req, _ := http.NewRequest(http.MethodPost, ds.BaseURL+consolePath+"/actions/fail", nil)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if body := page(); !strings.Contains(body, `Fail: <span class="bad">failed</span> <span class="mono">oauth: &lt;i&gt;broken&lt;/i&gt;</span>`) {
+	if body := page(post("fail")); !strings.Contains(body, `Fail: <span class="bad">failed</span> <span class="mono">oauth: &lt;i&gt;broken&lt;/i&gt;</span>`) {
 		t.Errorf("console does not show the failed action, escaped")
 	}
 	if !strings.Contains(logs.String(), `"msg":"console action refused: cross-origin request"`) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"strings"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -127,9 +126,17 @@ func (ds *devServer) backends(ctx context.Context, cfg oauth.Config) (oauth.Stor
 	if !needAWS {
 		return oauth.NewMemoryStore(), nil, nil
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := loadAWSConfig(ctx, ds.opts.Getenv, false)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dev: load AWS configuration: %w", err)
+		return nil, nil, fmt.Errorf("dev: %w", err)
+	}
+	ds.awsRegion = awsCfg.Region
+	if loopbackStandIn(ds.opts.Getenv) {
+		// A stand-in on this machine: the export lines carry these (see
+		// ExportLines). Retrieve answers from its cache by now.
+		if creds, err := awsCfg.Credentials.Retrieve(ctx); err == nil {
+			ds.standInCreds = &creds
+		}
 	}
 	var sm oauth.SecretsManagerAPI
 	if cfg.ClientSecretARN != "" || cfg.TokenKeyARN != "" || cfg.AppKeyARN != "" {

@@ -106,8 +106,5 @@ func (c *devConsole) token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c.ds.Log.Info("console: token function called", "account_id", req.AccountID, "outcome", v.Outcome)
-	c.mu.Lock()
-	c.lastToken = v
-	c.mu.Unlock()
-	http.Redirect(w, r, consolePath+"#token", http.StatusSeeOther)
+	http.Redirect(w, r, c.keep(shownResult{token: v}, "token"), http.StatusSeeOther)
 }

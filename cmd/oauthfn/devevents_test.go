@@ -28,7 +28,11 @@ func TestDevEventsAndToken(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("POST /_dev/token = %d, want 303", resp.StatusCode)
 		}
-		_, page := b.get(ds.BaseURL + "/_dev")
+		// Another browser opening the console sees no token answer.
+		if _, other := b.get(ds.BaseURL + "/_dev"); strings.Contains(other, "characters, not shown") || strings.Contains(other, "no connection for this account_id") {
+			t.Errorf("the console shows a token answer to a browser that did not ask")
+		}
+		_, page := b.get(ds.BaseURL + resp.Header.Get("Location"))
 		return page
 	}
 	tests := []struct {
@@ -57,6 +61,10 @@ func TestDevEventsAndToken(t *testing.T) {
 	_, page := b.get(ds.BaseURL + "/_dev")
 	if !strings.Contains(page, "Connection Disconnected") {
 		t.Errorf("console events lack Connection Disconnected")
+	}
+	// An account id in the events table does not break across lines.
+	if !strings.Contains(page, `<code class="account">ringcentral/1001</code>`) {
+		t.Errorf("events table: the account is not kept on one line")
 	}
 	// A cross-origin POST is refused and calls nothing.
 	req, _ := http.NewRequest(http.MethodPost, ds.BaseURL+"/_dev/token", strings.NewReader("account_id=1001"))

@@ -48,7 +48,7 @@ func TestDevOperatorCommands(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			table := testenv.Name(t, "oauthfn-dev-ops")
 			env := map[string]string{"TABLE_NAME": table, "OAUTH_TOKEN_KEY": tc.tokenKey}
-			for _, name := range append(awsExported, "AWS_ACCESS_KEY_ID") {
+			for _, name := range append(awsExported, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION") {
 				env[name] = os.Getenv(name)
 			}
 			ds, _ := startDev(t, devOptions{Provider: providerMock, Store: storeDynamo, CreateTable: true, Now: fixedClock, Getenv: envMap(env)})
@@ -66,11 +66,18 @@ func TestDevOperatorCommands(t *testing.T) {
 				}
 				exports["OAUTH_TOKEN_KEY"] = tc.tokenKey // the operator's own shell has it
 			}
-			if strings.Contains(lines, os.Getenv("AWS_SECRET_ACCESS_KEY")) {
-				t.Errorf("export lines print AWS credentials:\n%s", lines)
+			// moto_server on loopback: the lines carry its credentials and
+			// the region (both names, for boto3), so the operator's shell
+			// needs nothing else (issue 16: `oauthfn list` fell through
+			// the SDK's chain to instance metadata).
+			for _, name := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"} {
+				if exports[name] != os.Getenv(name) && !(name == "AWS_DEFAULT_REGION" && exports[name] == os.Getenv("AWS_REGION")) {
+					t.Errorf("export %s = %q, want this server's", name, exports[name])
+				}
 			}
-			// The operator's shell: only what the lines set (and AWS credentials).
-			for _, name := range append(oauth.Variables, awsExported...) {
+			// The operator's shell: only what the lines set.
+			awsEnvWithFakeMetadata(t)
+			for _, name := range append(oauth.Variables, append(awsExported, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION")...) {
 				t.Setenv(name, exports[name])
 			}
 
@@ -120,7 +127,7 @@ func TestDevExportLinesEnvProvider(t *testing.T) {
 		"OAUTH_TOKEN_KEY": key, "TABLE_NAME": "prod-like", "AWS_REGION": "eu-west-1",
 		"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "aws-secret-example",
 	}
-	ds := &devServer{table: "prod-like", env: envMap(env), opts: devOptions{Getenv: envMap(env)}}
+	ds := &devServer{table: "prod-like", awsRegion: "eu-west-1", env: envMap(env), opts: devOptions{Getenv: envMap(env)}}
 	lines := ds.ExportLines()
 	for _, s := range []string{secret, key, "AKIAEXAMPLE", "aws-secret-example"} {
 		if strings.Contains(lines, s) {

@@ -115,14 +115,16 @@ func TestDevMakeDue(t *testing.T) {
 	}
 
 	// Unknown account: the console says so.
-	if resp := post(consolePath+"/due", url.Values{"account": {"<b>9999"}}, sameOrigin); resp.StatusCode != http.StatusSeeOther {
+	resp := post(consolePath+"/due", url.Values{"account": {"<b>9999"}}, sameOrigin)
+	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("Make due now for an unknown account = %d, want 303", resp.StatusCode)
 	}
-	if _, page := b.get(ds.BaseURL + consolePath); !strings.Contains(page, `Make due now: <span class="bad">failed</span> <span class="mono">no connection for account &#34;&lt;b&gt;9999&#34;`) {
+	if _, page := b.get(ds.BaseURL + resp.Header.Get("Location")); !strings.Contains(page, `Make due now: <span class="bad">failed</span> <span class="mono">no connection for account &#34;&lt;b&gt;9999&#34;`) {
 		t.Errorf("console does not show the refusal, escaped:\n%s", page)
 	}
 
-	if resp := post(consolePath+"/due", url.Values{"account": {"1001"}}, sameOrigin); resp.StatusCode != http.StatusSeeOther {
+	resp = post(consolePath+"/due", url.Values{"account": {"1001"}}, sameOrigin)
+	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("Make due now = %d, want 303", resp.StatusCode)
 	}
 	c, err := ds.OAuth.Store.GetConnection(context.Background(), oauth.PresetRingCentral, "1001")
@@ -133,18 +135,22 @@ func TestDevMakeDue(t *testing.T) {
 		t.Errorf("after Make due now: refresh_at %v, version %d, lease %q, same refresh token %t; want %v, %d, none, true",
 			c.RefreshAt, c.Version, c.LeaseOwner, c.RefreshToken == before.RefreshToken, testNow, before.Version+1)
 	}
-	if _, page := b.get(ds.BaseURL + consolePath); !strings.Contains(page, "account 1001 is due now") {
+	if _, page := b.get(ds.BaseURL + resp.Header.Get("Location")); !strings.Contains(page, "account 1001 is due now") {
 		t.Errorf("console does not confirm:\n%s", page)
 	}
 
 	calls := ds.Mock.Calls(mockrc.TokenPath)
-	if resp := post(consolePath+"/actions/sweep", nil, sameOrigin); resp.StatusCode != http.StatusSeeOther {
+	resp = post(consolePath+"/actions/sweep", nil, sameOrigin)
+	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("Run sweep now = %d", resp.StatusCode)
 	}
 	if n := ds.Mock.Calls(mockrc.TokenPath) - calls; n != 1 {
 		t.Errorf("token calls after Make due now + Run sweep now: %d, want 1", n)
 	}
-	if _, page := b.get(ds.BaseURL + consolePath); !strings.Contains(page, "&#34;refreshed&#34;:1") {
+	if _, page := b.get(ds.BaseURL + consolePath); strings.Contains(page, "&#34;refreshed&#34;:1") {
+		t.Errorf("a browser that did not press Run sweep now is shown its summary")
+	}
+	if _, page := b.get(ds.BaseURL + resp.Header.Get("Location")); !strings.Contains(page, "&#34;refreshed&#34;:1") {
 		t.Errorf("console does not show the refresh:\n%s", page)
 	}
 }

@@ -22,8 +22,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"time"
 
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 )
@@ -68,6 +67,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
+	if wantsHelp(args[:1]) {
+		usage(stdout)
+		return 0
+	}
 	cmd, ok := lookup(args[0])
 	if !ok {
 		fmt.Fprintf(stderr, "oauthfn: unknown command %q\n\n", args[0])
@@ -81,8 +84,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		return 2
 	default:
-		// One line: what happened and what to do (see explain).
-		fmt.Fprintf(stderr, "oauthfn %s: %s\n", cmd.name, strings.TrimPrefix(destutter(err), cmd.name+": "))
+		// One line: what happened and what to do (see explain); every
+		// problem of a joined error (a bad configuration) on it.
+		msg := strings.ReplaceAll(strings.TrimPrefix(destutter(err), cmd.name+": "), "\n", "; ")
+		fmt.Fprintf(stderr, "oauthfn %s: %s\n", cmd.name, msg)
 		return 1
 	}
 }
@@ -142,6 +147,10 @@ func withHandler(name string, c opsCommand) func(context.Context, []string, io.W
 			}
 			return errUsage // the flag package printed the problem and the usage
 		}
+		if err := negativeDurations(fs); err != nil {
+			fmt.Fprintf(stderr, "oauthfn %s: %v\n", name, err)
+			return errUsage
+		}
 		if fs.NArg() != len(c.args) {
 			want := "no arguments"
 			if len(c.args) > 0 {
@@ -151,9 +160,13 @@ func withHandler(name string, c opsCommand) func(context.Context, []string, io.W
 			fs.Usage()
 			return errUsage
 		}
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		// The configuration first: its problems need no AWS call.
+		if _, err := oauth.LoadConfig(os.Getenv); err != nil {
+			return configError(err)
+		}
+		awsCfg, err := loadAWSConfig(ctx, os.Getenv, true)
 		if err != nil {
-			return fmt.Errorf("oauthfn: load AWS configuration: %w", err)
+			return err
 		}
 		h, err := oauth.Setup(ctx, os.Getenv, awsCfg)
 		if err != nil {
@@ -177,4 +190,20 @@ func wantsHelp(args []string) bool {
 		}
 	}
 	return false
+}
+
+// negativeDurations refuses a negative value of any duration flag that was
+// set (a timeout, an interval, a lifetime): time.ParseDuration takes "-1m".
+func negativeDurations(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if !ok || err != nil {
+			return
+		}
+		if d, ok := g.Get().(time.Duration); ok && d < 0 {
+			err = fmt.Errorf("-%s: want 0 or more, got %v", f.Name, d)
+		}
+	})
+	return err
 }

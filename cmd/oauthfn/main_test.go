@@ -35,7 +35,7 @@ func TestRunDispatch(t *testing.T) {
 		{"dev -h", []string{"dev", "-h"}, 0, "", "-create-table"},
 		{"help for an unknown command", []string{"help", "serve"}, 2, "", `unknown command "serve"`},
 		{"dev with a bad flag", []string{"dev", "-port", "1"}, 2, "", "flag provided but not defined: -port"},
-		{"dev refuses a public address", []string{"dev", "-addr", "0.0.0.0:0"}, 1, "", "oauthfn dev: -addr \"0.0.0.0:0\": listen on loopback"},
+		{"dev refuses a public address", []string{"dev", "-addr", "0.0.0.0:0"}, 1, "", "oauthfn dev: -addr \"0.0.0.0:0\": listen on 127.0.0.1, [::1] or localhost"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

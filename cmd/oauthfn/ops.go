@@ -122,6 +122,10 @@ func runList(ctx context.Context, h *oauth.Handler, args []string) error {
 	if err != nil {
 		return explain("", err)
 	}
+	if len(infos) == 0 {
+		_, err := fmt.Fprintf(stdout, "no connections in table %s\n", h.Config.TableName)
+		return err
+	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ACCOUNT\tSTATUS\tACCESS EXPIRES\tREFRESH EXPIRES\tNEXT REFRESH\tLAST REFRESH\tFAILURES\tLAST ERROR")
 	for _, c := range infos {
@@ -181,6 +185,9 @@ func runDisconnect(ctx context.Context, h *oauth.Handler, args []string) error {
 		return errors.New("want exactly one ACCOUNT")
 	}
 	if err := h.Disconnect(ctx, args[0]); err != nil {
+		if errors.Is(err, oauth.ErrNotFound) {
+			return fmt.Errorf("account %s is not connected: nothing to disconnect (oauthfn list shows the connections)", args[0])
+		}
 		return explain(args[0], err)
 	}
 	_, err := fmt.Fprintf(stdout, "disconnected %s\n", args[0])

@@ -128,8 +128,8 @@ func TestOps(t *testing.T) {
 		t.Error("connection still stored after disconnect")
 	}
 	// Disconnecting it again (or any unknown account) fails and says so.
-	if err := runDisconnect(ctx, h, []string{"1001"}); err == nil || !strings.Contains(err.Error(), "no connection for account 1001") {
-		t.Errorf("disconnect of a missing account: got %v, want an error saying there is no connection", err)
+	if err := runDisconnect(ctx, h, []string{"1001"}); err == nil || !strings.Contains(err.Error(), "account 1001 is not connected") {
+		t.Errorf("disconnect of a missing account: got %v, want an error saying it is not connected", err)
 	}
 
 	for _, bad := range []struct {

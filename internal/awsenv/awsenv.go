@@ -24,8 +24,9 @@
 // not read: that is the trade-off (docs/decisions.md, "AWS clients without
 // the SDK's config package").
 //
-// Only the functions import this package; pkg/oauth takes an aws.Config and
-// the command-line tool keeps config.LoadDefaultConfig.
+// Only the functions import this package's Load; pkg/oauth takes an
+// aws.Config and the command-line tool keeps config.LoadDefaultConfig (it
+// uses CheckEndpoint and the variable names only).
 package awsenv
 
 import (
@@ -92,7 +93,7 @@ func Load(getenv func(string) string, serviceIDs ...string) (aws.Config, error) 
 	}
 	src := &endpoints{getenv: getenv, ignore: ignore}
 	for _, name := range append([]string{EnvEndpointURL}, endpointVars(serviceIDs)...) {
-		if err := checkEndpoint(name, getenv(name)); err != nil {
+		if err := CheckEndpoint(name, getenv(name)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -134,10 +135,12 @@ func endpointVars(serviceIDs []string) []string {
 	return names
 }
 
-// checkEndpoint accepts "" (not set) or an absolute http(s) URL with a host
+// CheckEndpoint accepts "" (not set) or an absolute http(s) URL with a host
 // and no query or fragment: what a stand-in's address looks like. The value
-// is quoted only once it parsed, with any user info redacted.
-func checkEndpoint(name, v string) error {
+// is quoted only once it parsed, with any user info redacted. name is the
+// variable, for the message. (The command-line tool checks its endpoints
+// with it too, before the SDK's config package reads them.)
+func CheckEndpoint(name, v string) error {
 	if v == "" {
 		return nil
 	}

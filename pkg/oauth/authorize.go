@@ -46,7 +46,7 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	h.prefetch(ctx, need)
 	start, refused := h.authorizeRequest(ctx, q)
 	if refused != nil {
-		return render(req, *refused), nil
+		return render(req, h.startAgain(*refused)), nil
 	}
 	if start.ID != "" && start.ReturnTo == "" && h.Config.RequireConfirm {
 		// Someone must be there to confirm who finished the flow.
@@ -96,7 +96,7 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	err = h.Store.PutPending(ctx, pending)
 	if errors.Is(err, ErrReplayed) {
 		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansInvalidConnect.code, "reason", "connect token already used", "end_user", start.User)
-		return render(req, ansInvalidConnect), nil
+		return render(req, h.startAgain(ansInvalidConnect)), nil
 	}
 	if err != nil {
 		h.Log.ErrorContext(ctx, "authorize failed: store pending authorization", "outcome", ansInternal.code, "err", err)
@@ -191,10 +191,17 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
+// ReturnAllowed reports whether /authorize accepts raw as a return_to (see
+// returnAllowed): for tools that build connect links (oauthfn connect-url)
+// and must not sign one that /authorize would then refuse.
+func (c Config) ReturnAllowed(raw string) bool { return c.returnAllowed(raw) }
+
 // returnAllowed reports whether raw is an absolute URL under one of the
 // allowed prefixes: same scheme, same host and port, path under the prefix's
 // path. Anything a browser might read differently (backslashes, control
-// characters, user info, a scheme-relative URL) is refused.
+// characters, user info, a scheme-relative URL) is refused, and so is a
+// query url.ParseQuery refuses (a ';' separator, a bad escape): the
+// callback adds result to the query, which would drop such pairs silently.
 func (c Config) returnAllowed(raw string) bool {
 	for _, r := range raw {
 		if r < 0x21 || r == 0x7f || r == '\\' {
@@ -203,6 +210,9 @@ func (c Config) returnAllowed(raw string) bool {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" || u.Fragment != "" {
+		return false
+	}
+	if _, err := url.ParseQuery(u.RawQuery); err != nil {
 		return false
 	}
 	if strings.ContainsFunc(u.Path, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {

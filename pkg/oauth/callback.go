@@ -44,7 +44,7 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	state := q["state"]
 	if !wellFormedNonce(state) {
 		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBadState.code, "reason", "state missing or malformed")
-		return render(req, ansBadState), nil
+		return render(req, h.startAgain(ansBadState)), nil
 	}
 	code, provErr := q["code"], q["error"]
 	if (code == "") == (provErr == "") {
@@ -73,7 +73,7 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 		}
 		if ex, err = h.exchangeInputs(ctx, req); err != nil {
 			h.Log.ErrorContext(ctx, "callback failed before the state was consumed", "outcome", ansInternal.code, "err", err)
-			return render(req, ansInternal), nil
+			return render(req, h.startAgain(ansInternal)), nil
 		}
 	}
 
@@ -81,17 +81,17 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	switch {
 	case errors.Is(err, ErrBindingMismatch):
 		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBinding.code, "reason", "binding cookie differs")
-		return render(req, ansBinding), nil
+		return render(req, h.startAgain(ansBinding)), nil
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrPendingExpired):
 		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBadState.code, "reason", err.Error())
-		return render(req, ansBadState), nil
+		return render(req, h.startAgain(ansBadState)), nil
 	case err != nil:
 		h.Log.ErrorContext(ctx, "callback failed: consume pending authorization", "outcome", ansInternal.code, "err", err)
-		return render(req, ansInternal), nil
+		return render(req, h.startAgain(ansInternal)), nil
 	}
 	// From here on the pending authorization is spent: clear its nonce.
 	cookie := bindingSetCookie(without(nonces, pending.BindingHash))
-	retry, back := retryLink(pending)
+	retry, back := h.restartLinks(pending)
 
 	if provErr != "" {
 		return h.providerRedirectError(ctx, req, provErr, q["error_description"], state, retry, back, cookie), nil
@@ -155,13 +155,13 @@ func (h *Handler) withoutCookie(ctx context.Context, req events.APIGatewayV2HTTP
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrPendingExpired):
 		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBadState.code, "reason", "binding cookie missing; "+err.Error())
-		return render(req, ansBadState)
+		return render(req, h.startAgain(ansBadState))
 	case err != nil && !errors.Is(err, ErrBindingMismatch):
 		h.Log.ErrorContext(ctx, "callback failed: look up pending authorization", "outcome", ansInternal.code, "err", err)
-		return render(req, ansInternal)
+		return render(req, h.startAgain(ansInternal))
 	}
 	h.Log.WarnContext(ctx, "callback refused", "outcome", ansBinding.code, "reason", "binding cookie missing")
-	return render(req, ansBinding)
+	return render(req, h.startAgain(ansBinding))
 }
 
 // exchangeInputs is what a code exchange needs that the callback can get

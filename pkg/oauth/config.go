@@ -47,6 +47,12 @@ type Config struct {
 	RequireConfirm bool
 	ConfirmTTL     time.Duration
 
+	// AppURL (APP_URL, optional) is where a person starts again from the
+	// app: the error pages whose only way forward is a new connect link
+	// (an expired or spent sign-in, another browser, no connect token)
+	// link back to it when the authorization's own return_to is unknown.
+	AppURL string
+
 	RedirectURL   string   // "" derives it from the API Gateway request
 	Scopes        []string // may be empty
 	AllowedReturn []ReturnPrefix
@@ -101,7 +107,7 @@ var Variables = []string{
 	"OAUTH_PROVIDER", "OAUTH_SERVER_URL", "OAUTH_AUTH_URL", "OAUTH_TOKEN_URL",
 	"OAUTH_REVOKE_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET_ARN",
 	"OAUTH_TOKEN_KEY_ARN", "OAUTH_APP_KEY_ARN", "OAUTH_CLIENT_SECRET", "OAUTH_TOKEN_KEY",
-	"OAUTH_APP_KEY", "REQUIRE_CONNECT_TOKEN", "REQUIRE_CONFIRM", "CONFIRM_TTL",
+	"OAUTH_APP_KEY", "REQUIRE_CONNECT_TOKEN", "REQUIRE_CONFIRM", "CONFIRM_TTL", "APP_URL",
 	"OAUTH_REDIRECT_URL", "OAUTH_SCOPES", "OAUTH_ACCOUNT_FIELD",
 	"OAUTH_USERINFO_URL", "OAUTH_AUTH_STYLE", "ALLOWED_RETURN_URLS", "TABLE_NAME", "REFRESH_MODE",
 	"REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY",
@@ -232,6 +238,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	if v := get("APP_URL"); v != "" {
+		if err := checkURL(v); err != nil {
+			bad("APP_URL", "%v", err)
+		} else {
+			c.AppURL = v
+		}
+	}
+
 	if v := get("OAUTH_REDIRECT_URL"); v != "" {
 		if err := checkURL(v); err != nil {
 			bad("OAUTH_REDIRECT_URL", "%v", err)
@@ -326,8 +340,11 @@ func checkURL(s string) error {
 	if err != nil {
 		return errors.New("want an absolute URL; this one does not parse")
 	}
-	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+	if u.Host == "" {
 		return fmt.Errorf("want an absolute URL, got %q", u.Redacted())
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return fmt.Errorf("want an https URL (plain http only for localhost), got scheme %q", u.Scheme)
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		return fmt.Errorf("want https (plain http only for localhost), got %q", u.Redacted())

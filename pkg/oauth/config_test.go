@@ -163,6 +163,9 @@ func TestReturnAllowed(t *testing.T) {
 		{"https://other.example/anything", true},
 		{"https://other.example", true},
 		{"https://app.example/oauth/doneX", false},
+		{"https://app.example/oauth/done?a=1;b=2", false},
+		{"https://app.example/oauth/done?a=%zz", false},
+		{"https://app.example/oauth/done?a=1&b=%20", true},
 		{"https://app.example/oauth", false},
 		{"https://app.example/oauth/done/../../admin", false},
 		{"https://app.example/oauth/done/%2e%2e/admin", false},
@@ -195,6 +198,22 @@ func TestReturnAllowed(t *testing.T) {
 	for _, tt := range tests {
 		if got := c.returnAllowed(tt.raw); got != tt.want {
 			t.Errorf("returnAllowed(%q) = %v, want %v", tt.raw, got, tt.want)
+		}
+	}
+}
+
+// An absolute URL of another scheme gets a message about its scheme, not
+// "want an absolute URL" (issue 16: ALLOWED_RETURN_URLS=ftp://x).
+func TestConfigURLScheme(t *testing.T) {
+	for name, v := range map[string]string{"ALLOWED_RETURN_URLS": "ftp://x", "OAUTH_REDIRECT_URL": "ftp://x/callback"} {
+		_, err := LoadConfig(env(with(baseEnv(), name, v)))
+		want := name + `: `
+		if name == "ALLOWED_RETURN_URLS" {
+			want += `"ftp://x": `
+		}
+		want += `want an https URL (plain http only for localhost), got scheme "ftp"`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=%s: error %v, want it to contain %s", name, v, err, want)
 		}
 	}
 }

@@ -170,6 +170,10 @@ func TestAuthorizeRejections(t *testing.T) {
 			"https://app.example.evil.example/done", "https://app-example.com/done", "javascript:alert(1)",
 			"https://app.example/done%09", "https:%2F%2Fevil.example", "\thttps://app.example/done", "https://app.example/done\n",
 			"http://app.example/done", "https://app.example/donex", "https://app.example@evil.example/done",
+			// A query Go's url.ParseQuery refuses (';' separators, bad
+			// escapes) would lose those pairs when the callback adds
+			// result: refused rather than changed silently.
+			"https://app.example/done?a=1;b=2", "https://app.example/done?a=%zz",
 		}
 		// In the connect token (the default), and as a plain parameter
 		// with REQUIRE_CONNECT_TOKEN=false: refused before anything is stored.

@@ -21,8 +21,8 @@ type answer struct {
 	next   string // what to do next
 	retry  string // optional link to start again (relative URL)
 	// back is an optional link back to the app (a return_to that passed
-	// ALLOWED_RETURN_URLS): a connect token is single use, so the app
-	// starts again, not this page.
+	// ALLOWED_RETURN_URLS, or APP_URL): a connect token is single use, so
+	// the app starts again, not this page (see startAgain).
 	back string
 	// account is shown on the success page only.
 	account string
@@ -147,7 +147,8 @@ a.button:focus-visible{outline:3px solid #f2b600;outline-offset:2px}
 // 4 MB (bench/coldstart). Every value goes through html.EscapeString into
 // element text or a double-quoted attribute, the two contexts used here;
 // the URLs are retry, built by retryLink, which must be the relative
-// "authorize" path, and back, a return_to that passed ALLOWED_RETURN_URLS.
+// "authorize" path, and back, a return_to that passed ALLOWED_RETURN_URLS
+// or the configured APP_URL (an https URL, http on loopback).
 func writePage(b *strings.Builder, a answer) {
 	e := html.EscapeString
 	ok := a.status < 400

@@ -85,7 +85,10 @@ type PendingAuth struct {
 	// JTI, when set, is the connect token's id: PutPending records it as
 	// spent in the same atomic write that stores the pending authorization,
 	// and refuses both with ErrReplayed if it was spent before. The record
-	// is kept until JTIExpiresAt (after which the token itself is refused).
+	// is kept at least until JTIExpiresAt (after which the token itself is
+	// refused), and then until the store deletes it (DynamoDB's TTL, some
+	// hours later; MemoryStore, a day later): never forgotten at the moment
+	// it expires (oauthtest holds every store to this).
 	// Neither is stored on the pending authorization.
 	JTI          string
 	JTIExpiresAt time.Time

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"time"
@@ -117,15 +118,10 @@ func (h *Handler) TokenFunction(ctx context.Context, payload json.RawMessage) (T
 	if len(payload) > maxTokenRequest {
 		return invalidToken(fmt.Sprintf("the request is larger than %d bytes", maxTokenRequest)), nil
 	}
-	var req TokenRequest
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	req, problem := decodeTokenRequest(payload)
+	if problem != "" {
 		h.Log.InfoContext(ctx, "token request refused: not a request object")
-		return invalidToken(`want a JSON object {"account_id": "..."} or {"end_user": "..."}`), nil
-	}
-	if dec.More() {
-		return invalidToken("trailing data after the JSON object"), nil
+		return invalidToken(problem), nil
 	}
 	resp, err := h.AnswerToken(ctx, req)
 	if err == nil {
@@ -136,6 +132,55 @@ func (h *Handler) TokenFunction(ctx context.Context, payload json.RawMessage) (T
 		h.Log.Log(ctx, level, "token request answered", "account_id", req.AccountID, "answer", resp)
 	}
 	return resp, err
+}
+
+// decodeTokenRequest reads the token function's payload: one JSON object
+// whose keys are exactly "account_id" or "end_user" (in that case: the
+// encoding/json decoder would also take "Account_ID"), each at most once
+// (the decoder would keep the last of two), with a string or null value,
+// and nothing after it. It returns what is wrong, or "".
+func decodeTokenRequest(payload []byte) (TokenRequest, string) {
+	const want = `want a JSON object {"account_id": "..."} or {"end_user": "..."}`
+	var req TokenRequest
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return req, want
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return req, want
+		}
+		key, _ := tok.(string)
+		var dst *string
+		switch key {
+		case "account_id":
+			dst = &req.AccountID
+		case "end_user":
+			dst = &req.EndUser
+		default:
+			return req, want + ": unknown key (keys are lower case)"
+		}
+		if seen[key] {
+			return req, want + ": " + key + " appears twice"
+		}
+		seen[key] = true
+		var v *string
+		if err := dec.Decode(&v); err != nil {
+			return req, want
+		}
+		if v != nil {
+			*dst = *v
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return req, want
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, "trailing data after the JSON object"
+	}
+	return req, ""
 }
 
 // AnswerToken answers one token request: by account, a working access

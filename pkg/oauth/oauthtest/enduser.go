@@ -69,6 +69,20 @@ func testEndUser(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 			mustPutPending(t, s, withJTI("s4", "jti-2"))
 			mustPutPending(t, s, newPending("s5"))
 		}},
+		{"a spent jti stays spent after its expiry", func(t *testing.T, s oauth.Store) {
+			// The record of a spent jti lasts at least until its
+			// JTIExpiresAt, and after it for as long as the store keeps
+			// the record (DynamoDB: until its TTL deletes it, hours
+			// later; MemoryStore: a day): a store never accepts it again
+			// the moment it expires. The token's exp refuses it by then
+			// anyway; this is the second line, and both stores agree.
+			mustPutPending(t, s, withJTI("s1", "jti-1"))
+			for _, after := range []time.Duration{15 * time.Minute, 16 * time.Minute, 2 * time.Hour} {
+				p := withJTI(fmt.Sprintf("late-%d", after/time.Minute), "jti-1")
+				p.CreatedAt, p.ExpiresAt = at(after), at(after+10*time.Minute)
+				wantErr(t, fmt.Sprintf("PutPending %v after the first", after), s.PutPending(t.Context(), p), oauth.ErrReplayed)
+			}
+		}},
 		{"a pending conflict does not spend the jti", func(t *testing.T, s oauth.Store) {
 			mustPutPending(t, s, newPending("s1"))
 			wantErr(t, "PutPending on an existing key", s.PutPending(t.Context(), withJTI("s1", "jti-9")), oauth.ErrConflict)

@@ -145,8 +145,8 @@ func TestCallbackWarmCalls(t *testing.T) {
 			}
 			continue
 		}
-		if len(calls) != 2 || calls["DeleteItem"] != 1 || calls["PutItem"] != 1 {
-			t.Errorf("warm callback DynamoDB calls: got %v, want one DeleteItem and one PutItem", calls)
+		if len(calls) != 2 || calls["UpdateItem"] != 1 || calls["PutItem"] != 1 {
+			t.Errorf("warm callback DynamoDB calls: got %v, want one UpdateItem (consume the pending authorization) and one PutItem", calls)
 		}
 		if tokenCalls != 1 {
 			t.Errorf("warm callback token calls: got %d, want 1", tokenCalls)

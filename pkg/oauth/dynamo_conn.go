@@ -13,20 +13,25 @@ import (
 // for operators.
 
 // PutConnection implements Store with an unconditional PutItem that returns
-// the replaced item (ReturnValues=ALL_OLD).
+// the replaced item (ReturnValues=ALL_OLD). A replaced item that is this
+// very item is not a replaced connection: an earlier attempt of the same
+// request was applied and its reply lost (the SDK retried it), and the
+// connection it replaced is unknown. Reporting the item itself would have
+// the callback revoke the session it just stored.
 func (s *DynamoStore) PutConnection(ctx context.Context, c *Connection) (*Connection, error) {
 	if err := validConnection(c); err != nil {
 		return nil, err
 	}
+	item := connectionItem(c)
 	out, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:    aws.String(s.table),
-		Item:         connectionItem(c),
+		Item:         item,
 		ReturnValues: types.ReturnValueAllOld,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oauth: put connection: %w", err)
 	}
-	if len(out.Attributes) == 0 {
+	if len(out.Attributes) == 0 || sameItem(out.Attributes, item) {
 		return nil, nil
 	}
 	old, err := decodeConnection(out.Attributes)

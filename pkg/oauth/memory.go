@@ -107,7 +107,9 @@ func (s *MemoryStore) PutConnection(ctx context.Context, c *Connection) (*Connec
 	old, had := s.connections[key]
 	s.connections[key] = normalConnection(*c)
 	delete(s.completedBy, key)
-	if !had {
+	if !had || old == normalConnection(*c) {
+		// Nothing replaced, or this very connection: a retried request
+		// (see DynamoStore.PutConnection).
 		return nil, nil
 	}
 	return &old, nil

@@ -69,6 +69,15 @@ func testEndUser(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 			mustPutPending(t, s, withJTI("s4", "jti-2"))
 			mustPutPending(t, s, newPending("s5"))
 		}},
+		{"the very same put with its jti again succeeds (a retried request)", func(t *testing.T, s oauth.Store) {
+			p := withJTI("s1", "jti-1")
+			mustPutPending(t, s, p)
+			again := *p
+			if err := s.PutPending(t.Context(), &again); err != nil {
+				t.Fatalf("PutPending of the same record and jti again: got %v, want success (its reply was lost)", err)
+			}
+			wantErr(t, "PutPending of another record with the jti", s.PutPending(t.Context(), withJTI("s2", "jti-1")), oauth.ErrReplayed)
+		}},
 		{"a pending conflict does not spend the jti", func(t *testing.T, s oauth.Store) {
 			mustPutPending(t, s, newPending("s1"))
 			wantErr(t, "PutPending on an existing key", s.PutPending(t.Context(), withJTI("s1", "jti-9")), oauth.ErrConflict)

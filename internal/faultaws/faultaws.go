@@ -66,26 +66,33 @@ type Request struct {
 }
 
 // Transport forwards requests to Base, applying scripted faults first (see
-// Script) and otherwise Decide's. It records every request. Its methods are
-// safe for concurrent use.
+// Script) and otherwise those SetDecide's function picks. It records every
+// request. Its methods are safe for concurrent use.
 type Transport struct {
 	// Base sends the requests that reach the service; nil:
 	// http.DefaultTransport.
 	Base http.RoundTripper
-	// Decide, if set, picks the fault of each request no script claims
-	// (op is the operation, body the request's JSON).
-	Decide func(op string, body []byte) Fault
-
 	mu     sync.Mutex
+	decide func(op string, body []byte) Fault
 	script map[string][]Fault
 	log    []Request
+}
+
+// SetDecide makes f pick the fault of each request no script claims (op is
+// the operation, body the request's JSON); nil: Pass. f is called with the
+// Transport's lock held, one request at a time.
+func (t *Transport) SetDecide(f func(op string, body []byte) Fault) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.decide = f
 }
 
 // New returns a Transport to http.DefaultTransport with no faults.
 func New() *Transport { return &Transport{} }
 
 // Script queues faults for op: each following request for op takes the
-// next one, in order; once they are used up, Decide (or Pass) applies.
+// next one, in order; once they are used up, SetDecide's function (or
+// Pass) applies.
 func (t *Transport) Script(op string, faults ...Fault) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -162,8 +169,8 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	fault := Pass
 	if q := t.script[op]; len(q) > 0 {
 		fault, t.script[op] = q[0], q[1:]
-	} else if t.Decide != nil {
-		fault = t.Decide(op, body)
+	} else if t.decide != nil {
+		fault = t.decide(op, body)
 	}
 	t.log = append(t.log, Request{Op: op, Body: body, Fault: fault})
 	t.mu.Unlock()

@@ -71,8 +71,8 @@ func (c *countingAPI) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...fun
 }
 
 // TestCallbackWarmCalls: the callback's happy path costs two DynamoDB calls
-// (the conditional DeleteItem of the pending authorization, the PutItem of
-// the connection), one token call, and, warm, no Secrets Manager call. The
+// (the conditional UpdateItem that consumes the pending authorization, the
+// PutItem of the connection), one token call, and, warm, no Secrets Manager call. The
 // store is the DynamoDB store on moto and the secrets come from Secrets
 // Manager on moto, with the clients built as the functions build theirs
 // (internal/awsenv).

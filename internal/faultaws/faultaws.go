@@ -72,6 +72,7 @@ type Transport struct {
 	// Base sends the requests that reach the service; nil:
 	// http.DefaultTransport.
 	Base http.RoundTripper
+
 	mu     sync.Mutex
 	decide func(op string, body []byte) Fault
 	script map[string][]Fault

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -84,7 +85,9 @@ func (s *DynamoStore) putPendingOnce(ctx context.Context, p *PendingAuth) error 
 // ConnectionsByEndUser implements Store with a paginated Query of the
 // sparse user-index. The index projects no token, so the connections come
 // back without them; it is eventually consistent, so an entry whose
-// end_user no longer matches (the account just moved) is left out.
+// end_user no longer matches (the account just moved) is left out. Pending
+// authorizations carry end_user too (in flight, or consumed and kept until
+// their TTL): they are in the index and left out here.
 func (s *DynamoStore) ConnectionsByEndUser(ctx context.Context, endUser string) ([]*Connection, error) {
 	if endUser == "" {
 		return nil, errors.New("oauth: connections by end user: empty end user")
@@ -103,6 +106,9 @@ func (s *DynamoStore) ConnectionsByEndUser(ctx context.Context, endUser string) 
 			return nil, fmt.Errorf("oauth: connections by end user: %w", err)
 		}
 		for _, item := range page.Items {
+			if pk, _ := item[AttrPK].(*types.AttributeValueMemberS); pk == nil || !strings.HasPrefix(pk.Value, connectionPrefix) {
+				continue // a pending authorization carries the end user too
+			}
 			c, err := decodeConnection(item)
 			if err != nil {
 				return nil, fmt.Errorf("oauth: connections by end user: %w", err)

@@ -42,6 +42,20 @@ func testEndUser(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 		name string
 		run  func(t *testing.T, s oauth.Store)
 	}{
+		{"pending authorizations are not connections", func(t *testing.T, s oauth.Store) {
+			// In flight and consumed (DynamoStore keeps a consumed record
+			// until its TTL): neither is one of the user's connections.
+			inFlight, consumed := withJTI("s1", "jti-1"), withJTI("s2", "jti-2")
+			consumed.EndUser = inFlight.EndUser
+			mustPutPending(t, s, inFlight)
+			mustPutPending(t, s, consumed)
+			if _, err := s.ConsumePending(t.Context(), consumed.Key, []string{consumed.BindingHash}, at(0)); err != nil {
+				t.Fatalf("ConsumePending: %v", err)
+			}
+			if got := accounts(t, s, inFlight.EndUser); got != "" {
+				t.Errorf("ConnectionsByEndUser with only pending authorizations: %q, want none", got)
+			}
+		}},
 		{"pending keeps its end user", func(t *testing.T, s oauth.Store) {
 			p := withJTI("s1", "jti-1")
 			mustPutPending(t, s, p)

@@ -44,7 +44,9 @@
 // so tests can search logs and pages for leaks.
 //
 // Introspection and faults for tests: Calls counts requests per path,
-// Sessions counts live sessions per account, Script queues faults per path.
+// Sessions counts live sessions per account, StaleRefreshes counts retired
+// refresh tokens presented outside their grace, Script queues faults per
+// path.
 package mockrc
 
 import (
@@ -157,6 +159,7 @@ type Server struct {
 	sessions []*session          // in creation order
 	calls    map[string]int
 	faults   map[string][]Fault
+	stale    int // retired refresh tokens presented outside their grace
 }
 
 type authCode struct {
@@ -217,6 +220,15 @@ func (s *Server) Calls(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[path]
+}
+
+// StaleRefreshes returns how many refresh grants presented a retired
+// refresh token outside its grace (refused with OAU-211): a client that
+// spent a refresh token twice, or kept one the provider had rotated.
+func (s *Server) StaleRefreshes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stale
 }
 
 // Sessions returns the account's live (not revoked, refresh token not

@@ -560,6 +560,9 @@ func TestRotationGrace(t *testing.T) {
 			again, err := e.refresh(old.RefreshToken)
 			if !tt.wantOK {
 				wantErr(t, err, "invalid_grant", "OAU-211", http.StatusBadRequest)
+				if n := e.srv.StaleRefreshes(); n != 1 {
+					t.Errorf("StaleRefreshes: got %d, want 1", n)
+				}
 				// The rotated token is unaffected.
 				if _, err := e.refresh(rotated.RefreshToken); err != nil {
 					t.Errorf("rotated token after a refused retry: %v", err)
@@ -578,6 +581,9 @@ func TestRotationGrace(t *testing.T) {
 			wantErr(t, err, "invalid_grant", "OAU-211", http.StatusBadRequest)
 			_, err = e.refresh(rotated.RefreshToken)
 			wantErr(t, err, "invalid_grant", "OAU-211", http.StatusBadRequest)
+			if n := e.srv.StaleRefreshes(); n != 2 {
+				t.Errorf("StaleRefreshes: got %d, want 2 (the grace retry itself is not stale)", n)
+			}
 			if _, err := e.refresh(again.RefreshToken); err != nil {
 				t.Errorf("newest refresh token: %v", err)
 			}

@@ -227,6 +227,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, form url.Values) {
 		s.issue(ss, now)
 		s.writeTokens(w, ss, now)
 	default:
+		s.stale++
 		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "OAU-211", "Token is revoked")
 	}
 }

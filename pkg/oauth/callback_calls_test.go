@@ -71,8 +71,8 @@ func (c *countingAPI) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...fun
 }
 
 // TestCallbackWarmCalls: the callback's happy path costs two DynamoDB calls
-// (the conditional DeleteItem of the pending authorization, the PutItem of
-// the connection), one token call, and, warm, no Secrets Manager call. The
+// (the conditional UpdateItem that consumes the pending authorization, the
+// PutItem of the connection), one token call, and, warm, no Secrets Manager call. The
 // store is the DynamoDB store on moto and the secrets come from Secrets
 // Manager on moto, with the clients built as the functions build theirs
 // (internal/awsenv).
@@ -145,8 +145,8 @@ func TestCallbackWarmCalls(t *testing.T) {
 			}
 			continue
 		}
-		if len(calls) != 2 || calls["DeleteItem"] != 1 || calls["PutItem"] != 1 {
-			t.Errorf("warm callback DynamoDB calls: got %v, want one DeleteItem and one PutItem", calls)
+		if len(calls) != 2 || calls["UpdateItem"] != 1 || calls["PutItem"] != 1 {
+			t.Errorf("warm callback DynamoDB calls: got %v, want one UpdateItem (consume the pending authorization) and one PutItem", calls)
 		}
 		if tokenCalls != 1 {
 			t.Errorf("warm callback token calls: got %d, want 1", tokenCalls)

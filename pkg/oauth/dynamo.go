@@ -2,6 +2,8 @@ package oauth
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -52,6 +54,18 @@ const (
 	attrLastRefreshAt    = "last_refresh_at"
 	attrNextAtMS         = "next_at_ms"      // rate item: next free token-call slot
 	attrPausedUntilMS    = "paused_until_ms" // rate item: 429 pause
+	// attrRequestToken is, on a rate item, the random token of the request
+	// that took the last slot, so that a retry of that request recognises
+	// its own applied write; attrConsumedBy is, on a consumed pending
+	// authorization, the token of the request that consumed it.
+	attrRequestToken = "request_token"
+	attrConsumedBy   = "consumed_by"
+	// attrCompletedBy is, on a connection, the owner of the lease the last
+	// CompleteLease ended.
+	attrCompletedBy = "completed_by"
+	// attrPendingKey is, on a spent jti, the pending authorization it was
+	// spent for.
+	attrPendingKey = "pending_key"
 )
 
 // DueIndexAttributes returns the non-key attributes the due-index projects
@@ -87,6 +101,14 @@ type DynamoStore struct {
 // *dynamodb.Client built once, outside the Lambda handler).
 func NewDynamoStore(client DynamoAPI, table string) *DynamoStore {
 	return &DynamoStore{client: client, table: table}
+}
+
+// requestToken is a random token that tells one request's write from any
+// other's (see attrRequestToken).
+func requestToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // conditionFailed reports whether err is a failed condition, and returns

@@ -24,16 +24,23 @@ const attrAnonymousConnect = item.AttrAnonymousConnect
 // user of the connection it replaces: it is written only if that has none,
 // and otherwise again with that end user (a second PutItem, only in that
 // case, conditioned on the end user being still the same).
+//
+// A replaced item that is this very item is not a replaced connection: an
+// earlier attempt of the same request was applied and its reply lost (the
+// SDK retried it), and the connection it replaced is unknown. Reporting the
+// item itself would have the callback revoke the session it just stored.
 func (s *DynamoStore) PutConnection(ctx context.Context, c *Connection) (*Connection, error) {
 	if err := validConnection(c); err != nil {
 		return nil, err
 	}
 	var out *dynamodb.PutItemOutput
 	var err error
+	var item map[string]types.AttributeValue
 	for attempt := 1; ; attempt++ {
+		item = connectionItem(c)
 		in := &dynamodb.PutItemInput{
 			TableName:    aws.String(s.table),
-			Item:         connectionItem(c),
+			Item:         item,
 			ReturnValues: types.ReturnValueAllOld,
 		}
 		if attempt > 1 || c.EndUser == "" {
@@ -63,7 +70,7 @@ func (s *DynamoStore) PutConnection(ctx context.Context, c *Connection) (*Connec
 	if err != nil {
 		return nil, fmt.Errorf("oauth: put connection: %w", err)
 	}
-	if len(out.Attributes) == 0 {
+	if len(out.Attributes) == 0 || sameItem(out.Attributes, item) {
 		return nil, nil
 	}
 	old, err := decodeConnection(out.Attributes)

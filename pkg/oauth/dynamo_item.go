@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,17 +53,24 @@ func (e encoder) t(name string, t time.Time) {
 // update builds an UpdateItem request whose shape depends on the values
 // (an empty string or a zero time removes the attribute): SET and REMOVE
 // clauses with numbered placeholders, one per attribute name.
+//
+// It also remembers what it writes (written, removed), so that a failed
+// condition can tell whether the item already is what this update makes of
+// it: the update's own earlier attempt, applied and its reply lost.
 type update struct {
 	sets, removes []string
 	names         map[string]string
 	values        map[string]types.AttributeValue
+	written       map[string]types.AttributeValue
+	removed       []string
 }
 
 func newUpdate(n int) *update {
 	return &update{
-		sets:   make([]string, 0, n),
-		names:  make(map[string]string, n),
-		values: make(map[string]types.AttributeValue, n),
+		sets:    make([]string, 0, n),
+		names:   make(map[string]string, n),
+		values:  make(map[string]types.AttributeValue, n),
+		written: make(map[string]types.AttributeValue, n),
 	}
 }
 
@@ -87,10 +95,59 @@ func (u *update) value(v types.AttributeValue) string {
 
 func (u *update) set(attr string, v types.AttributeValue) {
 	u.sets = append(u.sets, u.name(attr)+" = "+u.value(v))
+	u.written[attr] = v
 }
 
 func (u *update) remove(attr string) {
 	u.removes = append(u.removes, u.name(attr))
+	u.removed = append(u.removed, attr)
+}
+
+// appliedTo reports whether item holds every value u sets and none of the
+// attributes u removes, apart from those in ignore.
+func (u *update) appliedTo(item map[string]types.AttributeValue, ignore ...string) bool {
+	if len(item) == 0 {
+		return false
+	}
+	for attr, v := range u.written {
+		if !slices.Contains(ignore, attr) && !sameValue(item[attr], v) {
+			return false
+		}
+	}
+	for _, attr := range u.removed {
+		if _, ok := item[attr]; ok && !slices.Contains(ignore, attr) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameItem reports whether a and b hold the same attributes with the same
+// values (strings and numbers, the only kinds this store writes).
+func sameItem(a, b map[string]types.AttributeValue) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !sameValue(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameValue compares two string or number attribute values; anything else
+// (or a missing value) is never the same.
+func sameValue(a, b types.AttributeValue) bool {
+	switch a := a.(type) {
+	case *types.AttributeValueMemberS:
+		b, ok := b.(*types.AttributeValueMemberS)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberN:
+		b, ok := b.(*types.AttributeValueMemberN)
+		return ok && a.Value == b.Value
+	}
+	return false
 }
 
 // s sets a string attribute, or removes it when v is empty.

@@ -16,7 +16,10 @@ import (
 
 // AcquireLease implements Store with a conditional UpdateItem (item exists,
 // version unchanged, no live lease). ReturnValuesOnConditionCheckFailure
-// tells a lost race (ErrConflict) from a deleted connection (ErrNotFound).
+// tells a lost race (ErrConflict) from a deleted connection (ErrNotFound),
+// and from this very lease (same version, owner and end) written by an
+// earlier attempt of the same request whose reply was lost: the SDK's retry
+// of an applied write finds its condition false.
 func (s *DynamoStore) AcquireLease(ctx context.Context, provider, accountID string, version int64, owner string, now, until time.Time) (*Connection, error) {
 	if owner == "" {
 		return nil, errors.New("oauth: acquire lease: empty owner")
@@ -42,6 +45,10 @@ func (s *DynamoStore) AcquireLease(ctx context.Context, provider, accountID stri
 		if len(item) == 0 {
 			return nil, fmt.Errorf("oauth: acquire lease: %w", ErrNotFound)
 		}
+		c, derr := decodeConnection(item)
+		if derr == nil && ownLease(c, version, owner, until) {
+			return c, nil
+		}
 		return nil, fmt.Errorf("oauth: acquire lease: %w", ErrConflict)
 	}
 	if err != nil {
@@ -55,7 +62,13 @@ func (s *DynamoStore) AcquireLease(ctx context.Context, provider, accountID stri
 }
 
 // CompleteLease implements Store with an UpdateItem conditioned on
-// lease_owner = owner. Empty tokens and strings and zero times are removed
+// lease_owner = owner, which also records owner as completed_by. When the
+// condition fails, the item as it was (ReturnValuesOnConditionCheckFailure=
+// ALL_OLD) is compared with what this write makes of it: if it already holds
+// every value the write sets (completed_by = owner and version c.Version+1
+// included), an earlier attempt of the same write was applied and its reply
+// lost, and the write is done. The lease fields are not compared: another
+// holder may have leased the new version since. Empty tokens and strings and zero times are removed
 // (a reauth_required connection keeps no tokens), and so are due_shard and
 // refresh_at when c.RefreshAt is zero, which takes the connection out of the
 // sparse due-index.
@@ -66,6 +79,7 @@ func (s *DynamoStore) CompleteLease(ctx context.Context, c *Connection, owner st
 	u := newUpdate(20)
 	cond := u.name(attrLeaseOwner) + " = " + u.value(&types.AttributeValueMemberS{Value: owner})
 	u.set(attrVersion, numberValue(c.Version+1))
+	u.s(attrCompletedBy, owner)
 	u.set(attrFailures, numberValue(int64(c.Failures)))
 	u.remove(attrLeaseOwner)
 	u.remove(attrLeaseUntil)
@@ -94,9 +108,14 @@ func (s *DynamoStore) CompleteLease(ctx context.Context, c *Connection, owner st
 		UpdateExpression:          aws.String(u.expression()),
 		ExpressionAttributeNames:  u.names,
 		ExpressionAttributeValues: u.values,
+
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if _, ok := conditionFailed(err); ok {
-		return fmt.Errorf("oauth: complete lease: %w", ErrConflict)
+	if item, ok := conditionFailed(err); ok {
+		if !u.appliedTo(item, attrLeaseOwner, attrLeaseUntil) {
+			return fmt.Errorf("oauth: complete lease: %w", ErrConflict)
+		}
+		err = nil
 	}
 	if err != nil {
 		return fmt.Errorf("oauth: complete lease: %w", err)

@@ -14,11 +14,23 @@ import (
 )
 
 // Pending authorizations: one PutItem at /authorize, one conditional
-// DeleteItem at /callback.
+// UpdateItem at /callback that marks the record consumed (consumed_by, a
+// token of that request) rather than deleting it, so that a retry of an
+// applied consumption whose reply was lost finds the record and its own
+// token: the SDK retries a call whose reply it did not get, and a deleted
+// record would turn a good sign-in into "invalid state". A consumed record
+// is consumed for every other request and may be replaced by PutPending; the
+// table's TTL removes it with the unconsumed ones.
 
-// PutPending implements Store with a PutItem conditioned on
-// attribute_not_exists(pk), or, with a connect token's jti, with a
-// transaction that also spends the jti (putPendingOnce, dynamo_user.go).
+// pendingFree is PutPending's condition: no record, or a consumed one.
+const pendingFree = "attribute_not_exists(#pk) OR attribute_exists(#used)"
+
+// PutPending implements Store with a PutItem conditioned on pendingFree,
+// or, with a connect token's jti, with a transaction that also spends the
+// jti (putPendingOnce, dynamo_user.go). When the condition fails and the
+// record in place (ReturnValuesOnConditionCheckFailure=ALL_OLD) is exactly
+// this one (its sealed verifier's fresh nonce makes it unique), an earlier
+// attempt of the same request was applied and its reply lost: done.
 func (s *DynamoStore) PutPending(ctx context.Context, p *PendingAuth) error {
 	if err := validPending(p); err != nil {
 		return err
@@ -26,13 +38,18 @@ func (s *DynamoStore) PutPending(ctx context.Context, p *PendingAuth) error {
 	if p.JTI != "" {
 		return s.putPendingOnce(ctx, p)
 	}
+	item := pendingItem(p)
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(s.table),
-		Item:                     pendingItem(p),
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
+		TableName:                           aws.String(s.table),
+		Item:                                item,
+		ConditionExpression:                 aws.String(pendingFree),
+		ExpressionAttributeNames:            map[string]string{"#pk": AttrPK, "#used": attrConsumedBy},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if _, ok := conditionFailed(err); ok {
+	if old, ok := conditionFailed(err); ok {
+		if sameItem(old, item) {
+			return nil
+		}
 		return fmt.Errorf("oauth: put pending: %w", ErrConflict)
 	}
 	if err != nil {
@@ -41,23 +58,29 @@ func (s *DynamoStore) PutPending(ctx context.Context, p *PendingAuth) error {
 	return nil
 }
 
-// ConsumePending implements Store with one conditional DeleteItem: the
-// condition checks existence, the binding hash and the expiry; when it fails,
+// ConsumePending implements Store with one conditional UpdateItem that sets
+// consumed_by to a random token of this call: the condition checks
+// existence, that the record is not consumed, the binding hash and the
+// expiry; ReturnValues=ALL_OLD returns the record. When the condition fails,
 // ReturnValuesOnConditionCheckFailure=ALL_OLD returns the record (kept in
-// place) so the cause can be told apart.
+// place) so the cause can be told apart, and a record consumed with this
+// call's own token is this call's: an earlier attempt applied, its reply
+// lost.
 func (s *DynamoStore) ConsumePending(ctx context.Context, key string, bindingHashes []string, now time.Time) (*PendingAuth, error) {
 	if len(bindingHashes) == 0 || len(bindingHashes) > 16 {
 		return nil, fmt.Errorf("oauth: consume pending: want 1 to 16 binding hashes, got %d", len(bindingHashes))
 	}
-	values := make(map[string]types.AttributeValue, len(bindingHashes)+1)
+	token := requestToken()
+	values := make(map[string]types.AttributeValue, len(bindingHashes)+2)
 	values[":now"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)}
+	values[":used"] = &types.AttributeValueMemberS{Value: token}
 	var cond string
 	if len(bindingHashes) == 1 {
-		cond = "attribute_exists(#pk) AND #bh = :b0 AND #exp > :now"
+		cond = "attribute_exists(#pk) AND attribute_not_exists(#used) AND #bh = :b0 AND #exp > :now"
 		values[":b0"] = &types.AttributeValueMemberS{Value: bindingHashes[0]}
 	} else {
 		var b strings.Builder
-		b.WriteString("attribute_exists(#pk) AND #bh IN (")
+		b.WriteString("attribute_exists(#pk) AND attribute_not_exists(#used) AND #bh IN (")
 		for i, h := range bindingHashes {
 			p := ":b" + strconv.Itoa(i)
 			if i > 0 {
@@ -69,11 +92,14 @@ func (s *DynamoStore) ConsumePending(ctx context.Context, key string, bindingHas
 		b.WriteString(") AND #exp > :now")
 		cond = b.String()
 	}
-	out, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                           aws.String(s.table),
-		Key:                                 itemKey(key, pendingSK),
-		ConditionExpression:                 aws.String(cond),
-		ExpressionAttributeNames:            map[string]string{"#pk": AttrPK, "#bh": attrBindingHash, "#exp": attrExpiresAt},
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 itemKey(key, pendingSK),
+		ConditionExpression: aws.String(cond),
+		UpdateExpression:    aws.String("SET #used = :used"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": AttrPK, "#bh": attrBindingHash, "#exp": attrExpiresAt, "#used": attrConsumedBy,
+		},
 		ExpressionAttributeValues:           values,
 		ReturnValues:                        types.ReturnValueAllOld,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -85,6 +111,12 @@ func (s *DynamoStore) ConsumePending(ctx context.Context, key string, bindingHas
 		p, derr := decodePending(item)
 		if derr != nil {
 			return nil, fmt.Errorf("oauth: consume pending: %w", derr)
+		}
+		if used, ok := item[attrConsumedBy]; ok {
+			if sameValue(used, values[":used"]) {
+				return p, nil // consumed by this call's earlier attempt
+			}
+			return nil, fmt.Errorf("oauth: consume pending: %w", ErrNotFound)
 		}
 		cause := classifyPending(p, bindingHashes, now)
 		if cause == nil {

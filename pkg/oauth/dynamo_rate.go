@@ -18,25 +18,34 @@ import (
 // provider's rate item: the condition (no slot taken after now, no pause
 // after now) and the write of the next slot are one atomic step, so two
 // reservers can never both take a slot. When the condition fails,
-// ReturnValuesOnConditionCheckFailure=ALL_OLD says when to ask again.
+// ReturnValuesOnConditionCheckFailure=ALL_OLD says when to ask again, or,
+// when the item holds this call's own request token with its slot, that an
+// earlier attempt of the same request took the slot and its reply was lost
+// (the SDK's retry of an applied write finds its condition false): the slot
+// is ours.
 func (s *DynamoStore) ReserveTokenCall(ctx context.Context, provider string, now time.Time, interval time.Duration) (time.Time, error) {
 	if err := validReserve(provider, interval); err != nil {
 		return time.Time{}, err
 	}
+	next, token := now.UnixMilli()+interval.Milliseconds(), requestToken()
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      itemKey(ratePrefix+provider, rateSK),
 		ConditionExpression:      aws.String("(attribute_not_exists(#next) OR #next <= :now) AND (attribute_not_exists(#paused) OR #paused <= :now)"),
-		UpdateExpression:         aws.String("SET #next = :next"),
-		ExpressionAttributeNames: map[string]string{"#next": attrNextAtMS, "#paused": attrPausedUntilMS},
+		UpdateExpression:         aws.String("SET #next = :next, #by = :by"),
+		ExpressionAttributeNames: map[string]string{"#next": attrNextAtMS, "#paused": attrPausedUntilMS, "#by": attrRequestToken},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":now":  numberValue(now.UnixMilli()),
-			":next": numberValue(now.UnixMilli() + interval.Milliseconds()),
+			":next": numberValue(next),
+			":by":   &types.AttributeValueMemberS{Value: token},
 		},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if item, ok := conditionFailed(err); ok {
 		d := decoder{item: item}
+		if d.s(attrRequestToken) == token && d.n(attrNextAtMS) == next && d.err == nil {
+			return time.Time{}, nil // our own slot, taken by an earlier attempt
+		}
 		wait := max(d.n(attrNextAtMS), d.n(attrPausedUntilMS))
 		if d.err != nil {
 			return time.Time{}, fmt.Errorf("oauth: reserve token call: %w", d.err)

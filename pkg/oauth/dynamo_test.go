@@ -231,6 +231,7 @@ func TestDynamoItemLayout(t *testing.T) {
 			"token_type": "S:bearer", "status": "S:reauth_required", "last_error": "S:invalid_grant",
 			"version": "N:4", "failures": "N:1", "created_at": n(0), "updated_at": n(time.Second),
 			"last_refresh_at": n(time.Second), "ttl": n(14 * 24 * time.Hour),
+			"completed_by": "S:sweep-1", // a retry recognises its own completion
 		})
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -30,22 +31,38 @@ func UserIndexAttributes() []string {
 // callback consumes it (or within 10 minutes), while the spent jti must stay
 // until the token's own exp (up to 15 minutes), or the token could be
 // replayed after its authorization finished.
+//
+// A retry of the same request after a lost reply: the SDK gives the
+// transaction an idempotency token (ClientRequestToken) and sends it again
+// with the retry, and DynamoDB answers a replay within ten minutes with
+// success. Where that does not hold (a stand-in without idempotency, a
+// replay later than that), both conditions fail on the items the first
+// attempt wrote (ReturnValuesOnConditionCheckFailure=ALL_OLD): this very
+// pending authorization, and a jti spent for its key. That is recognised as
+// done too.
 func (s *DynamoStore) putPendingOnce(ctx context.Context, p *PendingAuth) error {
-	notExists := aws.String("attribute_not_exists(#pk)")
-	names := map[string]string{"#pk": AttrPK}
-	jti := newEncoder(JTIKey(p.JTI), jtiSK, 4)
+	pending := pendingItem(p)
+	jti := newEncoder(JTIKey(p.JTI), jtiSK, 5)
 	jti.t(attrExpiresAt, p.JTIExpiresAt)
 	jti.t(AttrTTL, p.JTIExpiresAt)
+	jti.s(attrPendingKey, p.Key)
+	allOld := types.ReturnValuesOnConditionCheckFailureAllOld
 	_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{TableName: aws.String(s.table), Item: pendingItem(p), ConditionExpression: notExists, ExpressionAttributeNames: names}},
-			{Put: &types.Put{TableName: aws.String(s.table), Item: jti, ConditionExpression: notExists, ExpressionAttributeNames: names}},
+			{Put: &types.Put{TableName: aws.String(s.table), Item: pending, ConditionExpression: aws.String(pendingFree),
+				ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#used": attrConsumedBy}, ReturnValuesOnConditionCheckFailure: allOld}},
+			{Put: &types.Put{TableName: aws.String(s.table), Item: jti, ConditionExpression: aws.String("attribute_not_exists(#pk)"),
+				ExpressionAttributeNames: map[string]string{"#pk": AttrPK}, ReturnValuesOnConditionCheckFailure: allOld}},
 		},
 	})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
 		reasons := tce.CancellationReasons
 		if len(reasons) == 2 {
+			if aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" && sameItem(reasons[0].Item, pending) &&
+				aws.ToString(reasons[1].Code) == "ConditionalCheckFailed" && sameValue(reasons[1].Item[attrPendingKey], jti[attrPendingKey]) {
+				return nil // this very request, applied by an earlier attempt
+			}
 			// The jti's put failed its condition (spent before), or
 			// collided with a concurrent transaction on the same jti
 			// (TransactionConflict): a replay either way.
@@ -68,7 +85,9 @@ func (s *DynamoStore) putPendingOnce(ctx context.Context, p *PendingAuth) error 
 // ConnectionsByEndUser implements Store with a paginated Query of the
 // sparse user-index. The index projects no token, so the connections come
 // back without them; it is eventually consistent, so an entry whose
-// end_user no longer matches (the account just moved) is left out.
+// end_user no longer matches (the account just moved) is left out. Pending
+// authorizations carry end_user too (in flight, or consumed and kept until
+// their TTL): they are in the index and left out here.
 func (s *DynamoStore) ConnectionsByEndUser(ctx context.Context, endUser string) ([]*Connection, error) {
 	if endUser == "" {
 		return nil, errors.New("oauth: connections by end user: empty end user")
@@ -87,6 +106,9 @@ func (s *DynamoStore) ConnectionsByEndUser(ctx context.Context, endUser string) 
 			return nil, fmt.Errorf("oauth: connections by end user: %w", err)
 		}
 		for _, item := range page.Items {
+			if pk, _ := item[AttrPK].(*types.AttributeValueMemberS); pk == nil || !strings.HasPrefix(pk.Value, connectionPrefix) {
+				continue // a pending authorization carries the end user too
+			}
 			c, err := decodeConnection(item)
 			if err != nil {
 				return nil, fmt.Errorf("oauth: connections by end user: %w", err)

@@ -403,22 +403,6 @@ func (h *Handler) refreshFailed(ctx context.Context, c *Connection, owner string
 	}
 }
 
-// appliedEarlier reports whether the stored connection is c as a
-// completion of c writes it: version c.Version+1 and the same sealed tokens
-// (fresh nonces make them unique to this write), status and bookkeeping.
-// Whether the lease was cleared is not checked: another writer may have
-// leased the new version since.
-func (h *Handler) appliedEarlier(ctx context.Context, c *Connection) bool {
-	cur, err := h.Store.GetConnection(ctx, c.Provider, c.AccountID)
-	if err != nil {
-		return false
-	}
-	return cur.Version == c.Version+1 && cur.AccessToken == c.AccessToken && cur.RefreshToken == c.RefreshToken &&
-		cur.Status == c.Status && cur.Failures == c.Failures && cur.LastError == c.LastError &&
-		cur.RefreshAt.Unix() == c.RefreshAt.Unix() && cur.RefreshAt.IsZero() == c.RefreshAt.IsZero() &&
-		cur.UpdatedAt.Unix() == c.UpdatedAt.Unix()
-}
-
 // backoff is the refresh_at after the failures-th failure in a row:
 // now + min(backoffBase·2^(failures−1), backoffCap), never later than
 // refreshExpires − expirySafety (and never before now).
@@ -464,14 +448,10 @@ func (h *Handler) completeLease(ctx context.Context, c *Connection, owner string
 	defer cancel()
 	delay := 100 * time.Millisecond
 	for {
+		// An earlier attempt that was applied and whose reply was lost
+		// (ours, or the SDK's own retry) is recognised by the store: the
+		// write is done.
 		err := h.Store.CompleteLease(wctx, c, owner)
-		if errors.Is(err, ErrConflict) && h.appliedEarlier(wctx, c) {
-			// An earlier attempt (ours, or the SDK's own retry) was applied
-			// and its reply lost: the write is done.
-			c.Version++
-			c.LeaseOwner, c.LeaseUntil = "", time.Time{}
-			return nil
-		}
 		if err == nil || errors.Is(err, ErrConflict) {
 			return err
 		}

@@ -28,6 +28,9 @@ type MemoryStore struct {
 	rates       map[string]rateState
 	jtis        map[string]time.Time // spent connect-token ids, until when
 	binds       map[string]PendingConnection
+	// completedBy is, per connection key, the owner of the lease the last
+	// CompleteLease ended (DynamoStore's completed_by attribute).
+	completedBy map[string]string
 }
 
 // spentJTIRetention is how long after its expiry the MemoryStore keeps a
@@ -48,6 +51,7 @@ func NewMemoryStore() *MemoryStore {
 		rates:       make(map[string]rateState),
 		jtis:        make(map[string]time.Time),
 		binds:       make(map[string]PendingConnection),
+		completedBy: make(map[string]string),
 	}
 }
 
@@ -58,7 +62,12 @@ func (s *MemoryStore) PutPending(ctx context.Context, p *PendingAuth) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.pending[p.Key]; ok {
+	if cur, ok := s.pending[p.Key]; ok {
+		if cur == normalPending(*p) {
+			// This very record, put before (with its jti): a retried
+			// request (see DynamoStore.PutPending).
+			return nil
+		}
 		return fmt.Errorf("oauth: put pending: %w", ErrConflict)
 	}
 	if p.JTI != "" {
@@ -109,7 +118,10 @@ func (s *MemoryStore) PutConnection(ctx context.Context, c *Connection) (*Connec
 		c.EndUser = old.EndUser // an anonymous connect never changes the end user
 	}
 	s.connections[key] = normalConnection(*c)
-	if !had {
+	delete(s.completedBy, key)
+	if !had || old == normalConnection(*c) {
+		// Nothing replaced, or this very connection: a retried request
+		// (see DynamoStore.PutConnection).
 		return nil, nil
 	}
 	return &old, nil
@@ -131,6 +143,7 @@ func (s *MemoryStore) DeleteConnection(ctx context.Context, provider, accountID 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.connections, ConnectionKey(provider, accountID))
+	delete(s.completedBy, ConnectionKey(provider, accountID))
 	return nil
 }
 
@@ -183,6 +196,9 @@ func (s *MemoryStore) AcquireLease(ctx context.Context, provider, accountID stri
 	if !ok {
 		return nil, fmt.Errorf("oauth: acquire lease: %w", ErrNotFound)
 	}
+	if ownLease(&c, version, owner, until) {
+		return &c, nil // this very lease: a retried request (see DynamoStore)
+	}
 	if c.Version != version || !leaseFree(c.LeaseUntil, now) {
 		return nil, fmt.Errorf("oauth: acquire lease: %w", ErrConflict)
 	}
@@ -201,10 +217,18 @@ func (s *MemoryStore) CompleteLease(ctx context.Context, c *Connection, owner st
 	defer s.mu.Unlock()
 	key := c.Key()
 	cur, ok := s.connections[key]
+	in := normalConnection(*c)
+	if ok && s.completedBy[key] == owner && holdsCompletion(cur, in) {
+		// This very write, applied before: a retried request (see
+		// DynamoStore.CompleteLease).
+		c.Version++
+		c.LeaseOwner = ""
+		c.LeaseUntil = time.Time{}
+		return nil
+	}
 	if !ok || cur.LeaseOwner != owner {
 		return fmt.Errorf("oauth: complete lease: %w", ErrConflict)
 	}
-	in := normalConnection(*c)
 	cur.AccessToken = in.AccessToken
 	cur.RefreshToken = in.RefreshToken
 	cur.KeyID = in.KeyID
@@ -223,6 +247,7 @@ func (s *MemoryStore) CompleteLease(ctx context.Context, c *Connection, owner st
 	cur.LeaseOwner = ""
 	cur.LeaseUntil = time.Time{}
 	s.connections[key] = cur
+	s.completedBy[key] = owner
 
 	c.Version++
 	c.LeaseOwner = ""
@@ -351,6 +376,26 @@ func classifyPending(p *PendingAuth, bindingHashes []string, now time.Time) erro
 		}
 	}
 	return ErrBindingMismatch
+}
+
+// ownLease reports whether c is leased by owner until until at version:
+// the lease a request for exactly that wrote.
+func ownLease(c *Connection, version int64, owner string, until time.Time) bool {
+	return c.Version == version && c.LeaseOwner == owner && c.LeaseUntil.Unix() == until.Unix() && !c.LeaseUntil.IsZero()
+}
+
+// holdsCompletion reports whether the stored connection cur already holds every
+// field a CompleteLease of in writes (in normalised, at in.Version+1): what
+// DynamoStore finds when a retry meets its own applied write (the caller
+// checks the owner). The lease fields are not compared.
+func holdsCompletion(cur, in Connection) bool {
+	return cur.Version == in.Version+1 &&
+		cur.AccessToken == in.AccessToken && cur.RefreshToken == in.RefreshToken && cur.KeyID == in.KeyID &&
+		cur.TokenType == in.TokenType && cur.Scope == in.Scope && cur.Status == in.Status &&
+		cur.Failures == in.Failures && cur.LastError == in.LastError &&
+		cur.AccessExpiresAt.Equal(in.AccessExpiresAt) && cur.RefreshExpiresAt.Equal(in.RefreshExpiresAt) &&
+		cur.UpdatedAt.Equal(in.UpdatedAt) && cur.LastRefreshAt.Equal(in.LastRefreshAt) &&
+		cur.RefreshAt.Equal(in.RefreshAt) && cur.TTL.Equal(in.TTL)
 }
 
 // leaseFree reports whether a lease ending at until is no longer live at now.

@@ -164,10 +164,11 @@ type Store interface {
 	BindStore
 
 	// PutPending stores a new pending authorization; it fails with
-	// ErrConflict if the key exists.
+	// ErrConflict if the key holds another one not yet consumed. Putting
+	// the very same record again succeeds (a retried request).
 	PutPending(ctx context.Context, p *PendingAuth) error
-	// ConsumePending deletes and returns the pending authorization under key,
-	// atomically, only if its binding hash is one of bindingHashes (a browser
+	// ConsumePending consumes and returns the pending authorization under
+	// key (deleted, or marked consumed), atomically, only if its binding hash is one of bindingHashes (a browser
 	// may hold several bindings, one per tab) and it has not expired at now.
 	// The returned PendingAuth's BindingHash is the one that matched.
 	// Otherwise nothing is deleted and the error is ErrNotFound (missing or
@@ -175,9 +176,10 @@ type Store interface {
 	ConsumePending(ctx context.Context, key string, bindingHashes []string, now time.Time) (*PendingAuth, error)
 
 	// PutConnection writes c (re-authorization replaces a connection) and
-	// returns the connection it replaced, or nil. A c without an end user
-	// (an anonymous connect) keeps the replaced connection's end user:
-	// PutConnection sets c.EndUser to it.
+	// returns the connection it replaced, or nil (also when the connection
+	// in place was this very one: a retried request). A c without an end
+	// user (an anonymous connect) keeps the replaced connection's end
+	// user: PutConnection sets c.EndUser to it.
 	PutConnection(ctx context.Context, c *Connection) (replaced *Connection, err error)
 	// GetConnection reads a connection (strongly consistent); ErrNotFound.
 	GetConnection(ctx context.Context, provider, accountID string) (*Connection, error)
@@ -195,12 +197,14 @@ type Store interface {
 	// AcquireLease sets lease_owner=owner and lease_until=until if the
 	// connection's version is still version and no lease is live at now, and
 	// returns the connection as written. ErrConflict otherwise, ErrNotFound if
-	// the connection is gone.
+	// the connection is gone. The very same lease (version, owner and until)
+	// already in place is returned as written (a retried request).
 	AcquireLease(ctx context.Context, provider, accountID string, version int64, owner string, now, until time.Time) (*Connection, error)
 	// CompleteLease writes c's token, expiry, status and bookkeeping fields,
 	// sets version to c.Version+1 and clears the lease, only if lease_owner is
-	// still owner. ErrConflict otherwise. On success c.Version is incremented and
-	// the lease fields of c are cleared.
+	// still owner, or if this very completion by owner was already applied (a
+	// retried request). ErrConflict otherwise. On success c.Version is
+	// incremented and the lease fields of c are cleared.
 	CompleteLease(ctx context.Context, c *Connection, owner string) error
 
 	// QueryDue returns up to limit index entries of one shard whose

@@ -51,6 +51,18 @@ func testConnection(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 				t.Errorf("GetConnection: %s", d)
 			}
 		}},
+		{"the very same put again replaces nothing (a retried request)", func(t *testing.T, s oauth.Store) {
+			c := newConnection("rc", "1")
+			mustPutConnection(t, s, c)
+			again := *c
+			old, err := s.PutConnection(t.Context(), &again)
+			if err != nil || old != nil {
+				t.Fatalf("PutConnection of the same connection again: got %+v, %v; want nil, nil (not itself as replaced)", old, err)
+			}
+			if d := diff(mustGet(t, s, "rc", "1"), c); d != "" {
+				t.Errorf("GetConnection: %s", d)
+			}
+		}},
 		{"optional fields empty", func(t *testing.T, s oauth.Store) {
 			c := &oauth.Connection{Provider: "rc", AccountID: "1", AccessToken: "sealed", Status: oauth.StatusActive}
 			mustPutConnection(t, s, c)
@@ -163,7 +175,9 @@ func testConnection(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 				t.Fatalf("ListConnections: %v", err)
 			}
 			list[0].RefreshToken = "changed too"
-			replaced, err := s.PutConnection(t.Context(), newConnection("rc", "1"))
+			next := newConnection("rc", "1")
+			next.AccessToken = "sealed-access-2" // not the same put again
+			replaced, err := s.PutConnection(t.Context(), next)
 			if err != nil {
 				t.Fatalf("PutConnection: %v", err)
 			}

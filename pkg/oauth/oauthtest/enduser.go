@@ -42,6 +42,20 @@ func testEndUser(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 		name string
 		run  func(t *testing.T, s oauth.Store)
 	}{
+		{"pending authorizations are not connections", func(t *testing.T, s oauth.Store) {
+			// In flight and consumed (DynamoStore keeps a consumed record
+			// until its TTL): neither is one of the user's connections.
+			inFlight, consumed := withJTI("s1", "jti-1"), withJTI("s2", "jti-2")
+			consumed.EndUser = inFlight.EndUser
+			mustPutPending(t, s, inFlight)
+			mustPutPending(t, s, consumed)
+			if _, err := s.ConsumePending(t.Context(), consumed.Key, []string{consumed.BindingHash}, at(0)); err != nil {
+				t.Fatalf("ConsumePending: %v", err)
+			}
+			if got := accounts(t, s, inFlight.EndUser); got != "" {
+				t.Errorf("ConnectionsByEndUser with only pending authorizations: %q, want none", got)
+			}
+		}},
 		{"pending keeps its end user", func(t *testing.T, s oauth.Store) {
 			p := withJTI("s1", "jti-1")
 			mustPutPending(t, s, p)
@@ -82,6 +96,15 @@ func testEndUser(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 				p.CreatedAt, p.ExpiresAt = at(after), at(after+10*time.Minute)
 				wantErr(t, fmt.Sprintf("PutPending %v after the first", after), s.PutPending(t.Context(), p), oauth.ErrReplayed)
 			}
+		}},
+		{"the very same put with its jti again succeeds (a retried request)", func(t *testing.T, s oauth.Store) {
+			p := withJTI("s1", "jti-1")
+			mustPutPending(t, s, p)
+			again := *p
+			if err := s.PutPending(t.Context(), &again); err != nil {
+				t.Fatalf("PutPending of the same record and jti again: got %v, want success (its reply was lost)", err)
+			}
+			wantErr(t, "PutPending of another record with the jti", s.PutPending(t.Context(), withJTI("s2", "jti-1")), oauth.ErrReplayed)
 		}},
 		{"a pending conflict does not spend the jti", func(t *testing.T, s oauth.Store) {
 			mustPutPending(t, s, newPending("s1"))

@@ -31,6 +31,67 @@ func testLease(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 				t.Errorf("GetConnection: %s", d)
 			}
 		}},
+		{"the very same acquire again returns the lease (a retried request)", func(t *testing.T, s oauth.Store) {
+			c := newConnection("rc", "1")
+			mustPutConnection(t, s, c)
+			first, err := s.AcquireLease(t.Context(), "rc", "1", c.Version, "sweep-1", at(0), at(time.Minute))
+			if err != nil {
+				t.Fatalf("AcquireLease: %v", err)
+			}
+			again, err := s.AcquireLease(t.Context(), "rc", "1", c.Version, "sweep-1", at(time.Second), at(time.Minute))
+			if err != nil {
+				t.Fatalf("AcquireLease again with the same version, owner and end: got %v, want the lease (its reply was lost)", err)
+			}
+			if d := diff(again, first); d != "" {
+				t.Errorf("second AcquireLease: %s", d)
+			}
+			// Another end, or another owner, is another request: refused.
+			_, err = s.AcquireLease(t.Context(), "rc", "1", c.Version, "sweep-1", at(time.Second), at(time.Minute+time.Second))
+			wantErr(t, "AcquireLease by the holder with another end", err, oauth.ErrConflict)
+			_, err = s.AcquireLease(t.Context(), "rc", "1", c.Version, "sweep-2", at(time.Second), at(time.Minute))
+			wantErr(t, "AcquireLease by another owner with the same end", err, oauth.ErrConflict)
+		}},
+		{"the very same completion again succeeds once (a retried request)", func(t *testing.T, s oauth.Store) {
+			c := newConnection("rc", "1")
+			mustPutConnection(t, s, c)
+			leased, err := s.AcquireLease(t.Context(), "rc", "1", c.Version, "sweep-1", at(0), at(time.Minute))
+			if err != nil {
+				t.Fatalf("AcquireLease: %v", err)
+			}
+			next := *leased
+			next.AccessToken, next.RefreshToken, next.UpdatedAt = "sealed-access-2", "sealed-refresh-2", at(10*time.Second)
+			retry, other := next, next
+			if err := s.CompleteLease(t.Context(), &next, "sweep-1"); err != nil {
+				t.Fatalf("CompleteLease: %v", err)
+			}
+			// The same write by another owner is not ours: refused.
+			wantErr(t, "the same completion by another owner", s.CompleteLease(t.Context(), &other, "sweep-2"), oauth.ErrConflict)
+			if err := s.CompleteLease(t.Context(), &retry, "sweep-1"); err != nil {
+				t.Fatalf("the same CompleteLease again: got %v, want success (its reply was lost)", err)
+			}
+			if retry.Version != c.Version+1 || retry.LeaseOwner != "" {
+				t.Errorf("retried CompleteLease's argument: version %d, lease %q; want version %d and no lease", retry.Version, retry.LeaseOwner, c.Version+1)
+			}
+			if got := mustGet(t, s, "rc", "1"); got.Version != c.Version+1 || got.AccessToken != "sealed-access-2" {
+				t.Errorf("after the retried completion: version %d, access %q; want version %d written once", got.Version, got.AccessToken, c.Version+1)
+			}
+			// A completion already applied and then leased by another
+			// holder is still recognised; a different write is not.
+			if _, err := s.AcquireLease(t.Context(), "rc", "1", c.Version+1, "sweep-3", at(20*time.Second), at(time.Minute)); err != nil {
+				t.Fatalf("AcquireLease of the new version: %v", err)
+			}
+			retry2 := *leased
+			retry2.AccessToken, retry2.RefreshToken, retry2.UpdatedAt = "sealed-access-2", "sealed-refresh-2", at(10*time.Second)
+			if err := s.CompleteLease(t.Context(), &retry2, "sweep-1"); err != nil {
+				t.Errorf("the same CompleteLease after another holder leased: got %v, want success", err)
+			}
+			changed := *leased
+			changed.AccessToken, changed.RefreshToken, changed.UpdatedAt = "sealed-access-3", "sealed-refresh-2", at(10*time.Second)
+			wantErr(t, "a different completion by the same owner", s.CompleteLease(t.Context(), &changed, "sweep-1"), oauth.ErrConflict)
+			if got := mustGet(t, s, "rc", "1"); got.LeaseOwner != "sweep-3" {
+				t.Errorf("lease after the retries: %q, want sweep-3's untouched", got.LeaseOwner)
+			}
+		}},
 		{"stale version conflicts", func(t *testing.T, s oauth.Store) {
 			c := newConnection("rc", "1")
 			mustPutConnection(t, s, c)

@@ -108,6 +108,19 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 				t.Errorf("ConsumePending: %s", d)
 			}
 		}},
+		{"the very same put again succeeds (a retried request)", func(t *testing.T, s oauth.Store) {
+			p := newPending("a")
+			mustPutPending(t, s, p)
+			again := *p
+			if err := s.PutPending(t.Context(), &again); err != nil {
+				t.Fatalf("PutPending of the same record again: got %v, want success (its reply was lost)", err)
+			}
+			if _, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(0)); err != nil {
+				t.Fatalf("ConsumePending: %v", err)
+			}
+			_, err := s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(0))
+			wantErr(t, "second ConsumePending", err, oauth.ErrNotFound)
+		}},
 		{"put after consume", func(t *testing.T, s oauth.Store) {
 			p := newPending("a")
 			mustPutPending(t, s, p)

@@ -218,6 +218,14 @@ func (h *Handler) accept(ctx context.Context, p *PendingConnection, now time.Tim
 			c.Version = old.Version + 1
 		}
 		err = h.Store.AcceptPending(ctx, p.Key, p.Conn.EndUser, now, &c, oldVersion)
+		if (errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict)) && h.acceptedEarlier(ctx, &c) {
+			// This very accept committed and its reply was lost: the SDK's
+			// retry found the pending connection gone and the connection
+			// written. (DynamoDB answers such a retry from its
+			// ClientRequestToken; a stand-in may not.) Its sealed access
+			// token, with a nonce of this request's own, proves it.
+			err = nil
+		}
 		if errors.Is(err, ErrConflict) && attempt < acceptAttempts {
 			continue // a refresh or another accept wrote the connection meanwhile
 		}
@@ -234,6 +242,13 @@ func (h *Handler) accept(ctx context.Context, p *PendingConnection, now time.Tim
 		}
 		return &c, nil
 	}
+}
+
+// acceptedEarlier reports whether the connection in place is c as this
+// accept wrote it (its sealed access token is unique to this request).
+func (h *Handler) acceptedEarlier(ctx context.Context, c *Connection) bool {
+	cur, err := h.Store.GetConnection(ctx, c.Provider, c.AccountID)
+	return err == nil && cur.AccessToken == c.AccessToken && cur.Version == c.Version
 }
 
 // resealFrom opens c's tokens, sealed for the item key from, and seals them

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/oauthfn/oauthfn/internal/faultaws"
 	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 	"github.com/oauthfn/oauthfn/pkg/oauth/connevent"
 )
@@ -469,4 +470,76 @@ func TestAnonymousConnectKeepsEndUser(t *testing.T) {
 			t.Errorf("events = %+v, want one Connected for owner, reason %s", got, connevent.ReasonAnonymousKeptEndUser)
 		}
 	})
+}
+
+// Each DynamoDB write of the confirmation loses its reply once after it was
+// applied (faultaws on moto); the SDK retries it and the decision still
+// answers as it should: the pending connection's PutItem at the callback,
+// the accept's transaction (retried with the same ClientRequestToken), the
+// reject's UpdateItem and its DeleteItem.
+func TestLostReplyConfirm(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		op       string
+		decision string
+		atCB     bool // the fault is at the callback, not at /confirm
+	}{
+		{"callback PutItem (the pending connection)", "PutItem", connect.DecisionAccept, true},
+		{"confirm TransactWriteItems (accept)", "TransactWriteItems", connect.DecisionAccept, false},
+		{"confirm UpdateItem (reject)", "UpdateItem", connect.DecisionReject, false},
+		{"confirm DeleteItem (the rejected pending connection)", "DeleteItem", connect.DecisionReject, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store, tr := faultDynamo(t)
+			r := confirmRig(t, func(*testing.T) Store { return store })
+			if tt.atCB {
+				r.prov.mu.Lock()
+				r.prov.account = "9009"
+				r.prov.mu.Unlock()
+				resp, cookie := r.startRaw(t, r.connectQuery(t, "return_to="+url.QueryEscape(defaultReturnTo)))
+				tr.Script(tt.op, faultaws.LoseReply)
+				cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), cookie)
+				res, ok := r.pendingResult(t, cb)
+				if !ok {
+					t.Fatalf("callback = %d, want a pending result", cb.StatusCode)
+				}
+				lostOnce(t, tr, tt.op)
+				wantAnswer(t, r.decide(t, res, r.user, connect.DecisionAccept), 200, "status", "connected")
+				return
+			}
+			res := r.finishAs(t, "9009")
+			tr.Script(tt.op, faultaws.LoseReply)
+			resp := r.decide(t, res, r.user, tt.decision)
+			reqs := lostOnce(t, tr, tt.op)
+			if tt.decision == connect.DecisionAccept {
+				wantAnswer(t, resp, 200, "status", "connected")
+				var tokens []string
+				for _, req := range reqs[1:] { // the first is /authorize's (the connect token's jti)
+					var in struct{ ClientRequestToken string }
+					if err := json.Unmarshal(req.Body, &in); err != nil {
+						t.Fatal(err)
+					}
+					tokens = append(tokens, in.ClientRequestToken)
+				}
+				if len(tokens) != 2 || tokens[0] == "" || tokens[0] != tokens[1] {
+					t.Errorf("ClientRequestToken of the accept and its retry: %q, want one token twice", tokens)
+				}
+				if n := r.prov.revokeCalls.Load(); n != 0 {
+					t.Errorf("revocations = %d, want 0", n)
+				}
+				src := r.h.TokenSource(context.Background(), "9009")
+				if tok, err := src.Token(); err != nil || tok.AccessToken == "" {
+					t.Errorf("the accepted connection does not work: %v", err)
+				}
+				return
+			}
+			wantAnswer(t, resp, 200, "status", "rejected")
+			if n := r.prov.revokeCalls.Load(); n != 1 {
+				t.Errorf("revocations = %d, want 1", n)
+			}
+			if _, err := store.GetPendingConnection(context.Background(), BindKey(res.ID)); !errors.Is(err, ErrNotFound) {
+				t.Errorf("pending connection after the reject: %v, want deleted", err)
+			}
+		})
+	}
 }

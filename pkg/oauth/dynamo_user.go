@@ -27,10 +27,10 @@ func UserIndexAttributes() []string {
 // token's jti in one TransactWriteItems: both puts are conditioned on
 // attribute_not_exists(pk), so either both items are written or neither.
 // A transaction rather than one combined item, because the two records live
-// for different times: the pending authorization is deleted when the
-// callback consumes it (or within 10 minutes), while the spent jti must stay
-// until the token's own exp (up to 15 minutes), or the token could be
-// replayed after its authorization finished.
+// for different times: the pending authorization is usable until the
+// callback consumes it (marking it consumed) or for 10 minutes, while the
+// spent jti must stay until the token's own exp (up to 15 minutes), or the
+// token could be replayed after its authorization finished.
 //
 // A retry of the same request after a lost reply: the SDK gives the
 // transaction an idempotency token (ClientRequestToken) and sends it again

@@ -322,21 +322,21 @@ func (ds *devServer) record(account, user string) {
 
 // appView is what the demo app's pages show.
 type appView struct {
-	User      string
-	Users     []string
-	Mock      bool
-	Accounts  []mockrc.Account
-	Provider  string
-	Redirect  string
-	Required  bool
-	AppState  string
-	Result    *connect.Result
-	Refused   string
+	User     string
+	Users    []string
+	Mock     bool
+	Accounts []mockrc.Account
+	Provider string
+	Redirect string
+	Required bool
+	AppState string
+	Result   *connect.Result
+	Refused  string
 	// OtherUser is a pending result made for another user than the one
 	// signed in: rejected. SignInToFinish is one waiting for a sign-in.
 	OtherUser, SignInToFinish *connect.Result
 	// Confirm: REQUIRE_CONFIRM; a connect token needs a return_to.
-	Confirm bool
+	Confirm   bool
 	Owners    []ownerRow
 	UnknownAt string
 }

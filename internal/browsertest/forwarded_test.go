@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -96,15 +97,31 @@ func TestForwardedLinkGetsNothing(t *testing.T) {
 		t.Errorf("connection version = %q after the forwarded link, want %q", got, versionBefore)
 	}
 	victim.click(`form[action="/_dev/due"] button`)
-	victim.wait(`form[action="/_dev/actions/sweep"]`)
+	waitText(victim, "is due now")
 	victim.click(`form[action="/_dev/actions/sweep"] button`)
-	victim.waitPage(map[string]string{"summary": `body`})
+	waitText(victim, `"refreshed":1`)
+}
+
+// waitText polls (every pollEvery, up to actionTimeout) until the page's
+// text contains s: text only the page after a console action shows.
+func waitText(tb *tab, s string) {
+	tb.t.Helper()
 	deadline := time.Now().Add(actionTimeout)
-	for !strings.Contains(victim.text(), `"refreshed":1`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the sweep did not refresh ana's connection:\n%s", victim.text())
+	for {
+		ctx, cancel := context.WithTimeout(tb.ctx, 2*time.Second)
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+		cancel()
+		if err == nil && strings.Contains(text, s) {
+			return
 		}
-		time.Sleep(pollEvery)
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("no page with %q after %v:\n%s", s, actionTimeout, text)
+		}
+		select {
+		case <-tb.ctx.Done():
+			tb.t.Fatalf("waiting for %q: %v", s, tb.ctx.Err())
+		case <-time.After(pollEvery):
+		}
 	}
 }
 

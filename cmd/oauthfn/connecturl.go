@@ -18,8 +18,17 @@ var connectURLCmd = opsCommand{
 	summary: "print a connect URL (single use, signed with the app key) for one of the app's users",
 	about: `Prints a connect URL for one of your app's users on stdout, signed with the
 deployment's app key (OAUTH_APP_KEY_ARN, or OAUTH_APP_KEY locally): for
-scripts and support, e.g. to send a user a link that connects their
-account. The token in it is single use and expires after -ttl.`,
+scripts and support. The token in it is single use and expires after -ttl.
+
+Whoever opens the link connects *their own* provider account, while the
+link names -user: a link that reaches someone else would attach their
+account to -user. So with REQUIRE_CONFIRM=true (the default) oauthfn
+attaches nothing until your app confirms: -return-to is required, and the
+page there must confirm only when the user signed in to your app in that
+browser is -user (and reject otherwise). The person you send the link to
+must therefore be signed in to your app, as -user, when they come back
+(they can sign in then, within CONFIRM_TTL). Send a link only to the user
+it names.`,
 	flags: func(fs *flag.FlagSet) { connectURLFlags(fs) },
 	run:   runConnectURL,
 }
@@ -34,7 +43,7 @@ func connectURLFlags(fs *flag.FlagSet) connectURLOptions {
 	return connectURLOptions{
 		user:      fs.String("user", "", "the app's user id (the token's sub, 1-128 printable characters)"),
 		authorize: fs.String("authorize-url", "", "the deployment's /authorize URL (the AuthorizeUrl output); default: OAUTH_REDIRECT_URL with /callback replaced by /authorize"),
-		returnTo:  fs.String("return-to", "", "where the browser goes back with the signed result (must be under ALLOWED_RETURN_URLS)"),
+		returnTo:  fs.String("return-to", "", "where the browser goes back with the signed result (must be under ALLOWED_RETURN_URLS); the app page there confirms for the user signed in to it (required with REQUIRE_CONFIRM=true)"),
 		appState:  fs.String("app-state", "", "opaque state handed back in the result"),
 		ttl:       fs.Duration("ttl", connect.DefaultLifetime, "how long the link works (at most 15m)"),
 	}
@@ -55,6 +64,9 @@ func runConnectURL(ctx context.Context, h *oauth.Handler, args []string) error {
 	}
 	if *o.user == "" {
 		return errors.New("-user is required")
+	}
+	if *o.returnTo == "" && h.Config.RequireConfirm {
+		return errors.New("-return-to is required (REQUIRE_CONFIRM=true): the app page there confirms the connection for the user signed in to it")
 	}
 	if *o.returnTo != "" && !h.Config.ReturnAllowed(*o.returnTo) {
 		// The same check as /authorize's: never sign a link it refuses.

@@ -43,7 +43,7 @@ const (
 
 const devHelp = `usage: oauthfn dev [flags]
 
-Runs /authorize and /callback through the same handlers as the Lambda
+Runs /authorize, /callback and POST /confirm through the same handlers as the Lambda
 functions (over the API Gateway v2 adapter), a demo app at / and the /_dev
 console (connections and recent logs; never tokens). Plain http on loopback.
 
@@ -319,6 +319,9 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	// The same handlers as functions/authorize and functions/callback.
 	mux.Handle("GET /authorize", apigw.Handler(h.Authorize))
 	mux.Handle("GET /callback", apigw.Handler(h.Callback))
+	// POST /confirm: the app's backend confirms or rejects a pending
+	// connection (functions/callback serves both routes).
+	mux.Handle("POST /confirm", apigw.Handler(h.CallbackRoutes))
 	// The demo app.
 	ds.App = newDemoApp()
 	ds.registerDemoApp(mux)

@@ -147,25 +147,55 @@ var demoUser = demoUsers[0]
 
 // connectFlow signs in to the demo app as demoUser, presses Connect (the
 // app's backend mints the connect token), goes through the mock provider's
-// login page (picking account) back to the demo app, and returns the result
-// the demo app received, verified with the app key.
+// login page (picking account) back to the demo app, which confirms the
+// pending result for demoUser (POST /confirm), and returns the result the
+// demo app received, verified with the app key.
 func connectFlow(t *testing.T, b *browser, ds *devServer, providerAuthURL, account string) connect.Result {
 	t.Helper()
-	base := b.origin
+	signInAs(t, b, demoUser)
+	start := pressConnect(t, b, ds, demoUser)
+	back := finishLink(t, b, start, providerAuthURL, account)
+	keys, err := ds.OAuth.Secrets.AppKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.Now = ds.opts.Now
+	res, err := keys.VerifyResult(back.Query().Get("result"))
+	if err != nil {
+		t.Fatalf("result: %v", err)
+	}
+	resp, body := b.get(back.String())
+	wantStatus(t, "GET /app/connected", resp, body, http.StatusOK)
+	if !strings.Contains(body, "Confirmed for <strong>"+demoUser+"</strong>") {
+		t.Fatalf("the demo app did not confirm the result for %s: %.2000s", demoUser, body)
+	}
+	return res
+}
 
+// signInAs signs in to the demo app as user, from signed out.
+func signInAs(t *testing.T, b *browser, user string) {
+	t.Helper()
+	base := b.origin
 	resp, body := b.get(base + "/")
 	wantStatus(t, "GET /", resp, body, http.StatusOK)
 	if !strings.Contains(body, `action="/app/signin"`) || strings.Contains(body, `action="/app/connect"`) {
 		t.Fatalf("GET / signed out: want the sign-in form and no Connect; got %.800s", body)
 	}
-	resp, body = b.postForm(base+"/app/signin", url.Values{"user": {demoUser}})
+	resp, body = b.postForm(base+"/app/signin", url.Values{"user": {user}})
 	wantStatus(t, "POST /app/signin", resp, body, http.StatusSeeOther)
 	resp, body = b.get(base + "/")
 	wantStatus(t, "GET / signed in", resp, body, http.StatusOK)
-	if !strings.Contains(body, `<strong id="signed-in">`+demoUser+`</strong>`) || !strings.Contains(body, `action="/app/connect"`) {
-		t.Fatalf("GET / after sign-in: want %s signed in with a Connect form; got %.800s", demoUser, body)
+	if !strings.Contains(body, `<strong id="signed-in">`+user+`</strong>`) || !strings.Contains(body, `action="/app/connect"`) {
+		t.Fatalf("GET / after sign-in: want %s signed in with a Connect form; got %.800s", user, body)
 	}
-	resp, body = b.postForm(base+"/app/connect", url.Values{"app_state": {demoAppState}})
+}
+
+// pressConnect presses Connect as the signed-in user and returns the
+// /authorize?connect=… link the demo app's backend made (not opened).
+func pressConnect(t *testing.T, b *browser, ds *devServer, user string) *url.URL {
+	t.Helper()
+	base := b.origin
+	resp, body := b.postForm(base+"/app/connect", url.Values{"app_state": {demoAppState}})
 	wantStatus(t, "POST /app/connect", resp, body, http.StatusSeeOther)
 	start, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || start.Path != "/authorize" || len(start.Query()) != 1 {
@@ -177,11 +207,19 @@ func connectFlow(t *testing.T, b *browser, ds *devServer, providerAuthURL, accou
 	}
 	keys.Now = ds.opts.Now
 	req, err := keys.VerifyToken(start.Query().Get("connect"))
-	if err != nil || req.User != demoUser || req.ReturnTo != base+"/app/connected" || req.AppState != demoAppState {
-		t.Errorf("the demo app's connect token = %+v, %v; want %s's, back to /app/connected with %q", req, err, demoUser, demoAppState)
+	if err != nil || req.User != user || req.ReturnTo != base+"/app/connected" || req.AppState != demoAppState {
+		t.Errorf("the demo app's connect token = %+v, %v; want %s's, back to /app/connected with %q", req, err, user, demoAppState)
 	}
+	return start
+}
 
-	resp, body = b.get(start.String())
+// finishLink opens a connect link in b, signs in at the mock provider as
+// account and follows /callback; it returns where /callback sends the
+// browser (return_to?result=…), not yet opened.
+func finishLink(t *testing.T, b *browser, start *url.URL, providerAuthURL, account string) *url.URL {
+	t.Helper()
+	base := b.origin
+	resp, body := b.get(start.String())
 	wantStatus(t, "GET /authorize", resp, body, http.StatusFound)
 	loginURL := resp.Header.Get("Location")
 	if !strings.HasPrefix(loginURL, providerAuthURL+"?") {
@@ -226,28 +264,21 @@ func connectFlow(t *testing.T, b *browser, ds *devServer, providerAuthURL, accou
 	if _, ok := b.cookies[oauth.BindingCookie]; ok {
 		t.Errorf("/callback left the binding cookie set; Set-Cookie: %q", resp.Header.Values("Set-Cookie"))
 	}
-
 	if len(back.Query()) != 1 || strings.Contains(back.RawQuery, account) {
 		t.Errorf("/callback redirects to %s, want only ?result= (no bare account id)", back)
 	}
-	res, err := keys.VerifyResult(back.Query().Get("result"))
-	if err != nil {
-		t.Fatalf("result: %v", err)
-	}
-	resp, body = b.get(back.String())
-	wantStatus(t, "GET /app/connected", resp, body, http.StatusOK)
-	return res
+	return back
 }
 
 // checkConnected checks what the demo app got back and what the console
 // shows for the account, and that no token (plain or sealed) shows anywhere.
 func checkConnected(t *testing.T, ds *devServer, b *browser, logs *testenv.Buffer, got connect.Result, account string) {
 	t.Helper()
-	if got.User != demoUser || got.AccountID != account || got.AppState != demoAppState || got.Status != "connected" {
-		t.Errorf("demo app received %+v, want %s connected %s with %q", got, demoUser, account, demoAppState)
+	if got.User != demoUser || got.AccountID != account || got.AppState != demoAppState || got.Status != connect.StatusPending {
+		t.Errorf("demo app received %+v, want %s's pending %s with %q", got, demoUser, account, demoAppState)
 	}
 	page := b.pages["GET /app/connected"]
-	for _, s := range []string{`id="verified"`, `<code id="result-user">` + demoUser + "</code>", `<code id="result-account">` + account + "</code>",
+	for _, s := range []string{`id="verified"`, "Confirmed for <strong>" + demoUser + "</strong>", `<code id="result-user">` + demoUser + "</code>", `<code id="result-account">` + account + "</code>",
 		`<code id="result-app-state">` + demoAppState + "</code>", `<tr data-user="` + demoUser + `"><td>` + demoUser + `</td><td class="app-accounts"><code>` + account + `</code></td><td class="index-accounts"><code>` + account + `</code>`} {
 		if !strings.Contains(page, s) {
 			t.Errorf("/app/connected does not show %q", s)
@@ -304,7 +335,7 @@ func TestDevFlowMemory(t *testing.T) {
 	if n := ds.Mock.Calls(mockrc.TokenPath); n != 1 {
 		t.Errorf("mock token endpoint called %d times, want 1", n)
 	}
-	if !regexp.MustCompile(`"msg":"account connected".*"requestId":"[A-Za-z0-9+/=]+"`).MatchString(logs.String()) {
+	if !regexp.MustCompile(`"msg":"account connected[^"]*".*"requestId":"[A-Za-z0-9+/=]+"`).MatchString(logs.String()) {
 		t.Errorf("the handler's log lines carry no requestId: %s", logs.String())
 	}
 	if n := ds.Mock.Sessions("1001"); n != 1 {
@@ -628,7 +659,7 @@ func TestDevSweepButton(t *testing.T) {
 		Getenv: envMap(map[string]string{"REFRESH_MODE": "eager", "REFRESH_WINDOW": "2h", "TOKEN_RATE_PER_MIN": "0"})})
 	b := newBrowser(t, ds.BaseURL)
 	got := connectFlow(t, b, ds, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1002")
-	if got.Status != "connected" {
+	if got.Status != connect.StatusPending {
 		t.Fatalf("connect: %+v", got)
 	}
 	req, _ := http.NewRequest(http.MethodPost, ds.BaseURL+"/_dev/actions/sweep", nil)

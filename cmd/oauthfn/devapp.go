@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
@@ -19,7 +20,11 @@ import (
 // demoUsers, no password), its backend mints a connect token for the
 // signed-in user (never the browser), and it believes only a result it
 // verified with the app key. A typed /app/connected?account_id=… changes
-// nothing.
+// nothing. A pending result (a connect link can be forwarded) is confirmed
+// only for the demo user signed in in the browser that brought it back, and
+// only when that is the user the link was made for; otherwise the app
+// rejects it. A browser that comes back signed out signs in first: the
+// pending result waits in its session (server side, never in a URL).
 
 // demoUsers are the demo app's own users (not provider accounts).
 var demoUsers = []string{"ana", "ben", "cleo"}
@@ -27,16 +32,26 @@ var demoUsers = []string{"ana", "ben", "cleo"}
 // demoSessionCookie holds the demo app's session id.
 const demoSessionCookie = "demo_session"
 
+// confirmTimeout bounds the demo app's POST /confirm.
+const confirmTimeout = 10 * time.Second
+
 // demoApp is the demo app's state: sessions and what it learned from
 // verified results (which of its users owns which provider account).
 type demoApp struct {
 	mu       sync.Mutex
-	sessions map[string]string // session id -> user
-	owners   map[string]string // account id -> user, from verified results only
+	sessions map[string]*demoSession // session id -> session
+	owners   map[string]string       // account id -> user, from confirmed results only
+}
+
+// demoSession is one browser's session: its signed-in user ("" before
+// sign-in) and a pending result that came back before anyone signed in.
+type demoSession struct {
+	user    string
+	pending *connect.Result
 }
 
 func newDemoApp() *demoApp {
-	return &demoApp{sessions: map[string]string{}, owners: map[string]string{}}
+	return &demoApp{sessions: map[string]*demoSession{}, owners: map[string]string{}}
 }
 
 // register mounts the demo app on mux; its POSTs are behind the standard
@@ -62,24 +77,82 @@ func (ds *devServer) user(r *http.Request) string {
 	}
 	ds.App.mu.Lock()
 	defer ds.App.mu.Unlock()
-	return ds.App.sessions[c.Value]
+	if s := ds.App.sessions[c.Value]; s != nil {
+		return s.user
+	}
+	return ""
 }
 
+// newSession stores s under a fresh id and sets the session cookie.
+func (ds *devServer) newSession(w http.ResponseWriter, s *demoSession) {
+	b := make([]byte, 24)
+	rand.Read(b)
+	id := base64.RawURLEncoding.EncodeToString(b)
+	ds.App.mu.Lock()
+	ds.App.sessions[id] = s
+	ds.App.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: demoSessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// signIn starts a new session (a fresh id: the signed-out one is dropped)
+// for user. A pending result the signed-out session kept moves along, and
+// the browser goes back to /app/connected to decide it.
 func (ds *devServer) signIn(w http.ResponseWriter, r *http.Request) {
 	user := r.PostFormValue("user")
 	if !slices.Contains(demoUsers, user) {
 		http.Error(w, "unknown demo user", http.StatusBadRequest)
 		return
 	}
-	b := make([]byte, 24)
-	rand.Read(b)
-	id := base64.RawURLEncoding.EncodeToString(b)
-	ds.App.mu.Lock()
-	ds.App.sessions[id] = user
-	ds.App.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: demoSessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	var pending *connect.Result
+	if c, err := r.Cookie(demoSessionCookie); err == nil {
+		ds.App.mu.Lock()
+		if old := ds.App.sessions[c.Value]; old != nil {
+			pending = old.pending
+			delete(ds.App.sessions, c.Value)
+		}
+		ds.App.mu.Unlock()
+	}
+	ds.newSession(w, &demoSession{user: user, pending: pending})
 	ds.Log.Info("demo app: signed in", "end_user", user)
+	if pending != nil {
+		http.Redirect(w, r, "/app/connected", http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// keepPending keeps res in the browser's session until someone signs in.
+func (ds *devServer) keepPending(w http.ResponseWriter, r *http.Request, res connect.Result) {
+	if c, err := r.Cookie(demoSessionCookie); err == nil {
+		ds.App.mu.Lock()
+		s := ds.App.sessions[c.Value]
+		if s != nil {
+			s.pending = &res
+		}
+		ds.App.mu.Unlock()
+		if s != nil {
+			return
+		}
+	}
+	ds.newSession(w, &demoSession{pending: &res})
+}
+
+// takePending removes and returns the pending result the browser's session
+// kept, or nil.
+func (ds *devServer) takePending(r *http.Request) *connect.Result {
+	c, err := r.Cookie(demoSessionCookie)
+	if err != nil {
+		return nil
+	}
+	ds.App.mu.Lock()
+	defer ds.App.mu.Unlock()
+	s := ds.App.sessions[c.Value]
+	if s == nil || s.user == "" {
+		return nil
+	}
+	res := s.pending
+	s.pending = nil
+	return res
 }
 
 func (ds *devServer) signOut(w http.ResponseWriter, r *http.Request) {
@@ -121,21 +194,25 @@ func (ds *devServer) connectStart(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, link, http.StatusSeeOther)
 }
 
-// connected is return_to: the app verifies the result and only then records
-// which of its users owns the account. Anything else changes nothing.
+// connected is return_to: the app verifies the result, and confirms a
+// pending one only for the user signed in here when the link was made for
+// that user (else it rejects it); only then it records which of its users
+// owns the account. Anything else changes nothing.
 func (ds *devServer) connected(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	data := ds.appData(r)
 	status := http.StatusOK
 	switch result := q.Get("result"); {
 	case result != "":
-		keys, err := ds.OAuth.Secrets.AppKeys(r.Context())
+		keys, err := ds.appKeys(r)
 		if err != nil {
 			http.Error(w, "app key unavailable", http.StatusInternalServerError)
 			return
 		}
-		keys.Now = ds.opts.Now
 		res, err := keys.VerifyResult(result)
+		if err == nil && res.Provider != ds.OAuth.Config.Provider.Name {
+			err = errors.New("the result is for provider " + res.Provider)
+		}
 		if err != nil {
 			var ce *connect.Error
 			data.Refused = "the result failed verification"
@@ -146,34 +223,120 @@ func (ds *devServer) connected(w http.ResponseWriter, r *http.Request) {
 			ds.Log.Warn("demo app: result refused", "err", err)
 			break
 		}
-		data.Result = &res
-		if res.User != "" {
-			ds.App.mu.Lock()
-			ds.App.owners[res.AccountID] = res.User
-			ds.App.mu.Unlock()
-		}
-		ds.Log.Info("demo app: result verified", "end_user", res.User, "account_id", res.AccountID)
+		ds.Log.Info("demo app: result verified", "end_user", res.User, "account_id", res.AccountID, "status", res.Status)
+		status = ds.decide(w, r, &data, res)
 	case len(q) > 0:
 		data.Refused = "the address carries no signed result"
 		status = http.StatusBadRequest
 		ds.Log.Warn("demo app: unsigned return refused", "params", sortedKeys(q))
+	default:
+		// Back from signing in with a pending result kept in the session.
+		if res := ds.takePending(r); res != nil {
+			if ds.opts.Now().After(res.IssuedAt.Add(ds.OAuth.Config.ConfirmTTL)) {
+				data.Refused = "the connection waited longer than CONFIRM_TTL (" + ds.OAuth.Config.ConfirmTTL.String() + ") for a sign-in, and oauthfn dropped it; connect again"
+				status = http.StatusConflict
+				break
+			}
+			status = ds.decide(w, r, &data, *res)
+		}
 	}
 	data.Owners = ds.owners(r)
 	ds.appPage(w, status, connectedTmpl, data)
 }
 
+// appKeys is the app key on the dev server's clock; Confirm and Reject
+// call the dev server's own POST /confirm over HTTP, as an app's backend
+// calls the ConfirmUrl.
+func (ds *devServer) appKeys(r *http.Request) (connect.Keys, error) {
+	keys, err := ds.OAuth.Secrets.AppKeys(r.Context())
+	if err != nil {
+		ds.Log.Error("demo app: app key unavailable", "err", err)
+		return keys, err
+	}
+	keys.Now = ds.opts.Now
+	keys.Client = &http.Client{Timeout: confirmTimeout}
+	return keys, nil
+}
+
+// decide is the app's part after a verified result: a connected one is
+// recorded; a pending one is confirmed when the signed-in user is the one
+// the link was made for, rejected when someone else is signed in, and kept
+// in the session when no one is (sign in first). It fills data and returns
+// the page's status.
+func (ds *devServer) decide(w http.ResponseWriter, r *http.Request, data *appView, res connect.Result) int {
+	if res.Status != connect.StatusPending {
+		data.Result = &res
+		if res.User != "" {
+			ds.record(res.AccountID, res.User)
+		}
+		return http.StatusOK
+	}
+	if data.User == "" {
+		ds.keepPending(w, r, res)
+		data.SignInToFinish = &res
+		return http.StatusOK
+	}
+	keys, err := ds.appKeys(r)
+	if err != nil {
+		data.Refused = "the app key is unavailable"
+		return http.StatusInternalServerError
+	}
+	confirmURL := ds.BaseURL + "/confirm"
+	if data.User != res.User {
+		// A forwarded link: whoever finished it brought their own account.
+		data.OtherUser = &res
+		if _, err := keys.Reject(r.Context(), confirmURL, res); err != nil && !errors.Is(err, connect.ErrNotPending) {
+			ds.Log.Error("demo app: reject failed", "err", err)
+			data.OtherUser, data.Refused = nil, "the rejection failed ("+err.Error()+"); oauthfn drops the connection after CONFIRM_TTL"
+			return http.StatusBadGateway
+		}
+		ds.Log.Warn("demo app: rejected a result made for another user", "end_user", res.User, "signed_in", data.User, "account_id", res.AccountID)
+		return http.StatusConflict
+	}
+	got, err := keys.Confirm(r.Context(), confirmURL, res, data.User)
+	switch {
+	case errors.Is(err, connect.ErrUserMismatch):
+		data.OtherUser = &res
+		return http.StatusConflict
+	case errors.Is(err, connect.ErrNotPending):
+		data.Refused = "nothing to confirm: this result was already decided, or waited too long"
+		return http.StatusConflict
+	case err != nil:
+		ds.Log.Error("demo app: confirm failed", "err", err)
+		data.Refused = "the confirmation failed (" + err.Error() + ")"
+		return http.StatusBadGateway
+	}
+	res.Status = got.Status
+	data.Result = &res
+	ds.record(got.AccountID, got.EndUser)
+	ds.Log.Info("demo app: connection confirmed", "end_user", got.EndUser, "account_id", got.AccountID)
+	return http.StatusOK
+}
+
+// record notes that user owns account (from a confirmed result).
+func (ds *devServer) record(account, user string) {
+	ds.App.mu.Lock()
+	ds.App.owners[account] = user
+	ds.App.mu.Unlock()
+}
+
 // appView is what the demo app's pages show.
 type appView struct {
-	User      string
-	Users     []string
-	Mock      bool
-	Accounts  []mockrc.Account
-	Provider  string
-	Redirect  string
-	Required  bool
-	AppState  string
-	Result    *connect.Result
-	Refused   string
+	User     string
+	Users    []string
+	Mock     bool
+	Accounts []mockrc.Account
+	Provider string
+	Redirect string
+	Required bool
+	AppState string
+	Result   *connect.Result
+	Refused  string
+	// OtherUser is a pending result made for another user than the one
+	// signed in: rejected. SignInToFinish is one waiting for a sign-in.
+	OtherUser, SignInToFinish *connect.Result
+	// Confirm: REQUIRE_CONFIRM; a connect token needs a return_to.
+	Confirm   bool
 	Owners    []ownerRow
 	UnknownAt string
 }
@@ -190,7 +353,7 @@ func (ds *devServer) appData(r *http.Request) appView {
 	v := appView{
 		User: ds.user(r), Users: demoUsers, Mock: ds.Mock != nil,
 		Provider: ds.OAuth.Config.Provider.Name, Redirect: ds.OAuth.Config.RedirectURL,
-		Required: ds.OAuth.Config.RequireConnectToken, AppState: demoAppState,
+		Required: ds.OAuth.Config.RequireConnectToken, AppState: demoAppState, Confirm: ds.OAuth.Config.RequireConfirm,
 	}
 	if v.Mock {
 		v.Accounts = mockrc.DemoAccounts()

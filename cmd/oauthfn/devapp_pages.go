@@ -19,7 +19,7 @@ const signInForm = `{{define "signin"}}{{if .User}}<form method="post" action="/
 const connectForm = `{{define "connect"}}{{if .User}}<form method="post" action="/app/connect">
 <p><label>app_state (handed back in the result) <input name="app_state" value="{{.AppState}}" maxlength="512"></label></p>
 <p><button type="submit" id="connect">Connect an account</button>
-<button type="submit" name="end" value="oauthfn" id="connect-own-page" class="secondary">Connect, end on oauthfn's page</button></p>
+{{if not .Confirm}}<button type="submit" name="end" value="oauthfn" id="connect-own-page" class="secondary">Connect, end on oauthfn's page</button>{{end}}</p>
 </form>{{else}}<p class="note">Sign in first: the app connects accounts for its own signed-in users.</p>{{end}}{{end}}`
 
 var homeTmpl = template.Must(template.New("home").Parse(layout + ownersTable + signInForm + connectForm + `{{template "top" "Demo app"}}
@@ -31,7 +31,9 @@ var homeTmpl = template.Must(template.New("home").Parse(layout + ownersTable + s
 never made in the browser) and sends you to <code>/authorize?connect=…</code>, the same handler as the
 <code>authorize</code> Lambda function. The provider sends you back to <code>/callback</code>, which stores the
 account's tokens encrypted and sends you to <code>/app/connected?result=…</code>: a statement signed with the app key
-that this app verifies before it believes which account you connected.</p>
+that this app verifies before it believes which account you connected.{{if .Confirm}} The connection waits until the app's
+backend confirms it (<code>POST /confirm</code>): only when the user signed in here is the one the link was made for,
+since a link can be forwarded to someone else.{{end}}</p>
 {{if .Mock}}<p>The provider is the built-in RingCentral mock: pick a demo account there
 ({{range $i, $a := .Accounts}}{{if $i}}, {{end}}{{$a.Name}} {{$a.ID}}{{end}}); no password, nothing leaves this machine.</p>
 {{else}}<p>The provider is the real <code>{{.Provider}}</code> configured in the environment. Its app must have
@@ -50,7 +52,7 @@ var connectedTmpl = template.Must(template.New("connected").Parse(layout + owner
 <h1>Back in the app</h1>
 <section id="result">
 {{with .Result}}<h2>Verified result</h2>
-<p class="ok" id="verified">Signature, audience and expiry checked with the app key.</p>
+<p class="ok" id="verified">Signature, audience and expiry checked with the app key.{{if $.Confirm}} Confirmed for <strong>{{$.User}}</strong>, the user this link was made for.{{end}}</p>
 <table>
 <tr><th scope="row">end user (sub)</th><td><code id="result-user">{{or .User "— (anonymous)"}}</code></td></tr>
 <tr><th scope="row">account_id</th><td><code id="result-account">{{.AccountID}}</code></td></tr>
@@ -58,10 +60,17 @@ var connectedTmpl = template.Must(template.New("connected").Parse(layout + owner
 <tr><th scope="row">app_state</th><td><code id="result-app-state">{{or .AppState "—"}}</code></td></tr>
 </table>
 <p class="note">A real app now uses this account's token through the library (<code>TokenSource(ctx, account_id)</code>) or the token function.</p>
+{{else}}{{with .OtherUser}}<h2>Nothing connected</h2>
+<p class="bad" id="other-user"><strong>This link was made for another user.</strong> You are signed in as <strong>{{$.User}}</strong>,
+but the link that brought you here was made for <strong>{{.User}}</strong>: the app rejected the connection, and oauthfn
+revoked the new session of account <code>{{.AccountID}}</code>. Nothing was attached to anyone. If you did not ask for this link, someone may have sent it to you to get your account.</p>
+{{else}}{{with .SignInToFinish}}<h2>Sign in to finish</h2>
+<p id="sign-in-to-finish">Account <code>{{.AccountID}}</code> is waiting to be connected. Sign in to the app as the user who started
+connecting: the app confirms only for that user (and only within CONFIRM_TTL); anyone else's sign-in rejects it.</p>
 {{else}}{{if .Refused}}<h2>Nothing changed</h2>
 <p class="bad" id="refused">Refused: {{.Refused}}. Only a result signed with the app key says who connected which account; a typed address proves nothing.</p>
 {{else}}<h2>No result</h2>
-<p id="no-result">Nothing was connected. Start again below.</p>{{end}}{{end}}
+<p id="no-result">Nothing was connected. Start again below.</p>{{end}}{{end}}{{end}}{{end}}
 </section>
 <section>{{template "signin" .}}{{template "connect" .}}</section>
 {{template "owners" .}}

@@ -211,10 +211,21 @@ func TestConnectURL(t *testing.T) {
 			t.Errorf("authorize #%d with the printed link = %d, want %d", i+1, resp.StatusCode, want)
 		}
 	}
-	for _, args := range [][]string{nil, {"-user", "u", "extra"}, {"-user", "u", "-ttl", "1h"}, {"-user", "bad\nuser"}} {
+	rt := []string{"-return-to", "https://app.example/done"}
+	for _, args := range [][]string{nil, append([]string{"-user", "u", "extra"}, rt...), append([]string{"-user", "u", "-ttl", "1h"}, rt...), append([]string{"-user", "bad\nuser"}, rt...)} {
 		if err := runConnectURL(ctx, h, args); err == nil {
 			t.Errorf("connect-url %q: got nil error", args)
 		}
+	}
+	// Confirmation needs someone at return_to to confirm.
+	h.Config.RequireConfirm = true
+	if err := runConnectURL(ctx, h, []string{"-user", "u"}); err == nil || !strings.Contains(err.Error(), "-return-to is required") {
+		t.Errorf("connect-url without -return-to under REQUIRE_CONFIRM = %v, want it refused", err)
+	}
+	h.Config.RequireConfirm = false
+	out.Reset()
+	if err := runConnectURL(ctx, h, []string{"-user", "u"}); err != nil || !strings.Contains(out.String(), "connect=") {
+		t.Errorf("connect-url without -return-to, REQUIRE_CONFIRM=false = %v, %q; want a link", err, out.String())
 	}
 }
 

@@ -1,10 +1,13 @@
-"""oauthfn from a Python backend: the two calls an app makes (PyJWT).
+"""oauthfn from a Python backend: the three calls an app makes (PyJWT).
 
 key is the app key: the secret named by the stack's AppKeyArn output.
 """
+import json
 import secrets
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import jwt
 
@@ -18,20 +21,62 @@ def connect_url(key, authorize_url, user, return_to=None, app_state=None):
     return authorize_url + "?" + urllib.parse.urlencode({"connect": token})
 
 
-def verify_result(key, result):
+def verify_result(key, result, provider):
     """Read ?result= where oauthfn sends the browser back. Raises unless
-    oauthfn signed it; then claims["sub"] connected claims["account_id"]."""
+    oauthfn signed it for provider. claims["sub"] is who made the link, not
+    who finished it: a "pending" result waits for confirm or reject."""
     claims = jwt.decode(result, key, algorithms=["HS256"], audience="oauthfn:result",
                         options={"require": ["exp", "iat", "jti"]}, leeway=30)
-    if claims.get("status") != "connected" or not claims.get("account_id"):
-        raise jwt.InvalidTokenError("oauthfn: not a connected result")
+    if (claims["exp"] - claims["iat"] > 300 or claims.get("provider") != provider
+            or claims.get("status") not in ("pending", "connected") or not claims.get("account_id")):
+        raise jwt.InvalidTokenError("oauthfn: not a result for " + provider)
     return claims
 
 
+class ConfirmError(Exception):
+    """POST /confirm refused: status 409 error "user_mismatch" (a link made
+    for another user: oauthfn rejected it), 404 "not_found", 401 ..."""
+
+    def __init__(self, status, error):
+        super().__init__(f"oauthfn: confirm: {status} {error}")
+        self.status, self.error = status, error
+
+
+def confirm(key, confirm_url, claims, signed_in_user):
+    """Attach a pending result's account to the user signed in to your app
+    in the browser that brought it back: oauthfn answers 409 user_mismatch
+    (and attaches nothing) unless that is the user the link was made for."""
+    return _decide(key, confirm_url, claims["jti"], signed_in_user, "accept")
+
+
+def reject(key, confirm_url, claims):
+    """Refuse a pending result: oauthfn revokes the new session, attaches nothing."""
+    return _decide(key, confirm_url, claims["jti"], claims["sub"], "reject")
+
+
+def _decide(key, confirm_url, jti, user, decision):
+    now = int(time.time())
+    token = jwt.encode({"aud": "oauthfn:confirm", "sub": user, "jti": jti, "decision": decision,
+                        "iat": now, "exp": now + 300}, key, algorithm="HS256")
+    req = urllib.request.Request(confirm_url, data=json.dumps({"confirm": token}).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.load(resp)  # {"status": "connected", "account_id": ...} or {"status": "rejected"}
+    except urllib.error.HTTPError as e:
+        try:
+            error = json.load(e).get("error")
+        except ValueError:
+            error = None
+        raise ConfirmError(e.code, error) from None
+
+
 if __name__ == "__main__":
-    # For the tests: connect.py url AUTHORIZE_URL USER [RETURN_TO [APP_STATE]]
-    #                connect.py verify RESULT   (key in OAUTH_APP_KEY)
-    import json
+    # For the tests (key in OAUTH_APP_KEY):
+    #   connect.py url AUTHORIZE_URL USER [RETURN_TO [APP_STATE]]
+    #   connect.py verify RESULT PROVIDER
+    #   connect.py confirm CONFIRM_URL RESULT PROVIDER SIGNED_IN_USER
+    #   connect.py reject CONFIRM_URL RESULT PROVIDER
     import os
     import sys
 
@@ -39,6 +84,11 @@ if __name__ == "__main__":
     if cmd == "url":
         print(connect_url(key, *args))
     elif cmd == "verify":
-        print(json.dumps(verify_result(key, args[0])))
+        print(json.dumps(verify_result(key, *args)))
+    elif cmd == "confirm":
+        print(json.dumps(confirm(key, args[0], verify_result(key, args[1], args[2]), args[3])))
+    elif cmd == "reject":
+        print(json.dumps(reject(key, args[0], verify_result(key, args[1], args[2]))))
     else:
-        sys.exit("usage: connect.py url AUTHORIZE_URL USER [RETURN_TO [APP_STATE]] | verify RESULT")
+        sys.exit("usage: connect.py url AUTHORIZE_URL USER [RETURN_TO [APP_STATE]] | verify RESULT PROVIDER"
+                 " | confirm CONFIRM_URL RESULT PROVIDER SIGNED_IN_USER | reject CONFIRM_URL RESULT PROVIDER")

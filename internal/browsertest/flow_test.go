@@ -47,9 +47,20 @@ type setup struct {
 // mockAccount is the demo account the tests pick on the mock's page.
 var mockAccount = mockrc.DemoAccounts()[0].ID
 
-func mockSetup(t *testing.T) setup {
+func mockSetup(t *testing.T) setup { return mockSetupEnv(t, nil) }
+
+// noConfirmSetup is the mock with REQUIRE_CONFIRM=false: a connect token
+// without return_to ends on oauthfn's own success page, which no flow
+// reaches while confirmation is required.
+func noConfirmSetup(t *testing.T) setup {
+	s := mockSetupEnv(t, map[string]string{"REQUIRE_CONFIRM": "false"})
+	s.name = "mock, REQUIRE_CONFIRM=false"
+	return s
+}
+
+func mockSetupEnv(t *testing.T, env map[string]string) setup {
 	t.Helper()
-	ds := startMockDev(t)
+	ds := startMockDev(t, env)
 	return setup{
 		name:     "mock",
 		dev:      ds,
@@ -139,7 +150,7 @@ func (s setup) connect(tb *tab, appState string) {
 }
 
 // connectOwnPage is connect without return_to: the flow ends on oauthfn's
-// own success page.
+// own success page (only with REQUIRE_CONFIRM=false: noConfirmSetup).
 func (s setup) connectOwnPage(tb *tab) {
 	tb.t.Helper()
 	s.signIn(tb, demoUser)
@@ -147,8 +158,9 @@ func (s setup) connectOwnPage(tb *tab) {
 }
 
 // wantConnected checks the tab is on the demo app's page with a verified
-// result: demoUser connected the account, with appState; the URL carries
-// only the signed result.
+// result that the app confirmed for demoUser (POST /confirm): demoUser
+// connected the account, with appState; the URL carries only the signed
+// result.
 func (s setup) wantConnected(tb *tab, appState string) {
 	tb.t.Helper()
 	if tb.waitPage(map[string]string{"connected": selConnected, "answer": selAnyAnswer}) == "answer" {
@@ -163,6 +175,20 @@ func (s setup) wantConnected(tb *tab, appState string) {
 	if want := "Signature,|" + demoUser + "|" + s.account + "|" + appState; got != want {
 		tb.t.Errorf("the demo app shows %q, want %q (verified|user|account|app_state)", got, want)
 	}
+	if text := tb.text(); !strings.Contains(text, "Confirmed for "+demoUser) {
+		tb.t.Errorf("the demo app did not confirm for %s:\n%s", demoUser, text)
+	}
+}
+
+// replayCallback opens again the /callback URL the provider sent the tab
+// to (as a reload of it would).
+func (s setup) replayCallback(tb *tab) {
+	tb.t.Helper()
+	cbs := tb.requested(s.dev.URL + "/callback?")
+	if len(cbs) != 1 {
+		tb.t.Fatalf("requests to /callback = %d, want 1", len(cbs))
+	}
+	tb.navigate(cbs[0])
 }
 
 // owners is the demo app's "who owns which account" row of user: the app's
@@ -201,9 +227,11 @@ func (s setup) wantAnswer(tb *tab, code string, status int64, wantText ...string
 }
 
 // TestConnect: demo app → sign in → "Connect an account" → provider → back in
-// the app with a verified result, which the app records (and oauthfn's
-// user-index agrees); a connect token without return_to ends on the success
-// page; /authorize without a connect token is refused.
+// the app with a verified result, which the app confirms and records (and
+// oauthfn's user-index agrees); /authorize without a connect token is
+// refused; with REQUIRE_CONFIRM=false a connect token without return_to
+// ends on the success page (with confirmation the demo app offers no such
+// button).
 func TestConnect(t *testing.T) {
 	setups(t, func(t *testing.T, s setup) {
 		t.Run("return_to", func(t *testing.T) {
@@ -224,15 +252,23 @@ func TestConnect(t *testing.T) {
 				t.Errorf("a refused /authorize set a binding cookie or reached the provider")
 			}
 		})
-		t.Run("success page", func(t *testing.T) {
+		t.Run("no success-page button", func(t *testing.T) {
 			tb := newBrowserWindow(t)
-			s.connectOwnPage(tb)
-			s.login(tb)
-			s.wantAnswer(tb, "connected", 200, "Your account is connected", s.account)
-			if u := tb.locationURL(); u.Path != "/callback" {
-				t.Errorf("success page at %s, want /callback", u)
+			s.signIn(tb, demoUser)
+			if got := run(tb, "own-page button", chromedp.Evaluate[bool](`document.querySelector("`+selConnectOwn+`") !== null`)); got {
+				t.Errorf("with confirmation required the demo app offers a connect without return_to")
 			}
 		})
+	})
+	s := noConfirmSetup(t)
+	t.Run("success page", func(t *testing.T) {
+		tb := newBrowserWindow(t)
+		s.connectOwnPage(tb)
+		s.login(tb)
+		s.wantAnswer(tb, "connected", 200, "Your account is connected", s.account)
+		if u := tb.locationURL(); u.Path != "/callback" {
+			t.Errorf("success page at %s, want /callback", u)
+		}
 	})
 }
 

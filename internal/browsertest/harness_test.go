@@ -167,9 +167,9 @@ var startupURL = regexp.MustCompile(`^oauthfn dev: open http://([a-z0-9.]+):([0-
 
 // startMockDev starts the dev server with its built-in mock provider on a
 // port it takes itself.
-func startMockDev(t *testing.T) *devServer {
+func startMockDev(t *testing.T, env map[string]string) *devServer {
 	t.Helper()
-	return startDev(t, "localhost", 0, nil)
+	return startDev(t, "localhost", 0, env)
 }
 
 // oidcDev is the dev server (on localhost) in front of oidc-provider (on
@@ -417,6 +417,22 @@ func (tb *tab) sentTo(prefix string) (out [][]string, missing int) {
 		}
 	}
 	return out, missing
+}
+
+// requested lists the URLs of every request (each hop of a redirect chain)
+// that starts with prefix, oldest first.
+func (tb *tab) requested(prefix string) []string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	var out []string
+	for _, urls := range tb.urls {
+		for _, u := range urls {
+			if strings.HasPrefix(u, prefix) {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
 }
 
 // lastDocument is the newest top-level page response.

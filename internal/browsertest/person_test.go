@@ -13,18 +13,18 @@ import (
 // alreadyUsed is what the answer to a spent sign-in says.
 const alreadyUsed = "already used"
 
-// TestReloadAndBack: after a success, reloading the callback URL and going
-// back to the provider's page and signing in again both end on the "already
-// used" answer, with no second token request.
+// TestReloadAndBack: after a success, opening the callback URL again (a
+// reload of it) and going back to the provider's page and signing in again
+// both end on the "already used" answer, with no second token request.
 func TestReloadAndBack(t *testing.T) {
 	setups(t, func(t *testing.T, s setup) {
-		t.Run("reload the success page", func(t *testing.T) {
+		t.Run("reload the callback", func(t *testing.T) {
 			tb := newBrowserWindow(t)
-			s.connectOwnPage(tb)
+			s.connect(tb, "demo")
 			s.login(tb)
-			s.wantAnswer(tb, "connected", 200)
+			s.wantConnected(tb, "demo")
 			before := s.tokens()
-			tb.do("reload", chromedp.Reload())
+			s.replayCallback(tb)
 			s.wantAnswer(tb, "invalid_state", 400, alreadyUsed)
 			if got := s.tokens(); got != before {
 				t.Errorf("token requests after the reload = %d, want %d (none more)", got, before)
@@ -142,6 +142,8 @@ func TestScreenshots(t *testing.T) {
 		reach func(t *testing.T, tb *tab)
 	}{
 		{"success", "connected", func(t *testing.T, tb *tab) {
+			// Reached only without confirmation.
+			s := noConfirmSetup(t)
 			s.connectOwnPage(tb)
 			s.login(tb)
 		}},
@@ -150,16 +152,16 @@ func TestScreenshots(t *testing.T) {
 			s.decline(tb)
 		}},
 		{"invalid_state", "invalid_state", func(t *testing.T, tb *tab) {
-			s.connectOwnPage(tb)
+			s.connect(tb, "demo")
 			s.login(tb)
-			tb.wait(selAnswer("connected"))
-			tb.do("reload", chromedp.Reload())
+			s.wantConnected(tb, "demo")
+			s.replayCallback(tb)
 		}},
 		{"binding_mismatch", "binding_mismatch", func(t *testing.T, tb *tab) {
 			// Started in one browser, finished in another: the
 			// provider's page is opened in a second browser context.
 			other := newBrowserWindow(t)
-			s.connectOwnPage(other)
+			s.connect(other, "demo")
 			other.wait(s.provider)
 			tb.navigate(other.location())
 			s.login(tb)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 )
 
 // maxRawQuery bounds a query string before anything is parsed or looked up.
@@ -21,8 +23,9 @@ type queryLimit struct {
 }
 
 var (
-	authorizeLimits = queryLimits{{"return_to", 2048}, {"login_hint", 256}, {"app_state", 512}, {"connect", 4096}}
-	callbackLimits  = queryLimits{{"code", 4096}, {"state", 128}, {"error", 128}, {"error_description", 1024}, {"error_uri", 1024}}
+	authorizeLimits = queryLimits{{"return_to", connect.MaxReturnToLen}, {"login_hint", connect.MaxLoginHintLen},
+		{"app_state", connect.MaxAppStateLen}, {"connect", connect.MaxTokenLen}}
+	callbackLimits = queryLimits{{"code", 4096}, {"state", 128}, {"error", 128}, {"error_description", 1024}, {"error_uri", 1024}}
 )
 
 // get returns the bound of the parameter name, and whether it is one the

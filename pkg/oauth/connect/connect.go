@@ -79,6 +79,12 @@ const (
 	MaxReturnToLen  = 2048
 	MaxAppStateLen  = 512
 	MaxLoginHintLen = 256
+
+	// MaxTokenLen bounds a connect token's encoded length, in bytes: the
+	// bound /authorize applies to its connect parameter. A token with every
+	// optional claim at its own bound (or a return_to whose & < > grow
+	// sixfold in JSON) is longer than that: Token refuses to mint it.
+	MaxTokenLen = 4096
 )
 
 // The checks an Error names.
@@ -210,7 +216,14 @@ func (k Keys) Token(user string, opts Options) (string, error) {
 		ExpiresAt: jwt.NewNumericDate(now.Add(lifetime)),
 		ID:        id,
 	}
-	return sign(k.Current, c)
+	tok, err := sign(k.Current, c)
+	if err != nil {
+		return "", err
+	}
+	if len(tok) > MaxTokenLen {
+		return "", fail(CheckClaim, "the token would be %d bytes, more than /authorize accepts (%d): shorten return_to, app_state or login_hint", len(tok), MaxTokenLen)
+	}
+	return tok, nil
 }
 
 // URL returns authorizeURL with ?connect=<a fresh token for user>.

@@ -36,7 +36,7 @@ func (c connectClaims) checkOptional() error {
 	return nil
 }
 
-// VerifyToken checks a connect token: HS256 only (the parser's allow-list
+// VerifyToken checks a connect token: at most MaxTokenLen bytes, HS256 only (the parser's allow-list
 // refuses none, HS512, RS256 and the rest), signed with Current or a
 // Previous key, aud ConnectAudience, exp required and not passed, iat
 // required and not in the future, exp at most MaxLifetime after iat (Leeway
@@ -44,6 +44,9 @@ func (c connectClaims) checkOptional() error {
 // was not used before is the caller's check (oauthfn: in the same write that
 // stores the pending authorization).
 func (k Keys) VerifyToken(token string) (Request, error) {
+	if len(token) > MaxTokenLen {
+		return Request{}, fail(CheckFormat, "token is longer than %d bytes", MaxTokenLen)
+	}
 	var c connectClaims
 	if err := k.parse(token, ConnectAudience, &c); err != nil {
 		return Request{}, err

@@ -9,15 +9,10 @@ import (
 	"testing"
 )
 
-// samTranslate runs the AWS SAM translator (testdata/sam_translate.py, the
+// samTemplate runs the AWS SAM translator (testdata/sam_translate.py, the
 // library cfn-lint and CloudFormation's transform use) on template.yaml
-// with these parameter values and returns the resulting resources.
-func samTranslate(t *testing.T, params map[string]string) map[string]any {
-	t.Helper()
-	return asMap(t, samTemplate(t, params)["Resources"], "Resources")
-}
-
-// samTemplate is samTranslate's whole CloudFormation template.
+// with these parameter values and returns the resulting CloudFormation
+// template.
 func samTemplate(t *testing.T, params map[string]string) map[string]any {
 	t.Helper()
 	in, err := json.Marshal(params)

@@ -1,6 +1,7 @@
 package deploytest
 
 import (
+	"errors"
 	"encoding/json"
 	"testing"
 	"time"
@@ -43,7 +44,10 @@ func templateTable(t *testing.T) (*dynamodb.Client, string) {
 		t.Fatalf("aws config: %v", err)
 	}
 	client := dynamodb.NewFromConfig(cfg)
-	if _, err := client.CreateTable(t.Context(), &in); err != nil {
+	// The name is this test's own: a ResourceInUseException is the SDK's
+	// retry finding the table its first attempt made (a lost reply).
+	var inUse *types.ResourceInUseException
+	if _, err := client.CreateTable(t.Context(), &in); err != nil && !errors.As(err, &inUse) {
 		t.Fatalf("CreateTable from template.yaml: %v", err)
 	}
 	waiter := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay, o.MaxDelay = time.Second, 2*time.Second })

@@ -1,8 +1,8 @@
 package deploytest
 
 import (
-	"errors"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 

@@ -214,8 +214,10 @@ func (h *Handler) accept(ctx context.Context, p *PendingConnection, now time.Tim
 		var oldVersion int64
 		c.Version = 1
 		if old != nil {
+			// Skip a version: the stream tells a replacement from a
+			// refresh (old+1, same created_at) by it (connevent).
 			oldVersion = old.Version
-			c.Version = old.Version + 1
+			c.Version = old.Version + 2
 		}
 		err = h.Store.AcceptPending(ctx, p.Key, p.Conn.EndUser, now, &c, oldVersion)
 		if (errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict)) && h.acceptedEarlier(ctx, &c) {

@@ -108,6 +108,14 @@ func (h *Handler) confirm(ctx context.Context, req events.APIGatewayV2HTTPReques
 	}
 	now := h.Now()
 	switch {
+	case !p.ExpiresAt.After(now):
+		// Expired first, whoever asks: the same answer and reason as when
+		// the sweep got there before this confirm.
+		if _, err := h.rejectPending(ctx, key, ReasonExpired); err != nil && !errors.Is(err, ErrNotFound) {
+			return ansConfirmInternal
+		}
+		h.Log.WarnContext(ctx, "confirm refused", "outcome", "not_found", "reason", "pending connection expired", "end_user", cr.User)
+		return ansConfirmNotFound
 	case cr.User != p.Conn.EndUser:
 		// Whatever the decision: the browser that came back is not the
 		// user's the link was made for (a forwarded link).
@@ -117,12 +125,6 @@ func (h *Handler) confirm(ctx context.Context, req events.APIGatewayV2HTTPReques
 			return ansConfirmInternal
 		}
 		return ansConfirmMismatch
-	case !p.ExpiresAt.After(now):
-		if _, err := h.rejectPending(ctx, key, ReasonExpired); err != nil && !errors.Is(err, ErrNotFound) {
-			return ansConfirmInternal
-		}
-		h.Log.WarnContext(ctx, "confirm refused", "outcome", "not_found", "reason", "pending connection expired", "end_user", cr.User)
-		return ansConfirmNotFound
 	case cr.Decision == connect.DecisionReject:
 		if _, err := h.rejectPending(ctx, key, ReasonAppRejected); errors.Is(err, ErrNotFound) {
 			return ansConfirmNotFound

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
 	"github.com/oauthfn/oauthfn/pkg/oauth/connevent"
 )
 
@@ -39,6 +40,28 @@ func TestAcceptSameSecondIsConnected(t *testing.T) {
 		got := transitions(t, recs)
 		if len(got) != 1 || got[0].DetailType != connevent.Connected || got[0].Detail.EndUser != "user-2" || got[0].Detail.PreviousEndUser != "user-1" {
 			t.Errorf("events = %+v, want one Connection Connected for user-2, previous user-1", got)
+		}
+	})
+}
+
+// A confirm for another user that arrives after CONFIRM_TTL is answered as
+// any late confirm (404, reason expired), the same answer and event as
+// when the sweep got there first: the pending connection was no longer
+// decidable.
+func TestLateMismatchIsExpired(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := confirmRig(t, newStore)
+		var recs []events.DynamoDBEventRecord
+		r.h.Store = WatchStore(r.h.Store, func() time.Time { return r.now }, func(rec events.DynamoDBEventRecord) { recs = append(recs, rec) })
+		res := r.finishAs(t, "7117")
+		r.now = r.now.Add(DefaultConfirmTTL)
+		wantAnswer(t, r.decide(t, res, "someone-else", connect.DecisionAccept), 404, "error", "not_found")
+		if n := r.prov.revokeCalls.Load(); n != 1 {
+			t.Errorf("revocations = %d, want 1", n)
+		}
+		got := transitions(t, recs)
+		if len(got) != 1 || got[0].DetailType != connevent.Rejected || got[0].Detail.Reason != ReasonExpired {
+			t.Errorf("events = %+v, want one Connection Rejected (expired)", got)
 		}
 	})
 }

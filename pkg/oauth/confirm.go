@@ -205,6 +205,7 @@ func (h *Handler) accept(ctx context.Context, p *PendingConnection, now time.Tim
 	}
 	c.RefreshAt = h.Config.refreshAt(&c)
 	c.TTL = connectionTTL(&c)
+	waitUntil := h.Now().Add(h.providerTimeout() + writeBudget)
 	for attempt := 1; ; attempt++ {
 		old, err := h.Store.GetConnection(ctx, c.Provider, c.AccountID)
 		switch {
@@ -212,6 +213,19 @@ func (h *Handler) accept(ctx context.Context, p *PendingConnection, now time.Tim
 			old = nil
 		case err != nil:
 			return nil, err
+		}
+		if old != nil && !leaseFree(old.LeaseUntil, h.Now()) {
+			// A Disconnect or a refresh holds the connection: replacing it
+			// now would let the Disconnect delete the accepted connection,
+			// or drop the tokens the refresh rotated. Wait for it.
+			if h.Now().After(waitUntil) {
+				return nil, fmt.Errorf("oauth: accept: the connection stays leased: %w", ErrBusy)
+			}
+			if err := h.sleep(ctx, pollInterval); err != nil {
+				return nil, fmt.Errorf("oauth: accept: %w", err)
+			}
+			attempt--
+			continue
 		}
 		var oldVersion int64
 		c.Version = 1
@@ -221,7 +235,7 @@ func (h *Handler) accept(ctx context.Context, p *PendingConnection, now time.Tim
 			oldVersion = old.Version
 			c.Version = old.Version + 2
 		}
-		err = h.Store.AcceptPending(ctx, p.Key, p.Conn.EndUser, now, &c, oldVersion)
+		err = h.Store.AcceptPending(ctx, p.Key, p.Conn.EndUser, h.Now(), &c, oldVersion)
 		if (errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict)) && h.acceptedEarlier(ctx, &c) {
 			// This very accept committed and its reply was lost: the SDK's
 			// retry found the pending connection gone and the connection
@@ -231,7 +245,7 @@ func (h *Handler) accept(ctx context.Context, p *PendingConnection, now time.Tim
 			err = nil
 		}
 		if errors.Is(err, ErrConflict) && attempt < acceptAttempts {
-			continue // a refresh or another accept wrote the connection meanwhile
+			continue // a refresh, a lease or another accept changed the connection meanwhile
 		}
 		if err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -62,6 +63,49 @@ func TestLateMismatchIsExpired(t *testing.T) {
 		got := transitions(t, recs)
 		if len(got) != 1 || got[0].DetailType != connevent.Rejected || got[0].Detail.Reason != ReasonExpired {
 			t.Errorf("events = %+v, want one Connection Rejected (expired)", got)
+		}
+	})
+}
+
+// An accept whose replaced connection is leased (a Disconnect revoking it,
+// or a refresh rotating its tokens) waits for the lease to end: committing
+// under it would let the Disconnect's delete remove the accepted
+// connection (its new session then revoked by no one) or drop the tokens
+// the refresh rotated. Here a Disconnect holds the lease and finishes
+// (revokes, deletes) while the accept waits; the accept then connects the
+// account afresh.
+func TestAcceptWaitsForLease(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := confirmRig(t, newStore)
+		r.connectedAs(t, "user-1", "3131")
+		res := r.finishAs(t, "3131")
+		ctx := context.Background()
+		old, err := r.h.Store.GetConnection(ctx, "generic", "3131")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.h.Store.AcquireLease(ctx, "generic", "3131", old.Version, "disconnect-test", r.now, r.now.Add(LeaseDuration)); err != nil {
+			t.Fatal(err)
+		}
+		disconnected := false
+		disconnect := func() { // what disconnectLeased does once it revoked
+			if !disconnected {
+				disconnected = true
+				if err := r.h.Store.DeleteConnection(ctx, "generic", "3131"); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		r.h.Sleep = func(context.Context, time.Duration) error {
+			disconnect()
+			r.now = r.now.Add(pollInterval)
+			return nil
+		}
+		wantAnswer(t, r.decide(t, res, "user-1", connect.DecisionAccept), 200, "status", "connected")
+		disconnect() // if the accept did not wait, the Disconnect finishes now
+		c, err := r.h.Store.GetConnection(ctx, "generic", "3131")
+		if err != nil || c.EndUser != "user-1" || c.AccessToken == old.AccessToken {
+			t.Fatalf("after the accept answered connected: %+v, %v; want the accepted connection", c, err)
 		}
 	})
 }

@@ -141,6 +141,27 @@ func testBind(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 				t.Errorf("accepted connection: %s", d)
 			}
 		}},
+		{"accept does not replace a leased connection", func(t *testing.T, s oauth.Store) {
+			old := newConnection("generic", "7001")
+			mustPutConnection(t, s, old)
+			if _, err := s.AcquireLease(t.Context(), "generic", "7001", old.Version, "disconnect-1", at(0), at(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			p := newBind("r1", "7001", "user-1")
+			mustPutBind(t, s, p)
+			err := s.AcceptPending(t.Context(), p.Key, "user-1", at(30*time.Second), acceptedConn(p, 3), old.Version)
+			wantErr(t, "AcceptPending over a live lease", err, oauth.ErrConflict)
+			if got := mustGet(t, s, "generic", "7001"); got.LeaseOwner != "disconnect-1" || got.AccessToken != old.AccessToken {
+				t.Errorf("leased connection after the refused accept: %+v", got)
+			}
+			c := acceptedConn(p, 3)
+			if err := s.AcceptPending(t.Context(), p.Key, "user-1", at(time.Minute), c, old.Version); err != nil {
+				t.Fatalf("AcceptPending once the lease ended: %v", err)
+			}
+			if d := diff(mustGet(t, s, "generic", "7001"), c); d != "" {
+				t.Errorf("accepted connection: %s", d)
+			}
+		}},
 		{"reject marks it once, with its tokens; a retry of the same decision succeeds", func(t *testing.T, s oauth.Store) {
 			p := newBind("r1", "7001", "user-1")
 			mustPutBind(t, s, p)

@@ -108,6 +108,14 @@ func (h *Handler) confirm(ctx context.Context, req events.APIGatewayV2HTTPReques
 	}
 	now := h.Now()
 	switch {
+	case !p.ExpiresAt.After(now):
+		// Expired first, whoever asks: the same answer and reason as when
+		// the sweep got there before this confirm.
+		if _, err := h.rejectPending(ctx, key, ReasonExpired); err != nil && !errors.Is(err, ErrNotFound) {
+			return ansConfirmInternal
+		}
+		h.Log.WarnContext(ctx, "confirm refused", "outcome", "not_found", "reason", "pending connection expired", "end_user", cr.User)
+		return ansConfirmNotFound
 	case cr.User != p.Conn.EndUser:
 		// Whatever the decision: the browser that came back is not the
 		// user's the link was made for (a forwarded link).
@@ -117,12 +125,6 @@ func (h *Handler) confirm(ctx context.Context, req events.APIGatewayV2HTTPReques
 			return ansConfirmInternal
 		}
 		return ansConfirmMismatch
-	case !p.ExpiresAt.After(now):
-		if _, err := h.rejectPending(ctx, key, ReasonExpired); err != nil && !errors.Is(err, ErrNotFound) {
-			return ansConfirmInternal
-		}
-		h.Log.WarnContext(ctx, "confirm refused", "outcome", "not_found", "reason", "pending connection expired", "end_user", cr.User)
-		return ansConfirmNotFound
 	case cr.Decision == connect.DecisionReject:
 		if _, err := h.rejectPending(ctx, key, ReasonAppRejected); errors.Is(err, ErrNotFound) {
 			return ansConfirmNotFound
@@ -203,6 +205,7 @@ func (h *Handler) accept(ctx context.Context, p *PendingConnection, now time.Tim
 	}
 	c.RefreshAt = h.Config.refreshAt(&c)
 	c.TTL = connectionTTL(&c)
+	waitUntil := h.Now().Add(h.providerTimeout() + writeBudget)
 	for attempt := 1; ; attempt++ {
 		old, err := h.Store.GetConnection(ctx, c.Provider, c.AccountID)
 		switch {
@@ -211,13 +214,28 @@ func (h *Handler) accept(ctx context.Context, p *PendingConnection, now time.Tim
 		case err != nil:
 			return nil, err
 		}
+		if old != nil && !leaseFree(old.LeaseUntil, h.Now()) {
+			// A Disconnect or a refresh holds the connection: replacing it
+			// now would let the Disconnect delete the accepted connection,
+			// or drop the tokens the refresh rotated. Wait for it.
+			if h.Now().After(waitUntil) {
+				return nil, fmt.Errorf("oauth: accept: the connection stays leased: %w", ErrBusy)
+			}
+			if err := h.sleep(ctx, pollInterval); err != nil {
+				return nil, fmt.Errorf("oauth: accept: %w", err)
+			}
+			attempt--
+			continue
+		}
 		var oldVersion int64
 		c.Version = 1
 		if old != nil {
+			// Skip a version: the stream tells a replacement from a
+			// refresh (old+1, same created_at) by it (connevent).
 			oldVersion = old.Version
-			c.Version = old.Version + 1
+			c.Version = old.Version + 2
 		}
-		err = h.Store.AcceptPending(ctx, p.Key, p.Conn.EndUser, now, &c, oldVersion)
+		err = h.Store.AcceptPending(ctx, p.Key, p.Conn.EndUser, h.Now(), &c, oldVersion)
 		if (errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict)) && h.acceptedEarlier(ctx, &c) {
 			// This very accept committed and its reply was lost: the SDK's
 			// retry found the pending connection gone and the connection
@@ -227,7 +245,7 @@ func (h *Handler) accept(ctx context.Context, p *PendingConnection, now time.Tim
 			err = nil
 		}
 		if errors.Is(err, ErrConflict) && attempt < acceptAttempts {
-			continue // a refresh or another accept wrote the connection meanwhile
+			continue // a refresh, a lease or another accept changed the connection meanwhile
 		}
 		if err != nil {
 			return nil, err

@@ -73,9 +73,9 @@ func (s *DynamoStore) AcceptPending(ctx context.Context, key, endUser string, no
 		put.ConditionExpression = aws.String("attribute_not_exists(#pk)")
 		put.ExpressionAttributeNames = map[string]string{"#pk": AttrPK}
 	} else {
-		put.ConditionExpression = aws.String("#v = :v")
-		put.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
-		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": numberValue(replacedVersion)}
+		put.ConditionExpression = aws.String("#v = :v AND (attribute_not_exists(#lu) OR #lu <= :now)")
+		put.ExpressionAttributeNames = map[string]string{"#v": attrVersion, "#lu": attrLeaseUntil}
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": numberValue(replacedVersion), ":now": numberValue(now.Unix())}
 	}
 	_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{

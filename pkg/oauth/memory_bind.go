@@ -43,7 +43,7 @@ func (s *MemoryStore) AcceptPending(ctx context.Context, key, endUser string, no
 		return fmt.Errorf("oauth: accept pending connection: %w", ErrNotFound)
 	}
 	old, exists := s.connections[c.Key()]
-	if (replacedVersion == 0 && exists) || (replacedVersion != 0 && (!exists || old.Version != replacedVersion)) {
+	if (replacedVersion == 0 && exists) || (replacedVersion != 0 && (!exists || old.Version != replacedVersion || !leaseFree(old.LeaseUntil, now))) {
 		return fmt.Errorf("oauth: accept pending connection: %w", ErrConflict)
 	}
 	delete(s.binds, key)

@@ -81,7 +81,8 @@ type BindStore interface {
 	// AcceptPending turns a pending connection into c in one transaction:
 	// it deletes the pending connection, only if it is still pending, for
 	// endUser and live at now, and writes c, only if the connection it
-	// replaces still has version replacedVersion (0: there is none).
+	// replaces still has version replacedVersion (0: there is none) and no
+	// lease live at now (a Disconnect or a refresh holding it).
 	// ErrNotFound when the pending connection is not acceptable any more,
 	// ErrConflict when the connection changed meanwhile (read it again).
 	AcceptPending(ctx context.Context, key, endUser string, now time.Time, c *Connection, replacedVersion int64) error

@@ -299,12 +299,15 @@ func transition(old, cur *connImage, ttl bool) *Event {
 }
 
 // replaced reports whether cur is a new connection written over old (a
-// re-authorization: oauth's Store.PutConnection) rather than an update of old. The
-// lease protocol bumps the version with every token change; a
-// re-authorization starts again at version 1 with a new created_at and
-// freshly sealed tokens.
+// re-authorization: oauth's Store.PutConnection, or an accepted pending
+// connection) rather than an update of old. The lease protocol bumps the
+// version by one with every token change and keeps created_at; a
+// re-authorization at the callback starts again at version 1 with a new
+// created_at and freshly sealed tokens; an accept skips a version (old+2),
+// so that it is told from a refresh even when both connections were made
+// in the same second.
 func replaced(old, cur *connImage) bool {
-	return cur.version < old.version || !cur.createdAt.Equal(old.createdAt) ||
+	return cur.version < old.version || cur.version > old.version+1 || !cur.createdAt.Equal(old.createdAt) ||
 		(cur.version == old.version && cur.sealedAccess != old.sealedAccess)
 }
 

@@ -31,6 +31,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
 	t.Run("Rate", func(t *testing.T) { testRate(t, newStore) })
 	t.Run("EndUser", func(t *testing.T) { testEndUser(t, newStore) })
+	t.Run("Bind", func(t *testing.T) { testBind(t, newStore) })
 }
 
 func newPending(state string) *oauth.PendingAuth {

@@ -254,3 +254,15 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{field: id, "name": "Demo " + ss.account})
 }
+
+// RevokeAccount ends every session of the account, as a user removing the
+// app at the provider does: its refresh tokens get invalid_grant after.
+func (s *Server) RevokeAccount(account string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.sessions {
+		if ss.account == account {
+			ss.revoked = true
+		}
+	}
+}

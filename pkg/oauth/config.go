@@ -178,7 +178,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 	switch v := get("OAUTH_AUTH_STYLE"); v {
-	case "", AuthStyleBasic:
+	case "":
+		// The preset's documented method (Basic unless it says post).
+		c.Provider.Endpoint.AuthStyle = c.Provider.authStyle()
+	case AuthStyleBasic:
 		c.Provider.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	case AuthStylePost:
 		c.Provider.Endpoint.AuthStyle = oauth2.AuthStyleInParams

@@ -12,6 +12,7 @@ import (
 // authRequest is a validated authorize request (from the query or the form).
 type authRequest struct {
 	ClientID, RedirectURI, State, Challenge, Method, Scope string
+	Extra                                                  url.Values // the dialect's own parameters (extraParams)
 }
 
 // parseAuth validates v. A non-empty pageErr means answer with a 400 page;
@@ -29,6 +30,12 @@ func (s *Server) parseAuth(v url.Values) (req authRequest, redirErr, redirDesc, 
 		Challenge:   v.Get("code_challenge"),
 		Method:      v.Get("code_challenge_method"),
 		Scope:       v.Get("scope"),
+		Extra:       url.Values{},
+	}
+	for _, k := range extraParams {
+		if x := v.Get(k); x != "" {
+			req.Extra.Set(k, x)
+		}
 	}
 	if subtle.ConstantTimeCompare([]byte(req.ClientID), []byte(s.opts.ClientID)) != 1 {
 		return req, "", "", "This application is not known (client_id)."
@@ -41,6 +48,9 @@ func (s *Server) parseAuth(v url.Values) (req authRequest, redirErr, redirDesc, 
 		return req, "unsupported_response_type", "response_type must be code", ""
 	case req.State == "":
 		return req, "invalid_request", "state is required", ""
+	case req.Scope == "" && s.opts.Dialect.RequireScope:
+		return req, "invalid_scope", "scope is required", ""
+	case req.Challenge == "" && s.opts.Dialect.PKCEOptional:
 	case req.Challenge == "":
 		return req, "invalid_request", "code_challenge is required (PKCE)", ""
 	case req.Method != "S256":
@@ -124,6 +134,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 	s.codes[code] = &authCode{
 		clientID: req.ClientID, redirectURI: req.RedirectURI, challenge: req.Challenge,
 		scope: req.Scope, account: account, expires: s.opts.Now().Add(CodeTTL),
+		refreshOK: s.opts.Dialect.refreshAllowed(req.Extra, req.Scope),
 	}
 	s.mu.Unlock()
 	redirect(w, r, req.RedirectURI, url.Values{"code": {code}, "state": {req.State}})

@@ -114,6 +114,9 @@ type Options struct {
 	// while the new access token is unused. 0: DefaultGraceWindow (60 min);
 	// NoGrace (or any negative value): no grace.
 	GraceWindow time.Duration
+	// Dialect plays another provider's documented behaviour (see
+	// Dialects); the zero value is RingCentral.
+	Dialect Dialect
 }
 
 // Fault is a scripted answer for one call to a path (see Script).
@@ -166,6 +169,7 @@ type authCode struct {
 	clientID, redirectURI, challenge, scope, account string
 	expires                                          time.Time
 	used                                             bool
+	refreshOK                                        bool // the dialect issues a refresh token for this authorization
 }
 
 type session struct {
@@ -182,6 +186,8 @@ type session struct {
 
 	prevRefresh string    // retired refresh token still in grace, or ""
 	prevUntil   time.Time // end of its grace
+
+	retired map[string]time.Time // Dialect.OldRefreshValid: rotated refresh tokens and their expiry
 }
 
 // New returns a Server for opts.
@@ -203,6 +209,9 @@ func New(opts Options) *Server {
 	}
 	if opts.GraceWindow == 0 {
 		opts.GraceWindow = DefaultGraceWindow
+		if !opts.Dialect.ringCentral() {
+			opts.GraceWindow = NoGrace // no other preset documents one
+		}
 	}
 	return &Server{
 		opts:    opts,
@@ -352,6 +361,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		method, h = http.MethodPost, s.revoke
 	case ExtensionPath:
 		method, h = http.MethodGet, s.extension
+	case UserinfoPath:
+		method, h = http.MethodGet, s.userinfo
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]any{
 			"errorCode": "CMN-102", "message": "Resource not found",

@@ -56,6 +56,9 @@ var loginPage = template.Must(template.New("login").Parse(pageHead + `{{define "
 {{- with .Req.Scope}}
 <input type="hidden" name="scope" value="{{.}}">
 {{- end}}
+{{- range $k, $v := .Req.Extra}}
+<input type="hidden" name="{{$k}}" value="{{index $v 0}}">
+{{- end}}
 <h2>Choose a demo account</h2>
 {{- range .Accounts}}
 <button type="submit" name="account" value="{{.ID}}">{{.Name}} (account {{.ID}}, extension {{.ExtensionNumber}})</button>

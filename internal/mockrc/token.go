@@ -95,23 +95,63 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if form.Get("client_secret") != "" {
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "OAU-123", "Client authentication is required")
+	grant := form.Get("grant_type")
+	if !s.dialectClientAuth(w, r, form, grant) {
 		return
 	}
-	if !s.clientAuth(w, r) {
-		return
-	}
-	switch form.Get("grant_type") {
+	switch grant {
 	case "authorization_code":
 		s.exchange(w, form)
 	case "refresh_token":
 		s.refreshGrant(w, form)
 	case "":
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "OAU-101", "Parameter [grant_type] is invalid")
+		s.writeError(w, http.StatusBadRequest, "invalid_request", "OAU-101", "Parameter [grant_type] is invalid", grant)
 	default:
-		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "OAU-251", "Unauthorized for this grant type")
+		s.writeError(w, http.StatusBadRequest, "unauthorized_client", "OAU-251", "Unauthorized for this grant type", grant)
 	}
+}
+
+// dialectClientAuth checks the client's credentials as the dialect takes
+// them: HTTP Basic only (RingCentral's rule, the default), or in the form
+// only ("post").
+func (s *Server) dialectClientAuth(w http.ResponseWriter, r *http.Request, form url.Values, grant string) bool {
+	if s.opts.Dialect.ClientAuth != "post" {
+		if form.Get("client_secret") != "" {
+			if s.opts.Dialect.Errors == "" {
+				writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "OAU-123", "Client authentication is required")
+			} else {
+				s.writeError(w, http.StatusUnauthorized, "invalid_client", "OAU-123", "Client authentication is required", grant)
+			}
+			return false
+		}
+		if s.opts.Dialect.Errors == "" {
+			return s.clientAuth(w, r)
+		}
+		id, secret, ok := r.BasicAuth()
+		if v, err := url.QueryUnescape(id); err == nil {
+			id = v
+		}
+		if v, err := url.QueryUnescape(secret); err == nil {
+			secret = v
+		}
+		if !ok || !s.clientOK(id, secret) {
+			s.writeError(w, http.StatusUnauthorized, "invalid_client", "OAU-153", "Invalid client", grant)
+			return false
+		}
+		return true
+	}
+	if _, _, basic := r.BasicAuth(); basic || !s.clientOK(form.Get("client_id"), form.Get("client_secret")) {
+		s.writeError(w, http.StatusUnauthorized, "invalid_client", "OAU-153", "Invalid client", grant)
+		return false
+	}
+	return true
+}
+
+// clientOK compares a client id and secret with the server's, in constant time.
+func (s *Server) clientOK(id, secret string) bool {
+	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(s.opts.ClientID))
+	secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret))
+	return idOK&secretOK == 1
 }
 
 func (s *Server) exchange(w http.ResponseWriter, form url.Values) {
@@ -121,24 +161,35 @@ func (s *Server) exchange(w http.ResponseWriter, form url.Values) {
 	c := s.codes[form.Get("code")]
 	switch {
 	case c == nil || c.used:
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "OAU-106", "Invalid authorization code")
+		s.writeErrorCode(w, http.StatusBadRequest, "invalid_grant", "OAU-106", "Invalid authorization code")
 		return
 	case c.clientID != s.opts.ClientID:
 		c.used = true
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "OAU-110", "Authorization code was not issued for this application")
+		s.writeErrorCode(w, http.StatusBadRequest, "invalid_grant", "OAU-110", "Authorization code was not issued for this application")
 		return
 	}
 	c.used = true
 	switch {
 	case !now.Before(c.expires):
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "OAU-108", "Authorization code is expired")
+		s.writeErrorCode(w, http.StatusBadRequest, "invalid_grant", "OAU-108", "Authorization code is expired")
 	case form.Get("redirect_uri") != c.redirectURI:
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "OAU-109", "Redirect URIs do not match")
-	case !verifierMatches(form.Get("code_verifier"), c.challenge):
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "OAU-106", "Invalid code verifier")
+		s.writeErrorCode(w, http.StatusBadRequest, "invalid_grant", "OAU-109", "Redirect URIs do not match")
+	case (c.challenge != "" || !s.opts.Dialect.PKCEOptional) && !verifierMatches(form.Get("code_verifier"), c.challenge):
+		s.writeErrorCode(w, http.StatusBadRequest, "invalid_grant", "OAU-106", "Invalid code verifier")
 	default:
 		ss := s.newSession(c.account, c.scope, now)
-		s.writeTokens(w, ss, now)
+		if s.opts.Dialect.ringCentral() {
+			s.writeTokens(w, ss, now)
+			return
+		}
+		refresh := ss.refreshToken
+		if !c.refreshOK {
+			// Asked without what the provider needs for offline access:
+			// no refresh token, as the provider answers.
+			delete(s.refresh, refresh)
+			ss.refreshToken, refresh = "", ""
+		}
+		s.dialectTokens(w, ss, refresh, now)
 	}
 }
 
@@ -202,14 +253,19 @@ func (s *Server) refreshGrant(w http.ResponseWriter, form url.Values) {
 	now := s.opts.Now()
 	rt := form.Get("refresh_token")
 	ss := s.refresh[rt]
+	if !s.opts.Dialect.ringCentral() && ss != nil && !ss.revoked {
+		if s.dialectRefresh(w, ss, rt, now) {
+			return
+		}
+	}
 	switch {
 	case rt == "" || ss == nil:
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "OAU-213", "Token not found")
+		s.writeRefreshError(w, http.StatusBadRequest, "invalid_grant", "OAU-213", "Token not found")
 	case ss.revoked:
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "OAU-211", "Token is revoked")
+		s.writeRefreshError(w, http.StatusBadRequest, "invalid_grant", "OAU-211", "Token is revoked")
 	case rt == ss.refreshToken:
 		if !now.Before(ss.refreshExp) {
-			writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "OAU-210", "Token expired")
+			s.writeRefreshError(w, http.StatusBadRequest, "invalid_grant", "OAU-210", "Token expired")
 			return
 		}
 		ss.prevRefresh, ss.prevUntil = "", time.Time{}
@@ -228,7 +284,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, form url.Values) {
 		s.writeTokens(w, ss, now)
 	default:
 		s.stale++
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "OAU-211", "Token is revoked")
+		s.writeRefreshError(w, http.StatusBadRequest, "invalid_grant", "OAU-211", "Token is revoked")
 	}
 }
 
@@ -239,12 +295,12 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !s.clientAuth(w, r) {
+	if !s.opts.Dialect.RevokeNoAuth && !s.dialectClientAuth(w, r, form, "") {
 		return
 	}
 	tok := form.Get("token")
 	if tok == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "OAU-101", "Parameter [token] is invalid")
+		s.writeError(w, http.StatusBadRequest, "invalid_request", "OAU-101", "Parameter [token] is invalid", "")
 		return
 	}
 	s.mu.Lock()
@@ -257,4 +313,64 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	// RFC 7009: an unknown or already revoked token is not an error.
 	w.WriteHeader(http.StatusOK)
+}
+
+// writeErrorCode and writeRefreshError answer a failed code exchange or
+// refresh in the dialect's shape.
+func (s *Server) writeErrorCode(w http.ResponseWriter, status int, errCode, rcCode, msg string) {
+	s.writeError(w, status, errCode, rcCode, msg, "authorization_code")
+}
+
+func (s *Server) writeRefreshError(w http.ResponseWriter, status int, errCode, rcCode, msg string) {
+	s.writeError(w, status, errCode, rcCode, msg, "refresh_token")
+}
+
+// dialectRefresh serves a refresh the dialect answers its own way, and
+// reports whether it did (otherwise RingCentral's rules apply: rotation,
+// grace per GraceWindow, errors). Callers hold s.mu.
+func (s *Server) dialectRefresh(w http.ResponseWriter, ss *session, rt string, now time.Time) bool {
+	d := s.opts.Dialect
+	switch {
+	case d.KeepRefresh && rt == ss.refreshToken:
+		if !now.Before(ss.refreshExp) {
+			return false
+		}
+		// A new access token only; the refresh token stays as it was.
+		old, oldExp := ss.refreshToken, ss.refreshExp
+		s.issue(ss, now)
+		delete(s.refresh, ss.refreshToken)
+		ss.refreshToken, ss.refreshExp = old, oldExp
+		s.dialectTokens(w, ss, "", now)
+		return true
+	case d.OldRefreshValid && (rt == ss.refreshToken || now.Before(ss.retired[rt])):
+		if rt == ss.refreshToken && !now.Before(ss.refreshExp) {
+			return false
+		}
+		if ss.retired == nil {
+			ss.retired = map[string]time.Time{}
+		}
+		ss.retired[ss.refreshToken] = ss.refreshExp
+		s.issue(ss, now)
+		s.dialectTokens(w, ss, ss.refreshToken, now)
+		return true
+	case rt == ss.refreshToken && now.Before(ss.refreshExp):
+		// Rotation without grace unless GraceWindow says otherwise: as
+		// RingCentral's own path, with the dialect's response.
+		ss.prevRefresh, ss.prevUntil = "", time.Time{}
+		if s.opts.GraceWindow > 0 {
+			ss.prevRefresh, ss.prevUntil = rt, now.Add(s.opts.GraceWindow)
+			if ss.refreshExp.Before(ss.prevUntil) {
+				ss.prevUntil = ss.refreshExp
+			}
+		}
+		s.issue(ss, now)
+		s.dialectTokens(w, ss, ss.refreshToken, now)
+		return true
+	case rt == ss.prevRefresh && now.Before(ss.prevUntil) && !ss.accessUsed:
+		ss.prevRefresh, ss.prevUntil = "", time.Time{}
+		s.issue(ss, now)
+		s.dialectTokens(w, ss, ss.refreshToken, now)
+		return true
+	}
+	return false
 }

@@ -104,6 +104,9 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	}
 
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
+	for k, v := range h.Config.Provider.AuthorizeParams {
+		opts = append(opts, oauth2.SetAuthURLParam(k, v))
+	}
 	if start.LoginHint != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("login_hint", start.LoginHint))
 	}

@@ -243,7 +243,7 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 	if err != nil {
 		return fail(ansBadResponse, "code exchange failed: account not resolved", append([]any{"reason", err.Error()}, refusalAttrs(err)...)...)
 	}
-	if !strings.EqualFold(tok.TokenType, "bearer") && tok.TokenType != "" {
+	if !h.Config.Provider.bearerType(tok.TokenType) {
 		return fail(ansBadResponse, "code exchange failed: unsupported token type", "token_type", sent.code(tok.TokenType))
 	}
 
@@ -329,11 +329,15 @@ func (h *Handler) applyTokenAt(c *Connection, key string, sealer *Sealer, tok *o
 		return err
 	}
 	c.AccessToken = access
+	p := h.Config.Provider
 	c.AccessExpiresAt = time.Time{}
 	if secs := accessLifetime(tok); secs > 0 {
 		c.AccessExpiresAt = now.Add(time.Duration(secs) * time.Second)
+	} else if p.AccessLifetime > 0 {
+		c.AccessExpiresAt = now.Add(p.AccessLifetime) // the preset's documented assumption
 	}
-	if tok.RefreshToken != "" {
+	switch {
+	case tok.RefreshToken != "":
 		refresh, err := sealer.SealField(tok.RefreshToken, key, attrRefreshToken)
 		if err != nil {
 			return err
@@ -342,7 +346,13 @@ func (h *Handler) applyTokenAt(c *Connection, key string, sealer *Sealer, tok *o
 		c.RefreshExpiresAt = time.Time{}
 		if secs := extraInt(tok, "refresh_token_expires_in"); secs > 0 {
 			c.RefreshExpiresAt = now.Add(time.Duration(secs) * time.Second)
+		} else if p.RefreshIdle > 0 {
+			c.RefreshExpiresAt = now.Add(p.RefreshIdle)
 		}
+	case c.RefreshToken != "" && p.RefreshIdle > 0 && extraInt(tok, "refresh_token_expires_in") <= 0:
+		// Kept, and just used: a refresh token that dies unused lives
+		// RefreshIdle from now (Google's six months).
+		c.RefreshExpiresAt = now.Add(p.RefreshIdle)
 	}
 	c.KeyID = sealer.KeyID()
 	c.RefreshAt = h.Config.refreshAt(c)
@@ -384,6 +394,16 @@ func (h *Handler) resolveAccount(ctx context.Context, tok *oauth2.Token) (string
 	p := h.Config.Provider
 	var id string
 	switch {
+	case p.Account != nil:
+		var err error
+		if id, err = p.Account(tok); err != nil {
+			return "", err
+		}
+	case p.IDTokenClaim != "":
+		var err error
+		if id, err = idTokenClaim(tok, p.IDTokenClaim, h.Config.ClientID, p.IDTokenIssuers, h.Now()); err != nil {
+			return "", err
+		}
 	case p.AccountField != "":
 		id = extraString(tok, p.AccountField)
 		if id == "" {
@@ -427,15 +447,23 @@ func (h *Handler) userinfoSub(ctx context.Context, tok *oauth2.Token) (string, e
 		}
 		return "", &refusalError{"userinfo", f}
 	}
-	var body struct {
-		Sub json.RawMessage `json:"sub"`
+	field := h.Config.Provider.UserinfoField
+	if field == "" {
+		field = "sub"
 	}
+	var body map[string]json.RawMessage
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
 		return "", fmt.Errorf("userinfo: decode: %w", err)
 	}
 	var sub string
-	if err := json.Unmarshal(body.Sub, &sub); err != nil || sub == "" {
-		return "", errors.New("userinfo: no sub")
+	if err := json.Unmarshal(body[field], &sub); err != nil || sub == "" {
+		// A numeric id (GitHub's) is its decimal text; OpenID's sub is
+		// always a string.
+		var n json.Number
+		if field == "sub" || json.Unmarshal(body[field], &n) != nil || n == "" {
+			return "", errors.New("userinfo: no " + field)
+		}
+		sub = n.String()
 	}
 	return sub, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,22 +133,24 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 
 	// Provider and endpoints.
 	preset := get("OAUTH_PROVIDER")
-	switch preset {
-	case PresetRingCentral:
+	valid := strings.Join(PresetNames(), ", ")
+	row, known := Presets[preset]
+	switch {
+	case preset == "":
+		bad("OAUTH_PROVIDER", "required: one of %s", valid)
+	case !known:
+		bad("OAUTH_PROVIDER", "want one of %s, got %q", valid, preset)
+	case row.DefaultServer != "":
 		server := get("OAUTH_SERVER_URL")
 		if server == "" {
-			server = DefaultRingCentralServer
+			server = row.DefaultServer
 		}
 		if checkURL(server) != nil {
 			bad("OAUTH_SERVER_URL", "want an absolute https URL, got %q", server)
 		}
-		c.Provider = RingCentral(server)
-	case PresetGeneric:
-		c.Provider = Provider{Name: PresetGeneric}
-	case "":
-		bad("OAUTH_PROVIDER", "required: ringcentral or generic")
+		c.Provider = row.For(server)
 	default:
-		bad("OAUTH_PROVIDER", "want ringcentral or generic, got %q", preset)
+		c.Provider = row.For("")
 	}
 	endpoint := func(name string, dst *string, required bool) {
 		v := get(name)
@@ -168,13 +171,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	endpoint("OAUTH_REVOKE_URL", &c.Provider.RevokeURL, false)
 	endpoint("OAUTH_USERINFO_URL", &c.Provider.UserinfoURL, false)
 	if v := get("OAUTH_ACCOUNT_FIELD"); v != "" {
-		c.Provider.AccountField = v
+		// The setting names the account whatever the preset's own source.
+		c.Provider.AccountField, c.Provider.Account, c.Provider.IDTokenClaim = v, nil, ""
 		if c.Provider.UserinfoURL != "" && preset == PresetGeneric {
 			bad("OAUTH_ACCOUNT_FIELD", "set either OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL, not both")
 		}
 	}
 	switch v := get("OAUTH_AUTH_STYLE"); v {
-	case "", AuthStyleBasic:
+	case "":
+		// The preset's documented method (Basic unless it says post).
+		c.Provider.Endpoint.AuthStyle = c.Provider.authStyle()
+	case AuthStyleBasic:
 		c.Provider.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	case AuthStylePost:
 		c.Provider.Endpoint.AuthStyle = oauth2.AuthStyleInParams
@@ -254,6 +261,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 	c.Scopes = strings.Fields(get("OAUTH_SCOPES"))
+	if len(c.Scopes) == 0 {
+		c.Scopes = slices.Clone(c.Provider.DefaultScopes)
+	}
+	for _, s := range c.Provider.RequiredScopes {
+		if !slices.Contains(c.Scopes, s) {
+			c.Scopes = append(c.Scopes, s)
+		}
+	}
 
 	if v := get("ALLOWED_RETURN_URLS"); v != "" {
 		for _, s := range strings.Split(v, ",") {

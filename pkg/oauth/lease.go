@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -284,7 +283,7 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 	called()
 	now := h.Now()
 	sent := h.sentBy(secret, refreshToken)
-	if err == nil && tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
+	if err == nil && !h.Config.Provider.bearerType(tok.TokenType) {
 		err = fmt.Errorf("oauth: refresh: unsupported token type %q", sent.code(tok.TokenType))
 	}
 	if err != nil {

@@ -1,7 +1,9 @@
 package oauth
 
 import (
+	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -26,12 +28,70 @@ type Provider struct {
 	UserinfoURL string
 	// TokenRatePerMin is the preset's default for TOKEN_RATE_PER_MIN.
 	TokenRatePerMin int
+
+	// The fields below are set by the presets of presets.go; a zero value
+	// is the plain OAuth 2.0 behaviour (and ringcentral's and generic's).
+
+	// UserinfoField is the field of the userinfo answer naming the account
+	// ("" : "sub"; a number is read as its decimal text unless the field
+	// is "sub").
+	UserinfoField string
+	// IDTokenClaim, when set, names the account: that claim of the token
+	// response's id_token (see idTokenClaim), taken before AccountField
+	// and UserinfoURL.
+	IDTokenClaim string
+	// IDTokenIssuers, when not empty, are the only accepted "iss" of that
+	// id_token.
+	IDTokenIssuers []string
+	// Account, when set, names the account from the token response (a
+	// provider whose id is nested or must be cut out of another value);
+	// it is taken before everything else.
+	Account func(tok *oauth2.Token) (string, error)
+	// TokenTypes are token_type values, besides "bearer" (any case) and
+	// none, that the provider sends for bearer tokens (Slack: "bot").
+	TokenTypes []string
+	// ErrorCodes maps the provider's own token-endpoint error codes to
+	// RFC 6749's (GitHub: bad_refresh_token -> invalid_grant).
+	ErrorCodes map[string]string
+
+	// AuthorizeParams are added to the authorize URL: what the provider
+	// needs before it issues a refresh token at all (Google's
+	// access_type=offline and prompt=consent).
+	AuthorizeParams map[string]string
+	// DefaultScopes are requested when OAUTH_SCOPES is empty;
+	// RequiredScopes are always requested (added to OAUTH_SCOPES when it
+	// lacks them): the scopes without which no refresh token or account
+	// id comes back (offline_access, openid).
+	DefaultScopes  []string
+	RequiredScopes []string
+
+	// AccessLifetime is assumed when a token response carries no
+	// expires_in (0: unknown, the token is used until refused).
+	AccessLifetime time.Duration
+	// RefreshIdle is assumed when a token response carries no
+	// refresh_token_expires_in: the refresh token dies after this long
+	// unused, and each use (a refresh) starts it again. 0: unknown (kept
+	// alive only in eager mode).
+	RefreshIdle time.Duration
+
+	// Facts the flow does not branch on, for the docs and the tests.
+	PKCE     bool          // the provider documents PKCE (S256) support
+	Rotates  bool          // a refresh returns a new refresh token
+	Grace    time.Duration // the old refresh token keeps working this long after a rotation (-1: until it expires)
+	Revokes  string        // how revocation works, when RevokeURL is empty or not RFC 7009
+	Settings string        // the settings this preset needs beyond the common ones
 }
 
 // Provider preset names.
 const (
 	PresetRingCentral = "ringcentral"
 	PresetGeneric     = "generic"
+	PresetGoogle      = "google"
+	PresetMicrosoft   = "microsoft"
+	PresetSlack       = "slack"
+	PresetGitHub      = "github"
+	PresetSalesforce  = "salesforce"
+	PresetAtlassian   = "atlassian"
 )
 
 // DefaultRingCentralServer is OAUTH_SERVER_URL's default.
@@ -43,18 +103,13 @@ const DefaultRingCentralServer = "https://platform.ringcentral.com"
 // The account is the token response's owner_id. The Auth API group allows 5
 // token requests a minute, hence TokenRatePerMin 5.
 func RingCentral(serverURL string) Provider {
-	base := strings.TrimRight(serverURL, "/")
-	return Provider{
-		Name: PresetRingCentral,
-		Endpoint: oauth2.Endpoint{
-			AuthURL:   base + "/restapi/oauth/authorize",
-			TokenURL:  base + "/restapi/oauth/token",
-			AuthStyle: oauth2.AuthStyleInHeader,
-		},
-		RevokeURL:       base + "/restapi/oauth/revoke",
-		AccountField:    "owner_id",
-		TokenRatePerMin: 5,
-	}
+	return Presets[PresetRingCentral].For(serverURL)
+}
+
+// bearerType reports whether a token response's token_type names a bearer
+// token: none, "bearer" in any case, or one of the provider's TokenTypes.
+func (p Provider) bearerType(t string) bool {
+	return t == "" || strings.EqualFold(t, "bearer") || slices.Contains(p.TokenTypes, t)
 }
 
 // Client authentication methods at the token and revocation endpoints

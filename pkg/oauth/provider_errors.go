@@ -44,9 +44,21 @@ const (
 // against now. It never keeps the response body beyond the provider's
 // error codes, and cleans what it keeps of the values the call sent.
 func classifyTokenError(err error, now time.Time, sent sentValues) tokenFailure {
+	return classifyProviderError(err, now, sent, nil)
+}
+
+// classifyProviderError is classifyTokenError for a provider whose own
+// error codes codes maps to RFC 6749's (Provider.ErrorCodes); the log keeps
+// the provider's code.
+func classifyProviderError(err error, now time.Time, sent sentValues, codes map[string]string) tokenFailure {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		f := tokenFailure{code: sent.code(re.ErrorCode), description: sent.description(re.ErrorDescription)}
+		if std, ok := codes[re.ErrorCode]; ok {
+			mapped := *re
+			mapped.ErrorCode = std
+			re = &mapped
+		}
 		if f.description == "" {
 			f.description = ringCentralMessage(re.Body, sent)
 		}
@@ -150,7 +162,7 @@ const (
 // noting how the client authenticated (for the fix); sent are the values
 // the call sent (see sentValues).
 func (h *Handler) tokenFailure(err error, grant string, sent sentValues) tokenFailure {
-	f := classifyTokenError(err, h.Now(), sent)
+	f := classifyProviderError(err, h.Now(), sent, h.Config.Provider.ErrorCodes)
 	f.grant = grant
 	f.authStyle = authStyleName(h.Config.Provider.Endpoint.AuthStyle)
 	return f

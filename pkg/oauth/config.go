@@ -134,7 +134,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	// Provider and endpoints.
 	preset := get("OAUTH_PROVIDER")
 	valid := strings.Join(PresetNames(), ", ")
-	row, known := Presets[preset]
+	row, known := LookupPreset(preset)
 	switch {
 	case preset == "":
 		bad("OAUTH_PROVIDER", "required: one of %s", valid)

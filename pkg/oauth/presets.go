@@ -45,285 +45,296 @@ func (p Preset) For(server string) Provider {
 
 // PresetNames lists the presets, sorted, for error messages and the docs.
 func PresetNames() []string {
-	names := make([]string, 0, len(Presets))
-	for n := range Presets {
+	table := presetTable()
+	names := make([]string, 0, len(table))
+	for n := range table {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	return names
 }
 
-// Presets is the presets table, keyed by OAUTH_PROVIDER's value. Each row
+// presetTable is the presets table, keyed by OAUTH_PROVIDER's value. Each row
 // cites the provider's pages; docs/providers.md is the same table for
 // people. Lifetimes a provider documents but does not send are assumed
 // (AccessLifetime, RefreshIdle); rotation and grace are facts the mock
 // provider plays in the tests (internal/mockrc's dialects).
-var Presets = map[string]Preset{
-	// RingCentral: https://developers.ringcentral.com/guide/authentication/auth-code-flow,
-	// https://developers.ringcentral.com/guide/authentication/auth-code-pkce-flow,
-	// https://developers.ringcentral.com/guide/authentication/tokens
-	// (refresh tokens are single use; at most five sessions per user and
-	// app), https://developers.ringcentral.com/guide/basics/rate-limits
-	// (Auth group: 5 requests a minute). The token response carries
-	// owner_id, expires_in and refresh_token_expires_in.
-	PresetRingCentral: {
-		Provider: Provider{
-			Name: PresetRingCentral,
-			Endpoint: oauth2.Endpoint{
-				AuthURL:   "{server}/restapi/oauth/authorize",
-				TokenURL:  "{server}/restapi/oauth/token",
-				AuthStyle: oauth2.AuthStyleInHeader,
+func presetTable() map[string]Preset {
+	return map[string]Preset{
+		// RingCentral: https://developers.ringcentral.com/guide/authentication/auth-code-flow,
+		// https://developers.ringcentral.com/guide/authentication/auth-code-pkce-flow,
+		// https://developers.ringcentral.com/guide/authentication/tokens
+		// (refresh tokens are single use; at most five sessions per user and
+		// app), https://developers.ringcentral.com/guide/basics/rate-limits
+		// (Auth group: 5 requests a minute). The token response carries
+		// owner_id, expires_in and refresh_token_expires_in.
+		PresetRingCentral: {
+			Provider: Provider{
+				Name: PresetRingCentral,
+				Endpoint: oauth2.Endpoint{
+					AuthURL:   "{server}/restapi/oauth/authorize",
+					TokenURL:  "{server}/restapi/oauth/token",
+					AuthStyle: oauth2.AuthStyleInHeader,
+				},
+				RevokeURL:       "{server}/restapi/oauth/revoke",
+				AccountField:    "owner_id",
+				TokenRatePerMin: 5,
+				PKCE:            true,
+				Rotates:         true,
+				Grace:           60 * time.Minute,
+				Settings:        "OAUTH_SERVER_URL (default https://platform.ringcentral.com)",
 			},
-			RevokeURL:       "{server}/restapi/oauth/revoke",
-			AccountField:    "owner_id",
-			TokenRatePerMin: 5,
-			PKCE:            true,
-			Rotates:         true,
-			Grace:           60 * time.Minute,
-			Settings:        "OAUTH_SERVER_URL (default https://platform.ringcentral.com)",
+			DefaultServer: DefaultRingCentralServer,
+			Sources: []string{
+				"https://developers.ringcentral.com/guide/authentication/auth-code-flow",
+				"https://developers.ringcentral.com/guide/authentication/auth-code-pkce-flow",
+				"https://developers.ringcentral.com/guide/authentication/tokens",
+			},
 		},
-		DefaultServer: DefaultRingCentralServer,
-		Sources: []string{
-			"https://developers.ringcentral.com/guide/authentication/auth-code-flow",
-			"https://developers.ringcentral.com/guide/authentication/auth-code-pkce-flow",
-			"https://developers.ringcentral.com/guide/authentication/tokens",
-		},
-	},
 
-	// Any OAuth 2.0 provider: every endpoint and the account's source come
-	// from the settings (OAUTH_AUTH_URL, OAUTH_TOKEN_URL, and
-	// OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL). No discovery.
-	PresetGeneric: {
-		Provider: Provider{
-			Name:     PresetGeneric,
-			Settings: "OAUTH_AUTH_URL, OAUTH_TOKEN_URL, and OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL; optional OAUTH_REVOKE_URL",
+		// Any OAuth 2.0 provider: every endpoint and the account's source come
+		// from the settings (OAUTH_AUTH_URL, OAUTH_TOKEN_URL, and
+		// OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL). No discovery.
+		PresetGeneric: {
+			Provider: Provider{
+				Name:     PresetGeneric,
+				Settings: "OAUTH_AUTH_URL, OAUTH_TOKEN_URL, and OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL; optional OAUTH_REVOKE_URL",
+			},
+			Sources: []string{"https://www.rfc-editor.org/rfc/rfc6749", "https://www.rfc-editor.org/rfc/rfc7009"},
 		},
-		Sources: []string{"https://www.rfc-editor.org/rfc/rfc6749", "https://www.rfc-editor.org/rfc/rfc7009"},
-	},
 
-	// Google: https://developers.google.com/identity/protocols/oauth2/web-server
-	// (endpoints; access_type=offline for a refresh token, prompt=consent
-	// to get one again on a later consent; PKCE; the client secret in the
-	// form body; refresh responses carry no new refresh token;
-	// refresh_token_expires_in only for time-based access; revocation at
-	// oauth2.googleapis.com/revoke, a refresh token's access tokens with
-	// it), https://developers.google.com/identity/protocols/oauth2#expiration
-	// (a refresh token unused for six months stops working; a limit of
-	// live refresh tokens per account and client, the oldest dropped),
-	// https://developers.google.com/identity/openid-connect/openid-connect
-	// (id_token sub, iss accounts.google.com or https://accounts.google.com).
-	PresetGoogle: {
-		Provider: Provider{
-			Name: PresetGoogle,
-			Endpoint: oauth2.Endpoint{
-				AuthURL:   "https://accounts.google.com/o/oauth2/v2/auth",
-				TokenURL:  "https://oauth2.googleapis.com/token",
-				AuthStyle: oauth2.AuthStyleInParams,
+		// Google: https://developers.google.com/identity/protocols/oauth2/web-server
+		// (endpoints; access_type=offline for a refresh token, prompt=consent
+		// to get one again on a later consent; PKCE; the client secret in the
+		// form body; refresh responses carry no new refresh token;
+		// refresh_token_expires_in only for time-based access; revocation at
+		// oauth2.googleapis.com/revoke, a refresh token's access tokens with
+		// it), https://developers.google.com/identity/protocols/oauth2#expiration
+		// (a refresh token unused for six months stops working; a limit of
+		// live refresh tokens per account and client, the oldest dropped),
+		// https://developers.google.com/identity/openid-connect/openid-connect
+		// (id_token sub, iss accounts.google.com or https://accounts.google.com).
+		PresetGoogle: {
+			Provider: Provider{
+				Name: PresetGoogle,
+				Endpoint: oauth2.Endpoint{
+					AuthURL:   "https://accounts.google.com/o/oauth2/v2/auth",
+					TokenURL:  "https://oauth2.googleapis.com/token",
+					AuthStyle: oauth2.AuthStyleInParams,
+				},
+				RevokeURL:       "https://oauth2.googleapis.com/revoke",
+				IDTokenClaim:    "sub",
+				IDTokenIssuers:  []string{"https://accounts.google.com", "accounts.google.com"},
+				AuthorizeParams: map[string]string{"access_type": "offline", "prompt": "consent"},
+				RequiredScopes:  []string{"openid"},
+				RefreshIdle:     182 * 24 * time.Hour,
+				PKCE:            true,
+				Settings:        "OAUTH_SCOPES (the Google API scopes; openid is always added)",
 			},
-			RevokeURL:       "https://oauth2.googleapis.com/revoke",
-			IDTokenClaim:    "sub",
-			IDTokenIssuers:  []string{"https://accounts.google.com", "accounts.google.com"},
-			AuthorizeParams: map[string]string{"access_type": "offline", "prompt": "consent"},
-			RequiredScopes:  []string{"openid"},
-			RefreshIdle:     182 * 24 * time.Hour,
-			PKCE:            true,
-			Settings:        "OAUTH_SCOPES (the Google API scopes; openid is always added)",
+			Sources: []string{
+				"https://developers.google.com/identity/protocols/oauth2/web-server",
+				"https://developers.google.com/identity/protocols/oauth2#expiration",
+				"https://developers.google.com/identity/openid-connect/openid-connect",
+			},
 		},
-		Sources: []string{
-			"https://developers.google.com/identity/protocols/oauth2/web-server",
-			"https://developers.google.com/identity/protocols/oauth2#expiration",
-			"https://developers.google.com/identity/openid-connect/openid-connect",
-		},
-	},
 
-	// Microsoft Entra ID (identity platform v2.0):
-	// https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow
-	// (endpoints under the tenant: common, organizations, consumers or a
-	// tenant id; offline_access for a refresh token; PKCE; client_secret in
-	// the form body), https://learn.microsoft.com/entra/identity-platform/refresh-tokens
-	// (90 days; "refresh tokens replace themselves with a fresh token upon
-	// every use" and the old one is not revoked; no lifetime in the
-	// response), https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
-	// (sub, per user and application; iss names the user's tenant, so it
-	// is not fixed for common). No RFC 7009 revocation endpoint.
-	PresetMicrosoft: {
-		Provider: Provider{
-			Name: PresetMicrosoft,
-			Endpoint: oauth2.Endpoint{
-				AuthURL:   "{server}/oauth2/v2.0/authorize",
-				TokenURL:  "{server}/oauth2/v2.0/token",
-				AuthStyle: oauth2.AuthStyleInParams,
+		// Microsoft Entra ID (identity platform v2.0):
+		// https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow
+		// (endpoints under the tenant: common, organizations, consumers or a
+		// tenant id; offline_access for a refresh token; PKCE; client_secret in
+		// the form body), https://learn.microsoft.com/entra/identity-platform/refresh-tokens
+		// (90 days; "refresh tokens replace themselves with a fresh token upon
+		// every use" and the old one is not revoked; no lifetime in the
+		// response), https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
+		// (sub, per user and application; iss names the user's tenant, so it
+		// is not fixed for common). No RFC 7009 revocation endpoint.
+		PresetMicrosoft: {
+			Provider: Provider{
+				Name: PresetMicrosoft,
+				Endpoint: oauth2.Endpoint{
+					AuthURL:   "{server}/oauth2/v2.0/authorize",
+					TokenURL:  "{server}/oauth2/v2.0/token",
+					AuthStyle: oauth2.AuthStyleInParams,
+				},
+				IDTokenClaim:   "sub",
+				RequiredScopes: []string{"openid", "offline_access"},
+				RefreshIdle:    90 * 24 * time.Hour,
+				PKCE:           true,
+				Rotates:        true,
+				Grace:          -1,
+				Revokes:        "no per-app revocation endpoint (Graph's revokeSignInSessions ends all of the user's sessions); a disconnect forgets the tokens",
+				Settings:       "OAUTH_SERVER_URL https://login.microsoftonline.com/<tenant> (default .../common); OAUTH_SCOPES such as https://graph.microsoft.com/User.Read",
 			},
-			IDTokenClaim:   "sub",
-			RequiredScopes: []string{"openid", "offline_access"},
-			RefreshIdle:    90 * 24 * time.Hour,
-			PKCE:           true,
-			Rotates:        true,
-			Grace:          -1,
-			Revokes:        "no per-app revocation endpoint (Graph's revokeSignInSessions ends all of the user's sessions); a disconnect forgets the tokens",
-			Settings:       "OAUTH_SERVER_URL https://login.microsoftonline.com/<tenant> (default .../common); OAUTH_SCOPES such as https://graph.microsoft.com/User.Read",
+			DefaultServer: "https://login.microsoftonline.com/common",
+			Sources: []string{
+				"https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow",
+				"https://learn.microsoft.com/entra/identity-platform/refresh-tokens",
+				"https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference",
+			},
 		},
-		DefaultServer: "https://login.microsoftonline.com/common",
-		Sources: []string{
-			"https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow",
-			"https://learn.microsoft.com/entra/identity-platform/refresh-tokens",
-			"https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference",
-		},
-	},
 
-	// Slack (OAuth v2, token rotation enabled in the app's settings):
-	// https://docs.slack.dev/authentication/installing-with-oauth
-	// (slack.com/oauth/v2/authorize, scope required),
-	// https://api.slack.com/methods/oauth.v2.access (HTTP Basic preferred;
-	// code_verifier for PKCE; errors such as invalid_code, bad_client_secret,
-	// invalid_refresh_token answered {"ok":false,"error":...} with HTTP
-	// 200; token_type "bot"; the workspace in team.id),
-	// https://docs.slack.dev/authentication/using-token-rotation (access
-	// tokens expire after 12 hours, expires_in; each refresh revokes the
-	// refresh token used and returns a new one). auth.revoke is not RFC
-	// 7009 (the token to revoke is the caller's own credential), so not used.
-	PresetSlack: {
-		Provider: Provider{
-			Name: PresetSlack,
-			Endpoint: oauth2.Endpoint{
-				AuthURL:   "https://slack.com/oauth/v2/authorize",
-				TokenURL:  "https://slack.com/api/oauth.v2.access",
-				AuthStyle: oauth2.AuthStyleInHeader,
+		// Slack (OAuth v2, token rotation enabled in the app's settings):
+		// https://docs.slack.dev/authentication/installing-with-oauth
+		// (slack.com/oauth/v2/authorize, scope required),
+		// https://api.slack.com/methods/oauth.v2.access (HTTP Basic preferred;
+		// code_verifier for PKCE; errors such as invalid_code, bad_client_secret,
+		// invalid_refresh_token answered {"ok":false,"error":...} with HTTP
+		// 200; token_type "bot"; the workspace in team.id),
+		// https://docs.slack.dev/authentication/using-token-rotation (access
+		// tokens expire after 12 hours, expires_in; each refresh revokes the
+		// refresh token used and returns a new one). auth.revoke is not RFC
+		// 7009 (the token to revoke is the caller's own credential), so not used.
+		PresetSlack: {
+			Provider: Provider{
+				Name: PresetSlack,
+				Endpoint: oauth2.Endpoint{
+					AuthURL:   "https://slack.com/oauth/v2/authorize",
+					TokenURL:  "https://slack.com/api/oauth.v2.access",
+					AuthStyle: oauth2.AuthStyleInHeader,
+				},
+				Account:    slackAccount,
+				TokenTypes: []string{"bot", "user"},
+				ErrorCodes: map[string]string{
+					"invalid_code":          "invalid_grant",
+					"invalid_refresh_token": "invalid_grant",
+					"bad_redirect_uri":      "invalid_grant",
+					"bad_client_secret":     "invalid_client",
+					"invalid_client_id":     "invalid_client",
+					"invalid_grant_type":    "unsupported_grant_type",
+				},
+				PKCE:     true,
+				Rotates:  true,
+				Revokes:  "auth.revoke takes the token as the caller's own credential (not RFC 7009); not called, a disconnect forgets the tokens",
+				Settings: "OAUTH_SCOPES (the bot scopes, required); token rotation enabled in the app's settings",
 			},
-			Account:    slackAccount,
-			TokenTypes: []string{"bot", "user"},
-			ErrorCodes: map[string]string{
-				"invalid_code":          "invalid_grant",
-				"invalid_refresh_token": "invalid_grant",
-				"bad_redirect_uri":      "invalid_grant",
-				"bad_client_secret":     "invalid_client",
-				"invalid_client_id":     "invalid_client",
-				"invalid_grant_type":    "unsupported_grant_type",
+			Sources: []string{
+				"https://api.slack.com/methods/oauth.v2.access",
+				"https://docs.slack.dev/authentication/using-token-rotation",
+				"https://docs.slack.dev/authentication/installing-with-oauth",
 			},
-			PKCE:     true,
-			Rotates:  true,
-			Revokes:  "auth.revoke takes the token as the caller's own credential (not RFC 7009); not called, a disconnect forgets the tokens",
-			Settings: "OAUTH_SCOPES (the bot scopes, required); token rotation enabled in the app's settings",
 		},
-		Sources: []string{
-			"https://api.slack.com/methods/oauth.v2.access",
-			"https://docs.slack.dev/authentication/using-token-rotation",
-			"https://docs.slack.dev/authentication/installing-with-oauth",
-		},
-	},
 
-	// GitHub App user access tokens (expiring tokens on, the default):
-	// https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app
-	// (github.com/login/oauth/authorize and access_token, client_id and
-	// client_secret as parameters, a form-encoded answer unless Accept
-	// asks for JSON, errors such as bad_verification_code with HTTP 200),
-	// https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens
-	// (8-hour access tokens, 6-month refresh tokens, both lifetimes in the
-	// response; a refresh returns a new refresh token and the one used
-	// stops working; bad_refresh_token), https://docs.github.com/rest/users/users#get-the-authenticated-user
-	// (GET /user: the account's numeric id). Revocation (DELETE
-	// /applications/{client_id}/grant with an access token in a JSON body)
-	// is not RFC 7009: not called.
-	PresetGitHub: {
-		Provider: Provider{
-			Name: PresetGitHub,
-			Endpoint: oauth2.Endpoint{
-				AuthURL:   "https://github.com/login/oauth/authorize",
-				TokenURL:  "https://github.com/login/oauth/access_token",
-				AuthStyle: oauth2.AuthStyleInParams,
+		// GitHub App user access tokens (expiring tokens on, the default):
+		// https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app
+		// (github.com/login/oauth/authorize and access_token, client_id and
+		// client_secret as parameters, a form-encoded answer unless Accept
+		// asks for JSON, errors such as bad_verification_code with HTTP 200),
+		// https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens
+		// (8-hour access tokens, 6-month refresh tokens, both lifetimes in the
+		// response; a refresh returns a new refresh token and the one used
+		// stops working; bad_refresh_token), https://docs.github.com/rest/users/users#get-the-authenticated-user
+		// (GET /user: the account's numeric id). Revocation (DELETE
+		// /applications/{client_id}/grant with an access token in a JSON body)
+		// is not RFC 7009: not called.
+		PresetGitHub: {
+			Provider: Provider{
+				Name: PresetGitHub,
+				Endpoint: oauth2.Endpoint{
+					AuthURL:   "https://github.com/login/oauth/authorize",
+					TokenURL:  "https://github.com/login/oauth/access_token",
+					AuthStyle: oauth2.AuthStyleInParams,
+				},
+				UserinfoURL:   "https://api.github.com/user",
+				UserinfoField: "id",
+				ErrorCodes: map[string]string{
+					"bad_verification_code":        "invalid_grant",
+					"bad_refresh_token":            "invalid_grant",
+					"redirect_uri_mismatch":        "invalid_grant",
+					"incorrect_client_credentials": "invalid_client",
+				},
+				PKCE:     true,
+				Rotates:  true,
+				Revokes:  "DELETE /applications/{client_id}/grant needs an access token in a JSON body (not RFC 7009); not called, a disconnect forgets the tokens",
+				Settings: "a GitHub App with expiring user access tokens (an OAuth App issues no refresh token)",
 			},
-			UserinfoURL:   "https://api.github.com/user",
-			UserinfoField: "id",
-			ErrorCodes: map[string]string{
-				"bad_verification_code":        "invalid_grant",
-				"bad_refresh_token":            "invalid_grant",
-				"redirect_uri_mismatch":        "invalid_grant",
-				"incorrect_client_credentials": "invalid_client",
+			Sources: []string{
+				"https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app",
+				"https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens",
+				"https://docs.github.com/rest/apps/oauth-applications#delete-an-app-authorization",
 			},
-			PKCE:     true,
-			Rotates:  true,
-			Revokes:  "DELETE /applications/{client_id}/grant needs an access token in a JSON body (not RFC 7009); not called, a disconnect forgets the tokens",
-			Settings: "a GitHub App with expiring user access tokens (an OAuth App issues no refresh token)",
 		},
-		Sources: []string{
-			"https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app",
-			"https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens",
-			"https://docs.github.com/rest/apps/oauth-applications#delete-an-app-authorization",
-		},
-	},
 
-	// Salesforce: https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_web_server_flow.htm
-	// (endpoints under login.salesforce.com, test.salesforce.com or the My
-	// Domain; PKCE; the refresh_token scope for a refresh token; the
-	// response has id, instance_url, issued_at, signature and no
-	// expires_in), https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_refresh_token_flow.htm
-	// (the session timeout ends access tokens; refresh token rotation is
-	// an app setting: off, no new refresh token; on, a new one each time
-	// and the previous one invalidated),
-	// https://developer.salesforce.com/docs/platform/mobile-sdk/guide/oauth-revoking-tokens.html
-	// (POST /services/oauth2/revoke token=..., a refresh token's access
-	// tokens with it). The account is the identity URL's org and user ids.
-	PresetSalesforce: {
-		Provider: Provider{
-			Name: PresetSalesforce,
-			Endpoint: oauth2.Endpoint{
-				AuthURL:   "{server}/services/oauth2/authorize",
-				TokenURL:  "{server}/services/oauth2/token",
-				AuthStyle: oauth2.AuthStyleInParams,
+		// Salesforce: https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_web_server_flow.htm
+		// (endpoints under login.salesforce.com, test.salesforce.com or the My
+		// Domain; PKCE; the refresh_token scope for a refresh token; the
+		// response has id, instance_url, issued_at, signature and no
+		// expires_in), https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_refresh_token_flow.htm
+		// (the session timeout ends access tokens; refresh token rotation is
+		// an app setting: off, no new refresh token; on, a new one each time
+		// and the previous one invalidated),
+		// https://developer.salesforce.com/docs/platform/mobile-sdk/guide/oauth-revoking-tokens.html
+		// (POST /services/oauth2/revoke token=..., a refresh token's access
+		// tokens with it). The account is the identity URL's org and user ids.
+		PresetSalesforce: {
+			Provider: Provider{
+				Name: PresetSalesforce,
+				Endpoint: oauth2.Endpoint{
+					AuthURL:   "{server}/services/oauth2/authorize",
+					TokenURL:  "{server}/services/oauth2/token",
+					AuthStyle: oauth2.AuthStyleInParams,
+				},
+				RevokeURL:      "{server}/services/oauth2/revoke",
+				Account:        salesforceAccount,
+				DefaultScopes:  []string{"api"},
+				RequiredScopes: []string{"refresh_token"},
+				// No expires_in: the access token lives as long as the org's
+				// session timeout, which an admin may set as low as 15
+				// minutes; assuming the shortest hands out no dead token.
+				AccessLifetime: 15 * time.Minute,
+				PKCE:           true,
+				Settings:       "OAUTH_SERVER_URL: the My Domain (https://<name>.my.salesforce.com; default https://login.salesforce.com)",
 			},
-			RevokeURL:      "{server}/services/oauth2/revoke",
-			Account:        salesforceAccount,
-			DefaultScopes:  []string{"api"},
-			RequiredScopes: []string{"refresh_token"},
-			// No expires_in: the access token lives as long as the org's
-			// session timeout, which an admin may set as low as 15
-			// minutes; assuming the shortest hands out no dead token.
-			AccessLifetime: 15 * time.Minute,
-			PKCE:           true,
-			Settings:       "OAUTH_SERVER_URL: the My Domain (https://<name>.my.salesforce.com; default https://login.salesforce.com)",
+			DefaultServer: "https://login.salesforce.com",
+			Sources: []string{
+				"https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_web_server_flow.htm",
+				"https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_refresh_token_flow.htm",
+				"https://developer.salesforce.com/docs/platform/mobile-sdk/guide/oauth-revoking-tokens.html",
+			},
 		},
-		DefaultServer: "https://login.salesforce.com",
-		Sources: []string{
-			"https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_web_server_flow.htm",
-			"https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_refresh_token_flow.htm",
-			"https://developer.salesforce.com/docs/platform/mobile-sdk/guide/oauth-revoking-tokens.html",
-		},
-	},
 
-	// Atlassian (Jira, Confluence: OAuth 2.0 3LO):
-	// https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/
-	// (auth.atlassian.com/authorize with audience=api.atlassian.com and
-	// prompt=consent; client_id and client_secret in the body;
-	// GET api.atlassian.com/me for the account_id, scope read:me),
-	// https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens
-	// (offline_access for a refresh token; rotating: each refresh returns
-	// a new one and disables the one used; invalid_grant with HTTP 403),
-	// https://community.developer.atlassian.com/t/refresh-token-expire-after-36000-seconds/60806/2
-	// (90 days of inactivity, 365 days absolute; not in the response). No
-	// documented revocation endpoint.
-	PresetAtlassian: {
-		Provider: Provider{
-			Name: PresetAtlassian,
-			Endpoint: oauth2.Endpoint{
-				AuthURL:   "https://auth.atlassian.com/authorize",
-				TokenURL:  "https://auth.atlassian.com/oauth/token",
-				AuthStyle: oauth2.AuthStyleInParams,
+		// Atlassian (Jira, Confluence: OAuth 2.0 3LO):
+		// https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/
+		// (auth.atlassian.com/authorize with audience=api.atlassian.com and
+		// prompt=consent; client_id and client_secret in the body;
+		// GET api.atlassian.com/me for the account_id, scope read:me),
+		// https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens
+		// (offline_access for a refresh token; rotating: each refresh returns
+		// a new one and disables the one used; invalid_grant with HTTP 403),
+		// https://community.developer.atlassian.com/t/refresh-token-expire-after-36000-seconds/60806/2
+		// (90 days of inactivity, 365 days absolute; not in the response). No
+		// documented revocation endpoint.
+		PresetAtlassian: {
+			Provider: Provider{
+				Name: PresetAtlassian,
+				Endpoint: oauth2.Endpoint{
+					AuthURL:   "https://auth.atlassian.com/authorize",
+					TokenURL:  "https://auth.atlassian.com/oauth/token",
+					AuthStyle: oauth2.AuthStyleInParams,
+				},
+				UserinfoURL:     "https://api.atlassian.com/me",
+				UserinfoField:   "account_id",
+				AuthorizeParams: map[string]string{"audience": "api.atlassian.com", "prompt": "consent"},
+				RequiredScopes:  []string{"offline_access", "read:me"},
+				RefreshIdle:     90 * 24 * time.Hour,
+				Rotates:         true,
+				Revokes:         "no documented revocation endpoint; a disconnect forgets the tokens",
+				Settings:        "OAUTH_SCOPES (the product scopes, e.g. read:jira-work; offline_access and read:me are always added)",
 			},
-			UserinfoURL:     "https://api.atlassian.com/me",
-			UserinfoField:   "account_id",
-			AuthorizeParams: map[string]string{"audience": "api.atlassian.com", "prompt": "consent"},
-			RequiredScopes:  []string{"offline_access", "read:me"},
-			RefreshIdle:     90 * 24 * time.Hour,
-			Rotates:         true,
-			Revokes:         "no documented revocation endpoint; a disconnect forgets the tokens",
-			Settings:        "OAUTH_SCOPES (the product scopes, e.g. read:jira-work; offline_access and read:me are always added)",
+			Sources: []string{
+				"https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/",
+				"https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens",
+				"https://community.developer.atlassian.com/t/refresh-token-expire-after-36000-seconds/60806/2",
+			},
 		},
-		Sources: []string{
-			"https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/",
-			"https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens",
-			"https://community.developer.atlassian.com/t/refresh-token-expire-after-36000-seconds/60806/2",
-		},
-	},
+	}
+}
+
+// LookupPreset returns the preset named name (a value of OAUTH_PROVIDER, or
+// a provider's "preset" setting). The table is built on each call, at
+// start-up only, so the package does no work at init.
+func LookupPreset(name string) (Preset, bool) {
+	p, ok := presetTable()[name]
+	return p, ok
 }
 
 // slackAccount names a Slack installation: the workspace (team.id), or the

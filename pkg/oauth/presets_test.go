@@ -40,7 +40,7 @@ func newPresetRig(t *testing.T, name string, store Store) *presetRig {
 		RedirectURIs: []string{"https://abc123.execute-api.us-east-1.amazonaws.com/callback"}})
 	r.srv = httptest.NewServer(r.mock)
 	t.Cleanup(r.srv.Close)
-	row := Presets[name]
+	row := presetTable()[name]
 	e := with(baseEnv(), "OAUTH_PROVIDER", name,
 		"OAUTH_CLIENT_ID", mockrc.DefaultClientID, "OAUTH_CLIENT_SECRET", mockrc.DefaultClientSecret,
 		"OAUTH_AUTH_URL", r.srv.URL+mockrc.AuthorizePath, "OAUTH_TOKEN_URL", r.srv.URL+mockrc.TokenPath,
@@ -299,7 +299,7 @@ func TestPresetConfig(t *testing.T) {
 		if strings.Contains(c.Provider.Endpoint.AuthURL+c.Provider.Endpoint.TokenURL+c.Provider.RevokeURL, "{server}") {
 			t.Errorf("%s: endpoints keep {server}", name)
 		}
-		if len(Presets[name].Sources) == 0 {
+		if len(presetTable()[name].Sources) == 0 {
 			t.Errorf("%s: no sources cited", name)
 		}
 	}
@@ -350,7 +350,7 @@ func TestPresetErrorCodes(t *testing.T) {
 		conf := &oauth2.Config{ClientID: "c", Endpoint: oauth2.Endpoint{TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleInParams}}
 		_, err := conf.TokenSource(context.Background(), &oauth2.Token{RefreshToken: "rt"}).Token()
 		srv.Close()
-		f := classifyProviderError(err, time.Now(), nil, Presets[tt.preset].ErrorCodes)
+		f := classifyProviderError(err, time.Now(), nil, presetTable()[tt.preset].ErrorCodes)
 		if f.kind != tt.want || f.code == "" || f.code == tt.want && tt.preset != PresetGeneric {
 			t.Errorf("%s %s: kind %q code %q, want %q with the provider's code kept", tt.preset, tt.body, f.kind, f.code, tt.want)
 		}

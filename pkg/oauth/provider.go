@@ -103,7 +103,7 @@ const DefaultRingCentralServer = "https://platform.ringcentral.com"
 // The account is the token response's owner_id. The Auth API group allows 5
 // token requests a minute, hence TokenRatePerMin 5.
 func RingCentral(serverURL string) Provider {
-	return Presets[PresetRingCentral].For(serverURL)
+	return presetTable()[PresetRingCentral].For(serverURL)
 }
 
 // bearerType reports whether a token response's token_type names a bearer

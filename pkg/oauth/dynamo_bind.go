@@ -41,18 +41,11 @@ func (s *DynamoStore) PutPendingConnection(ctx context.Context, p *PendingConnec
 
 // GetPendingConnection implements Store with a strongly consistent GetItem.
 func (s *DynamoStore) GetPendingConnection(ctx context.Context, key string) (*PendingConnection, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            itemKey(key, bindSK),
-		ConsistentRead: aws.Bool(true),
-	})
+	it, err := s.getItem(ctx, key, bindSK)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: get pending connection: %w", err)
 	}
-	if len(out.Item) == 0 {
-		return nil, fmt.Errorf("oauth: get pending connection: %w", ErrNotFound)
-	}
-	p, err := decodePendingConnection(out.Item)
+	p, err := decodePendingConnection(it)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: get pending connection: %w", err)
 	}

@@ -82,18 +82,11 @@ func (s *DynamoStore) PutConnection(ctx context.Context, c *Connection) (*Connec
 
 // GetConnection implements Store with a strongly consistent GetItem.
 func (s *DynamoStore) GetConnection(ctx context.Context, provider, accountID string) (*Connection, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            itemKey(ConnectionKey(provider, accountID), connectionSK),
-		ConsistentRead: aws.Bool(true),
-	})
+	it, err := s.getItem(ctx, ConnectionKey(provider, accountID), connectionSK)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: get connection: %w", err)
 	}
-	if len(out.Item) == 0 {
-		return nil, fmt.Errorf("oauth: get connection: %w", ErrNotFound)
-	}
-	c, err := decodeConnection(out.Item)
+	c, err := decodeConnection(it)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: get connection: %w", err)
 	}
@@ -203,4 +196,21 @@ func decodeConnection(item map[string]types.AttributeValue) (*Connection, error)
 		return nil, fmt.Errorf("decode connection %s: %w", d.s(AttrPK), d.err)
 	}
 	return c, nil
+}
+
+// getItem reads one item, strongly consistent; ErrNotFound when there is
+// none.
+func (s *DynamoStore) getItem(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            itemKey(pk, sk),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Item) == 0 {
+		return nil, ErrNotFound
+	}
+	return out.Item, nil
 }

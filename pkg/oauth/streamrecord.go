@@ -14,6 +14,19 @@ import (
 // connevent.Transition this way, as functions/events does with the real
 // stream.
 func StreamRecord(eventID string, old, cur *Connection, at time.Time, ttl bool) events.DynamoDBEventRecord {
+	var oldItem, curItem map[string]types.AttributeValue
+	if old != nil {
+		oldItem = connectionItem(old)
+	}
+	if cur != nil {
+		curItem = connectionItem(cur)
+	}
+	return itemRecord(eventID, oldItem, curItem, at, ttl)
+}
+
+// itemRecord is the stream record of an item changing from old to cur
+// (either nil: an insert or a delete, by DynamoDB's TTL when ttl).
+func itemRecord(eventID string, old, cur map[string]types.AttributeValue, at time.Time, ttl bool) events.DynamoDBEventRecord {
 	rec := events.DynamoDBEventRecord{
 		EventID:     eventID,
 		EventSource: "aws:dynamodb",
@@ -23,23 +36,23 @@ func StreamRecord(eventID string, old, cur *Connection, at time.Time, ttl bool) 
 			StreamViewType:              "NEW_AND_OLD_IMAGES",
 		},
 	}
-	var key *Connection
+	key := cur
 	switch {
 	case old == nil && cur == nil:
 		return rec
 	case old == nil:
-		rec.EventName, key = "INSERT", cur
+		rec.EventName = "INSERT"
 	case cur == nil:
 		rec.EventName, key = "REMOVE", old
 	default:
-		rec.EventName, key = "MODIFY", cur
+		rec.EventName = "MODIFY"
 	}
-	rec.Change.Keys = StreamImage(itemKey(key.Key(), connectionSK))
+	rec.Change.Keys = StreamImage(map[string]types.AttributeValue{AttrPK: key[AttrPK], AttrSK: key[AttrSK]})
 	if old != nil {
-		rec.Change.OldImage = StreamImage(connectionItem(old))
+		rec.Change.OldImage = StreamImage(old)
 	}
 	if cur != nil {
-		rec.Change.NewImage = StreamImage(connectionItem(cur))
+		rec.Change.NewImage = StreamImage(cur)
 	}
 	if ttl && cur == nil {
 		rec.UserIdentity = &events.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
@@ -89,35 +102,12 @@ func streamValue(v types.AttributeValue) events.DynamoDBAttributeValue {
 // connect token, waiting for the app's confirmation): old nil for an
 // insert, cur nil for a delete (by DynamoDB's TTL when ttl).
 func PendingStreamRecord(eventID string, old, cur *PendingConnection, at time.Time, ttl bool) events.DynamoDBEventRecord {
-	rec := events.DynamoDBEventRecord{
-		EventID:     eventID,
-		EventSource: "aws:dynamodb",
-		Change: events.DynamoDBStreamRecord{
-			ApproximateCreationDateTime: events.SecondsEpochTime{Time: at},
-			SequenceNumber:              eventID,
-			StreamViewType:              "NEW_AND_OLD_IMAGES",
-		},
-	}
-	var key string
-	switch {
-	case old == nil && cur == nil:
-		return rec
-	case old == nil:
-		rec.EventName, key = "INSERT", cur.Key
-	case cur == nil:
-		rec.EventName, key = "REMOVE", old.Key
-	default:
-		rec.EventName, key = "MODIFY", cur.Key
-	}
-	rec.Change.Keys = StreamImage(itemKey(key, bindSK))
+	var oldItem, curItem map[string]types.AttributeValue
 	if old != nil {
-		rec.Change.OldImage = StreamImage(pendingConnectionItem(old))
+		oldItem = pendingConnectionItem(old)
 	}
 	if cur != nil {
-		rec.Change.NewImage = StreamImage(pendingConnectionItem(cur))
+		curItem = pendingConnectionItem(cur)
 	}
-	if ttl && cur == nil {
-		rec.UserIdentity = &events.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
-	}
-	return rec
+	return itemRecord(eventID, oldItem, curItem, at, ttl)
 }

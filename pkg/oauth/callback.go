@@ -183,7 +183,7 @@ func (h *Handler) exchangeInputs(ctx context.Context, req events.APIGatewayV2HTT
 	if _, err = h.Secrets.Sealer(ctx); err != nil {
 		return ex, fmt.Errorf("oauth: token key unavailable: %w", err)
 	}
-	if ex.secret, err = h.Secrets.ClientSecret(ctx); err != nil {
+	if ex.secret, err = h.clientSecret(ctx); err != nil {
 		return ex, fmt.Errorf("oauth: client secret unavailable: %w", err)
 	}
 	return ex, nil
@@ -282,7 +282,7 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 	}
 	if tok.RefreshToken == "" {
 		h.Log.WarnContext(ctx, "provider issued no refresh token: the connection works until its access token expires and is not kept alive",
-			"account_id", account, "fix", noRefreshTokenFix(h.Config.Provider.Name))
+			"account_id", account, "fix", noRefreshTokenFix(h.Config.Provider.presetName()))
 	}
 	if bind != nil {
 		bind.Conn = *conn

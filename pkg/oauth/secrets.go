@@ -80,8 +80,8 @@ type SecretsManager struct {
 
 	clientSecret    cache[Secret]
 	providerSecrets cache[map[string]Secret]
-	sealer       cache[versions[*Sealer]]
-	appKeys      cache[versions[connect.Keys]]
+	sealer          cache[versions[*Sealer]]
+	appKeys         cache[versions[connect.Keys]]
 
 	// Set once a value needed AWSPREVIOUS: every later fetch reads it too.
 	sealerPrevious, appPrevious atomic.Bool

@@ -148,4 +148,3 @@ func TestDevRefusesSeveralProviders(t *testing.T) {
 		t.Errorf("newDevServer with OAUTH_PROVIDERS = %v, want a start-up error naming it", err)
 	}
 }
-

@@ -836,3 +836,74 @@ func (s *staticSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecre
 	v := s.values[*in.SecretId]
 	return &secretsmanager.GetSecretValueOutput{SecretString: &v}, nil
 }
+
+// Everything after the callback uses the connection's own provider: a
+// rejected pending connection, one the sweep expires, and a disconnect are
+// each revoked at their own provider with its own client, never at another.
+func TestMultiRevokeOwnProvider(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		specs := []multiSpec{{id: "us", preset: PresetRingCentral}, {id: "eu", preset: PresetRingCentral}}
+		r := newMultiRig(t, newStore(t), specs)
+		ctx := context.Background()
+		revokes := func() map[string]int {
+			return map[string]int{"us": r.prov["us"].mock.Calls(mockrc.RevokePath), "eu": r.prov["eu"].mock.Calls(mockrc.RevokePath)}
+		}
+		r.connect(t, "us", "1001")
+		r.connect(t, "eu", "1001")
+
+		// The app rejects eu's pending connection: revoked at eu.
+		resp, cookie := r.start(t, "eu", "eu")
+		res := r.result(t, r.callback(t, "eu", r.consent(t, "eu", resp, "1002"), cookie))
+		before := revokes()
+		tok, _ := r.keys().ConfirmToken(res.ID, r.user, connect.DecisionReject)
+		req := apiRequest("/confirm", "")
+		req.RouteKey, req.RequestContext.HTTP.Method, req.Body = "POST /confirm", "POST", `{"confirm":"`+tok+`"}`
+		if got, _ := r.h.CallbackRoutes(ctx, req); got.StatusCode != 200 {
+			t.Fatalf("reject = %d %s", got.StatusCode, got.Body)
+		}
+		if got := revokes(); got["eu"] != before["eu"]+1 || got["us"] != before["us"] {
+			t.Errorf("revocations %v -> %v, want one at eu", before, got)
+		}
+		if n := r.prov["eu"].mock.Sessions("1002"); n != 0 { // eu took the revocation: its client
+			t.Errorf("eu's session of 1002 live after the reject (%d)", n)
+		}
+
+		// A pending connection at us no one confirms: the sweep revokes it at us.
+		resp, cookie = r.start(t, "us", "us")
+		r.result(t, r.callback(t, "us", r.consent(t, "us", resp, "1003"), cookie))
+		before = revokes()
+		r.clock.Advance(DefaultConfirmTTL + time.Minute)
+		if sum := sweepOnce(t, r.h); sum.PendingExpired != 1 {
+			t.Errorf("sweep %+v, want one pending connection expired", sum)
+		}
+		if got := revokes(); got["us"] != before["us"]+1 || got["eu"] != before["eu"] {
+			t.Errorf("revocations %v -> %v, want one at us", before, got)
+		}
+		if n := r.prov["us"].mock.Sessions("1003"); n != 0 {
+			t.Errorf("us's session of 1003 live after its expiry (%d)", n)
+		}
+
+		// Disconnect eu's 1001: revoked at eu; us's 1001 untouched.
+		before = revokes()
+		eu, _ := r.h.ForProvider("eu")
+		if err := eu.Disconnect(ctx, "1001"); err != nil {
+			t.Fatal(err)
+		}
+		if got := revokes(); got["eu"] != before["eu"]+1 || got["us"] != before["us"] {
+			t.Errorf("revocations %v -> %v, want one at eu", before, got)
+		}
+		if _, err := r.store.GetConnection(ctx, "eu", "1001"); err == nil {
+			t.Error("eu's 1001 still stored after its disconnect")
+		}
+		if eu, us := r.prov["eu"].mock.Sessions("1001"), r.prov["us"].mock.Sessions("1001"); eu != 0 || us != 1 {
+			t.Errorf("sessions of 1001 after eu's disconnect: eu %d, us %d; want 0 and 1", eu, us)
+		}
+		us, _ := r.h.ForProvider("us")
+		if _, err := us.TokenSource(ctx, "1001").Token(); err != nil {
+			t.Errorf("us's 1001 after eu's disconnect: %v", err)
+		}
+		if err := r.h.Disconnect(ctx, "1001"); err == nil {
+			t.Error("Disconnect on the root handler: no error")
+		}
+	})
+}

@@ -921,3 +921,12 @@ func TestMultiRetryLink(t *testing.T) {
 		t.Errorf("refused return_to at /authorize/crm = %d:\n%s", resp.StatusCode, resp.Body)
 	}
 }
+
+func TestValidProviderID(t *testing.T) {
+	for id, want := range map[string]bool{"a": true, "crm": true, "gh-2": true, strings.Repeat("a", 32): true,
+		"": false, "A": false, "9x": false, "-a": false, "a_b": false, "a.b": false, "a b": false, strings.Repeat("a", 33): false, "é": false} {
+		if got := ValidProviderID(id); got != want {
+			t.Errorf("ValidProviderID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,11 +30,21 @@ type ProviderConfig struct {
 	TokenRatePerMin int
 }
 
-// providerIDPattern is a provider id of OAUTH_PROVIDERS.
-var providerIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
-
-// ValidProviderID reports whether id is a well-formed provider id.
-func ValidProviderID(id string) bool { return providerIDPattern.MatchString(id) }
+// ValidProviderID reports whether id is a well-formed provider id of
+// OAUTH_PROVIDERS: [a-z][a-z0-9-]{0,31}. (No package-level regexp: the
+// functions do no work at start-up before main.)
+func ValidProviderID(id string) bool {
+	if id == "" || len(id) > 32 || id[0] < 'a' || id[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(id); i++ {
+		c := id[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // providerKeys are the settings of one OAUTH_PROVIDERS entry, in the order
 // they are read.

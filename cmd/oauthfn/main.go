@@ -176,6 +176,17 @@ func withHandler(name string, c opsCommand) func(context.Context, []string, io.W
 		// logs and metric lines go to stderr.
 		h.Log = slog.New(oauth.LevelFilter(slog.NewJSONHandler(os.Stderr, nil), h.Config.LogLevel))
 		h.Metrics = os.Stderr
+		if f := fs.Lookup("provider"); f != nil {
+			v, err := forProvider(h, f.Value.String())
+			if err != nil {
+				fmt.Fprintf(stderr, "oauthfn %s: %v\n", name, err)
+				return errUsage
+			}
+			h = v
+			if len(c.args) > 0 {
+				args = fs.Args() // the positional arguments; the flag is used
+			}
+		}
 		return c.run(ctx, h, args)
 	}
 }

@@ -538,8 +538,8 @@ func TestDevEnv(t *testing.T) {
 	}
 
 	// Without OAUTH_TOKEN_KEY, two runs get two random keys.
-	a, _, _ := devEnv(providerMock, base, envMap(nil))
-	b, _, _ := devEnv(providerMock, base, envMap(nil))
+	a, _, _ := devEnv(providerMock, nil, base, envMap(nil))
+	b, _, _ := devEnv(providerMock, nil, base, envMap(nil))
 	if a("OAUTH_TOKEN_KEY") == b("OAUTH_TOKEN_KEY") {
 		t.Error("two runs got the same token key")
 	}

@@ -87,12 +87,12 @@ Flags (each also from the environment variable shown):
 type devOptions struct {
 	// Addr is host:port the server listens on; its URLs use it, so it must
 	// be concrete (the listener's address, port included).
-	Addr        string
-	Provider    string // providerMock or providerEnv
+	Addr     string
+	Provider string // providerMock or providerEnv
 	// Providers are the provider ids of -providers: with providerMock,
 	// one mock provider each (several providers in one stack); none: one
 	// mock provider, a single-provider stack.
-	Providers []string
+	Providers   []string
 	Store       string // storeMemory or storeDynamo
 	CreateTable bool
 	// SweepEvery runs the refresh sweep on a timer, as the EventBridge
@@ -111,11 +111,11 @@ type devOptions struct {
 // devServer is the dev server's http.Handler and what it is made of.
 type devServer struct {
 	http.Handler
-	BaseURL string              // http://host:port, no trailing slash
-	OAuth   *oauth.Handler      // the same Handler the Lambdas run
-	Mock    *mockrc.Server      // nil unless -provider mock without -providers
+	BaseURL string         // http://host:port, no trailing slash
+	OAuth   *oauth.Handler // the same Handler the Lambdas run
+	Mock    *mockrc.Server // nil unless -provider mock without -providers
 	// Mocks are the mock providers of -providers, by provider id.
-	Mocks map[string]*mockrc.Server
+	Mocks   map[string]*mockrc.Server
 	Logs    *devlog.Ring        // the console's recent log lines
 	Log     *slog.Logger        // JSON to LogOutput and Logs
 	KeyNote string              // how the token key was chosen (never the key)

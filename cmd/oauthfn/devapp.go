@@ -358,10 +358,10 @@ type appView struct {
 	// Providers is the picker of a stack with several providers (nil with
 	// one): each id, and its redirect URL.
 	Providers []providerChoice
-	Required bool
-	AppState string
-	Result   *connect.Result
-	Refused  string
+	Required  bool
+	AppState  string
+	Result    *connect.Result
+	Refused   string
 	// OtherUser is a pending result made for another user than the one
 	// signed in: rejected. SignInToFinish is one waiting for a sign-in.
 	OtherUser, SignInToFinish *connect.Result

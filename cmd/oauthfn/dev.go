@@ -11,10 +11,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/oauthfn/oauthfn/internal/devlog"
@@ -56,12 +58,20 @@ when set (keep it to read a DynamoDB table across restarts), else random for
 the run. The other variables (LOG_LEVEL, TABLE_NAME, REFRESH_MODE, ... and the
 AWS SDK's AWS_*) are read from the environment.
 
+-providers a,b (with -provider mock): several providers in one stack, as
+OAUTH_PROVIDERS sets up in AWS: one built-in RingCentral-shaped mock per
+provider id, under /mock/<id>/, each with its own client id and secret
+(mockrc-client-<id>, mockrc-secret-<id>), called back at /callback/<id>. The
+demo app then has a provider picker and connects through /authorize/<id>.
+
 -provider env: everything comes from the environment, as in the Lambdas (a
 real provider, e.g. OAUTH_PROVIDER=ringcentral with your own app's client id
 and secret). Filled in only when unset: OAUTH_REDIRECT_URL=http://<addr>/callback
 (register exactly that URL with the provider), ALLOWED_RETURN_URLS=http://<addr>/,
 TABLE_NAME=oauthfn-dev, and OAUTH_TOKEN_KEY random for this run (set it to keep
-DynamoDB connections readable across restarts). The demo app's own
+DynamoDB connections readable across restarts). With OAUTH_PROVIDERS (several
+providers; OAUTH_CLIENT_SECRET a JSON object of each provider's secret), each
+entry without a redirect_url gets http://<addr>/callback/<id>. The demo app's own
 http://<addr>/app/ is always added to ALLOWED_RETURN_URLS.
 
 -store dynamodb uses TABLE_NAME through the AWS SDK's default configuration
@@ -77,8 +87,12 @@ Flags (each also from the environment variable shown):
 type devOptions struct {
 	// Addr is host:port the server listens on; its URLs use it, so it must
 	// be concrete (the listener's address, port included).
-	Addr        string
-	Provider    string // providerMock or providerEnv
+	Addr     string
+	Provider string // providerMock or providerEnv
+	// Providers are the provider ids of -providers: with providerMock,
+	// one mock provider each (several providers in one stack); none: one
+	// mock provider, a single-provider stack.
+	Providers   []string
 	Store       string // storeMemory or storeDynamo
 	CreateTable bool
 	// SweepEvery runs the refresh sweep on a timer, as the EventBridge
@@ -97,9 +111,11 @@ type devOptions struct {
 // devServer is the dev server's http.Handler and what it is made of.
 type devServer struct {
 	http.Handler
-	BaseURL string              // http://host:port, no trailing slash
-	OAuth   *oauth.Handler      // the same Handler the Lambdas run
-	Mock    *mockrc.Server      // nil unless -provider mock
+	BaseURL string         // http://host:port, no trailing slash
+	OAuth   *oauth.Handler // the same Handler the Lambdas run
+	Mock    *mockrc.Server // nil unless -provider mock without -providers
+	// Mocks are the mock providers of -providers, by provider id.
+	Mocks   map[string]*mockrc.Server
 	Logs    *devlog.Ring        // the console's recent log lines
 	Log     *slog.Logger        // JSON to LogOutput and Logs
 	KeyNote string              // how the token key was chosen (never the key)
@@ -138,6 +154,7 @@ func devFlags(args []string, getenv func(string) string, output io.Writer) (devO
 	}
 	fs.StringVar(&opts.Addr, "addr", envOr("OAUTHFN_DEV_ADDR", defaultAddr), "listen `host:port`, loopback only (OAUTHFN_DEV_ADDR)")
 	fs.StringVar(&opts.Provider, "provider", envOr("OAUTHFN_DEV_PROVIDER", providerMock), "`mock` (built-in RingCentral-shaped provider) or env (OAUTHFN_DEV_PROVIDER)")
+	providers := fs.String("providers", envOr("OAUTHFN_DEV_PROVIDERS", ""), "with -provider mock: several providers in one stack, one mock each: comma-separated `ids` such as ringcentral,ringcentral-eu (OAUTHFN_DEV_PROVIDERS)")
 	fs.StringVar(&opts.Store, "store", envOr("OAUTHFN_DEV_STORE", storeMemory), "`memory` or dynamodb (TABLE_NAME through the AWS SDK) (OAUTHFN_DEV_STORE)")
 	fs.BoolVar(&opts.CreateTable, "create-table", createDefault, "with -store dynamodb: create TABLE_NAME if missing (OAUTHFN_DEV_CREATE_TABLE)")
 	sweepDefault, err := time.ParseDuration(envOr("OAUTHFN_DEV_SWEEP_EVERY", "1m"))
@@ -159,11 +176,36 @@ func devFlags(args []string, getenv func(string) string, output io.Writer) (devO
 		fmt.Fprintf(output, "oauthfn dev: -sweep-every: want 0 (off) or more, got %v\n", opts.SweepEvery)
 		return opts, errUsage
 	}
+	if *providers != "" {
+		ids, err := parseMockIDs(*providers)
+		if err != nil {
+			fmt.Fprintf(output, "oauthfn dev: -providers: %v\n", err)
+			return opts, errUsage
+		}
+		opts.Providers = ids
+	}
 	if opts.CreateTable && opts.Store != storeDynamo {
 		fmt.Fprintf(output, "oauthfn dev: -create-table: only with -store dynamodb (the %s store has no table; OAUTHFN_DEV_CREATE_TABLE sets it too)\n", opts.Store)
 		return opts, errUsage
 	}
 	return opts, nil
+}
+
+// parseMockIDs reads -providers: comma-separated provider ids, each
+// well-formed and named once.
+func parseMockIDs(v string) ([]string, error) {
+	var ids []string
+	for _, id := range strings.Split(v, ",") {
+		id = strings.TrimSpace(id)
+		switch {
+		case !oauth.ValidProviderID(id):
+			return nil, fmt.Errorf("provider id %q: want 1-32 lower-case letters, digits and hyphens, starting with a letter", id)
+		case slices.Contains(ids, id):
+			return nil, fmt.Errorf("provider id %q named twice", id)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // runDev is `oauthfn dev`: it serves until ctx ends (SIGINT, SIGTERM), then
@@ -215,8 +257,18 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // StartupLine is the one line printed when the server is ready.
 func (ds *devServer) StartupLine() string {
 	provider := "provider " + ds.OAuth.Config.Provider.Name + " at " + ds.OAuth.Config.Provider.Endpoint.AuthURL
-	if ds.Mock != nil {
+	switch cfg := ds.OAuth.Config; {
+	case ds.Mock != nil:
 		provider = "provider: built-in RingCentral mock at " + ds.BaseURL + mockPrefix + "/"
+	case len(ds.Mocks) > 0:
+		provider = "providers " + strings.Join(cfg.ProviderIDs(), ", ") + ": built-in RingCentral mocks at " + ds.BaseURL + mockPrefix + "/<id>/"
+	case cfg.Named():
+		var ps []string
+		for _, id := range cfg.ProviderIDs() {
+			v, _ := ds.OAuth.ForProvider(id)
+			ps = append(ps, id+" at "+v.Config.Provider.Endpoint.AuthURL)
+		}
+		provider = "providers " + strings.Join(ps, ", ")
 	}
 	store := "store: memory (gone on exit)"
 	if ds.table != "" {
@@ -282,14 +334,14 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	}
 	ds := &devServer{BaseURL: "http://" + opts.Addr, opts: opts}
 
-	getenv, notes, err := devEnv(opts.Provider, ds.BaseURL, opts.Getenv)
+	if len(opts.Providers) > 0 && opts.Provider != providerMock {
+		return nil, fmt.Errorf("dev: -providers: only with -provider %s (with -provider %s, set OAUTH_PROVIDERS)", providerMock, providerEnv)
+	}
+	getenv, notes, err := devEnv(opts.Provider, opts.Providers, ds.BaseURL, opts.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	ds.KeyNote, ds.AppKeyNote, ds.env = notes.tokenKey, notes.appKey, getenv
-	if getenv("OAUTH_PROVIDERS") != "" {
-		return nil, errors.New("dev: OAUTH_PROVIDERS is set: the dev server plays one provider (-provider) and does not serve several yet; unset OAUTH_PROVIDERS to run it")
-	}
 	cfg, err := oauth.LoadConfig(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("dev: %w", err)
@@ -322,6 +374,10 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	// The same handlers as functions/authorize and functions/callback.
 	mux.Handle("GET /authorize", apigw.Handler(h.Authorize))
 	mux.Handle("GET /callback", apigw.Handler(h.Callback))
+	// Several providers: /authorize/{provider} and /callback/{provider},
+	// the provider id in pathParameters as API Gateway passes it.
+	mux.Handle("GET /authorize/{provider}", providerRoute("GET /authorize/{provider}", h.Authorize))
+	mux.Handle("GET /callback/{provider}", providerRoute("GET /callback/{provider}", h.Callback))
 	// POST /confirm: the app's backend confirms or rejects a pending
 	// connection (functions/callback serves both routes).
 	mux.Handle("POST /confirm", apigw.Handler(h.CallbackRoutes))
@@ -331,7 +387,22 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	// The console (dev server only).
 	ds.Console = newDevConsole(ds, devActions(ds))
 	ds.Console.register(mux)
-	if opts.Provider == providerMock {
+	switch {
+	case opts.Provider == providerMock && len(opts.Providers) > 0:
+		ds.Mocks = map[string]*mockrc.Server{}
+		for _, id := range opts.Providers {
+			v, _ := h.ForProvider(id)
+			clientID, secret := mockClient(id)
+			m := mockrc.New(mockrc.Options{
+				ClientID: clientID, ClientSecret: secret,
+				RedirectURIs: []string{v.Config.RedirectURL},
+				Now:          opts.Now,
+			})
+			ds.Mocks[id] = m
+			prefix := mockPrefix + "/" + id
+			mux.Handle(prefix+"/", http.StripPrefix(prefix, m))
+		}
+	case opts.Provider == providerMock:
 		ds.Mock = mockrc.New(mockrc.Options{
 			RedirectURIs: []string{cfg.RedirectURL},
 			Now:          opts.Now,
@@ -339,9 +410,25 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 		mux.Handle(mockPrefix+"/", http.StripPrefix(mockPrefix, ds.Mock))
 	}
 	ds.Handler = ds.canonicalHost(ds.accessLog(ds.notFoundPage(mux)))
-	ds.Log.Info("dev server ready", "url", ds.BaseURL+"/", "provider", opts.Provider, "store", opts.Store)
+	ds.Log.Info("dev server ready", "url", ds.BaseURL+"/", "provider", opts.Provider, "providers", cfg.ProviderIDs(), "store", opts.Store)
 	return ds, nil
 }
+
+// providerRoute serves a route with the provider id in the path through
+// fn, as API Gateway calls the Lambda for it: routeKey is the route's, and
+// pathParameters carries "provider" (decoded, as API Gateway decodes it).
+func providerRoute(routeKey string, fn apigw.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		params := map[string]string{"provider": r.PathValue("provider")}
+		apigw.Handler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			ev.RouteKey, ev.RequestContext.RouteKey, ev.PathParameters = routeKey, routeKey, params
+			return fn(ctx, ev)
+		}).ServeHTTP(w, r)
+	})
+}
+
+// mocked reports whether the providers are the built-in mocks.
+func (ds *devServer) mocked() bool { return ds.Mock != nil || len(ds.Mocks) > 0 }
 
 // devActions lists the console's POST buttons (see consoleAction).
 func devActions(ds *devServer) []consoleAction {

@@ -218,6 +218,14 @@ func pressConnect(t *testing.T, b *browser, ds *devServer, user string) *url.URL
 // browser (return_to?result=…), not yet opened.
 func finishLink(t *testing.T, b *browser, start *url.URL, providerAuthURL, account string) *url.URL {
 	t.Helper()
+	return followCallback(t, b, providerLogin(t, b, start, providerAuthURL, account), account)
+}
+
+// providerLogin opens a connect link in b and signs in at the mock provider
+// as account; it returns where the provider sends the browser back (the
+// link's /callback, or /callback/<id> for /authorize/<id>), not yet opened.
+func providerLogin(t *testing.T, b *browser, start *url.URL, providerAuthURL, account string) string {
+	t.Helper()
 	base := b.origin
 	resp, body := b.get(start.String())
 	wantStatus(t, "GET /authorize", resp, body, http.StatusFound)
@@ -251,11 +259,18 @@ func finishLink(t *testing.T, b *browser, start *url.URL, providerAuthURL, accou
 		t.Fatalf("POST %s: status %d, want a redirect; body %.500s", action.Path, resp.StatusCode, body)
 	}
 	callbackURL := resp.Header.Get("Location")
-	if !strings.HasPrefix(callbackURL, base+"/callback?") {
-		t.Fatalf("provider redirects to %q, want %s/callback?…", callbackURL, base)
+	if want := base + "/callback" + strings.TrimPrefix(start.Path, "/authorize") + "?"; !strings.HasPrefix(callbackURL, want) {
+		t.Fatalf("provider redirects to %q, want %s…", callbackURL, want)
 	}
+	return callbackURL
+}
 
-	resp, body = b.get(callbackURL)
+// followCallback opens the provider's redirect to /callback and returns
+// where /callback sends the browser (return_to?result=…), not yet opened.
+func followCallback(t *testing.T, b *browser, callbackURL, account string) *url.URL {
+	t.Helper()
+	base := b.origin
+	resp, body := b.get(callbackURL)
 	wantStatus(t, "GET /callback", resp, body, http.StatusFound)
 	back, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || back.Scheme+"://"+back.Host+back.Path != base+"/app/connected" {
@@ -538,8 +553,8 @@ func TestDevEnv(t *testing.T) {
 	}
 
 	// Without OAUTH_TOKEN_KEY, two runs get two random keys.
-	a, _, _ := devEnv(providerMock, base, envMap(nil))
-	b, _, _ := devEnv(providerMock, base, envMap(nil))
+	a, _, _ := devEnv(providerMock, nil, base, envMap(nil))
+	b, _, _ := devEnv(providerMock, nil, base, envMap(nil))
 	if a("OAUTH_TOKEN_KEY") == b("OAUTH_TOKEN_KEY") {
 		t.Error("two runs got the same token key")
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +41,7 @@ const confirmTimeout = 10 * time.Second
 type demoApp struct {
 	mu       sync.Mutex
 	sessions map[string]*demoSession // session id -> session
-	owners   map[string]string       // account id -> user, from confirmed results only
+	owners   map[ownedAccount]string // account -> user, from confirmed results only
 }
 
 // demoSession is one browser's session: its signed-in user ("" before
@@ -50,8 +51,12 @@ type demoSession struct {
 	pending *connect.Result
 }
 
+// ownedAccount is an account at a provider: the same account id at two
+// providers is two accounts.
+type ownedAccount struct{ provider, account string }
+
 func newDemoApp() *demoApp {
-	return &demoApp{sessions: map[string]*demoSession{}, owners: map[string]string{}}
+	return &demoApp{sessions: map[string]*demoSession{}, owners: map[ownedAccount]string{}}
 }
 
 // register mounts the demo app on mux; its POSTs are behind the standard
@@ -168,7 +173,9 @@ func (ds *devServer) signOut(w http.ResponseWriter, r *http.Request) {
 // connectStart is the app's backend starting a connection for its
 // signed-in user: it mints the connect token with the app key and sends the
 // browser to /authorize?connect=…. With end=oauthfn there is no return_to:
-// the flow ends on oauthfn's own success page.
+// the flow ends on oauthfn's own success page. With several providers the
+// form names one (the picker): the token carries it in its provider claim
+// and the link goes to /authorize/<provider>.
 func (ds *devServer) connectStart(w http.ResponseWriter, r *http.Request) {
 	user := ds.user(r)
 	if user == "" {
@@ -186,7 +193,17 @@ func (ds *devServer) connectStart(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("end") == "oauthfn" {
 		opts = connect.Options{}
 	}
-	link, err := keys.URL(ds.BaseURL+"/authorize", user, opts)
+	authorize := ds.BaseURL + "/authorize"
+	if ds.OAuth.Config.Named() {
+		provider := r.PostFormValue("provider")
+		if !slices.Contains(ds.OAuth.Config.ProviderIDs(), provider) {
+			http.Error(w, "pick one of the providers: "+strings.Join(ds.OAuth.Config.ProviderIDs(), ", "), http.StatusBadRequest)
+			return
+		}
+		opts.Provider = provider
+		authorize += "/" + provider
+	}
+	link, err := keys.URL(authorize, user, opts)
 	if err != nil {
 		http.Error(w, "cannot start: "+err.Error(), http.StatusBadRequest)
 		return
@@ -210,7 +227,7 @@ func (ds *devServer) connected(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		res, err := keys.VerifyResult(result)
-		if err == nil && res.Provider != ds.OAuth.Config.Provider.Name {
+		if err == nil && !slices.Contains(ds.OAuth.Config.ProviderIDs(), res.Provider) {
 			err = errors.New("the result is for provider " + res.Provider)
 		}
 		if err != nil {
@@ -223,7 +240,7 @@ func (ds *devServer) connected(w http.ResponseWriter, r *http.Request) {
 			ds.Log.Warn("demo app: result refused", "err", err)
 			break
 		}
-		ds.Log.Info("demo app: result verified", "end_user", res.User, "account_id", res.AccountID, "status", res.Status)
+		ds.Log.Info("demo app: result verified", "end_user", res.User, "provider", res.Provider, "account_id", res.AccountID, "status", res.Status)
 		status = ds.decide(w, r, &data, res)
 	case len(q) > 0:
 		data.Refused = "the address carries no signed result"
@@ -267,7 +284,7 @@ func (ds *devServer) decide(w http.ResponseWriter, r *http.Request, data *appVie
 	if res.Status != connect.StatusPending {
 		data.Result = &res
 		if res.User != "" {
-			ds.record(res.AccountID, res.User)
+			ds.record(res.Provider, res.AccountID, res.User)
 		}
 		return http.StatusOK
 	}
@@ -308,16 +325,26 @@ func (ds *devServer) decide(w http.ResponseWriter, r *http.Request, data *appVie
 	}
 	res.Status = got.Status
 	data.Result = &res
-	ds.record(got.AccountID, got.EndUser)
-	ds.Log.Info("demo app: connection confirmed", "end_user", got.EndUser, "account_id", got.AccountID)
+	ds.record(res.Provider, got.AccountID, got.EndUser)
+	ds.Log.Info("demo app: connection confirmed", "end_user", got.EndUser, "provider", res.Provider, "account_id", got.AccountID)
 	return http.StatusOK
 }
 
-// record notes that user owns account (from a confirmed result).
-func (ds *devServer) record(account, user string) {
+// record notes that user owns account at provider (from a confirmed
+// result).
+func (ds *devServer) record(provider, account, user string) {
 	ds.App.mu.Lock()
-	ds.App.owners[account] = user
+	ds.App.owners[ownedAccount{provider, account}] = user
 	ds.App.mu.Unlock()
+}
+
+// accountLabel is how the demo app shows an account: its id, and with
+// several providers provider/id.
+func (ds *devServer) accountLabel(provider, account string) string {
+	if ds.OAuth.Config.Named() {
+		return provider + "/" + account
+	}
+	return account
 }
 
 // appView is what the demo app's pages show.
@@ -328,10 +355,13 @@ type appView struct {
 	Accounts []mockrc.Account
 	Provider string
 	Redirect string
-	Required bool
-	AppState string
-	Result   *connect.Result
-	Refused  string
+	// Providers is the picker of a stack with several providers (nil with
+	// one): each id, and its redirect URL.
+	Providers []providerChoice
+	Required  bool
+	AppState  string
+	Result    *connect.Result
+	Refused   string
 	// OtherUser is a pending result made for another user than the one
 	// signed in: rejected. SignInToFinish is one waiting for a sign-in.
 	OtherUser, SignInToFinish *connect.Result
@@ -340,6 +370,9 @@ type appView struct {
 	Owners    []ownerRow
 	UnknownAt string
 }
+
+// providerChoice is one provider of the demo app's picker.
+type providerChoice struct{ ID, Redirect string }
 
 // ownerRow is one demo user's accounts: as the app recorded them from
 // verified results, and as oauthfn's user-index has them.
@@ -351,12 +384,18 @@ type ownerRow struct {
 
 func (ds *devServer) appData(r *http.Request) appView {
 	v := appView{
-		User: ds.user(r), Users: demoUsers, Mock: ds.Mock != nil,
+		User: ds.user(r), Users: demoUsers, Mock: ds.mocked(),
 		Provider: ds.OAuth.Config.Provider.Name, Redirect: ds.OAuth.Config.RedirectURL,
 		Required: ds.OAuth.Config.RequireConnectToken, AppState: demoAppState, Confirm: ds.OAuth.Config.RequireConfirm,
 	}
 	if v.Mock {
 		v.Accounts = mockrc.DemoAccounts()
+	}
+	if ds.OAuth.Config.Named() {
+		for _, id := range ds.OAuth.Config.ProviderIDs() {
+			p, _ := ds.OAuth.ForProvider(id)
+			v.Providers = append(v.Providers, providerChoice{ID: id, Redirect: p.Config.RedirectURL})
+		}
 	}
 	return v
 }
@@ -364,8 +403,8 @@ func (ds *devServer) appData(r *http.Request) appView {
 func (ds *devServer) owners(r *http.Request) []ownerRow {
 	ds.App.mu.Lock()
 	byUser := map[string][]string{}
-	for account, user := range ds.App.owners {
-		byUser[user] = append(byUser[user], account)
+	for a, user := range ds.App.owners {
+		byUser[user] = append(byUser[user], ds.accountLabel(a.provider, a.account))
 	}
 	ds.App.mu.Unlock()
 	rows := make([]ownerRow, 0, len(demoUsers))
@@ -378,8 +417,9 @@ func (ds *devServer) owners(r *http.Request) []ownerRow {
 			ds.Log.Error("demo app: connections for user", "end_user", u, "err", err)
 		}
 		for _, in := range infos {
-			row.Oauthfn = append(row.Oauthfn, in.AccountID)
+			row.Oauthfn = append(row.Oauthfn, ds.accountLabel(in.Provider, in.AccountID))
 		}
+		sort.Strings(row.Oauthfn)
 		rows = append(rows, row)
 	}
 	return rows
@@ -396,10 +436,16 @@ func (ds *devServer) home(w http.ResponseWriter, r *http.Request) {
 // form's redirects against CSP form-action too: the provider's origin is
 // allowed besides 'self'.
 func (ds *devServer) appPage(w http.ResponseWriter, status int, t *template.Template, data any) {
-	formAction := "'self'"
-	if u, err := url.Parse(ds.OAuth.Config.Provider.Endpoint.AuthURL); err == nil && u.Host != "" {
-		formAction += " " + u.Scheme + "://" + u.Host
+	sources := []string{"'self'"}
+	for _, id := range ds.OAuth.Config.ProviderIDs() {
+		p, _ := ds.OAuth.ForProvider(id)
+		if u, err := url.Parse(p.Config.Provider.Endpoint.AuthURL); err == nil && u.Host != "" {
+			if src := u.Scheme + "://" + u.Host; !slices.Contains(sources, src) {
+				sources = append(sources, src)
+			}
+		}
 	}
+	formAction := strings.Join(sources, " ")
 	writePageFormAction(w, status, t, data, formAction)
 }
 

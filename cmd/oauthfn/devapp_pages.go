@@ -17,6 +17,8 @@ const signInForm = `{{define "signin"}}{{if .User}}<form method="post" action="/
 {{else}}<form method="post" action="/app/signin"><p>Sign in to the demo app as {{range .Users}}<button type="submit" name="user" value="{{.}}">{{.}}</button> {{end}}</p></form>{{end}}{{end}}`
 
 const connectForm = `{{define "connect"}}{{if .User}}<form method="post" action="/app/connect">
+{{with .Providers}}<p><label for="provider">Provider</label> <select id="provider" name="provider">{{range .}}<option value="{{.ID}}">{{.ID}}</option>{{end}}</select>
+<span class="note">the connect token names it (its provider claim) and the link goes to <code>/authorize/&lt;provider&gt;</code></span></p>{{end}}
 <p><label>app_state (handed back in the result) <input name="app_state" value="{{.AppState}}" maxlength="512"></label></p>
 <p><button type="submit" id="connect">Connect an account</button>
 {{if not .Confirm}}<button type="submit" name="end" value="oauthfn" id="connect-own-page" class="secondary">Connect, end on oauthfn's page</button>{{end}}</p>
@@ -34,7 +36,12 @@ account's tokens encrypted and sends you to <code>/app/connected?result=…</cod
 that this app verifies before it believes which account you connected.{{if .Confirm}} The connection waits until the app's
 backend confirms it (<code>POST /confirm</code>): only when the user signed in here is the one the link was made for,
 since a link can be forwarded to someone else.{{end}}</p>
-{{if .Mock}}<p>The provider is the built-in RingCentral mock: pick a demo account there
+{{if .Providers}}<p id="providers">This stack serves several providers (<code>OAUTH_PROVIDERS</code>): pick one below. Each has its own
+routes, <code>/authorize/&lt;provider&gt;</code> and <code>/callback/&lt;provider&gt;</code>, and its own redirect URL
+({{range $i, $p := .Providers}}{{if $i}}, {{end}}{{$p.ID}}: <code>{{$p.Redirect}}</code>{{end}}){{if .Mock}}: each is a built-in
+RingCentral mock under <code>/mock/&lt;provider&gt;/</code> with its own client; pick a demo account there
+({{range $i, $a := .Accounts}}{{if $i}}, {{end}}{{$a.Name}} {{$a.ID}}{{end}}). The same account id at two providers is two accounts.{{else}}.{{end}}</p>
+{{else if .Mock}}<p>The provider is the built-in RingCentral mock: pick a demo account there
 ({{range $i, $a := .Accounts}}{{if $i}}, {{end}}{{$a.Name}} {{$a.ID}}{{end}}); no password, nothing leaves this machine.</p>
 {{else}}<p>The provider is the real <code>{{.Provider}}</code> configured in the environment. Its app must have
 <code>{{.Redirect}}</code> registered as a redirect URL.</p>{{end}}
@@ -55,6 +62,7 @@ var connectedTmpl = template.Must(template.New("connected").Parse(layout + owner
 <p class="ok" id="verified">Signature, audience and expiry checked with the app key.{{if $.Confirm}} Confirmed for <strong>{{$.User}}</strong>, the user this link was made for.{{end}}</p>
 <table>
 <tr><th scope="row">end user (sub)</th><td><code id="result-user">{{or .User "— (anonymous)"}}</code></td></tr>
+<tr><th scope="row">provider</th><td><code id="result-provider">{{.Provider}}</code></td></tr>
 <tr><th scope="row">account_id</th><td><code id="result-account">{{.AccountID}}</code></td></tr>
 <tr><th scope="row">status</th><td><span class="ok">{{.Status}}</span></td></tr>
 <tr><th scope="row">app_state</th><td><code id="result-app-state">{{or .AppState "—"}}</code></td></tr>

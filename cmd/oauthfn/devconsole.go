@@ -179,11 +179,20 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 		Accounts    []mockrc.Account
 		Events      []eventView
 		Token       *tokenView
+		// Several: the stack serves several providers (OAUTH_PROVIDERS):
+		// the tables get a provider column, the token form a picker.
+		Several   bool
+		Providers []string
+		// TokenProvider is the token form's provider: the first
+		// connection's, as its account_id is.
+		TokenProvider string
 	}{
-		Now:     stamp(now, now),
-		Info:    c.info(),
-		Actions: c.actions,
-		Mock:    c.ds.Mock != nil,
+		Now:       stamp(now, now),
+		Info:      c.info(),
+		Actions:   c.actions,
+		Mock:      c.ds.mocked(),
+		Several:   c.ds.OAuth.Config.Named(),
+		Providers: c.ds.OAuth.Config.ProviderIDs(),
 	}
 	if data.Mock {
 		data.Accounts = mockrc.DemoAccounts()
@@ -210,6 +219,9 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 			CanRefresh:     cn.Status == oauth.StatusActive && cn.RefreshToken != "",
 		})
 	}
+	if len(data.Connections) > 0 {
+		data.TokenProvider = data.Connections[0].Provider
+	}
 	if id := r.URL.Query().Get("shown"); id != "" {
 		shown := c.take(id)
 		data.Last, data.Token = shown.action, shown.token
@@ -223,8 +235,32 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 }
 
 // info is the configuration summary: names and URLs, never a secret.
+// With several providers, each provider's rows carry its id.
 func (c *devConsole) info() []infoRow {
 	cfg := c.ds.OAuth.Config
+	var rows []infoRow
+	for _, id := range cfg.ProviderIDs() {
+		v, _ := c.ds.OAuth.ForProvider(id)
+		pc, suffix := v.Config, ""
+		provider := pc.Provider.Name
+		if cfg.Named() {
+			suffix = " (" + id + ")"
+			provider = id
+		}
+		switch {
+		case c.ds.Mock != nil:
+			provider += " (built-in mock under " + mockPrefix + "/)"
+		case c.ds.Mocks[id] != nil:
+			provider += " (built-in mock under " + mockPrefix + "/" + id + "/)"
+		}
+		rows = append(rows,
+			infoRow{"Provider" + suffix, provider},
+			infoRow{"Authorize URL" + suffix, pc.Provider.Endpoint.AuthURL},
+			infoRow{"Token URL" + suffix, pc.Provider.Endpoint.TokenURL},
+			infoRow{"Client id" + suffix, pc.ClientID},
+			infoRow{"Redirect URL" + suffix, pc.RedirectURL},
+		)
+	}
 	var allowed []string
 	for _, p := range cfg.AllowedReturn {
 		allowed = append(allowed, p.Scheme+"://"+p.Host+p.Path)
@@ -233,16 +269,7 @@ func (c *devConsole) info() []infoRow {
 	if c.ds.table != "" {
 		store = "DynamoDB table " + c.ds.table
 	}
-	provider := cfg.Provider.Name
-	if c.ds.Mock != nil {
-		provider += " (built-in mock under " + mockPrefix + "/)"
-	}
-	return []infoRow{
-		{"Provider", provider},
-		{"Authorize URL", cfg.Provider.Endpoint.AuthURL},
-		{"Token URL", cfg.Provider.Endpoint.TokenURL},
-		{"Client id", cfg.ClientID},
-		{"Redirect URL", cfg.RedirectURL},
+	return append(rows, []infoRow{
 		{"Allowed return URLs", strings.Join(allowed, ", ")},
 		{"Store", store},
 		{"Connect token required", strconv.FormatBool(cfg.RequireConnectToken)},
@@ -250,7 +277,7 @@ func (c *devConsole) info() []infoRow {
 		{"Refresh mode", cfg.RefreshMode},
 		{"Token key", c.ds.KeyNote},
 		{"Log level", cfg.LogLevel.String()},
-	}
+	}...)
 }
 
 // stamp formats t for the console: UTC time and how far from now, or "—".
@@ -404,10 +431,10 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 <h2>Connections</h2>
 {{with .StoreErr}}<p class="bad">{{.}}</p>{{end}}
 {{if .Connections}}<div class="scroll"><table>
-<thead><tr><th scope="col">Account</th><th scope="col">End user</th><th scope="col">Status</th><th scope="col">Access token expires</th><th scope="col">Refresh token expires</th><th scope="col">Last refresh</th><th scope="col" class="hide-narrow">Next refresh</th><th scope="col">Failures</th><th scope="col">Last error</th></tr></thead>
+<thead><tr>{{if .Several}}<th scope="col">Provider</th>{{end}}<th scope="col">Account</th><th scope="col">End user</th><th scope="col">Status</th><th scope="col">Access token expires</th><th scope="col">Refresh token expires</th><th scope="col">Last refresh</th><th scope="col" class="hide-narrow">Next refresh</th><th scope="col">Failures</th><th scope="col">Last error</th></tr></thead>
 <tbody>{{range .Connections}}
-<tr><td><code class="account">{{.Account}}</code><br><span class="note">{{.Provider}}, version {{.Version}}{{if .Leased}}, being refreshed{{end}}</span>{{if .CanRefresh}}
-<form method="post" action="/_dev/due"><input type="hidden" name="account" value="{{.Account}}"><button type="submit" class="small">Make due now</button></form>{{end}}</td><td class="end-user">{{or .EndUser "—"}}</td><td>{{if eq .Status "active"}}<span class="ok">{{.Status}}</span>{{else}}<span class="bad">{{.Status}}</span>{{end}}</td><td>{{.AccessExpires}}</td><td>{{.RefreshExpires}}</td><td>{{.LastRefresh}}</td><td class="hide-narrow">{{.NextRefresh}}</td><td>{{.Failures}}</td><td>{{or .LastErr "—"}}</td></tr>{{end}}
+<tr>{{if $.Several}}<td class="provider"><code>{{.Provider}}</code></td>{{end}}<td><code class="account">{{.Account}}</code><br><span class="note">{{.Provider}}, version {{.Version}}{{if .Leased}}, being refreshed{{end}}</span>{{if .CanRefresh}}
+<form method="post" action="/_dev/due">{{if $.Several}}<input type="hidden" name="provider" value="{{.Provider}}">{{end}}<input type="hidden" name="account" value="{{.Account}}"><button type="submit" class="small">Make due now</button></form>{{end}}</td><td class="end-user">{{or .EndUser "—"}}</td><td>{{if eq .Status "active"}}<span class="ok">{{.Status}}</span>{{else}}<span class="bad">{{.Status}}</span>{{end}}</td><td>{{.AccessExpires}}</td><td>{{.RefreshExpires}}</td><td>{{.LastRefresh}}</td><td class="hide-narrow">{{.NextRefresh}}</td><td>{{.Failures}}</td><td>{{or .LastErr "—"}}</td></tr>{{end}}
 </tbody></table></div>
 <p class="note">Under each account: its provider and version (the count of its writes: every refresh adds one). "Make due now" sets its next refresh to now; "Run sweep now" below then refreshes it, as the scheduled function would.</p>
 {{else}}<p>No connections yet. <a href="/">Connect an account</a>.</p>{{end}}
@@ -425,7 +452,7 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 <section id="token">
 <h2>Token function</h2>
 <p class="note">Calls the token function's handler (<code>functions/token</code>) as an app's <code>lambda.invoke</code> would. The token itself is never shown.</p>
-<form method="post" action="/_dev/token"><p><label for="account_id">account_id</label> <input id="account_id" name="account_id" required maxlength="256" value="{{with .Connections}}{{(index . 0).Account}}{{end}}"> <button type="submit">Get a token</button></p></form>
+<form method="post" action="/_dev/token"><p>{{if .Several}}<label for="provider">provider</label> <select id="provider" name="provider">{{range .Providers}}<option value="{{.}}"{{if eq . $.TokenProvider}} selected{{end}}>{{.}}</option>{{end}}</select> {{end}}<label for="account_id">account_id</label> <input id="account_id" name="account_id" required maxlength="256" value="{{with .Connections}}{{(index . 0).Account}}{{end}}"> <button type="submit">Get a token</button></p></form>
 {{with .Token}}<p><code>{{.Request}}</code> → {{if .Failed}}<span class="bad">{{.Outcome}}</span>{{else}}<span class="ok">{{.Outcome}}</span>{{end}}</p>
 {{if .Rows}}<table>{{range .Rows}}<tr><th scope="row">{{.Name}}</th><td><code>{{or .Value "—"}}</code></td></tr>{{end}}</table>{{end}}{{end}}
 </section>
@@ -434,9 +461,9 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 <h2>Connection events</h2>
 <p class="note">What <code>functions/events</code> would put on EventBridge (Source <code>oauthfn</code>) for the store's changes, newest first.</p>
 {{if .Events}}<div class="scroll"><table>
-<thead><tr><th scope="col">At</th><th scope="col">Detail type</th><th scope="col">Account</th><th scope="col">End user</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col" class="hide-narrow">event_id</th></tr></thead>
+<thead><tr><th scope="col">At</th><th scope="col">Detail type</th>{{if .Several}}<th scope="col">Provider</th>{{end}}<th scope="col">Account</th><th scope="col">End user</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col" class="hide-narrow">event_id</th></tr></thead>
 <tbody>{{range .Events}}
-<tr><td>{{.At}}</td><td><strong>{{.DetailType}}</strong></td><td><code class="account">{{.Account}}</code><br><span class="note">version {{.Version}}</span></td><td>{{or .EndUser "—"}}{{with .PreviousEndUser}}<br><span class="note">was {{.}}</span>{{end}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td class="hide-narrow mono">{{.EventID}}</td></tr>{{end}}
+<tr><td>{{.At}}</td><td><strong>{{.DetailType}}</strong></td>{{if $.Several}}<td class="provider"><code>{{.Provider}}</code></td>{{end}}<td><code class="account">{{.Account}}</code><br><span class="note">version {{.Version}}</span></td><td>{{or .EndUser "—"}}{{with .PreviousEndUser}}<br><span class="note">was {{.}}</span>{{end}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td class="hide-narrow mono">{{.EventID}}</td></tr>{{end}}
 </tbody></table></div>
 {{else}}<p>None yet: connect an account.</p>{{end}}
 </section>

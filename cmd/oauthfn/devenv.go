@@ -3,9 +3,11 @@ package main
 // The dev server's environment and backends.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,7 +25,9 @@ import (
 type keyNotes struct{ tokenKey, appKey string }
 
 // devEnv is the environment LoadConfig reads, and how the keys were chosen.
-func devEnv(provider, base string, getenv func(string) string) (func(string) string, keyNotes, error) {
+// mocks are the provider ids of -providers (mock mode only; none: the one
+// mock provider of a single-provider stack).
+func devEnv(provider string, mocks []string, base string, getenv func(string) string) (func(string) string, keyNotes, error) {
 	env := map[string]string{}
 	notes := keyNotes{tokenKey: "OAUTH_TOKEN_KEY from the environment", appKey: "OAUTH_APP_KEY from the environment"}
 	switch provider {
@@ -56,18 +60,24 @@ func devEnv(provider, base string, getenv func(string) string) (func(string) str
 			notes.appKey = "random for this run (the demo app reads it from this server; the export lines give it to oauthfn connect-url)"
 		}
 		env["OAUTH_APP_KEY"] = appKey
+		env["OAUTH_TOKEN_KEY"] = key
+		env["ALLOWED_RETURN_URLS"] = base + "/"
+		if len(mocks) > 0 {
+			env["OAUTH_PROVIDERS"], env["OAUTH_CLIENT_SECRET"] = mockProviders(mocks, base)
+			break
+		}
 		env["OAUTH_PROVIDER"] = oauth.PresetRingCentral
 		env["OAUTH_SERVER_URL"] = base + mockPrefix
 		env["OAUTH_CLIENT_ID"] = mockrc.DefaultClientID
 		env["OAUTH_CLIENT_SECRET"] = mockrc.DefaultClientSecret
-		env["OAUTH_TOKEN_KEY"] = key
 		env["OAUTH_REDIRECT_URL"] = base + "/callback"
-		env["ALLOWED_RETURN_URLS"] = base + "/"
 	case providerEnv:
 		for _, name := range oauth.Variables {
 			env[name] = getenv(name)
 		}
-		if strings.TrimSpace(env["OAUTH_REDIRECT_URL"]) == "" {
+		if strings.TrimSpace(env["OAUTH_PROVIDERS"]) != "" {
+			env["OAUTH_PROVIDERS"] = withRedirectURLs(env["OAUTH_PROVIDERS"], base)
+		} else if strings.TrimSpace(env["OAUTH_REDIRECT_URL"]) == "" {
 			env["OAUTH_REDIRECT_URL"] = base + "/callback"
 		}
 		demo := base + "/app/"
@@ -103,6 +113,88 @@ func devEnv(provider, base string, getenv func(string) string) (func(string) str
 		env["TABLE_NAME"] = defaultTable
 	}
 	return func(name string) string { return env[name] }, notes, nil
+}
+
+// mockClient is the client id and secret of the mock provider of id
+// (-providers): its own per provider, as real providers' are.
+func mockClient(id string) (clientID, secret string) {
+	return mockrc.DefaultClientID + "-" + id, mockrc.DefaultClientSecret + "-" + id
+}
+
+// mockProviders are OAUTH_PROVIDERS and OAUTH_CLIENT_SECRET for the mock
+// providers of ids: each a RingCentral-shaped mock under /mock/<id>/ with
+// its own client, called back at /callback/<id>.
+func mockProviders(ids []string, base string) (providers, secrets string) {
+	ps := map[string]map[string]string{}
+	ss := map[string]string{}
+	for _, id := range ids {
+		clientID, secret := mockClient(id)
+		ps[id] = map[string]string{
+			"preset": oauth.PresetRingCentral, "client_id": clientID,
+			"server_url": base + mockPrefix + "/" + id, "redirect_url": base + "/callback/" + id,
+		}
+		ss[id] = secret
+	}
+	pj, _ := json.Marshal(ps)
+	sj, _ := json.Marshal(ss)
+	return string(pj), string(sj)
+}
+
+// withRedirectURLs fills in redirect_url=<base>/callback/<id> for each
+// entry of OAUTH_PROVIDERS that sets none (register exactly that URL with
+// the provider). A value it cannot read is returned as is: LoadConfig
+// then says what is wrong with it.
+func withRedirectURLs(raw, base string) string {
+	entries, ok := members([]byte(raw))
+	if !ok {
+		return raw
+	}
+	out := map[string]map[string]json.RawMessage{}
+	for id, v := range entries {
+		settings, ok := members(v)
+		if !ok || !oauth.ValidProviderID(id) {
+			return raw
+		}
+		if _, set := settings["redirect_url"]; !set {
+			settings["redirect_url"], _ = json.Marshal(base + "/callback/" + id)
+		}
+		out[id] = settings
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return raw
+	}
+	return string(b)
+}
+
+// members reads a JSON object's members; false for anything else, a
+// repeated key or trailing data (which LoadConfig refuses, so a value the
+// dev server rewrites cannot lose a mistake on the way).
+func members(b []byte) (map[string]json.RawMessage, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	out := map[string]json.RawMessage{}
+	for dec.More() {
+		t, err := dec.Token()
+		k, isKey := t.(string)
+		if err != nil || !isKey {
+			return nil, false
+		}
+		var v json.RawMessage
+		if _, dup := out[k]; dup || dec.Decode(&v) != nil {
+			return nil, false
+		}
+		out[k] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, false
+	}
+	return out, true
 }
 
 // randomKey is a token key for one run: 32 random bytes, base64url.

@@ -19,8 +19,8 @@ const maxConsoleEvents = 50
 // eventView is one connection event as the console shows it: the event
 // functions/events would send to EventBridge for a change of the store.
 type eventView struct {
-	At, DetailType, Account, EndUser, PreviousEndUser, Status, Reason, EventID string
-	Version                                                                    int64
+	At, DetailType, Provider, Account, EndUser, PreviousEndUser, Status, Reason, EventID string
+	Version                                                                              int64
 }
 
 // eventFeed keeps the recent connection events, newest first.
@@ -57,9 +57,9 @@ func (ds *devServer) onStoreChange(rec events.DynamoDBEventRecord) {
 		return
 	}
 	d := ev.Detail
-	ds.Log.Info("connection event", "detail_type", ev.DetailType, "source", connevent.Source, "account_id", d.AccountID,
+	ds.Log.Info("connection event", "detail_type", ev.DetailType, "source", connevent.Source, "provider", d.Provider, "account_id", d.AccountID,
 		"end_user", d.EndUser, "status", d.Status, "reason", d.Reason, "event_id", d.EventID)
-	ds.Events.add(eventView{At: d.At, DetailType: ev.DetailType, Account: d.Provider + "/" + d.AccountID, EndUser: d.EndUser,
+	ds.Events.add(eventView{At: d.At, DetailType: ev.DetailType, Provider: d.Provider, Account: d.Provider + "/" + d.AccountID, EndUser: d.EndUser,
 		PreviousEndUser: d.PreviousEndUser, Status: d.Status, Reason: d.Reason, EventID: d.EventID, Version: d.Version})
 }
 
@@ -77,13 +77,16 @@ const tokenTimeout = time.Minute
 
 // token answers POST /_dev/token: the token function's handler
 // (Handler.AnswerToken, as functions/token runs it) for the form's
-// account_id.
+// account_id and, with several providers, provider.
 func (c *devConsole) token(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), tokenTimeout)
 	defer cancel()
-	req := oauth.TokenRequest{AccountID: r.PostFormValue("account_id")}
+	req := oauth.TokenRequest{Provider: r.PostFormValue("provider"), AccountID: r.PostFormValue("account_id")}
 	resp, err := c.ds.OAuth.AnswerToken(ctx, req)
 	v := &tokenView{Request: `{"account_id": "` + req.AccountID + `"}`}
+	if req.Provider != "" {
+		v.Request = `{"provider": "` + req.Provider + `", "account_id": "` + req.AccountID + `"}`
+	}
 	switch {
 	case err != nil:
 		v.Failed, v.Outcome = true, "function error (an internal fault): "+err.Error()
@@ -104,7 +107,10 @@ func (c *devConsole) token(w http.ResponseWriter, r *http.Request) {
 			{"token_type", resp.TokenType}, {"expires_at", exp}, {"account_id", resp.AccountID},
 			{"end_user", resp.EndUser}, {"scope", resp.Scope},
 		}
+		if req.Provider != "" {
+			v.Rows = append(v.Rows, infoRow{"provider (asked for)", req.Provider})
+		}
 	}
-	c.ds.Log.Info("console: token function called", "account_id", req.AccountID, "outcome", v.Outcome)
+	c.ds.Log.Info("console: token function called", "provider", req.Provider, "account_id", req.AccountID, "outcome", v.Outcome)
 	http.Redirect(w, r, c.keep(shownResult{token: v}, "token"), http.StatusSeeOther)
 }

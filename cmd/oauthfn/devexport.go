@@ -53,7 +53,7 @@ func (ds *devServer) ExportLines() string {
 	if ds.table == "" {
 		return "# operator commands (oauthfn list, token, sweep, disconnect) read DynamoDB, not this server's memory store: start it with -store dynamodb to use them against it\n"
 	}
-	mock := ds.Mock != nil
+	mock := ds.mocked()
 	var b strings.Builder
 	b.WriteString("# operator commands against this server (oauthfn list, token, sweep, disconnect): run these lines in their shell\n")
 	var vars, notes []string

@@ -164,3 +164,17 @@ func TestDevExportLinesMockSecrets(t *testing.T) {
 		t.Errorf("the environment's token key printed, or no note:\n%s", lines)
 	}
 }
+
+// TestDevExportLinesSeveralMocks: with -providers the lines carry
+// OAUTH_PROVIDERS and the mocks' client secrets (made up by the dev server,
+// like the single mock's), so the operator commands reach every provider.
+func TestDevExportLinesSeveralMocks(t *testing.T) {
+	providers, secrets := mockProviders([]string{"a", "b"}, "http://127.0.0.1:8080")
+	effective := map[string]string{"OAUTH_PROVIDERS": providers, "OAUTH_CLIENT_SECRET": secrets, "TABLE_NAME": "t"}
+	ds := &devServer{table: "t", Mocks: map[string]*mockrc.Server{"a": mockrc.New(mockrc.Options{}), "b": mockrc.New(mockrc.Options{})},
+		env: envMap(effective), opts: devOptions{Getenv: envMap(nil)}}
+	got := parseExports(t, ds.ExportLines())
+	if got["OAUTH_PROVIDERS"] != providers || got["OAUTH_CLIENT_SECRET"] != secrets {
+		t.Errorf("export lines %v, want OAUTH_PROVIDERS and the mocks' secrets", got)
+	}
+}

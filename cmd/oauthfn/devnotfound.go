@@ -9,10 +9,12 @@ import (
 // notFoundPage answers the dev server's unknown paths (and the console's
 // unknown subpaths) with a page that says where things are, instead of Go's
 // bare "404 page not found". The mock provider's answers under /mock/ are
-// its own, and 405s stay as they are.
+// its own, and so are the Lambda handlers' under /authorize/ and /callback/
+// (an unknown provider id is their 404 unknown_provider page, as in AWS);
+// 405s stay as they are.
 func (ds *devServer) notFoundPage(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
+		if strings.HasPrefix(r.URL.Path, mockPrefix+"/") || lambdaRoute(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -22,6 +24,17 @@ func (ds *devServer) notFoundPage(next http.Handler) http.Handler {
 			writePage(w, http.StatusNotFound, notFoundTmpl, struct{ Path string }{r.URL.Path})
 		}
 	})
+}
+
+// lambdaRoute reports whether path is one of the Lambda handlers' routes:
+// /authorize, /callback, /authorize/<id>, /callback/<id>.
+func lambdaRoute(path string) bool {
+	for _, route := range []string{"/authorize", "/callback"} {
+		if path == route || strings.HasPrefix(path, route+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // notFoundWriter passes a response through, except a 404, which it
@@ -63,6 +76,7 @@ var notFoundTmpl = template.Must(template.New("notfound").Parse(layout + `{{temp
 <section>
 <p>This dev server has no page at <code>{{.Path}}</code>.</p>
 <p>It serves the <a href="/">demo app</a>, the <a href="/_dev">dev console</a>, <code>/authorize</code> and
-<code>/callback</code> (the Lambda handlers) and the mock provider under <code>/mock/</code>.</p>
+<code>/callback</code> (the Lambda handlers; with several providers <code>/authorize/&lt;provider&gt;</code> and
+<code>/callback/&lt;provider&gt;</code>) and the mock providers under <code>/mock/</code>.</p>
 </section>
 {{template "bottom"}}`))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 )
@@ -72,13 +73,17 @@ const dueOwner = "dev-console"
 // console's button, or the timer) refreshes it: a way to see a refresh
 // happen locally without waiting for the provider's lifetimes. It writes
 // like every other writer, under the lease: lease the current version, set
-// refresh_at to now, end the lease.
-func (ds *devServer) makeDue(ctx context.Context, account string) (string, error) {
-	h := ds.OAuth
-	provider := h.Config.Provider.Name
+// refresh_at to now, end the lease. provider is the connection's provider
+// id ("" in a single-provider stack: its provider).
+func (ds *devServer) makeDue(ctx context.Context, provider, account string) (string, error) {
+	h, err := ds.providerView(provider)
+	if err != nil {
+		return "", err
+	}
+	provider = h.Config.Provider.Name
 	c, err := h.Store.GetConnection(ctx, provider, account)
 	if errors.Is(err, oauth.ErrNotFound) {
-		return "", fmt.Errorf("no connection for account %q: connect it from the demo app first", account)
+		return "", fmt.Errorf("no connection for account %q at provider %s: connect it from the demo app first", account, provider)
 	}
 	if err != nil {
 		return "", err
@@ -109,10 +114,24 @@ func (ds *devServer) makeDue(ctx context.Context, account string) (string, error
 // due serves POST /_dev/due (form field account), the console's per-row
 // "Make due now" button.
 func (c *devConsole) due(w http.ResponseWriter, r *http.Request) {
-	account := r.PostFormValue("account")
+	provider, account := r.PostFormValue("provider"), r.PostFormValue("account")
 	c.finish(w, r, "Make due now", dueAction, func(ctx context.Context) (string, error) {
-		return c.ds.makeDue(ctx, account)
+		return c.ds.makeDue(ctx, provider, account)
 	})
+}
+
+// providerView is the handler of provider id: the stack's own in a
+// single-provider stack ("" or its provider's name), else the provider's
+// view; an error names the ids the stack serves.
+func (ds *devServer) providerView(id string) (*oauth.Handler, error) {
+	if id == "" && ds.OAuth.Config.Named() {
+		return nil, fmt.Errorf("a provider is required: this stack serves %s", strings.Join(ds.OAuth.Config.ProviderIDs(), ", "))
+	}
+	v, ok := ds.OAuth.ForProvider(id)
+	if !ok {
+		return nil, fmt.Errorf("unknown provider %q: this stack serves %s", id, strings.Join(ds.OAuth.Config.ProviderIDs(), ", "))
+	}
+	return v, nil
 }
 
 const dueAction = "due"

@@ -43,7 +43,7 @@ func TestDevIdleSweepQuiet(t *testing.T) {
 		// A sweep with work is still logged.
 		b := newBrowser(t, ds.BaseURL)
 		connectFlow(t, b, ds, ds.BaseURL+mockPrefix+mockrc.AuthorizePath, "1001")
-		if _, err := ds.makeDue(context.Background(), "1001"); err != nil {
+		if _, err := ds.makeDue(context.Background(), "", "1001"); err != nil {
 			t.Fatal(err)
 		}
 		if s, err := ds.sweep(context.Background()); err != nil || s.Refreshed != 1 {

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
-	"github.com/oauthfn/oauthfn/internal/testenv"
 	"github.com/oauthfn/oauthfn/pkg/oauth"
 )
 
@@ -133,18 +132,5 @@ func TestOpsSeveralProviders(t *testing.T) {
 	req, err := keys.VerifyToken(link.Query().Get("connect"))
 	if err != nil || req.Provider != "b" {
 		t.Errorf("connect-url token = %+v, %v; want provider b", req, err)
-	}
-}
-
-// The dev server plays one provider: with -provider env, OAUTH_PROVIDERS is
-// refused at start-up with a line saying so (-provider mock ignores every
-// OAUTH_ variable, this one too).
-func TestDevRefusesSeveralProviders(t *testing.T) {
-	_, err := newDevServer(testenv.Context(t), devOptions{
-		Addr: "127.0.0.1:8080", Provider: providerEnv, Store: storeMemory,
-		Getenv: envMap(map[string]string{"OAUTH_PROVIDERS": `{"a":{"preset":"ringcentral","client_id":"x"}}`}),
-	})
-	if err == nil || !strings.Contains(err.Error(), "OAUTH_PROVIDERS") {
-		t.Errorf("newDevServer with OAUTH_PROVIDERS = %v, want a start-up error naming it", err)
 	}
 }

@@ -58,9 +58,12 @@ func noConfirmSetup(t *testing.T) setup {
 	return s
 }
 
-func mockSetupEnv(t *testing.T, env map[string]string) setup {
+// mockSetupEnv is the dev server with its built-in mock provider (or, with
+// args -providers a,b, one mock per provider id), env added to its
+// environment.
+func mockSetupEnv(t *testing.T, env map[string]string, args ...string) setup {
 	t.Helper()
-	ds := startMockDev(t, env)
+	ds := startMockDev(t, env, args...)
 	return setup{
 		name:     "mock",
 		dev:      ds,

@@ -166,10 +166,10 @@ func startDev(t *testing.T, host string, port int, env map[string]string, args .
 var startupURL = regexp.MustCompile(`^oauthfn dev: open http://([a-z0-9.]+):([0-9]+)/ `)
 
 // startMockDev starts the dev server with its built-in mock provider on a
-// port it takes itself.
-func startMockDev(t *testing.T, env map[string]string) *devServer {
+// port it takes itself (args: more flags, such as -providers).
+func startMockDev(t *testing.T, env map[string]string, args ...string) *devServer {
 	t.Helper()
-	return startDev(t, "localhost", 0, env)
+	return startDev(t, "localhost", 0, env, args...)
 }
 
 // oidcDev is the dev server (on localhost) in front of oidc-provider (on

@@ -7,7 +7,7 @@
 //
 //	GET  /restapi/oauth/authorize         login page: pick a demo account or cancel
 //	POST /restapi/oauth/authorize/decide  the page's form target: redirect with code or error
-//	POST /restapi/oauth/token             authorization_code and refresh_token grants
+//	POST /restapi/oauth/token             authorization_code, refresh_token and (EnableJWT) jwt-bearer grants
 //	POST /restapi/oauth/revoke            revoke a token's session
 //	GET  /restapi/v1.0/account/~/extension/~  {"id":...} for a valid Bearer access token
 //
@@ -163,6 +163,11 @@ type Server struct {
 	calls    map[string]int
 	faults   map[string][]Fault
 	stale    int // retired refresh tokens presented outside their grace
+
+	// The JWT bearer grant (jwt.go).
+	jwtEnabled             bool
+	jwts                   map[string]*jwtCredential
+	jwtGranted, jwtRefused int
 }
 
 type authCode struct {

@@ -97,7 +97,7 @@ func (h *Handler) token(ctx context.Context, account string, used *Connection) (
 		if c.AccessToken != "" && fresh(c.AccessExpiresAt, c.LastRefreshAt, now) {
 			return h.openAccessAt(ctx, c, used)
 		}
-		if c.RefreshToken == "" {
+		if c.RefreshToken == "" && c.Credential == "" {
 			if c.AccessToken != "" && c.AccessExpiresAt.After(now) {
 				return h.openAccessAt(ctx, c, used) // nothing better can be had
 			}
@@ -205,6 +205,9 @@ type ConnectionInfo struct {
 	EndUser   string // the app's user who connected it, or ""
 	Status    string // StatusActive, StatusReauthRequired, StatusRevoked
 	Scope     string
+	// Source is how the connection was made: SourceBrowser, or
+	// SourceJWTBearer (from a server credential).
+	Source string
 
 	AccessExpiresAt  time.Time // zero: unknown
 	RefreshExpiresAt time.Time // zero: unknown or no refresh token
@@ -247,6 +250,7 @@ func (c *Connection) Info() ConnectionInfo {
 		EndUser:          c.EndUser,
 		Status:           c.Status,
 		Scope:            c.Scope,
+		Source:           c.source(),
 		AccessExpiresAt:  c.AccessExpiresAt,
 		RefreshExpiresAt: c.RefreshExpiresAt,
 		HasRefreshToken:  c.RefreshToken != "",

@@ -308,7 +308,17 @@ func (h *Handler) credentialRefused(ctx context.Context, c *Connection, owner st
 	}
 	h.Log.WarnContext(ctx, "credential refused: the connection needs a new credential",
 		append(f.logAttrs(), "provider", c.Provider, "account_id", c.AccountID, "outcome", StatusReauthRequired, "reason", FailCredentialRefused)...)
-	return refreshResult{outcome: outReauth, err: fmt.Errorf("oauth: %w: %w", ErrReauthRequired, credentialError(f))}
+	return refreshResult{outcome: outReauth, err: fmt.Errorf("%w: %w", ErrReauthRequired, credentialError(f))}
+}
+
+// reauthError is the error of a token asked of c, not active: it wraps
+// ErrReauthRequired, and ErrCredentialRefused too when c's credential was
+// refused (an operator rotates it; no user can connect it again).
+func reauthError(c *Connection) error {
+	if c.LastError == FailCredentialRefused {
+		return fmt.Errorf("%w (%w)", ErrReauthRequired, ErrCredentialRefused)
+	}
+	return ErrReauthRequired
 }
 
 // CredentialInput is what AddCredential needs.

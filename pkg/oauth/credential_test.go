@@ -250,10 +250,13 @@ func TestCredentialLife(t *testing.T) {
 		if !strings.Contains(r.logs.String(), "JWT credential") || !strings.Contains(r.logs.String(), "credential rotate") {
 			t.Error("the log does not say the fix (a new JWT credential, credential rotate)")
 		}
-		if resp := r.answer(t, "1001"); resp.Error != TokenReauthRequired {
+		if resp := r.answer(t, "1001"); resp.Error != TokenReauthRequired || !strings.Contains(resp.ErrorDescription, "credential rotate") {
 			t.Fatalf("token function on a refused credential: %s", resp.String())
 		}
-		r.grants(t, 2, 1) // the token function made no grant
+		if _, err := r.h.TokenSource(t.Context(), "1001").Token(); !errors.Is(err, ErrReauthRequired) || !errors.Is(err, ErrCredentialRefused) {
+			t.Fatalf("TokenSource on a refused credential: %v", err)
+		}
+		r.grants(t, 2, 1) // neither made a grant
 		if sum := sweepOnce(t, r.h); sum.Due != 0 {
 			t.Fatalf("a reauth_required connection is still due: %+v", sum)
 		}

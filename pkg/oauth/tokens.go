@@ -91,7 +91,7 @@ func (h *Handler) token(ctx context.Context, account string, used *Connection) (
 			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: disconnected (revocation at the provider pending): %w", account, ErrNotFound)
 		}
 		if c.Status != StatusActive {
-			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: connection is %s: %w", account, c.Status, ErrReauthRequired)
+			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: connection is %s: %w", account, c.Status, reauthError(c))
 		}
 		now := h.Now()
 		if c.AccessToken != "" && fresh(c.AccessExpiresAt, c.LastRefreshAt, now) {

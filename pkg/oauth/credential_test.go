@@ -322,8 +322,8 @@ func TestCredentialAddRefused(t *testing.T) {
 
 		for _, tc := range []struct {
 			name, cred, kind, fix string
-			before            func()
-			is                error
+			before                func()
+			is                    error
 		}{
 			{name: "JWT auth flow off", cred: jwt, kind: failUnauthorizedClient, fix: `"JWT auth flow"`, before: func() { r.rc.EnableJWT(false) }},
 			{name: "revoked", cred: revoked, kind: failInvalidGrant, fix: "credential rotate", is: ErrCredentialRefused, before: func() { r.rc.EnableJWT(true) }},

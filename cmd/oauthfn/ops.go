@@ -104,7 +104,8 @@ func runSweep(ctx context.Context, h *oauth.Handler, args []string) error {
 
 var listCmd = opsCommand{
 	summary: "list connections with status and expiries (never tokens)",
-	about: `Lists every connection as a table: account, status, access and refresh
+	about: `Lists every connection as a table: account, status, source (browser, or
+jwt_bearer for one made from a server credential), access and refresh
 token expiry, next and last refresh, failures in a row, last error. Never
 a token. It reads the whole table: for operators, not for request paths.`,
 	run: runList,
@@ -127,9 +128,9 @@ func runList(ctx context.Context, h *oauth.Handler, args []string) error {
 		return err
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ACCOUNT\tSTATUS\tACCESS EXPIRES\tREFRESH EXPIRES\tNEXT REFRESH\tLAST REFRESH\tFAILURES\tLAST ERROR")
+	fmt.Fprintln(w, "ACCOUNT\tSTATUS\tSOURCE\tACCESS EXPIRES\tREFRESH EXPIRES\tNEXT REFRESH\tLAST REFRESH\tFAILURES\tLAST ERROR")
 	for _, c := range infos {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.AccountID, c.Status,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.AccountID, c.Status, c.Source,
 			when(c.AccessExpiresAt), refreshExpires(c), when(c.NextRefreshAt), when(c.LastRefreshAt),
 			c.Failures, dash(c.LastError))
 	}

@@ -207,7 +207,7 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 			Failures:       cn.Failures,
 			Version:        cn.Version,
 			Leased:         !cn.LeaseUntil.IsZero() && cn.LeaseUntil.After(now),
-			CanRefresh:     cn.Status == oauth.StatusActive && cn.RefreshToken != "",
+			CanRefresh:     cn.Status == oauth.StatusActive && (cn.RefreshToken != "" || cn.Credential != ""),
 		})
 	}
 	if id := r.URL.Query().Get("shown"); id != "" {

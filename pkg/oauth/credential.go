@@ -395,6 +395,20 @@ func (h *Handler) AddCredential(ctx context.Context, in CredentialInput) (Connec
 	return conn.Info(), nil
 }
 
+// pauseAfter pauses every token call after f when it is a 429 (for its
+// Retry-After, or defaultRetryAfter) from a call outside a lease (a code
+// exchange, a credential's first grant).
+func (h *Handler) pauseAfter(ctx context.Context, f tokenFailure) {
+	if f.kind != failRateLimited {
+		return
+	}
+	wait := f.retryAfter
+	if wait <= 0 {
+		wait = defaultRetryAfter
+	}
+	h.pause(ctx, h.Now().Add(wait), time.Time{})
+}
+
 // credentialWait bounds how long AddCredential and RotateCredential wait
 // for a token-call slot.
 const credentialWait = 2 * time.Minute
@@ -409,13 +423,7 @@ func (h *Handler) slotAndGrant(ctx context.Context, credential string, secret Se
 	tok, sent, err := h.credentialGrant(ctx, credential, secret)
 	if err != nil {
 		f := h.tokenFailure(err, grantJWTBearer, sent)
-		if f.kind == failRateLimited {
-			wait := f.retryAfter
-			if wait <= 0 {
-				wait = defaultRetryAfter
-			}
-			h.pause(ctx, h.Now().Add(wait), time.Time{})
-		}
+		h.pauseAfter(ctx, f)
 		h.Log.WarnContext(ctx, "credential grant refused", f.logAttrs()...)
 		return nil, credentialError(f)
 	}

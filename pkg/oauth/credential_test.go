@@ -351,6 +351,17 @@ func TestCredentialAddRefused(t *testing.T) {
 		if g, _ := r.rc.JWTGrants(); g != 0 {
 			t.Fatalf("%d grants", g)
 		}
+		// A 429: refused as rate limited, and every token call pauses.
+		r.script(mockrc.RateLimited("40"))
+		_, err := r.h.AddCredential(t.Context(), CredentialInput{Source: SourceJWTBearer, Credential: jwt})
+		r.keep(err)
+		var ce *CredentialError
+		if !errors.As(err, &ce) || ce.Kind != failRateLimited || !errors.Is(err, ErrRateLimited) {
+			t.Fatalf("a 429: %v", err)
+		}
+		if p := r.h.localPause(); !p.Equal(r.clock.Now().Add(40 * time.Second)) {
+			t.Fatalf("paused until %v, want 40 s from now", p)
+		}
 		for _, in := range []CredentialInput{
 			{Source: SourceClientCredentials, Credential: jwt},
 			{Source: "password", Credential: jwt},

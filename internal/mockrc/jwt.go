@@ -3,6 +3,7 @@ package mockrc
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -15,6 +16,50 @@ import (
 
 // JWTBearerGrant is the grant_type of the JWT bearer grant.
 const JWTBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+// Admin paths standing in for the developer console's Credentials page (the
+// mock's own, not RingCentral's; for the dev server and tests).
+const (
+	JWTPath       = "/restapi/mock/jwt"
+	JWTRevokePath = "/restapi/mock/jwt/revoke"
+)
+
+// adminJWT issues a credential: form account (one of the demo accounts, or
+// any id) and ttl (a Go duration, default none); the answer is the
+// credential as text/plain.
+func (s *Server) adminJWT(w http.ResponseWriter, r *http.Request) {
+	form, ok := readForm(w, r)
+	if !ok {
+		return
+	}
+	account := form.Get("account")
+	var ttl time.Duration
+	if v := form.Get("ttl"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "OAU-101", "Parameter [ttl] is invalid")
+			return
+		}
+		ttl = d
+	}
+	if account == "" || len(account) > 64 {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "OAU-101", "Parameter [account] is invalid")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, s.IssueJWT(account, ttl)+"\n")
+}
+
+// adminRevokeJWT revokes the credential in form jwt (an unknown one is not
+// an error).
+func (s *Server) adminRevokeJWT(w http.ResponseWriter, r *http.Request) {
+	form, ok := readForm(w, r)
+	if !ok {
+		return
+	}
+	s.RevokeJWT(form.Get("jwt"))
+	w.WriteHeader(http.StatusNoContent)
+}
 
 // jwtCredential is one credential the mock accepts.
 type jwtCredential struct {

@@ -10,6 +10,8 @@
 //	POST /restapi/oauth/token             authorization_code, refresh_token and (EnableJWT) jwt-bearer grants
 //	POST /restapi/oauth/revoke            revoke a token's session
 //	GET  /restapi/v1.0/account/~/extension/~  {"id":...} for a valid Bearer access token
+//	POST /restapi/mock/jwt                the developer console's "create JWT": form account (and ttl, a Go duration); answers the credential as text
+//	POST /restapi/mock/jwt/revoke         revoke a JWT credential: form jwt
 //
 // Rules emulated:
 //
@@ -117,6 +119,9 @@ type Options struct {
 	// Dialect plays another provider's documented behaviour (see
 	// Dialects); the zero value is RingCentral.
 	Dialect Dialect
+	// JWTFlow turns the app's "JWT auth flow" on from the start (see
+	// EnableJWT).
+	JWTFlow bool
 }
 
 // Fault is a scripted answer for one call to a path (see Script).
@@ -219,12 +224,13 @@ func New(opts Options) *Server {
 		}
 	}
 	return &Server{
-		opts:    opts,
-		codes:   map[string]*authCode{},
-		access:  map[string]*session{},
-		refresh: map[string]*session{},
-		calls:   map[string]int{},
-		faults:  map[string][]Fault{},
+		jwtEnabled: opts.JWTFlow,
+		opts:       opts,
+		codes:      map[string]*authCode{},
+		access:     map[string]*session{},
+		refresh:    map[string]*session{},
+		calls:      map[string]int{},
+		faults:     map[string][]Fault{},
 	}
 }
 
@@ -368,6 +374,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		method, h = http.MethodGet, s.extension
 	case UserinfoPath:
 		method, h = http.MethodGet, s.userinfo
+	case JWTPath:
+		method, h = http.MethodPost, s.adminJWT
+	case JWTRevokePath:
+		method, h = http.MethodPost, s.adminRevokeJWT
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]any{
 			"errorCode": "CMN-102", "message": "Resource not found",

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -188,4 +191,67 @@ func containsLine(s, prefix, word string) bool {
 		}
 	}
 	return false
+}
+
+// TestCredentialAgainstDevServer: the whole path an operator takes, with the
+// dev server on DynamoDB (moto) as the deployment: a JWT credential from the
+// mock's "create JWT", the dev server's export lines, `oauthfn credential
+// add < jwt` (a process of its own in real use: here run() with only that
+// environment), then `oauthfn token` prints a token the provider accepts and
+// `oauthfn list` shows the source.
+func TestCredentialAgainstDevServer(t *testing.T) {
+	testenv.Moto(t)
+	env := map[string]string{"TABLE_NAME": testenv.Name(t, "oauthfn-dev-cred")}
+	for _, name := range append(awsExported, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION") {
+		env[name] = os.Getenv(name)
+	}
+	ds, _ := startDev(t, devOptions{Provider: providerMock, Store: storeDynamo, CreateTable: true, Now: fixedClock, Getenv: envMap(env)})
+	resp, err := http.PostForm(ds.BaseURL+mockPrefix+mockrc.JWTPath, url.Values{"account": {"1003"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	jwt := strings.TrimSpace(string(b))
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(jwt, "eyJ") {
+		t.Fatalf("create JWT at the mock: %d %q", resp.StatusCode, b)
+	}
+
+	exports := parseExports(t, ds.ExportLines())
+	awsEnvWithFakeMetadata(t)
+	for _, name := range append(oauth.Variables, append(awsExported, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION")...) {
+		t.Setenv(name, exports[name])
+	}
+	oldIn := stdin
+	stdin = strings.NewReader(jwt + "\n")
+	defer func() { stdin = oldIn }()
+	out := capture(t)
+	var o, e bytes.Buffer
+	if code := run(context.Background(), []string{"credential", "add", "-end-user", "ana"}, &o, &e); code != 0 {
+		t.Fatalf("oauthfn credential add: exit %d: %s", code, e.String())
+	}
+	if !strings.Contains(out.String(), "added account 1003 (source jwt_bearer, end user ana): active") {
+		t.Fatalf("oauthfn credential add printed %q", out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"token", "1003"}, &o, &e); code != 0 {
+		t.Fatalf("oauthfn token: exit %d: %s", code, e.String())
+	}
+	req, _ := http.NewRequest(http.MethodGet, ds.BaseURL+mockPrefix+mockrc.ExtensionPath, nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(out.String()))
+	api, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Body.Close()
+	if api.StatusCode != http.StatusOK {
+		t.Fatalf("the token oauthfn token printed: the mock's API answers %d", api.StatusCode)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"list"}, &o, &e); code != 0 || !containsLine(out.String(), "1003", "jwt_bearer") {
+		t.Fatalf("oauthfn list: exit %d: %q", code, out.String())
+	}
+	if strings.Contains(o.String()+e.String()+out.String(), jwt[strings.LastIndex(jwt, ".")+1:]) {
+		t.Error("the credential was printed")
+	}
 }

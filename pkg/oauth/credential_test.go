@@ -175,6 +175,9 @@ func TestCredentialLife(t *testing.T) {
 			t.Fatalf("added: %+v", info)
 		}
 		r.grants(t, 1, 0)
+		if infos, err := r.h.ConnectionsForUser(t.Context(), "user-1"); err != nil || len(infos) != 1 || infos[0].Source != "" {
+			t.Fatalf("ConnectionsForUser: %+v, %v; want one, its source unknown (not in the user-index)", infos, err)
+		}
 		c, access, _ := r.get(t, "1001")
 		if c.Credential == "" || strings.Contains(c.Credential, jwt) {
 			t.Fatalf("stored credential: sealed %v", c.Credential != "")

@@ -358,7 +358,7 @@ func (h *Handler) AddCredential(ctx context.Context, in CredentialInput) (Connec
 	if err != nil {
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential add: client secret: %w", err)
 	}
-	tok, err := h.slotAndGrant(ctx, credential, secret)
+	tok, err := h.slotAndGrant(ctx, credential, secret, h.Now().Add(credentialWait))
 	if err != nil {
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential add: %w", err)
 	}
@@ -409,15 +409,15 @@ func (h *Handler) pauseAfter(ctx context.Context, f tokenFailure) {
 	h.pause(ctx, h.Now().Add(wait), time.Time{})
 }
 
-// credentialWait bounds how long AddCredential and RotateCredential wait
-// for a token-call slot.
+// credentialWait bounds how long AddCredential waits for a token-call slot.
 const credentialWait = 2 * time.Minute
 
-// slotAndGrant takes a token-call slot (waiting at most credentialWait) and
-// grants with credential; a failure is a *CredentialError (a 429 also
-// pauses every token call, as elsewhere).
-func (h *Handler) slotAndGrant(ctx context.Context, credential string, secret Secret) (*oauth2.Token, error) {
-	if err := h.waitTokenCall(ctx, h.Now().Add(credentialWait)); err != nil {
+// slotAndGrant takes a token-call slot (one that comes by notAfter, else
+// an error wrapping ErrRateLimited) and grants with credential; a refusal
+// is a *CredentialError (a 429 also pauses every token call, as
+// elsewhere).
+func (h *Handler) slotAndGrant(ctx context.Context, credential string, secret Secret, notAfter time.Time) (*oauth2.Token, error) {
+	if err := h.waitTokenCall(ctx, notAfter); err != nil {
 		return nil, err
 	}
 	tok, sent, err := h.credentialGrant(ctx, credential, secret)
@@ -482,7 +482,8 @@ func (h *Handler) RotateCredential(ctx context.Context, provider, accountID, cre
 		h.release(ctx, leased, owner)
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate: client secret: %w", err)
 	}
-	tok, err := h.slotAndGrant(ctx, credential, secret)
+	// Never a grant the lease may not outlive (as for a refresh).
+	tok, err := h.slotAndGrant(ctx, credential, secret, leased.LeaseUntil.Add(-h.providerTimeout()-writeBudget))
 	if err != nil {
 		h.release(ctx, leased, owner)
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: the new credential was not stored: %w", accountID, err)

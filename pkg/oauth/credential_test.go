@@ -284,8 +284,21 @@ func TestCredentialLife(t *testing.T) {
 		if !errors.As(err, &ce) || !errors.Is(err, ErrCredentialRefused) || ce.ProviderID != "OAU-211" || !strings.Contains(err.Error(), "credential rotate") {
 			t.Fatalf("rotate with the revoked credential: %v", err)
 		}
-		// A good one brings it back.
+		// A good one brings it back; not while the rate limit's next slot
+		// is later than the lease allows (nothing sent, nothing changed).
 		jwt2 := r.rc.IssueJWT("1001", 0)
+		r.h.Config.TokenRatePerMin = 1
+		if err := r.h.waitTokenCall(t.Context(), r.clock.Now()); err != nil { // the slot now: the next in a minute
+			t.Fatal(err)
+		}
+		_, err = r.h.RotateCredential(t.Context(), "", "1001", jwt2)
+		r.keep(err)
+		if !errors.Is(err, ErrRateLimited) {
+			t.Fatalf("rotate with no slot in the lease: %v", err)
+		}
+		r.grants(t, 3, 2) // (the other account's grant, revoked; the revoked credential's refusal)
+		noLeases(t, r.store)
+		r.h.Config.TokenRatePerMin = 0
 		info, err = r.h.RotateCredential(t.Context(), "", "1001", jwt2)
 		r.keep(err)
 		if err != nil || info.Status != StatusActive || info.Source != SourceJWTBearer {

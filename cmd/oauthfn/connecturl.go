@@ -37,6 +37,7 @@ it names.`,
 type connectURLOptions struct {
 	user, authorize, returnTo, appState *string
 	ttl                                 *time.Duration
+	provider                            *string
 }
 
 func connectURLFlags(fs *flag.FlagSet) connectURLOptions {
@@ -46,12 +47,13 @@ func connectURLFlags(fs *flag.FlagSet) connectURLOptions {
 		returnTo:  fs.String("return-to", "", "where the browser goes back with the signed result (must be under ALLOWED_RETURN_URLS); the app page there confirms for the user signed in to it (required with REQUIRE_CONFIRM=true)"),
 		appState:  fs.String("app-state", "", "opaque state handed back in the result"),
 		ttl:       fs.Duration("ttl", connect.DefaultLifetime, "how long the link works (at most 15m)"),
+		provider:  providerFlag(fs),
 	}
 }
 
 // runConnectURL prints a connect URL for one of the app's users.
 //
-//	oauthfn connect-url -user ID [-authorize-url URL] [-return-to URL] [-app-state S] [-ttl 10m]
+//	oauthfn connect-url -user ID [-provider ID] [-authorize-url URL] [-return-to URL] [-app-state S] [-ttl 10m]
 func runConnectURL(ctx context.Context, h *oauth.Handler, args []string) error {
 	fs := flag.NewFlagSet("connect-url", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // withHandler parsed them already, printing any problem
@@ -74,19 +76,27 @@ func runConnectURL(ctx context.Context, h *oauth.Handler, args []string) error {
 	}
 	authorize := *o.authorize
 	if authorize == "" {
-		u, err := url.Parse(h.Config.RedirectURL)
-		if h.Config.RedirectURL == "" || err != nil || !strings.HasSuffix(u.Path, "/callback") {
-			return errors.New("set -authorize-url (the stack's AuthorizeUrl output): OAUTH_REDIRECT_URL does not name the callback")
+		callback, route := "/callback", "/authorize"
+		if h.Config.Named() {
+			callback, route = callback+"/"+h.Config.Provider.Name, route+"/"+h.Config.Provider.Name
 		}
-		u.Path = strings.TrimSuffix(u.Path, "/callback") + "/authorize"
+		u, err := url.Parse(h.Config.RedirectURL)
+		if h.Config.RedirectURL == "" || err != nil || !strings.HasSuffix(u.Path, callback) {
+			return errors.New("set -authorize-url (the stack's AuthorizeUrl output, with /" + strings.TrimPrefix(route, "/") + "): the redirect URL does not name the callback")
+		}
+		u.Path = strings.TrimSuffix(u.Path, callback) + route
 		authorize = u.String()
+	}
+	var provider string
+	if h.Config.Named() {
+		provider = h.Config.Provider.Name // the token is for this provider's route only
 	}
 	keys, err := h.Secrets.AppKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("app key: %w", err)
 	}
 	keys.Now = h.Now
-	link, err := keys.URL(authorize, *o.user, connect.Options{ReturnTo: *o.returnTo, AppState: *o.appState, Lifetime: *o.ttl})
+	link, err := keys.URL(authorize, *o.user, connect.Options{ReturnTo: *o.returnTo, AppState: *o.appState, Lifetime: *o.ttl, Provider: provider})
 	if err != nil {
 		return err
 	}

@@ -287,6 +287,9 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 		return nil, err
 	}
 	ds.KeyNote, ds.AppKeyNote, ds.env = notes.tokenKey, notes.appKey, getenv
+	if getenv("OAUTH_PROVIDERS") != "" {
+		return nil, errors.New("dev: OAUTH_PROVIDERS is set: the dev server plays one provider (-provider) and does not serve several yet; unset OAUTH_PROVIDERS to run it")
+	}
 	cfg, err := oauth.LoadConfig(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("dev: %w", err)

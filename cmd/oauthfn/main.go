@@ -166,6 +166,17 @@ func withHandler(name string, c opsCommand) func(context.Context, []string, io.W
 		if err != nil {
 			return err
 		}
+		if f := fs.Lookup("provider"); f != nil {
+			v, err := forProvider(h, f.Value.String())
+			if err != nil {
+				fmt.Fprintf(stderr, "oauthfn %s: %v\n", name, err)
+				return errUsage
+			}
+			h = v
+			if len(c.args) > 0 {
+				args = fs.Args() // the positional arguments; the flag is used
+			}
+		}
 		return c.run(ctx, h, args)
 	}
 }

@@ -128,13 +128,42 @@ func runList(ctx context.Context, h *oauth.Handler, args []string) error {
 		return err
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	// Several providers (OAUTH_PROVIDERS): a provider column first.
+	named := h.Config.Named()
+	if named {
+		fmt.Fprint(w, "PROVIDER\t")
+	}
 	fmt.Fprintln(w, "ACCOUNT\tSTATUS\tSOURCE\tACCESS EXPIRES\tREFRESH EXPIRES\tNEXT REFRESH\tLAST REFRESH\tFAILURES\tLAST ERROR")
 	for _, c := range infos {
+		if named {
+			fmt.Fprintf(w, "%s\t", c.Provider)
+		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.AccountID, c.Status, c.Source,
 			when(c.AccessExpiresAt), refreshExpires(c), when(c.NextRefreshAt), when(c.LastRefreshAt),
 			c.Failures, dash(c.LastError))
 	}
 	return w.Flush()
+}
+
+// providerFlag declares -provider, on the commands that act on one
+// provider's account.
+func providerFlag(fs *flag.FlagSet) *string {
+	return fs.String("provider", "", "the provider id, as in OAUTH_PROVIDERS (required when it names several; a single-provider stack needs none)")
+}
+
+// forProvider returns the handler of provider id: the stack's own with one
+// provider ("" or its preset's name), a provider's view with several
+// (OAUTH_PROVIDERS), where id is required.
+func forProvider(h *oauth.Handler, id string) (*oauth.Handler, error) {
+	ids := strings.Join(h.Config.ProviderIDs(), ", ")
+	if id == "" && h.Config.Named() {
+		return nil, fmt.Errorf("-provider is required: OAUTH_PROVIDERS names %s", ids)
+	}
+	v, ok := h.ForProvider(id)
+	if !ok {
+		return nil, fmt.Errorf("-provider %q: want one of %s", id, ids)
+	}
+	return v, nil
 }
 
 var tokenCmd = opsCommand{
@@ -146,7 +175,8 @@ the lease if needed), for scripts:
   curl -H "Authorization: Bearer $(oauthfn token 1001)" https://…
 
 Nothing else goes to stdout; logs go to stderr.`,
-	run: runToken,
+	flags: func(fs *flag.FlagSet) { providerFlag(fs) },
+	run:   runToken,
 }
 
 // runToken prints a working access token for ACCOUNT (refreshing it under
@@ -172,7 +202,8 @@ var disconnectCmd = opsCommand{
 its connection. If the provider does not revoke it, the connection is kept
 as revoked (out of every token path) and the sweep retries the revocation;
 the command then fails, saying so. An unknown ACCOUNT fails too.`,
-	run: runDisconnect,
+	flags: func(fs *flag.FlagSet) { providerFlag(fs) },
+	run:   runDisconnect,
 }
 
 // runDisconnect revokes ACCOUNT's session at the provider and deletes the

@@ -531,7 +531,7 @@ func TestFunctionSettings(t *testing.T) {
 
 		t.Run(ps.name+"/http routes", func(t *testing.T) {
 			// POST /confirm shares the callback's function (CallbackRoutes).
-			for fn, routes := range map[string][]string{"AuthorizeFunction": {"GET /authorize"}, "CallbackFunction": {"GET /callback", "POST /confirm"}} {
+			for fn, routes := range map[string][]string{"AuthorizeFunction": {"GET /authorize", "GET /authorize/{provider}"}, "CallbackFunction": {"GET /callback", "GET /callback/{provider}", "POST /confirm"}} {
 				events := mapAt(t, s.function(fn), "Events")
 				var got []string
 				for name, e := range events {
@@ -877,6 +877,49 @@ func TestAlarmsAndDashboard(t *testing.T) {
 	for _, m := range sweepMetrics {
 		if !shown[m] {
 			t.Errorf("dashboard does not show %s/%s", metricNamespace, m)
+		}
+	}
+}
+
+// TestTemplateProviders: with the Providers parameter the functions get
+// OAUTH_PROVIDERS and no single-provider variable (LoadConfig accepts the
+// environment and names the providers), the per-provider routes exist, and
+// the Rules refuse a single-provider parameter next to it, or neither.
+func TestTemplateProviders(t *testing.T) {
+	providers := `{"rc":{"preset":"ringcentral","client_id":"rc-id"},"gh":{"preset":"github","client_id":"gh-id"}}`
+	for _, extra := range []map[string]string{{}, {"DomainName": "auth.example.com", "CertificateArn": certificateARN}} {
+		o := map[string]string{"Providers": providers}
+		for k, v := range extra {
+			o[k] = v
+		}
+		s := newStack(t, o)
+		for _, fn := range s.functionIDs() {
+			env := s.env(fn)
+			for _, name := range oauth.SingleProviderVariables {
+				if env[name] != "" {
+					t.Errorf("%s: %s=%q next to OAUTH_PROVIDERS", fn, name, env[name])
+				}
+			}
+			cfg, err := oauth.LoadConfig(getenv(env))
+			if err != nil {
+				t.Fatalf("%s: LoadConfig: %v", fn, err)
+			}
+			if ids := cfg.ProviderIDs(); !slices.Equal(ids, []string{"gh", "rc"}) || cfg.RedirectURL != "" {
+				t.Errorf("%s: providers %v, redirect URL %q; want gh, rc and each provider's derived one", fn, ids, cfg.RedirectURL)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		overrides map[string]string
+		want      string
+	}{
+		{"neither ClientId nor Providers", map[string]string{}, "SingleProviderNeedsClientId"},
+		{"ClientId next to Providers", map[string]string{"Providers": providers, "ClientId": "x"}, "ProvidersReplaceSingleProviderParameters"},
+		{"RedirectUrl next to Providers", map[string]string{"Providers": providers, "RedirectUrl": "https://auth.example.com/callback"}, "ProvidersReplaceSingleProviderParameters"},
+	} {
+		if _, err := tryStack(t, tc.overrides); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want a refusal naming %s", tc.name, err, tc.want)
 		}
 	}
 }

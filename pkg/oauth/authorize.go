@@ -25,7 +25,18 @@ const PendingTTL = 10 * time.Minute
 // pending authorization (verifier sealed; the token's jti spent in the same
 // write), sets the binding cookie and redirects to the provider. Every
 // expected failure is an answer, never a Go error, and stores nothing.
+//
+// A stack with several providers (OAUTH_PROVIDERS) serves
+// /authorize/{provider}; its connect token must name that provider.
 func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	v, refused := h.routed(ctx, req, "authorize")
+	if refused != nil {
+		return render(req, h.startAgain(*refused)), nil
+	}
+	return v.authorize(ctx, req)
+}
+
+func (h *Handler) authorize(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	q, err := parseQuery(req.RawQueryString, authorizeLimits)
 	if err != nil {
 		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansBadRequest.code, "reason", err.Error())
@@ -67,7 +78,7 @@ func (h *Handler) Authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	verifier := oauth2.GenerateVerifier()
 	nonce := newNonce()
 	now := h.Now()
-	key := PendingKey(state)
+	key := h.pendingKey(state)
 
 	sealer, err := h.Secrets.Sealer(ctx)
 	if err != nil {
@@ -155,6 +166,16 @@ func (h *Handler) authorizeRequest(ctx context.Context, q map[string]string) (co
 		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansInvalidConnect.code, "check", check, "reason", err.Error())
 		return connect.Request{}, &ansInvalidConnect
 	}
+	// A token for another provider (or, with several providers, for none)
+	// starts nothing here.
+	if r.Provider != h.Config.Provider.Name && (r.Provider != "" || h.Config.Named()) {
+		reason := "connect token names another provider"
+		if r.Provider == "" {
+			reason = "connect token names no provider; with several providers it must"
+		}
+		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansInvalidConnect.code, "check", "provider", "reason", reason, "end_user", r.User)
+		return connect.Request{}, &ansInvalidConnect
+	}
 	return r, nil
 }
 
@@ -173,8 +194,10 @@ func (h *Handler) oauth2Config(redirectURL string, clientSecret Secret) *oauth2.
 	}
 }
 
-// redirectURL is OAUTH_REDIRECT_URL, or the callback URL derived from the API
-// Gateway request context: https://<domainName>[/<stage>]/callback.
+// redirectURL is OAUTH_REDIRECT_URL (a provider's redirect_url), or the
+// callback URL derived from the API Gateway request context:
+// https://<domainName>[/<stage>]/callback, or /callback/<provider id> with
+// several providers.
 func (h *Handler) redirectURL(req events.APIGatewayV2HTTPRequest) (string, error) {
 	if h.Config.RedirectURL != "" {
 		return h.Config.RedirectURL, nil
@@ -184,8 +207,11 @@ func (h *Handler) redirectURL(req events.APIGatewayV2HTTPRequest) (string, error
 		return "", errString("oauth: cannot derive the redirect URL: no request domain; set OAUTH_REDIRECT_URL")
 	}
 	u := url.URL{Scheme: "https", Host: domain, Path: "/callback"}
+	if h.providerID != "" {
+		u.Path += "/" + h.providerID
+	}
 	if st := req.RequestContext.Stage; st != "" && st != "$default" {
-		u.Path = "/" + st + "/callback"
+		u.Path = "/" + st + u.Path
 	}
 	return u.String(), nil
 }

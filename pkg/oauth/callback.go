@@ -35,7 +35,21 @@ const ConnectionGrace = 7 * 24 * time.Hour
 // tokens sealed and stored, a replaced connection's refresh token revoked,
 // and the browser sent to return_to (or shown a success page). State is checked before anything is sent to the
 // provider.
+//
+// A stack with several providers (OAUTH_PROVIDERS) serves
+// /callback/{provider}: it finds only its own provider's pending
+// authorizations (another provider's state is unknown here: 400, left
+// unconsumed, nothing sent), and checks iss (RFC 9207) against the
+// provider's issuer before anything is consumed or sent.
 func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	v, refused := h.routed(ctx, req, "callback")
+	if refused != nil {
+		return render(req, h.startAgain(*refused)), nil
+	}
+	return v.callback(ctx, req)
+}
+
+func (h *Handler) callback(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	q, err := parseQuery(req.RawQueryString, callbackLimits)
 	if err != nil {
 		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBadRequest.code, "reason", err.Error())
@@ -50,6 +64,10 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if (code == "") == (provErr == "") {
 		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBadRequest.code, "reason", "want exactly one of code and error")
 		return render(req, ansBadRequest), nil
+	}
+	if reason := h.checkIssuer(q["iss"]); reason != "" {
+		h.Log.WarnContext(ctx, "callback refused", "outcome", ansIssuer.code, "reason", reason)
+		return render(req, h.startAgain(ansIssuer)), nil
 	}
 	nonces := readBindings(req.Cookies, header(req, "cookie"))
 	if len(nonces) == 0 {
@@ -77,7 +95,7 @@ func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 		}
 	}
 
-	pending, err := h.Store.ConsumePending(ctx, PendingKey(state), hashes, h.Now())
+	pending, err := h.Store.ConsumePending(ctx, h.pendingKey(state), hashes, h.Now())
 	switch {
 	case errors.Is(err, ErrBindingMismatch):
 		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBinding.code, "reason", "binding cookie differs")
@@ -151,7 +169,7 @@ const noBinding = "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
 // (invalid_state, 400), as with a cookie; only a live one means another
 // browser (binding_mismatch, 403). Nothing is consumed either way.
 func (h *Handler) withoutCookie(ctx context.Context, req events.APIGatewayV2HTTPRequest, state string) events.APIGatewayV2HTTPResponse {
-	_, err := h.Store.ConsumePending(ctx, PendingKey(state), []string{noBinding}, h.Now())
+	_, err := h.Store.ConsumePending(ctx, h.pendingKey(state), []string{noBinding}, h.Now())
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrPendingExpired):
 		h.Log.WarnContext(ctx, "callback refused", "outcome", ansBadState.code, "reason", "binding cookie missing; "+err.Error())
@@ -183,7 +201,7 @@ func (h *Handler) exchangeInputs(ctx context.Context, req events.APIGatewayV2HTT
 	if _, err = h.Secrets.Sealer(ctx); err != nil {
 		return ex, fmt.Errorf("oauth: token key unavailable: %w", err)
 	}
-	if ex.secret, err = h.Secrets.ClientSecret(ctx); err != nil {
+	if ex.secret, err = h.clientSecret(ctx); err != nil {
 		return ex, fmt.Errorf("oauth: client secret unavailable: %w", err)
 	}
 	return ex, nil
@@ -275,7 +293,7 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 	}
 	if tok.RefreshToken == "" {
 		h.Log.WarnContext(ctx, "provider issued no refresh token: the connection works until its access token expires and is not kept alive",
-			"account_id", account, "fix", noRefreshTokenFix(h.Config.Provider.Name))
+			"account_id", account, "fix", noRefreshTokenFix(h.Config.Provider.presetName()))
 	}
 	if bind != nil {
 		bind.Conn = *conn

@@ -25,7 +25,7 @@ func (h *Handler) providerRedirectError(ctx context.Context, req events.APIGatew
 	if d := sent.description(description); d != "" {
 		attrs = append(attrs, "error_description", d)
 	}
-	if a, fix, ok := redirectConfigError(provErr, h.Config.Provider.Name); ok {
+	if a, fix, ok := redirectConfigError(provErr, h.Config.Provider.presetName()); ok {
 		h.Log.ErrorContext(ctx, "configuration error: the provider refused the authorization request; no retry can fix it",
 			append(attrs, "outcome", a.code, "fix", fix)...)
 		return render(req, a, cookie)

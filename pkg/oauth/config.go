@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 
 	"github.com/oauthfn/oauthfn/internal/loglevel"
 	"github.com/oauthfn/oauthfn/pkg/oauth/connect"
@@ -25,8 +22,23 @@ const (
 // Config is the deployment's configuration, read from the environment by
 // LoadConfig. The same variables are set on every function.
 type Config struct {
+	// Provider, ClientID, RedirectURL and Scopes are the provider of a
+	// single-provider stack (OAUTH_PROVIDER and its variables), or, in a
+	// view of a stack with OAUTH_PROVIDERS (Handler.ForProvider), the
+	// view's provider. Provider.Name is the provider id of the
+	// connections' keys (a single provider's: its preset's name).
 	Provider Provider
 	ClientID string
+
+	// Providers (OAUTH_PROVIDERS, ordered by id) are the providers of a
+	// stack that serves several; nil in a single-provider stack. When set,
+	// the routes carry the provider id (/authorize/{provider},
+	// /callback/{provider}), connect tokens name it, and Provider above is
+	// unset outside a provider's view.
+	Providers []ProviderConfig
+	// ClientSecrets holds, with Providers and a local OAUTH_CLIENT_SECRET,
+	// each provider's client secret (the variable's JSON object).
+	ClientSecrets map[string]Secret
 
 	// Exactly one of each pair is set: the ARN in AWS, the plain value for
 	// local development.
@@ -112,7 +124,15 @@ var Variables = []string{
 	"OAUTH_REDIRECT_URL", "OAUTH_SCOPES", "OAUTH_ACCOUNT_FIELD",
 	"OAUTH_USERINFO_URL", "OAUTH_AUTH_STYLE", "ALLOWED_RETURN_URLS", "TABLE_NAME", "REFRESH_MODE",
 	"REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY",
-	"TOKEN_RATE_PER_MIN", "METRICS_SERVICE", "LOG_LEVEL",
+	"TOKEN_RATE_PER_MIN", "METRICS_SERVICE", "LOG_LEVEL", "OAUTH_PROVIDERS",
+}
+
+// SingleProviderVariables are the variables that define the one provider of
+// a single-provider stack; OAUTH_PROVIDERS replaces them all.
+var SingleProviderVariables = []string{
+	"OAUTH_PROVIDER", "OAUTH_CLIENT_ID", "OAUTH_SERVER_URL", "OAUTH_AUTH_URL",
+	"OAUTH_TOKEN_URL", "OAUTH_REVOKE_URL", "OAUTH_USERINFO_URL", "OAUTH_SCOPES",
+	"OAUTH_ACCOUNT_FIELD", "OAUTH_AUTH_STYLE", "OAUTH_REDIRECT_URL",
 }
 
 // ParseLogLevel reads a LOG_LEVEL value: debug, info (also ""), warn or
@@ -131,70 +151,18 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
 
-	// Provider and endpoints.
-	preset := get("OAUTH_PROVIDER")
-	valid := strings.Join(PresetNames(), ", ")
-	row, known := LookupPreset(preset)
-	switch {
-	case preset == "":
-		bad("OAUTH_PROVIDER", "required: one of %s", valid)
-	case !known:
-		bad("OAUTH_PROVIDER", "want one of %s, got %q", valid, preset)
-	case row.DefaultServer != "":
-		server := get("OAUTH_SERVER_URL")
-		if server == "" {
-			server = row.DefaultServer
-		}
-		if checkURL(server) != nil {
-			bad("OAUTH_SERVER_URL", "want an absolute https URL, got %q", server)
-		}
-		c.Provider = row.For(server)
-	default:
-		c.Provider = row.For("")
-	}
-	endpoint := func(name string, dst *string, required bool) {
-		v := get(name)
-		if v == "" {
-			if required && preset == PresetGeneric {
-				bad(name, "required when OAUTH_PROVIDER=generic")
+	// The providers: OAUTH_PROVIDERS, or the single-provider variables.
+	providersJSON := get("OAUTH_PROVIDERS")
+	if providersJSON == "" {
+		pc := buildProvider(envSetting(get), envLabel, bad)
+		c.Provider, c.ClientID, c.RedirectURL, c.Scopes = pc.Provider, pc.ClientID, pc.RedirectURL, pc.Scopes
+	} else {
+		for _, name := range SingleProviderVariables {
+			if get(name) != "" {
+				bad(name, "set OAUTH_PROVIDERS or %s, never both: OAUTH_PROVIDERS replaces the single-provider variables (put the setting in the provider's entry)", name)
 			}
-			return
 		}
-		if err := checkURL(v); err != nil {
-			bad(name, "%v", err)
-			return
-		}
-		*dst = v
-	}
-	endpoint("OAUTH_AUTH_URL", &c.Provider.Endpoint.AuthURL, true)
-	endpoint("OAUTH_TOKEN_URL", &c.Provider.Endpoint.TokenURL, true)
-	endpoint("OAUTH_REVOKE_URL", &c.Provider.RevokeURL, false)
-	endpoint("OAUTH_USERINFO_URL", &c.Provider.UserinfoURL, false)
-	if v := get("OAUTH_ACCOUNT_FIELD"); v != "" {
-		// The setting names the account whatever the preset's own source.
-		c.Provider.AccountField, c.Provider.Account, c.Provider.IDTokenClaim = v, nil, ""
-		if c.Provider.UserinfoURL != "" && preset == PresetGeneric {
-			bad("OAUTH_ACCOUNT_FIELD", "set either OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL, not both")
-		}
-	}
-	switch v := get("OAUTH_AUTH_STYLE"); v {
-	case "":
-		// The preset's documented method (Basic unless it says post).
-		c.Provider.Endpoint.AuthStyle = c.Provider.authStyle()
-	case AuthStyleBasic:
-		c.Provider.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
-	case AuthStylePost:
-		c.Provider.Endpoint.AuthStyle = oauth2.AuthStyleInParams
-	default:
-		bad("OAUTH_AUTH_STYLE", "want basic (HTTP Basic, client_secret_basic) or post (client_secret_post), got %q; never detected automatically", v)
-	}
-	if preset == PresetGeneric && c.Provider.AccountField == "" && c.Provider.UserinfoURL == "" {
-		bad("OAUTH_ACCOUNT_FIELD", "generic provider needs OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL to name the account")
-	}
-
-	c.ClientID = get("OAUTH_CLIENT_ID")
-	if c.ClientID == "" {
-		bad("OAUTH_CLIENT_ID", "required")
+		c.Providers = parseProviders(providersJSON, bad)
 	}
 
 	// Secrets: the ARN in AWS, the plain value locally; exactly one.
@@ -250,23 +218,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			bad("APP_URL", "%v", err)
 		} else {
 			c.AppURL = v
-		}
-	}
-
-	if v := get("OAUTH_REDIRECT_URL"); v != "" {
-		if err := checkURL(v); err != nil {
-			bad("OAUTH_REDIRECT_URL", "%v", err)
-		} else {
-			c.RedirectURL = v
-		}
-	}
-	c.Scopes = strings.Fields(get("OAUTH_SCOPES"))
-	if len(c.Scopes) == 0 {
-		c.Scopes = slices.Clone(c.Provider.DefaultScopes)
-	}
-	for _, s := range c.Provider.RequiredScopes {
-		if !slices.Contains(c.Scopes, s) {
-			c.Scopes = append(c.Scopes, s)
 		}
 	}
 
@@ -326,6 +277,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.SweepConcurrency = integer("SWEEP_CONCURRENCY", 16, 1, MaxSweepConcurrency)
 	c.TokenRatePerMin = integer("TOKEN_RATE_PER_MIN", c.Provider.TokenRatePerMin, 0, MaxTokenRatePerMin)
+	for i := range c.Providers {
+		if c.Providers[i].TokenRatePerMin < 0 { // unset: TOKEN_RATE_PER_MIN, else the preset's
+			c.Providers[i].TokenRatePerMin = c.Providers[i].Provider.TokenRatePerMin
+			if get("TOKEN_RATE_PER_MIN") != "" {
+				c.Providers[i].TokenRatePerMin = c.TokenRatePerMin
+			}
+		}
+	}
+	if len(c.Providers) > 0 && c.ClientSecret != "" {
+		c.ClientSecrets = parseLocalClientSecrets(c.ClientSecret, c.Providers, bad)
+	}
 
 	c.MetricsService = get("METRICS_SERVICE")
 	switch {

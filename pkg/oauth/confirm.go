@@ -106,6 +106,13 @@ func (h *Handler) confirm(ctx context.Context, req events.APIGatewayV2HTTPReques
 		h.Log.ErrorContext(ctx, "confirm failed: read pending connection", "outcome", "internal_error", "err", err)
 		return ansConfirmInternal
 	}
+	// The connection's own provider decides, revokes and accepts.
+	v := h.of(p.Conn.Provider)
+	if v == nil {
+		h.Log.ErrorContext(ctx, "confirm failed: the pending connection's provider is not configured any more", "outcome", "internal_error", "provider", p.Conn.Provider)
+		return ansConfirmInternal
+	}
+	h = v
 	now := h.Now()
 	switch {
 	case !p.ExpiresAt.After(now):
@@ -312,7 +319,11 @@ func (h *Handler) rejectPending(ctx context.Context, key, reason string) (*Pendi
 		h.Log.ErrorContext(ctx, "could not reject a pending connection", "outcome", "internal_error", "reason", reason, "err", err)
 		return nil, err
 	}
-	h.revokeBoundedAt(ctx, &p.Conn, p.Key, "rejected session")
+	if v := h.of(p.Conn.Provider); v != nil {
+		v.revokeBoundedAt(ctx, &p.Conn, p.Key, "rejected session")
+	} else {
+		h.Log.WarnContext(ctx, "rejected pending connection not revoked: its provider is not configured any more", "provider", p.Conn.Provider, "account_id", p.Conn.AccountID)
+	}
 	if err := h.Store.DeletePendingConnection(ctx, p.Key); err != nil {
 		// Rejected already: nothing serves it; its ttl removes it.
 		h.Log.WarnContext(ctx, "could not delete a rejected pending connection; its ttl removes it", "account_id", p.Conn.AccountID, "err", err)

@@ -63,24 +63,30 @@ func (c *Connection) source() string {
 	return c.Source
 }
 
-// credentialProvider is the provider of the connection (or of the one to be
-// made) for source, or an error when that provider does not take source.
-// The one place that knows which provider takes which source.
-func (h *Handler) credentialProvider(provider, source string) (Provider, error) {
-	p := h.Config.Provider
-	if provider != "" && provider != p.Name {
-		return Provider{}, fmt.Errorf("oauth: credential: this deployment's provider is %s, not the one asked for", p.Name)
+// credentialHandler is the handler of the provider of the connection (or
+// of the one to be made) for source: the provider's view in a stack with
+// several providers (provider required there; "" is the single provider's),
+// or an error when that provider does not take source. The one place that
+// knows which provider takes which source.
+func (h *Handler) credentialHandler(provider, source string) (*Handler, error) {
+	v, ok := h.ForProvider(provider)
+	if !ok {
+		if provider == "" {
+			return nil, fmt.Errorf("oauth: credential: a provider is required: this stack serves several (%s)", strings.Join(h.Config.ProviderIDs(), ", "))
+		}
+		return nil, fmt.Errorf("oauth: credential: not a provider of this stack (%s)", strings.Join(h.Config.ProviderIDs(), ", "))
 	}
+	p := v.Config.Provider
 	switch source {
 	case SourceJWTBearer:
-		if p.Name == PresetRingCentral {
-			return p, nil
+		if p.presetName() == PresetRingCentral {
+			return v, nil
 		}
-		return Provider{}, fmt.Errorf("oauth: credential: the %s provider has no JWT bearer grant in oauthfn (only ringcentral)", p.Name)
+		return nil, fmt.Errorf("oauth: credential: the %s provider has no JWT bearer grant in oauthfn (only ringcentral)", p.presetName())
 	case SourceClientCredentials:
-		return Provider{}, errors.New("oauth: credential: source client_credentials is not available in this version (only jwt_bearer)")
+		return nil, errors.New("oauth: credential: source client_credentials is not available in this version (only jwt_bearer)")
 	}
-	return Provider{}, fmt.Errorf("oauth: credential: unknown source (want %s)", SourceJWTBearer)
+	return nil, fmt.Errorf("oauth: credential: unknown source (want %s)", SourceJWTBearer)
 }
 
 // credentialFix is the operator's fix for a refused grant with a
@@ -226,7 +232,7 @@ func (h *Handler) grantLeased(ctx context.Context, c *Connection, owner string, 
 		h.release(ctx, c, owner)
 		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: grant: token key: %w", err)}
 	}
-	secret, err := h.Secrets.ClientSecret(ctx)
+	secret, err := h.clientSecret(ctx)
 	if err != nil {
 		h.release(ctx, c, owner)
 		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: grant: client secret: %w", err)}
@@ -341,10 +347,15 @@ type CredentialInput struct {
 // the credential sealed. A connection of that account already there is
 // replaced, its session revoked, as a re-connection does.
 func (h *Handler) AddCredential(ctx context.Context, in CredentialInput) (ConnectionInfo, error) {
-	p, err := h.credentialProvider(in.Provider, in.Source)
+	v, err := h.credentialHandler(in.Provider, in.Source)
 	if err != nil {
 		return ConnectionInfo{}, err
 	}
+	return v.addCredential(ctx, in)
+}
+
+func (h *Handler) addCredential(ctx context.Context, in CredentialInput) (ConnectionInfo, error) {
+	p := h.Config.Provider
 	credential := strings.TrimSpace(in.Credential)
 	if credential == "" {
 		return ConnectionInfo{}, errors.New("oauth: credential add: the credential is empty")
@@ -354,7 +365,7 @@ func (h *Handler) AddCredential(ctx context.Context, in CredentialInput) (Connec
 	if err != nil {
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential add: token key: %w", err)
 	}
-	secret, err := h.Secrets.ClientSecret(ctx)
+	secret, err := h.clientSecret(ctx)
 	if err != nil {
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential add: client secret: %w", err)
 	}
@@ -440,9 +451,15 @@ func (h *Handler) RotateCredential(ctx context.Context, provider, accountID, cre
 	if credential == "" {
 		return ConnectionInfo{}, errors.New("oauth: credential rotate: the credential is empty")
 	}
-	if provider == "" {
-		provider = h.Config.Provider.Name
+	v, err := h.credentialHandler(provider, SourceJWTBearer)
+	if err != nil {
+		return ConnectionInfo{}, err
 	}
+	return v.rotateCredential(ctx, accountID, credential)
+}
+
+func (h *Handler) rotateCredential(ctx context.Context, accountID, credential string) (ConnectionInfo, error) {
+	provider := h.Config.Provider.Name
 	owner := newOwner("rotate")
 	var leased *Connection
 	for polls := 0; leased == nil; polls++ {
@@ -450,7 +467,7 @@ func (h *Handler) RotateCredential(ctx context.Context, provider, accountID, cre
 		if err != nil {
 			return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: %w", accountID, err)
 		}
-		if _, err := h.credentialProvider(c.Provider, c.Source); err != nil || c.Credential == "" {
+		if c.Source != SourceJWTBearer || c.Credential == "" {
 			return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: the connection was not made from a credential (source %s): use credential add", accountID, c.source())
 		}
 		if c.Status == StatusRevoked {
@@ -477,7 +494,7 @@ func (h *Handler) RotateCredential(ctx context.Context, provider, accountID, cre
 		h.release(ctx, leased, owner)
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate: token key: %w", err)
 	}
-	secret, err := h.Secrets.ClientSecret(ctx)
+	secret, err := h.clientSecret(ctx)
 	if err != nil {
 		h.release(ctx, leased, owner)
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate: client secret: %w", err)

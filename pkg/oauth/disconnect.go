@@ -26,6 +26,9 @@ const lastErrorRevocation = "revocation_failed"
 // ErrRevocationPending. A provider without a revocation endpoint gets the
 // delete only. Disconnecting an unknown account is ErrNotFound.
 func (h *Handler) Disconnect(ctx context.Context, accountID string) error {
+	if h.needsProvider() {
+		return fmt.Errorf("oauth: disconnect %s: %w", accountID, ErrProviderRequired)
+	}
 	provider := h.Config.Provider.Name
 	owner := newOwner("disconnect")
 	waitUntil := h.Now().Add(h.providerTimeout() + writeBudget)

@@ -40,7 +40,7 @@ func FuzzParseQuery(f *testing.F) {
 
 // queryErrorPattern is every error parseQuery may give: fixed reasons and a
 // known parameter's name, nothing from the value.
-var queryErrorPattern = regexp.MustCompile(`^oauth: query (too long|has a malformed parameter name|has an overlong parameter name|repeats a parameter|parameter "(return_to|login_hint|app_state|code|state|error|error_description|error_uri)" (is repeated|is not valid percent-encoding|is longer than [0-9]+ bytes))$`)
+var queryErrorPattern = regexp.MustCompile(`^oauth: query (too long|has a malformed parameter name|has an overlong parameter name|repeats a parameter|parameter "(return_to|login_hint|app_state|code|state|error|error_description|error_uri|iss)" (is repeated|is not valid percent-encoding|is longer than [0-9]+ bytes))$`)
 
 func checkParseQuery(t *testing.T, name, raw string, limits queryLimits) {
 	t.Helper()

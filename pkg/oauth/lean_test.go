@@ -42,7 +42,8 @@ func TestQueryLimitsGet(t *testing.T) {
 		{"code", 4096, true},
 		{"state", 128, true},
 		{"error_uri", 1024, true},
-		{"iss", 0, false},
+		{"iss", 2048, true},
+		{"session_state", 0, false},
 		{"", 0, false},
 	}
 	for _, tt := range tests {

@@ -263,7 +263,7 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 		h.release(ctx, c, owner)
 		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: refresh: token key: %w", err)}
 	}
-	secret, err := h.Secrets.ClientSecret(ctx)
+	secret, err := h.clientSecret(ctx)
 	if err != nil {
 		h.release(ctx, c, owner)
 		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: refresh: client secret: %w", err)}

@@ -26,6 +26,9 @@ type answer struct {
 	back string
 	// account is shown on the success page only.
 	account string
+	// provider is the route's provider id (OAUTH_PROVIDERS): the retry
+	// link goes to /authorize/{provider}.
+	provider string
 }
 
 // The answers of the error table (docs/architecture.md, "HTTP API"), plus
@@ -117,6 +120,19 @@ var (
 		title:  "This connect link has expired or was already used",
 		detail: "The app's connect link is valid once, for a few minutes. This one is expired, already used, or not from the app. Nothing was started.",
 		next:   "Go back to the app and use its Connect button again."}
+	ansUnknownProvider = answer{status: 404, code: "unknown_provider",
+		title:  "This provider is not set up here",
+		detail: "The link names a provider this service does not connect. Nothing was started.",
+		next:   "Go back to the app and use its Connect button again."}
+	ansProviderRequired = answer{status: 404, code: "provider_required",
+		title:  "This link does not name a provider",
+		detail: "This service connects several providers, and the link does not say which one. Nothing was started.",
+		next:   "Go back to the app and use its Connect button again."}
+	ansIssuer = answer{status: 400, code: "issuer_mismatch",
+		title:  "This sign-in came back from an unexpected place",
+		detail: "The answer did not come from the provider this sign-in was started with, so it was not used. Nothing was connected.",
+		next:   "Start connecting again from the app.",
+		retry:  "authorize"}
 	ansConnected = answer{status: 200, code: "connected",
 		title:  "Your account is connected",
 		detail: "The app can now work with your account. You can close this window.",
@@ -167,7 +183,12 @@ func writePage(b *strings.Builder, a answer) {
 	}
 	b.WriteString("<p class=\"next\">" + e(a.next) + "</p>\n")
 	if a.retry == "authorize" || strings.HasPrefix(a.retry, "authorize?") {
-		b.WriteString("<p><a class=\"button\" href=\"" + e(a.retry) + "\">Try again</a></p>\n")
+		href := a.retry
+		if ValidProviderID(a.provider) {
+			// From /authorize/{provider} or /callback/{provider}.
+			href = "../authorize/" + a.provider + strings.TrimPrefix(a.retry, "authorize")
+		}
+		b.WriteString("<p><a class=\"button\" href=\"" + e(href) + "\">Try again</a></p>\n")
 	} else if strings.HasPrefix(a.back, "https://") || strings.HasPrefix(a.back, "http://") {
 		b.WriteString("<p><a class=\"button\" href=\"" + e(a.back) + "\">Back to the app</a></p>\n")
 	}
@@ -216,6 +237,7 @@ func render(req events.APIGatewayV2HTTPRequest, a answer, cookies ...string) eve
 		return events.APIGatewayV2HTTPResponse{StatusCode: a.status, Headers: securityHeaders("application/json"), Body: string(body), Cookies: cookies}
 	}
 	var page strings.Builder
+	a.provider = routeProviderID(req)
 	writePage(&page, a)
 	return events.APIGatewayV2HTTPResponse{StatusCode: a.status, Headers: securityHeaders("text/html; charset=utf-8"), Body: page.String(), Cookies: cookies}
 }

@@ -35,6 +35,7 @@ func (p Preset) For(server string) Provider {
 	}
 	base := strings.TrimRight(server, "/")
 	out := p.Provider
+	out.Preset = out.Name
 	sub := func(s string) string { return strings.ReplaceAll(s, "{server}", base) }
 	out.Endpoint.AuthURL = sub(out.Endpoint.AuthURL)
 	out.Endpoint.TokenURL = sub(out.Endpoint.TokenURL)

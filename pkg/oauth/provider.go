@@ -11,7 +11,19 @@ import (
 // Provider is what a preset knows about an OAuth 2.0 provider beyond its
 // oauth2.Endpoint: where to revoke, how to name the account, and its limits.
 type Provider struct {
-	Name string // "ringcentral" or "generic": part of every connection's key
+	// Name is the provider id, part of every connection's key: the
+	// preset's name in a single-provider stack, the OAUTH_PROVIDERS id
+	// otherwise.
+	Name string
+	// Preset is the preset's name (what the messages about a preset's
+	// quirks go by).
+	Preset string
+	// Issuer is the provider's issuer identifier (RFC 9207): an iss on the
+	// callback must equal it. IssuerInResponse: the provider always sends
+	// iss (authorization_response_iss_parameter_supported), so a callback
+	// without one is refused.
+	Issuer           string
+	IssuerInResponse bool
 	// Endpoint's AuthStyle is oauth2.AuthStyleInHeader (OAUTH_AUTH_STYLE
 	// basic, the default) or oauth2.AuthStyleInParams (post); never
 	// auto-detected. Revocation authenticates the same way.
@@ -104,6 +116,15 @@ const DefaultRingCentralServer = "https://platform.ringcentral.com"
 // token requests a minute, hence TokenRatePerMin 5.
 func RingCentral(serverURL string) Provider {
 	return presetTable()[PresetRingCentral].For(serverURL)
+}
+
+// presetName is the preset's name (Name when Preset is unset: a Provider
+// built by hand).
+func (p Provider) presetName() string {
+	if p.Preset != "" {
+		return p.Preset
+	}
+	return p.Name
 }
 
 // bearerType reports whether a token response's token_type names a bearer

@@ -25,7 +25,7 @@ type queryLimit struct {
 var (
 	authorizeLimits = queryLimits{{"return_to", connect.MaxReturnToLen}, {"login_hint", connect.MaxLoginHintLen},
 		{"app_state", connect.MaxAppStateLen}, {"connect", connect.MaxTokenLen}}
-	callbackLimits = queryLimits{{"code", 4096}, {"state", 128}, {"error", 128}, {"error_description", 1024}, {"error_uri", 1024}}
+	callbackLimits = queryLimits{{"code", 4096}, {"state", 128}, {"error", 128}, {"error_description", 1024}, {"error_uri", 1024}, {"iss", 2048}}
 )
 
 // get returns the bound of the parameter name, and whether it is one the

@@ -19,7 +19,7 @@ func TestParseQuery(t *testing.T) {
 		{name: "percent and plus decoding", raw: "error_description=you+said%20no", want: map[string]string{"error_description": "you said no"}},
 		{name: "empty value is absent", raw: "code=&state=s", want: map[string]string{"state": "s"}},
 		{name: "bare key is absent", raw: "code&state=s", want: map[string]string{"state": "s"}},
-		{name: "unknown params ignored", raw: "state=s&iss=https%3A%2F%2Fidp&session_state=1", want: map[string]string{"state": "s"}},
+		{name: "unknown params ignored", raw: "state=s&iss=https%3A%2F%2Fidp&session_state=1", want: map[string]string{"state": "s", "iss": "https://idp"}},
 		{name: "stray ampersands", raw: "&&state=s&", want: map[string]string{"state": "s"}},
 		{name: "repeated known param", raw: "state=a&state=b", wantErr: `"state" is repeated`},
 		{name: "repeated empty then value", raw: "code=&code=x", wantErr: `"code" is repeated`},

@@ -22,7 +22,7 @@ func (h *Handler) revoke(ctx context.Context, token string) error {
 	if p.RevokeURL == "" {
 		return errNoRevocation
 	}
-	secret, err := h.Secrets.ClientSecret(ctx)
+	secret, err := h.clientSecret(ctx)
 	if err != nil {
 		return fmt.Errorf("oauth: revoke: %w", err)
 	}

@@ -74,9 +74,14 @@ type SecretsManager struct {
 	// nil means slog.Default().
 	Log *slog.Logger
 
-	clientSecret cache[Secret]
-	sealer       cache[versions[*Sealer]]
-	appKeys      cache[versions[connect.Keys]]
+	// ByProvider: the client secret is a JSON object, provider id ->
+	// secret (OAUTH_PROVIDERS); read with ProviderClientSecret.
+	ByProvider bool
+
+	clientSecret    cache[Secret]
+	providerSecrets cache[map[string]Secret]
+	sealer          cache[versions[*Sealer]]
+	appKeys         cache[versions[connect.Keys]]
 
 	// Set once a value needed AWSPREVIOUS: every later fetch reads it too.
 	sealerPrevious, appPrevious atomic.Bool
@@ -108,6 +113,33 @@ func NewSecretsManager(client SecretsManagerAPI, clientSecretARN, tokenKeyARN st
 // ClientSecret returns the OAuth client secret.
 func (m *SecretsManager) ClientSecret(ctx context.Context) (Secret, error) {
 	return m.clientSecret.get(ctx, m.now, m.ttl(), m.fetchClientSecret)
+}
+
+// ProviderClientSecret returns the provider's client secret from the
+// secret's JSON object {"<provider id>": "<secret>", …}. A provider
+// without one fails alone, named in the error.
+func (m *SecretsManager) ProviderClientSecret(ctx context.Context, id string) (Secret, error) {
+	all, err := m.providerSecrets.get(ctx, m.now, m.ttl(), m.fetchProviderSecrets)
+	if err != nil {
+		return "", err
+	}
+	s, ok := all[id]
+	if !ok {
+		return "", fmt.Errorf("oauth: client secret %s: no client secret for provider %q: add \"%s\" to the secret's JSON object", m.ClientSecretARN, id, id)
+	}
+	return s, nil
+}
+
+func (m *SecretsManager) fetchProviderSecrets(ctx context.Context) (map[string]Secret, error) {
+	v, err := m.getString(ctx, m.ClientSecretARN, "")
+	if err != nil {
+		return nil, fmt.Errorf("oauth: client secret: %w", err)
+	}
+	all, err := parseProviderSecrets(v)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: client secret %s: %w", m.ClientSecretARN, err)
+	}
+	return all, nil
 }
 
 // Sealer returns a Sealer built from the token key's AWSCURRENT version
@@ -408,6 +440,7 @@ const secretFetchTimeout = 10 * time.Second
 // OAUTH_TOKEN_KEY, OAUTH_APP_KEY). Build it with NewStaticSecrets.
 type StaticSecrets struct {
 	clientSecret *Secret // behind a pointer: fmt prints an address, never the value
+	byProvider   *map[string]Secret
 	sealer       *Sealer
 	appKeys      connect.Keys // prints redacted
 }
@@ -439,6 +472,20 @@ func (s StaticSecrets) Format(f fmt.State, verb rune) {
 // ClientSecret returns the client secret.
 func (s *StaticSecrets) ClientSecret(context.Context) (Secret, error) { return *s.clientSecret, nil }
 
+// ProviderClientSecret returns the provider's client secret (a local
+// OAUTH_CLIENT_SECRET next to OAUTH_PROVIDERS: a JSON object, provider id
+// -> secret).
+func (s *StaticSecrets) ProviderClientSecret(_ context.Context, id string) (Secret, error) {
+	if s.byProvider == nil {
+		return "", errors.New("oauth: client secret: OAUTH_CLIENT_SECRET holds one secret, not a JSON object of one per provider")
+	}
+	v, ok := (*s.byProvider)[id]
+	if !ok {
+		return "", fmt.Errorf("oauth: client secret: no client secret for provider %q in OAUTH_CLIENT_SECRET", id)
+	}
+	return v, nil
+}
+
 // Sealer returns the Sealer built from the token key.
 func (s *StaticSecrets) Sealer(context.Context) (*Sealer, error) { return s.sealer, nil }
 
@@ -457,11 +504,16 @@ func SecretsFromConfig(cfg Config, client SecretsManagerAPI) (Secrets, error) {
 		}
 		m := NewSecretsManager(client, cfg.ClientSecretARN, cfg.TokenKeyARN, DefaultSecretsTTL)
 		m.AppKeyARN = cfg.AppKeyARN
+		m.ByProvider = cfg.Named()
 		return m, nil
 	case cfg.ClientSecretARN == "" && cfg.TokenKeyARN == "" && cfg.AppKeyARN == "":
 		s, err := NewStaticSecrets(cfg.ClientSecret, cfg.TokenKey, cfg.AppKey)
 		if err != nil {
 			return nil, err // names the value; never contains it
+		}
+		if cfg.Named() {
+			byProvider := cfg.ClientSecrets
+			s.byProvider = &byProvider
 		}
 		return s, nil
 	default:

@@ -41,7 +41,11 @@ func (h *Handler) prefetch(ctx context.Context, need secretNeed) {
 func (m *SecretsManager) prefetch(ctx context.Context, need secretNeed) {
 	now, ttl := m.now(), m.ttl()
 	var fetch []func()
-	if need&needClientSecret != 0 && !m.clientSecret.fresh(now, ttl) {
+	switch {
+	case need&needClientSecret == 0:
+	case m.ByProvider && !m.providerSecrets.fresh(now, ttl):
+		fetch = append(fetch, func() { m.providerSecrets.get(ctx, m.now, ttl, m.fetchProviderSecrets) })
+	case !m.ByProvider && !m.clientSecret.fresh(now, ttl):
 		fetch = append(fetch, func() { m.ClientSecret(ctx) })
 	}
 	if need&needTokenKey != 0 && !m.sealer.fresh(now, ttl) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -83,6 +84,29 @@ type SweepSummary struct {
 	// Rejected event, reason expired). They count in Due too.
 	PendingExpired int   `json:"pending_expired"`
 	DurationMS     int64 `json:"duration_ms"`
+	// Providers, in a stack with several providers (OAUTH_PROVIDERS),
+	// are each provider's counts (the fields above are their totals):
+	// Due is the provider's connections taken into this sweep, Stopped
+	// why its refreshes stopped early. A provider the configuration no
+	// longer names appears with its Due and Stopped "provider not
+	// configured": its connections are left alone. Behind a pointer, so
+	// a SweepSummary stays comparable; nil in a single-provider stack.
+	Providers *ProviderSummaries `json:"providers,omitempty"`
+}
+
+// ProviderSummaries are the counts of each provider of one sweep, by
+// provider id.
+type ProviderSummaries map[string]SweepSummary
+
+// add adds o's counts to s.
+func (s *SweepSummary) add(o SweepSummary) {
+	s.Refreshed += o.Refreshed
+	s.Failed += o.Failed
+	s.ReauthRequired += o.ReauthRequired
+	s.RateLimited += o.RateLimited
+	s.SkippedLeased += o.SkippedLeased
+	s.Revoked += o.Revoked
+	s.PendingExpired += o.PendingExpired
 }
 
 // maxDue bounds the entries one sweep reads from one shard.
@@ -131,16 +155,32 @@ func (h *Handler) Sweep(ctx context.Context, in SweepInput) (SweepSummary, error
 	s.sum.Due = due
 	entries, binds := splitPending(entries)
 	s.expirePending(ctx, binds)
-	s.run(ctx, entries)
+	var perProvider ProviderSummaries
+	if h.needsProvider() {
+		perProvider = s.runProviders(ctx, entries)
+	} else {
+		s.run(ctx, entries)
+	}
 
 	sum := s.summary()
 	sum.Stopped = s.stopReason()
+	for _, p := range perProvider {
+		sum.add(p)
+	}
+	if perProvider != nil {
+		sum.Providers = &perProvider
+	}
 	sum.DurationMS = h.Now().Sub(start).Milliseconds()
 	h.writeMetrics(sum, h.Now())
 	h.Log.InfoContext(ctx, "sweep done", "shard_from", from, "shard_to", to,
 		"due", sum.Due, "refreshed", sum.Refreshed, "failed", sum.Failed,
 		"reauth_required", sum.ReauthRequired, "rate_limited", sum.RateLimited,
 		"skipped_leased", sum.SkippedLeased, "revoked", sum.Revoked, "pending_expired", sum.PendingExpired, "duration_ms", sum.DurationMS, "stopped", s.stopReason())
+	for _, id := range slices.Sorted(maps.Keys(perProvider)) {
+		p := perProvider[id]
+		h.Log.InfoContext(ctx, "sweep done for a provider", "provider", id, "due", p.Due, "refreshed", p.Refreshed, "failed", p.Failed,
+			"reauth_required", p.ReauthRequired, "rate_limited", p.RateLimited, "skipped_leased", p.SkippedLeased, "revoked", p.Revoked, "stopped", p.Stopped)
+	}
 	return sum, nil
 }
 
@@ -222,13 +262,60 @@ func (s *sweeper) capacity(now time.Time) int {
 		return 0
 	}
 	c := s.h.Config
-	var n int
-	if c.TokenRatePerMin > 0 {
-		n = int(left/time.Minute+1)*c.TokenRatePerMin + 1
-	} else {
-		n = max(c.SweepConcurrency, 1) * int(left/time.Second+1)
+	one := func(rate int) int {
+		if rate > 0 {
+			return int(left/time.Minute+1)*rate + 1
+		}
+		return max(c.SweepConcurrency, 1) * int(left/time.Second+1)
+	}
+	if !s.h.needsProvider() {
+		return min(one(c.TokenRatePerMin), maxDue)
+	}
+	n := 0
+	for _, p := range c.Providers {
+		n += one(p.TokenRatePerMin)
 	}
 	return min(n, maxDue)
+}
+
+// runProviders serves the entries of a stack with several providers: each
+// provider's connections by its own sweeper, at the same time, with the
+// provider's settings, client and rate bucket, so a provider that refuses
+// its client or is rate limited stops only its own refreshes. The
+// connections of a provider the configuration no longer names are left
+// alone, logged once per sweep. It returns each provider's summary.
+func (s *sweeper) runProviders(ctx context.Context, entries []DueEntry) ProviderSummaries {
+	groups := map[string][]DueEntry{}
+	for _, e := range entries {
+		groups[e.Provider] = append(groups[e.Provider], e)
+	}
+	out := make(ProviderSummaries, len(groups))
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for _, id := range slices.Sorted(maps.Keys(groups)) {
+		group := groups[id]
+		v, ok := s.h.ForProvider(id)
+		if !ok {
+			s.h.Log.WarnContext(ctx, "sweep: connections of a provider the configuration does not name are left alone",
+				"provider", id, "due", len(group), "fix", "add the provider back to OAUTH_PROVIDERS to keep them alive, or disconnect them")
+			out[id] = SweepSummary{Due: len(group), Stopped: "provider not configured"}
+			continue
+		}
+		sub := &sweeper{h: v, owner: s.owner, deadline: s.deadline, budget: s.budget}
+		sub.sum.Due = len(group)
+		wg.Go(func() {
+			sub.run(ctx, group)
+			sum := sub.summary()
+			sum.Stopped = sub.stopReason()
+			mu.Lock()
+			out[id] = sum
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // collect queries shards from..to in parallel for entries due at now and

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -36,7 +37,12 @@ const (
 // TokenRequest is the token function's input: exactly one of AccountID
 // (answer: a working access token) or EndUser (answer: that user's
 // connections, without tokens).
+//
+// Provider names the provider (required for account_id in a stack with
+// several providers, OAUTH_PROVIDERS); with end_user it keeps that
+// provider's connections only.
 type TokenRequest struct {
+	Provider  string `json:"provider,omitempty"`
 	AccountID string `json:"account_id,omitempty"`
 	EndUser   string `json:"end_user,omitempty"`
 }
@@ -62,6 +68,7 @@ type TokenResponse struct {
 
 // TokenConnection is one of an end user's connections.
 type TokenConnection struct {
+	Provider         string `json:"provider"`
 	AccountID        string `json:"account_id"`
 	Status           string `json:"status"`
 	AccessExpiresAt  string `json:"access_expires_at,omitempty"`
@@ -140,7 +147,7 @@ func (h *Handler) TokenFunction(ctx context.Context, payload json.RawMessage) (T
 // (the decoder would keep the last of two), with a string or null value,
 // and nothing after it. It returns what is wrong, or "".
 func decodeTokenRequest(payload []byte) (TokenRequest, string) {
-	const want = `want a JSON object {"account_id": "..."} or {"end_user": "..."}`
+	const want = `want a JSON object {"account_id": "..."} or {"end_user": "..."}, with "provider" when the stack serves several providers`
 	var req TokenRequest
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -159,6 +166,8 @@ func decodeTokenRequest(payload []byte) (TokenRequest, string) {
 			dst = &req.AccountID
 		case "end_user":
 			dst = &req.EndUser
+		case "provider":
+			dst = &req.Provider
 		default:
 			return req, want + ": unknown key (keys are lower case)"
 		}
@@ -190,6 +199,13 @@ func decodeTokenRequest(payload []byte) (TokenRequest, string) {
 // needed, rate limited, busy, bad input) are answers; only internal faults
 // (the store, the token key, a provider that is down) are errors.
 func (h *Handler) AnswerToken(ctx context.Context, req TokenRequest) (TokenResponse, error) {
+	v := h
+	if req.Provider != "" {
+		var ok bool
+		if v, ok = h.ForProvider(req.Provider); !ok {
+			return invalidToken("provider: not a provider of this stack (" + strings.Join(h.Config.ProviderIDs(), ", ") + ")"), nil
+		}
+	}
 	switch {
 	case req.AccountID != "" && req.EndUser != "":
 		return invalidToken("give account_id or end_user, not both"), nil
@@ -197,12 +213,15 @@ func (h *Handler) AnswerToken(ctx context.Context, req TokenRequest) (TokenRespo
 		if !validID(req.AccountID, maxAccountLen) {
 			return invalidToken(fmt.Sprintf("account_id: want 1 to %d printable characters", maxAccountLen)), nil
 		}
-		return h.answerAccount(ctx, req.AccountID)
+		if v.needsProvider() {
+			return invalidToken("provider is required: this stack serves several providers (" + strings.Join(h.Config.ProviderIDs(), ", ") + ")"), nil
+		}
+		return v.answerAccount(ctx, req.AccountID)
 	case req.EndUser != "":
 		if !validID(req.EndUser, maxEndUserLen) {
 			return invalidToken(fmt.Sprintf("end_user: want 1 to %d printable characters", maxEndUserLen)), nil
 		}
-		return h.answerEndUser(ctx, req.EndUser)
+		return h.answerEndUser(ctx, req.EndUser, req.Provider)
 	}
 	return invalidToken("account_id or end_user is required"), nil
 }
@@ -244,7 +263,7 @@ func (h *Handler) answerAccount(ctx context.Context, account string) (TokenRespo
 	return TokenResponse{}, fmt.Errorf("oauth: token function: %w", err)
 }
 
-func (h *Handler) answerEndUser(ctx context.Context, endUser string) (TokenResponse, error) {
+func (h *Handler) answerEndUser(ctx context.Context, endUser, provider string) (TokenResponse, error) {
 	infos, err := h.ConnectionsForUser(ctx, endUser)
 	if err != nil {
 		h.Log.ErrorContext(ctx, "connections of an end user failed", "err", err)
@@ -252,7 +271,11 @@ func (h *Handler) answerEndUser(ctx context.Context, endUser string) (TokenRespo
 	}
 	out := make([]TokenConnection, 0, len(infos))
 	for _, in := range infos {
+		if provider != "" && in.Provider != provider {
+			continue
+		}
 		out = append(out, TokenConnection{
+			Provider:         in.Provider,
 			AccountID:        in.AccountID,
 			Status:           in.Status,
 			AccessExpiresAt:  rfc3339(in.AccessExpiresAt),

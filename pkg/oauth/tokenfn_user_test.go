@@ -44,7 +44,7 @@ func TestTokenFunctionEndUser(t *testing.T) {
 			for _, c := range got["connections"].([]any) {
 				m := c.(map[string]any)
 				for k := range m {
-					if !slices.Contains([]string{"account_id", "status", "access_expires_at", "refresh_expires_at"}, k) {
+					if !slices.Contains([]string{"provider", "account_id", "status", "access_expires_at", "refresh_expires_at"}, k) {
 						t.Errorf("connection field %s: not in the contract (never a token)", k)
 					}
 				}

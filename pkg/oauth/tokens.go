@@ -78,6 +78,9 @@ func tokenMargin(exp, issued time.Time) time.Duration {
 // unknown). If used is not nil, it receives the connection the token came
 // from (as read or leased).
 func (h *Handler) token(ctx context.Context, account string, used *Connection) (*oauth2.Token, time.Time, error) {
+	if h.needsProvider() {
+		return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, ErrProviderRequired)
+	}
 	provider := h.Config.Provider.Name
 	owner := newOwner("app")
 	waitUntil := h.Now().Add(h.providerTimeout() + writeBudget)
@@ -267,6 +270,9 @@ func (c *Connection) Info() ConnectionInfo {
 // Connection describes the account's connection (status, expiries, last
 // refresh, failures; never tokens). ErrNotFound if there is none.
 func (h *Handler) Connection(ctx context.Context, accountID string) (ConnectionInfo, error) {
+	if h.needsProvider() {
+		return ConnectionInfo{}, fmt.Errorf("oauth: connection %s: %w", accountID, ErrProviderRequired)
+	}
 	c, err := h.Store.GetConnection(ctx, h.Config.Provider.Name, accountID)
 	if err != nil {
 		return ConnectionInfo{}, fmt.Errorf("oauth: connection %s: %w", accountID, err)

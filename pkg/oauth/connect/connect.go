@@ -79,6 +79,9 @@ const (
 	MaxReturnToLen  = 2048
 	MaxAppStateLen  = 512
 	MaxLoginHintLen = 256
+	// MaxProviderLen bounds the provider claim (a provider id of
+	// OAUTH_PROVIDERS: [a-z][a-z0-9-]{0,31}).
+	MaxProviderLen = 32
 
 	// MaxTokenLen bounds a connect token's encoded length, in bytes: the
 	// bound /authorize applies to its connect parameter. A token with every
@@ -155,6 +158,11 @@ type Options struct {
 	AppState string
 	// LoginHint is passed to the provider's sign-in page.
 	LoginHint string
+	// Provider is the provider id the token is for (the "provider"
+	// claim): required by a stack with several providers
+	// (OAUTH_PROVIDERS), where it must be the id of the
+	// /authorize/{provider} route the token is used at; optional with one.
+	Provider string
 	// Lifetime is exp − iat; zero means DefaultLifetime, at most MaxLifetime.
 	Lifetime time.Duration
 	// ID is the token's jti (single use); empty draws a random one.
@@ -204,6 +212,7 @@ func (k Keys) Token(user string, opts Options) (string, error) {
 		ReturnTo:  opts.ReturnTo,
 		AppState:  opts.AppState,
 		LoginHint: opts.LoginHint,
+		Provider:  opts.Provider,
 	}
 	if err := c.checkOptional(); err != nil {
 		return "", err

@@ -12,7 +12,7 @@ type Result struct {
 	// the connection was made without one (REQUIRE_CONNECT_TOKEN=false).
 	User      string
 	AccountID string // the provider account now connected
-	Provider  string // the preset name, e.g. ringcentral
+	Provider  string // the provider id (a single-provider stack: its preset name, e.g. ringcentral)
 	// Status is StatusPending (the connection waits for the app's Confirm
 	// or Reject) or StatusConnected (already attached: a flow without a
 	// connect token, or REQUIRE_CONFIRM=false).

@@ -13,6 +13,7 @@ type Request struct {
 	ReturnTo  string // still to be checked against ALLOWED_RETURN_URLS
 	AppState  string
 	LoginHint string
+	Provider  string // the provider id the token is for; "" when it names none
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
@@ -22,6 +23,7 @@ type connectClaims struct {
 	ReturnTo  string `json:"return_to,omitempty"`
 	AppState  string `json:"app_state,omitempty"`
 	LoginHint string `json:"login_hint,omitempty"`
+	Provider  string `json:"provider,omitempty"`
 }
 
 func (c connectClaims) checkOptional() error {
@@ -32,6 +34,8 @@ func (c connectClaims) checkOptional() error {
 		return fail(CheckClaim, "app_state is longer than %d bytes", MaxAppStateLen)
 	case len(c.LoginHint) > MaxLoginHintLen:
 		return fail(CheckClaim, "login_hint is longer than %d bytes", MaxLoginHintLen)
+	case c.Provider != "":
+		return checkText(CheckClaim, "provider", c.Provider, MaxProviderLen)
 	}
 	return nil
 }
@@ -68,7 +72,7 @@ func (k Keys) VerifyToken(token string) (Request, error) {
 	}
 	return Request{
 		User: c.Subject, ID: c.ID,
-		ReturnTo: c.ReturnTo, AppState: c.AppState, LoginHint: c.LoginHint,
+		ReturnTo: c.ReturnTo, AppState: c.AppState, LoginHint: c.LoginHint, Provider: c.Provider,
 		IssuedAt: c.IssuedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(),
 	}, nil
 }

@@ -505,3 +505,78 @@ func TestCredentialRate(t *testing.T) {
 	}
 	noLeases(t, r.store)
 }
+
+// TestCredentialSeveralProviders: in a stack with several providers the
+// credential names its provider (required; only a RingCentral one takes a
+// JWT), the grant authenticates with that provider's own client, the
+// connection lives under the provider's id and is served and kept alive by
+// that provider's view; its rate limit (2 a minute) leaves no slot for the
+// grant within the lease after a refused refresh, so the dead refresh token
+// is dropped and the next sweep grants: one grant all the same.
+func TestCredentialSeveralProviders(t *testing.T) {
+	r := newMultiRig(t, NewMemoryStore(), threeProviders)
+	crm := r.prov["crm"]
+	crm.mock.EnableJWT(true)
+	jwt := crm.mock.IssueJWT("1001", 0)
+	ctx := t.Context()
+	for _, in := range []CredentialInput{
+		{Source: SourceJWTBearer, Credential: jwt},                   // no provider
+		{Source: SourceJWTBearer, Credential: jwt, Provider: "code"}, // GitHub: no JWT grant
+		{Source: SourceJWTBearer, Credential: jwt, Provider: "nope"},
+	} {
+		if _, err := r.h.AddCredential(ctx, in); err == nil || strings.Contains(err.Error(), jwt) {
+			t.Errorf("provider %q: %v, want refused", in.Provider, err)
+		}
+	}
+	for id, p := range r.prov {
+		if n := p.mock.Calls(mockrc.TokenPath); n != 0 {
+			t.Fatalf("%s: %d token calls for refused credentials", id, n)
+		}
+	}
+	info, err := r.h.AddCredential(ctx, CredentialInput{Source: SourceJWTBearer, Credential: jwt, Provider: "crm"})
+	if err != nil || info.Provider != "crm" || info.AccountID != "1001" {
+		t.Fatalf("add: %+v, %v", info, err)
+	}
+	if _, err := r.store.GetConnection(ctx, "crm", "1001"); err != nil {
+		t.Fatalf("stored under the provider's id: %v", err)
+	}
+	resp, err := r.h.TokenFunction(ctx, json.RawMessage(`{"provider":"crm","account_id":"1001"}`))
+	if err != nil || resp.Error != "" || resp.AccessToken == "" {
+		t.Fatalf("token function: %s, %v", resp.String(), err)
+	}
+
+	// The refresh token refused: revoke the session at crm's mock.
+	v, _ := r.h.ForProvider("crm")
+	_, _, refresh := getOpen(t, v, "1001")
+	req, _ := http.NewRequest(http.MethodPost, crm.srv.URL+mockrc.RevokePath, strings.NewReader(url.Values{"token": {refresh}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(crm.clientID, crm.secret)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("revoke at the mock: %v", err)
+	}
+	r.clock.Advance(5*24*time.Hour + time.Minute)
+	sum := sweepOnce(t, r.h)
+	if sum.RateLimited != 1 || sum.ReauthRequired != 0 {
+		t.Fatalf("first sweep: %+v", sum)
+	}
+	if c, _ := r.store.GetConnection(ctx, "crm", "1001"); c.Status != StatusActive || c.RefreshToken != "" || !dueAt(c, r.clock.Now()) {
+		t.Fatalf("after no slot for the grant: %+v (refresh token kept: %v)", c.Info(), c.RefreshToken != "")
+	}
+	if g, _ := crm.mock.JWTGrants(); g != 1 {
+		t.Fatalf("grants: %d, want the add's only", g)
+	}
+	r.clock.Advance(time.Minute)
+	if sum := sweepOnce(t, r.h); sum.Refreshed != 1 {
+		t.Fatalf("second sweep: %+v", sum)
+	}
+	if g, f := crm.mock.JWTGrants(); g != 2 || f != 0 {
+		t.Fatalf("grants: %d granted, %d refused; want 2, 0", g, f)
+	}
+	if c, _ := r.store.GetConnection(ctx, "crm", "1001"); c.Status != StatusActive || c.RefreshToken == "" {
+		t.Fatalf("after the grant: %+v", c.Info())
+	}
+	noLeases(t, r.store)
+	if strings.Contains(r.logs.String(), jwt) {
+		t.Error("the credential is in the logs")
+	}
+}

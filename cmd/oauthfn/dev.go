@@ -406,6 +406,7 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 		ds.Mock = mockrc.New(mockrc.Options{
 			RedirectURIs: []string{cfg.RedirectURL},
 			Now:          opts.Now,
+			JWTFlow:      true, // `oauthfn credential add` with a credential from /mock/restapi/mock/jwt
 		})
 		mux.Handle(mockPrefix+"/", http.StripPrefix(mockPrefix, ds.Mock))
 	}

@@ -22,6 +22,8 @@ func explain(account string, err error) error {
 	switch {
 	case errors.Is(err, oauth.ErrNotFound):
 		return fmt.Errorf("no connection for account %s: send the user to /authorize to connect it (oauthfn list shows the connections)", account)
+	case errors.Is(err, oauth.ErrCredentialRefused) && errors.Is(err, oauth.ErrReauthRequired):
+		return fmt.Errorf("the provider refused account %s's server credential (expired or revoked): create a new one and run `oauthfn credential rotate -account %s < credential-file`", account, account)
 	case errors.Is(err, oauth.ErrReauthRequired):
 		why := "its refresh token was refused or the session ended"
 		if strings.Contains(err.Error(), "no refresh token") {

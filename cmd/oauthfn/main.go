@@ -4,6 +4,7 @@
 //	go run ./cmd/oauthfn dev                  the local dev server (see dev.go)
 //	go run ./cmd/oauthfn sweep|list           one sweep now; the connections
 //	go run ./cmd/oauthfn token|disconnect ACCOUNT
+//	go run ./cmd/oauthfn credential add|rotate < credential-file
 //	go run ./cmd/oauthfn help [command]       usage; every command also answers -h
 //
 // It is never part of a Lambda function: the functions under functions/
@@ -47,6 +48,7 @@ func commands() []command {
 		{"token", tokenCmd.summary, withHandler("token", tokenCmd)},
 		{"disconnect", disconnectCmd.summary, withHandler("disconnect", disconnectCmd)},
 		{"connect-url", connectURLCmd.summary, withHandler("connect-url", connectURLCmd)},
+		{"credential", credentialSummary, runCredential},
 		{"help", "show this help, or a command's usage and flags: oauthfn help <command>", runHelp},
 	}
 }
@@ -160,22 +162,10 @@ func withHandler(name string, c opsCommand) func(context.Context, []string, io.W
 			fs.Usage()
 			return errUsage
 		}
-		// The configuration first: its problems need no AWS call.
-		if _, err := oauth.LoadConfig(os.Getenv); err != nil {
-			return configError(err)
-		}
-		awsCfg, err := loadAWSConfig(ctx, os.Getenv, true)
+		h, err := setupHandler(ctx)
 		if err != nil {
 			return err
 		}
-		h, err := oauth.Setup(ctx, os.Getenv, awsCfg)
-		if err != nil {
-			return configError(err)
-		}
-		// stdout is the command's output (a token for scripts, a table):
-		// logs and metric lines go to stderr.
-		h.Log = slog.New(oauth.LevelFilter(slog.NewJSONHandler(os.Stderr, nil), h.Config.LogLevel))
-		h.Metrics = os.Stderr
 		if f := fs.Lookup("provider"); f != nil {
 			v, err := forProvider(h, f.Value.String())
 			if err != nil {
@@ -189,6 +179,28 @@ func withHandler(name string, c opsCommand) func(context.Context, []string, io.W
 		}
 		return c.run(ctx, h, args)
 	}
+}
+
+// setupHandler builds the Handler from the environment the way the Lambda
+// functions do (see withHandler), logging to stderr.
+func setupHandler(ctx context.Context) (*oauth.Handler, error) {
+	// The configuration first: its problems need no AWS call.
+	if _, err := oauth.LoadConfig(os.Getenv); err != nil {
+		return nil, configError(err)
+	}
+	awsCfg, err := loadAWSConfig(ctx, os.Getenv, true)
+	if err != nil {
+		return nil, err
+	}
+	h, err := oauth.Setup(ctx, os.Getenv, awsCfg)
+	if err != nil {
+		return nil, configError(err)
+	}
+	// stdout is the command's output (a token for scripts, a table):
+	// logs and metric lines go to stderr.
+	h.Log = slog.New(oauth.LevelFilter(slog.NewJSONHandler(os.Stderr, nil), h.Config.LogLevel))
+	h.Metrics = os.Stderr
+	return h, nil
 }
 
 func wantsHelp(args []string) bool {

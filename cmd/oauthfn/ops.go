@@ -104,7 +104,8 @@ func runSweep(ctx context.Context, h *oauth.Handler, args []string) error {
 
 var listCmd = opsCommand{
 	summary: "list connections with status and expiries (never tokens)",
-	about: `Lists every connection as a table: account, status, access and refresh
+	about: `Lists every connection as a table: account, status, source (browser, or
+jwt_bearer for one made from a server credential), access and refresh
 token expiry, next and last refresh, failures in a row, last error. Never
 a token. It reads the whole table: for operators, not for request paths.`,
 	run: runList,
@@ -132,12 +133,12 @@ func runList(ctx context.Context, h *oauth.Handler, args []string) error {
 	if named {
 		fmt.Fprint(w, "PROVIDER\t")
 	}
-	fmt.Fprintln(w, "ACCOUNT\tSTATUS\tACCESS EXPIRES\tREFRESH EXPIRES\tNEXT REFRESH\tLAST REFRESH\tFAILURES\tLAST ERROR")
+	fmt.Fprintln(w, "ACCOUNT\tSTATUS\tSOURCE\tACCESS EXPIRES\tREFRESH EXPIRES\tNEXT REFRESH\tLAST REFRESH\tFAILURES\tLAST ERROR")
 	for _, c := range infos {
 		if named {
 			fmt.Fprintf(w, "%s\t", c.Provider)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.AccountID, c.Status,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.AccountID, c.Status, c.Source,
 			when(c.AccessExpiresAt), refreshExpires(c), when(c.NextRefreshAt), when(c.LastRefreshAt),
 			c.Failures, dash(c.LastError))
 	}

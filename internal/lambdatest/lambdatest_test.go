@@ -512,6 +512,26 @@ func (r *rig) startAs(t *testing.T, name, fn, logicalID string, extra map[string
 // value unsets one), and does not register it in r.emulators.
 func (r *rig) startWith(t *testing.T, fn, logicalID string, extra map[string]string) *lambdatest.Emulator {
 	t.Helper()
+	e, err := lambdatest.Start(r.rie, filepath.Join(r.bin, fn, "bootstrap"), lambdatest.Environ(r.env(t, fn, logicalID, extra)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.Stop()
+		if t.Failed() {
+			errLog := e.Stderr()
+			if len(errLog) > 4000 {
+				errLog = "…" + errLog[len(errLog)-4000:]
+			}
+			t.Logf("%s emulator stdout:\n%s\nemulator log:\n%s", fn, e.Stdout(), errLog)
+		}
+	})
+	return e
+}
+
+// env is the environment startWith gives fn.
+func (r *rig) env(t *testing.T, fn, logicalID string, extra map[string]string) map[string]string {
+	t.Helper()
 	env, err := lambdatest.EnvFile(filepath.Join(r.root, "events", "env.json"), logicalID)
 	if err != nil {
 		t.Fatal(err)
@@ -552,21 +572,7 @@ func (r *rig) startWith(t *testing.T, fn, logicalID string, extra map[string]str
 			env[k] = v
 		}
 	}
-	e, err := lambdatest.Start(r.rie, filepath.Join(r.bin, fn, "bootstrap"), lambdatest.Environ(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		e.Stop()
-		if t.Failed() {
-			errLog := e.Stderr()
-			if len(errLog) > 4000 {
-				errLog = "…" + errLog[len(errLog)-4000:]
-			}
-			t.Logf("%s emulator stdout:\n%s\nemulator log:\n%s", fn, e.Stdout(), errLog)
-		}
-	})
-	return e
+	return env
 }
 
 // invokeHTTP invokes fn with an API Gateway v2 event and decodes its answer.

@@ -7,9 +7,11 @@
 //
 //	GET  /restapi/oauth/authorize         login page: pick a demo account or cancel
 //	POST /restapi/oauth/authorize/decide  the page's form target: redirect with code or error
-//	POST /restapi/oauth/token             authorization_code and refresh_token grants
+//	POST /restapi/oauth/token             authorization_code, refresh_token and (EnableJWT) jwt-bearer grants
 //	POST /restapi/oauth/revoke            revoke a token's session
 //	GET  /restapi/v1.0/account/~/extension/~  {"id":...} for a valid Bearer access token
+//	POST /restapi/mock/jwt                the developer console's "create JWT": form account (and ttl, a Go duration); answers the credential as text
+//	POST /restapi/mock/jwt/revoke         revoke a JWT credential: form jwt
 //
 // Rules emulated:
 //
@@ -117,6 +119,9 @@ type Options struct {
 	// Dialect plays another provider's documented behaviour (see
 	// Dialects); the zero value is RingCentral.
 	Dialect Dialect
+	// JWTFlow turns the app's "JWT auth flow" on from the start (see
+	// EnableJWT).
+	JWTFlow bool
 }
 
 // Fault is a scripted answer for one call to a path (see Script).
@@ -163,6 +168,11 @@ type Server struct {
 	calls    map[string]int
 	faults   map[string][]Fault
 	stale    int // retired refresh tokens presented outside their grace
+
+	// The JWT bearer grant (jwt.go).
+	jwtEnabled             bool
+	jwts                   map[string]*jwtCredential
+	jwtGranted, jwtRefused int
 }
 
 type authCode struct {
@@ -214,12 +224,13 @@ func New(opts Options) *Server {
 		}
 	}
 	return &Server{
-		opts:    opts,
-		codes:   map[string]*authCode{},
-		access:  map[string]*session{},
-		refresh: map[string]*session{},
-		calls:   map[string]int{},
-		faults:  map[string][]Fault{},
+		jwtEnabled: opts.JWTFlow,
+		opts:       opts,
+		codes:      map[string]*authCode{},
+		access:     map[string]*session{},
+		refresh:    map[string]*session{},
+		calls:      map[string]int{},
+		faults:     map[string][]Fault{},
 	}
 }
 
@@ -363,6 +374,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		method, h = http.MethodGet, s.extension
 	case UserinfoPath:
 		method, h = http.MethodGet, s.userinfo
+	case JWTPath:
+		method, h = http.MethodPost, s.adminJWT
+	case JWTRevokePath:
+		method, h = http.MethodPost, s.adminRevokeJWT
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]any{
 			"errorCode": "CMN-102", "message": "Resource not found",

@@ -104,6 +104,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.exchange(w, form)
 	case "refresh_token":
 		s.refreshGrant(w, form)
+	case JWTBearerGrant:
+		s.jwtGrant(w, form)
 	case "":
 		s.writeError(w, http.StatusBadRequest, "invalid_request", "OAU-101", "Parameter [grant_type] is invalid", grant)
 	default:

@@ -246,14 +246,7 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 	sent := h.sentBy(ex.secret, code, verifier)
 	if err != nil {
 		pe := h.tokenFailure(err, grantCode, sent)
-		if pe.kind == failRateLimited {
-			// The sweep and TokenSource hold off too.
-			wait := pe.retryAfter
-			if wait <= 0 {
-				wait = defaultRetryAfter
-			}
-			h.pause(ctx, h.Now().Add(wait), time.Time{})
-		}
+		h.pauseAfter(ctx, pe) // the sweep and TokenSource hold off too
 		return fail(pe.answer(), "code exchange failed", pe.logAttrs()...)
 	}
 	now := h.Now()

@@ -135,7 +135,7 @@ func (s *DynamoStore) ListConnections(ctx context.Context) ([]*Connection, error
 }
 
 func connectionItem(c *Connection) map[string]types.AttributeValue {
-	e := newEncoder(c.Key(), connectionSK, 25)
+	e := newEncoder(c.Key(), connectionSK, 27)
 	e.s(attrProvider, c.Provider)
 	e.s(attrAccountID, c.AccountID)
 	e.s(AttrEndUser, c.EndUser)
@@ -159,6 +159,8 @@ func connectionItem(c *Connection) map[string]types.AttributeValue {
 	if c.AnonymousConnect {
 		e.n(attrAnonymousConnect, 1)
 	}
+	e.s(attrSource, c.Source)
+	e.s(attrCredential, c.Credential)
 	if !c.RefreshAt.IsZero() {
 		e.s(AttrDueShard, ShardName(ShardOf(c.Key())))
 		e.t(AttrRefreshAt, c.RefreshAt)
@@ -191,6 +193,8 @@ func decodeConnection(item map[string]types.AttributeValue) (*Connection, error)
 		RefreshAt:        d.t(AttrRefreshAt),
 		TTL:              d.t(AttrTTL),
 		AnonymousConnect: d.n(attrAnonymousConnect) == 1,
+		Source:           d.s(attrSource),
+		Credential:       d.s(attrCredential),
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("decode connection %s: %w", d.s(AttrPK), d.err)

@@ -85,6 +85,7 @@ func (s *DynamoStore) CompleteLease(ctx context.Context, c *Connection, owner st
 	u.remove(attrLeaseUntil)
 	u.s(attrAccessToken, c.AccessToken)
 	u.s(attrRefreshToken, c.RefreshToken)
+	u.s(attrCredential, c.Credential)
 	u.s(attrKeyID, c.KeyID)
 	u.s(attrTokenType, c.TokenType)
 	u.s(attrScope, c.Scope)

@@ -232,6 +232,9 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 		}
 	}
 	defer called()
+	if h.grantFirst(c) { // a connection from a credential, without a usable refresh token (credential.go)
+		return h.grantLeased(ctx, c, owner, called)
+	}
 	log := h.Log.With("provider", c.Provider, "account_id", c.AccountID)
 	h.prefetch(ctx, needTokenKey|needClientSecret)
 	refreshToken, err := h.openSealed(ctx, c.RefreshToken, c.Key(), attrRefreshToken)
@@ -352,6 +355,9 @@ func (h *Handler) refreshFailed(ctx context.Context, c *Connection, owner string
 				h.release(ctx, cur, owner)
 			}
 			return refreshResult{outcome: outSkipped}
+		}
+		if c.Credential != "" { // grant again with the credential, under this lease (credential.go)
+			return h.grantAgain(ctx, c, owner, now)
 		}
 		next := *c
 		next.Status = StatusReauthRequired

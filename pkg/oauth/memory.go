@@ -180,6 +180,7 @@ func (s *MemoryStore) ConnectionsByEndUser(ctx context.Context, endUser string) 
 // id, ttl or lease.
 func withoutTokens(c Connection) *Connection {
 	c.AccessToken, c.RefreshToken, c.KeyID, c.TTL = "", "", "", time.Time{}
+	c.Credential = ""
 	c.LeaseOwner, c.LeaseUntil = "", time.Time{}
 	return &c
 }
@@ -231,6 +232,7 @@ func (s *MemoryStore) CompleteLease(ctx context.Context, c *Connection, owner st
 	}
 	cur.AccessToken = in.AccessToken
 	cur.RefreshToken = in.RefreshToken
+	cur.Credential = in.Credential
 	cur.KeyID = in.KeyID
 	cur.TokenType = in.TokenType
 	cur.Scope = in.Scope
@@ -391,6 +393,7 @@ func ownLease(c *Connection, version int64, owner string, until time.Time) bool 
 func holdsCompletion(cur, in Connection) bool {
 	return cur.Version == in.Version+1 &&
 		cur.AccessToken == in.AccessToken && cur.RefreshToken == in.RefreshToken && cur.KeyID == in.KeyID &&
+		cur.Credential == in.Credential &&
 		cur.TokenType == in.TokenType && cur.Scope == in.Scope && cur.Status == in.Status &&
 		cur.Failures == in.Failures && cur.LastError == in.LastError &&
 		cur.AccessExpiresAt.Equal(in.AccessExpiresAt) && cur.RefreshExpiresAt.Equal(in.RefreshExpiresAt) &&

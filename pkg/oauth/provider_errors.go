@@ -139,6 +139,9 @@ func (f tokenFailure) logAttrs() []any {
 // fix is what the operator does about f, or "" when there is nothing to do
 // but wait or reconnect.
 func (f tokenFailure) fix() string {
+	if f.grant == grantJWTBearer {
+		return credentialFix(f)
+	}
 	switch f.kind {
 	case failUnauthorizedClient:
 		if f.grant == grantRefresh {

@@ -130,6 +130,15 @@ type Connection struct {
 	// Connection Connected event says the end user was kept.
 	AnonymousConnect bool
 
+	// Source is how the connection was made (SourceBrowser, or "" for
+	// one stored before sources existed; SourceJWTBearer: from a server
+	// credential, see credential.go).
+	Source string
+	// Credential is the sealed server credential (field "credential"),
+	// "" for a browser connection. It is kept when the connection becomes
+	// reauth_required, so that `credential rotate` can replace it.
+	Credential string
+
 	// RefreshAt is when the sweep should next refresh this connection. Zero
 	// keeps the connection out of the due-index (no due_shard attribute):
 	// connections without a refresh token, reauth_required and revoked ones.

@@ -94,13 +94,13 @@ func (h *Handler) token(ctx context.Context, account string, used *Connection) (
 			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: disconnected (revocation at the provider pending): %w", account, ErrNotFound)
 		}
 		if c.Status != StatusActive {
-			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: connection is %s: %w", account, c.Status, ErrReauthRequired)
+			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: connection is %s: %w", account, c.Status, reauthError(c))
 		}
 		now := h.Now()
 		if c.AccessToken != "" && fresh(c.AccessExpiresAt, c.LastRefreshAt, now) {
 			return h.openAccessAt(ctx, c, used)
 		}
-		if c.RefreshToken == "" {
+		if c.RefreshToken == "" && c.Credential == "" {
 			if c.AccessToken != "" && c.AccessExpiresAt.After(now) {
 				return h.openAccessAt(ctx, c, used) // nothing better can be had
 			}
@@ -208,6 +208,10 @@ type ConnectionInfo struct {
 	EndUser   string // the app's user who connected it, or ""
 	Status    string // StatusActive, StatusReauthRequired, StatusRevoked
 	Scope     string
+	// Source is how the connection was made: SourceBrowser, or
+	// SourceJWTBearer (from a server credential). Empty from
+	// ConnectionsForUser: the user-index does not project it.
+	Source string
 
 	AccessExpiresAt  time.Time // zero: unknown
 	RefreshExpiresAt time.Time // zero: unknown or no refresh token
@@ -250,6 +254,7 @@ func (c *Connection) Info() ConnectionInfo {
 		EndUser:          c.EndUser,
 		Status:           c.Status,
 		Scope:            c.Scope,
+		Source:           c.source(),
 		AccessExpiresAt:  c.AccessExpiresAt,
 		RefreshExpiresAt: c.RefreshExpiresAt,
 		HasRefreshToken:  c.RefreshToken != "",

@@ -74,7 +74,7 @@ func TestConnectionInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ConnectionInfo{Provider: PresetRingCentral, AccountID: "1002", Status: StatusActive, Scope: mockrc.DefaultScope,
+	want := ConnectionInfo{Provider: PresetRingCentral, AccountID: "1002", Status: StatusActive, Scope: mockrc.DefaultScope, Source: SourceBrowser,
 		AccessExpiresAt: c.AccessExpiresAt, RefreshExpiresAt: c.RefreshExpiresAt, HasRefreshToken: true,
 		LastRefreshAt: c.LastRefreshAt, NextRefreshAt: c.RefreshAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) { // times as the store keeps them

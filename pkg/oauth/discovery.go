@@ -111,7 +111,11 @@ func discoverProvider(ctx context.Context, hc *http.Client, p *Provider) error {
 		return fail("%v", err)
 	}
 	if doc.Issuer != p.Issuer {
-		return fail("the document's issuer %q is not the configured issuer %q (they must be equal exactly: OpenID Connect Discovery 1.0 §4.3); refused", doc.Issuer, p.Issuer)
+		got := doc.Issuer
+		if len(got) > 256 { // the document's text, bounded in the log line
+			got = got[:256] + "…"
+		}
+		return fail("the document's issuer %q is not the configured issuer %q (they must be equal exactly: OpenID Connect Discovery 1.0 §4.3); refused", got, p.Issuer)
 	}
 	out := *p
 	var errs []string

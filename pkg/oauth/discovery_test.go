@@ -203,6 +203,10 @@ func TestDiscoveryOIDC(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("userinfo with the revoked grant's access token = %d, want 401", resp.StatusCode)
 	}
+	// Warm invocations read nothing: the one discovery was at start-up.
+	if n := oidcRequests(o, "GET /.well-known/openid-configuration ") - discoveries; n != 1 {
+		t.Errorf("discovery requests over the whole life = %d, want the 1 at start-up", n)
+	}
 }
 
 // Several providers: an OAUTH_PROVIDERS entry with preset generic and an

@@ -142,6 +142,9 @@ func ParseLogLevel(v string) (slog.Level, bool) { return loglevel.Parse(v) }
 
 // LoadConfig reads and validates the configuration. getenv is usually
 // os.Getenv. A bad configuration returns one error naming every bad variable.
+// It makes no network call: a generic provider named by its issuer alone
+// is complete only after Config.Discover (Setup calls it; NeedsDiscovery
+// tells).
 func LoadConfig(getenv func(string) string) (Config, error) {
 	var (
 		c    Config

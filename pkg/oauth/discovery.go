@@ -42,10 +42,10 @@ type openIDConfiguration struct {
 	IssParameterSupported             bool     `json:"authorization_response_iss_parameter_supported"`
 }
 
-// DiscoveryURL is where an issuer's OpenID configuration is read:
+// discoveryURL is where an issuer's OpenID configuration is read:
 // <issuer>/.well-known/openid-configuration, a terminating "/" of the
 // issuer removed first (OpenID Connect Discovery 1.0 §4).
-func DiscoveryURL(issuer string) string {
+func discoveryURL(issuer string) string {
 	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
 }
 
@@ -102,7 +102,7 @@ func (c *Config) Discover(ctx context.Context, hc *http.Client) error {
 // discoverProvider reads p's issuer's OpenID configuration and completes p.
 func discoverProvider(ctx context.Context, hc *http.Client, p *Provider) error {
 	d := p.discovery
-	where := DiscoveryURL(p.Issuer)
+	where := discoveryURL(p.Issuer)
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %s: %s", d.label, where, fmt.Sprintf(format, args...))
 	}

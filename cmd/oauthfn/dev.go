@@ -346,6 +346,14 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dev: %w", err)
 	}
+	if cfg.NeedsDiscovery() { // as Setup does
+		dctx, cancel := context.WithTimeout(ctx, oauth.DiscoveryTimeout)
+		err := cfg.Discover(dctx, nil)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("dev: %w", err)
+		}
+	}
 
 	ds.Logs = devlog.New(devlog.DefaultLines)
 	ds.Log = slog.New(quietIdleSweep{requestIDHandler{slog.NewJSONHandler(io.MultiWriter(ds.Logs, opts.LogOutput), &slog.HandlerOptions{Level: cfg.LogLevel})}})

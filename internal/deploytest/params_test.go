@@ -160,6 +160,9 @@ func TestParameterRules(t *testing.T) {
 		{"generic without endpoints", map[string]string{"ProviderPreset": "generic"}, []string{"GenericProviderEndpoints"}},
 		{"generic without account field or userinfo", map[string]string{"ProviderPreset": "generic", "AuthUrl": "https://idp.example.com/a", "TokenUrl": "https://idp.example.com/t"}, []string{"needs AccountField or UserinfoUrl"}},
 		{"generic complete", map[string]string{"ProviderPreset": "generic", "AuthUrl": "https://idp.example.com/a", "TokenUrl": "https://idp.example.com/t", "AccountField": "sub"}, nil},
+		// OpenID discovery supplies the endpoints and the userinfo endpoint.
+		{"generic with only an issuer", map[string]string{"ProviderPreset": "generic", "Issuer": "https://idp.example.com"}, nil},
+		{"issuer next to providers", map[string]string{"Providers": `{"a":{"preset":"generic","client_id":"x","issuer":"https://idp.example.com"}}`, "Issuer": "https://idp.example.com"}, []string{"ProvidersReplaceSingleProviderParameters"}},
 		{"domain without certificate", map[string]string{"DomainName": "auth.example.com"}, []string{"CustomDomainNeedsCertificate"}},
 		{"certificate without domain", map[string]string{"CertificateArn": certificateARN}, []string{"CertificateNeedsCustomDomain"}},
 		{"KMS key without an existing secret", map[string]string{"SecretsKmsKeyArn": secretsKeyARN}, []string{"SecretsKmsKeyForExistingSecret"}},
@@ -171,7 +174,9 @@ func TestParameterRules(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.overrides["ClientId"] = "x"
+			if tc.overrides["Providers"] == "" {
+				tc.overrides["ClientId"] = "x"
+			}
 			_, err := tryStack(t, tc.overrides)
 			if len(tc.want) == 0 {
 				if err != nil {

@@ -45,6 +45,7 @@ var paramSets = []struct {
 		"TokenUrl":                "https://idp.example.com/oauth2/token",
 		"RevokeUrl":               "https://idp.example.com/oauth2/revoke",
 		"UserinfoUrl":             "https://idp.example.com/oauth2/userinfo",
+		"Issuer":                  "https://idp.example.com",
 		"ExistingClientSecretArn": existingSecretARN,
 		"Scopes":                  "openid offline_access",
 		"AuthStyle":               "post",
@@ -127,6 +128,9 @@ func TestTemplateEnvLoadsConfig(t *testing.T) {
 					{"metrics service", cfg.MetricsService, testStackName},
 					{"redirect URL", cfg.RedirectURL, wantRedirectURL(p)},
 					{"scopes", strings.Join(cfg.Scopes, " "), p["Scopes"]},
+					{"issuer", cfg.Provider.Issuer, p["Issuer"]},
+					// Every endpoint set: nothing read at start-up.
+					{"OpenID discovery at start-up", cfg.NeedsDiscovery(), false},
 					{"auth style", map[oauth2.AuthStyle]string{oauth2.AuthStyleInHeader: "basic", oauth2.AuthStyleInParams: "post"}[cfg.Provider.Endpoint.AuthStyle], p["AuthStyle"]},
 					{"allowed return URLs", len(cfg.AllowedReturn), len(strings.FieldsFunc(p["AllowedReturnUrls"], func(r rune) bool { return r == ',' }))},
 					{"refresh mode", cfg.RefreshMode, p["RefreshMode"]},
@@ -189,6 +193,22 @@ func TestTemplateEnvCatchesBadConfig(t *testing.T) {
 	for _, name := range []string{"OAUTH_AUTH_URL", "OAUTH_TOKEN_URL"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("LoadConfig error %q does not name %s", err, name)
+		}
+	}
+}
+
+// TestTemplateIssuerDiscovers: a generic provider given only Issuer passes
+// the template's rules, and the environment it gives loads, with the
+// endpoints left to OpenID discovery at start-up.
+func TestTemplateIssuerDiscovers(t *testing.T) {
+	s := newStack(t, map[string]string{"ClientId": "x", "ProviderPreset": "generic", "Issuer": "https://idp.example.com/realms/main"})
+	for _, fn := range s.functionIDs() {
+		cfg, err := oauth.LoadConfig(getenv(s.env(fn)))
+		if err != nil {
+			t.Fatalf("%s: LoadConfig: %v", fn, err)
+		}
+		if !cfg.NeedsDiscovery() || cfg.Provider.Issuer != "https://idp.example.com/realms/main" {
+			t.Errorf("%s: needs discovery %t, issuer %q; want true, the parameter's", fn, cfg.NeedsDiscovery(), cfg.Provider.Issuer)
 		}
 	}
 }

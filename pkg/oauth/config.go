@@ -125,6 +125,7 @@ var Variables = []string{
 	"OAUTH_USERINFO_URL", "OAUTH_AUTH_STYLE", "ALLOWED_RETURN_URLS", "TABLE_NAME", "REFRESH_MODE",
 	"REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY",
 	"TOKEN_RATE_PER_MIN", "METRICS_SERVICE", "LOG_LEVEL", "OAUTH_PROVIDERS",
+	"OAUTH_ISSUER",
 }
 
 // SingleProviderVariables are the variables that define the one provider of
@@ -132,7 +133,7 @@ var Variables = []string{
 var SingleProviderVariables = []string{
 	"OAUTH_PROVIDER", "OAUTH_CLIENT_ID", "OAUTH_SERVER_URL", "OAUTH_AUTH_URL",
 	"OAUTH_TOKEN_URL", "OAUTH_REVOKE_URL", "OAUTH_USERINFO_URL", "OAUTH_SCOPES",
-	"OAUTH_ACCOUNT_FIELD", "OAUTH_AUTH_STYLE", "OAUTH_REDIRECT_URL",
+	"OAUTH_ACCOUNT_FIELD", "OAUTH_AUTH_STYLE", "OAUTH_REDIRECT_URL", "OAUTH_ISSUER",
 }
 
 // ParseLogLevel reads a LOG_LEVEL value: debug, info (also ""), warn or
@@ -141,6 +142,9 @@ func ParseLogLevel(v string) (slog.Level, bool) { return loglevel.Parse(v) }
 
 // LoadConfig reads and validates the configuration. getenv is usually
 // os.Getenv. A bad configuration returns one error naming every bad variable.
+// It makes no network call: a generic provider named by its issuer alone
+// is complete only after Config.Discover (Setup calls it; NeedsDiscovery
+// tells).
 func LoadConfig(getenv func(string) string) (Config, error) {
 	var (
 		c    Config

@@ -95,13 +95,18 @@ func presetTable() map[string]Preset {
 
 		// Any OAuth 2.0 provider: every endpoint and the account's source come
 		// from the settings (OAUTH_AUTH_URL, OAUTH_TOKEN_URL, and
-		// OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL). No discovery.
+		// OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL), or, for an OpenID
+		// Connect provider named by OAUTH_ISSUER, from its discovery
+		// document (discovery.go; a setting wins over the document).
 		PresetGeneric: {
 			Provider: Provider{
 				Name:     PresetGeneric,
-				Settings: "OAUTH_AUTH_URL, OAUTH_TOKEN_URL, and OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL; optional OAUTH_REVOKE_URL",
+				Settings: "OAUTH_ISSUER (OpenID discovery), or OAUTH_AUTH_URL, OAUTH_TOKEN_URL, and OAUTH_ACCOUNT_FIELD or OAUTH_USERINFO_URL; optional OAUTH_REVOKE_URL",
 			},
-			Sources: []string{"https://www.rfc-editor.org/rfc/rfc6749", "https://www.rfc-editor.org/rfc/rfc7009"},
+			Sources: []string{
+				"https://www.rfc-editor.org/rfc/rfc6749", "https://www.rfc-editor.org/rfc/rfc7009",
+				"https://openid.net/specs/openid-connect-discovery-1_0.html", "https://www.rfc-editor.org/rfc/rfc9207",
+			},
 		},
 
 		// Google: https://developers.google.com/identity/protocols/oauth2/web-server

@@ -92,6 +92,10 @@ type Provider struct {
 	Grace    time.Duration // the old refresh token keeps working this long after a rotation (-1: until it expires)
 	Revokes  string        // how revocation works, when RevokeURL is empty or not RFC 7009
 	Settings string        // the settings this preset needs beyond the common ones
+
+	// discovery is set, until Config.Discover has run, for a generic
+	// provider whose settings name an issuer and leave an endpoint unset.
+	discovery *discovery
 }
 
 // Provider preset names.

@@ -60,7 +60,7 @@ func envLabel(key string) string {
 	switch key {
 	case "preset":
 		return "OAUTH_PROVIDER"
-	case "scopes", "server_url", "auth_url", "token_url", "revoke_url", "userinfo_url", "account_field", "auth_style", "client_id", "redirect_url":
+	case "scopes", "server_url", "auth_url", "token_url", "revoke_url", "userinfo_url", "account_field", "auth_style", "client_id", "redirect_url", "issuer":
 		return "OAUTH_" + strings.ToUpper(key)
 	}
 	return key
@@ -103,10 +103,14 @@ func buildProvider(get func(string) string, label func(string) string, bad func(
 		pc.Provider = row.For("")
 	}
 	generic := preset == PresetGeneric
+	// A generic provider with an issuer and an endpoint unset takes its
+	// endpoints from the issuer's OpenID configuration (Config.Discover,
+	// at start-up); the settings' own endpoints win over discovered ones.
+	discover := generic && get("issuer") != "" && (get("auth_url") == "" || get("token_url") == "")
 	endpoint := func(key string, dst *string, required bool) {
 		v := get(key)
 		if v == "" {
-			if required && generic {
+			if required && generic && !discover {
 				bad(label(key), "required when %s=generic", label("preset"))
 			}
 			return
@@ -139,8 +143,8 @@ func buildProvider(get func(string) string, label func(string) string, bad func(
 	default:
 		bad(label("auth_style"), "want basic (HTTP Basic, client_secret_basic) or post (client_secret_post), got %q; never detected automatically", v)
 	}
-	if generic && pc.Provider.AccountField == "" && pc.Provider.UserinfoURL == "" {
-		bad(label("account_field"), "generic provider needs %s or %s to name the account", label("account_field"), label("userinfo_url"))
+	if generic && !discover && pc.Provider.AccountField == "" && pc.Provider.UserinfoURL == "" {
+		bad(label("account_field"), "generic provider needs %s or %s to name the account (or %s, to take the userinfo endpoint from OpenID discovery)", label("account_field"), label("userinfo_url"), label("issuer"))
 	}
 	if v := get("issuer"); v != "" {
 		if err := checkURL(v); err != nil {
@@ -157,6 +161,13 @@ func buildProvider(get func(string) string, label func(string) string, bad func(
 		}
 	default:
 		bad(label("authorization_response_iss_parameter_supported"), "want true or false, got %s", v)
+	}
+	if discover {
+		pc.Provider.discovery = &discovery{
+			label:        label("issuer"),
+			authStyleSet: get("auth_style") != "",
+			issSet:       get("authorization_response_iss_parameter_supported") != "",
+		}
 	}
 
 	pc.ClientID = get("client_id")

@@ -131,7 +131,7 @@ func TestTemplateEnvLoadsConfig(t *testing.T) {
 					{"issuer", cfg.Provider.Issuer, p["Issuer"]},
 					// Every endpoint set: nothing read at start-up.
 					{"OpenID discovery at start-up", cfg.NeedsDiscovery(), false},
-					{"auth style", map[oauth2.AuthStyle]string{oauth2.AuthStyleInHeader: "basic", oauth2.AuthStyleInParams: "post"}[cfg.Provider.Endpoint.AuthStyle], p["AuthStyle"]},
+					{"auth style", authStyleName(cfg.Provider.Endpoint.AuthStyle), wantAuthStyle(t, p)},
 					{"allowed return URLs", len(cfg.AllowedReturn), len(strings.FieldsFunc(p["AllowedReturnUrls"], func(r rune) bool { return r == ',' }))},
 					{"refresh mode", cfg.RefreshMode, p["RefreshMode"]},
 					{"refresh window", cfg.RefreshWindow.String(), mustDuration(t, p["RefreshWindow"])},
@@ -942,4 +942,22 @@ func TestTemplateProviders(t *testing.T) {
 			t.Errorf("%s: got %v, want a refusal naming %s", tc.name, err, tc.want)
 		}
 	}
+}
+
+func authStyleName(s oauth2.AuthStyle) string {
+	return map[oauth2.AuthStyle]string{oauth2.AuthStyleInHeader: "basic", oauth2.AuthStyleInParams: "post"}[s]
+}
+
+// wantAuthStyle is the client authentication a parameter set asks for: its
+// AuthStyle, or, empty, its preset's documented method.
+func wantAuthStyle(t *testing.T, p map[string]string) string {
+	t.Helper()
+	if p["AuthStyle"] != "" {
+		return p["AuthStyle"]
+	}
+	row, ok := oauth.LookupPreset(p["ProviderPreset"])
+	if !ok {
+		t.Fatalf("preset %q unknown", p["ProviderPreset"])
+	}
+	return authStyleName(row.For("").Endpoint.AuthStyle)
 }

@@ -172,8 +172,27 @@ func TestCredentialCommand(t *testing.T) {
 	if code, got := cmd(jwt2, "rotate"); code != 2 || !strings.Contains(got, "-account is required") {
 		t.Fatalf("rotate without -account: %d %q", code, got)
 	}
-	if code, got := cmd(jwt2, "add", "-source", "client_credentials"); code != 1 || !strings.Contains(got, "not available") {
-		t.Fatalf("add client_credentials: %d %q", code, got)
+	// client_credentials: -account required; nothing on standard input
+	// (a secret there is refused, unsent, unechoed); the mock's app may not
+	// use the grant: refused with the fix, nothing stored.
+	calls := rc.Calls(mockrc.TokenPath)
+	if code, got := cmd("", "add", "-source", "client_credentials"); code != 2 || !strings.Contains(got, "needs -account") {
+		t.Fatalf("add client_credentials without -account: %d %q", code, got)
+	}
+	if code, got := cmd(jwt2, "add", "-source", "client_credentials", "-account", "bot"); code != 1 || !strings.Contains(got, "takes nothing on standard input") {
+		t.Fatalf("add client_credentials with a credential on stdin: %d %q", code, got)
+	}
+	if code, got := cmd(jwt2, "add", "-account", "bot"); code != 1 || !strings.Contains(got, "-account is for client_credentials only") {
+		t.Fatalf("add a JWT with -account: %d %q", code, got)
+	}
+	if n := rc.Calls(mockrc.TokenPath) - calls; n != 0 {
+		t.Fatalf("%d token calls for refused commands, want none", n)
+	}
+	if code, got := cmd("", "add", "-source", "client_credentials", "-account", "bot"); code != 1 || !strings.Contains(got, "OAU-251") || !strings.Contains(got, "may not use the client_credentials grant") {
+		t.Fatalf("add client_credentials, the grant not allowed: %d %q", code, got)
+	}
+	if _, err := h.Connection(context.Background(), "bot"); err == nil {
+		t.Fatal("a refused client_credentials connection was stored")
 	}
 	for _, cred := range []string{jwt, jwt2} {
 		if strings.Contains(printed.String(), cred[strings.LastIndex(cred, ".")+1:]) {

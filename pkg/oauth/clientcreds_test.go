@@ -143,7 +143,7 @@ func TestClientCredentialsLife(t *testing.T) {
 		r.h.Secrets = newTestSecrets(t, "not-"+o.ClientSecret)
 		r.clock.Advance(2 * time.Hour)
 		resp, err = r.h.TokenFunction(ctx, json.RawMessage(`{"account_id":"billing-bot"}`))
-		if err != nil || resp.Error == "" || resp.AccessToken != "" {
+		if err != nil || resp.Error != TokenReauthRequired || resp.AccessToken != "" || !strings.Contains(resp.ErrorDescription, "credential add") {
 			t.Fatalf("token function with a refused client: %v %+v", err, resp)
 		}
 		c3, _, _ := getOpen(t, r.h, "billing-bot")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,4 +295,54 @@ func TestClientCredentialsAddRefused(t *testing.T) {
 			t.Fatalf("stored %d connections", len(cs))
 		}
 	})
+}
+
+// TestClientCredentialsRate: client_credentials grants made by the sweep
+// take TOKEN_RATE_PER_MIN slots like any token call: never more token calls
+// in a minute, and every connection is granted again in the end.
+func TestClientCredentialsRate(t *testing.T) {
+	o := startCCOIDC(t)
+	r := newCCRig(t, o, NewMemoryStore(), o.ClientID, o.ClientSecret)
+	accounts := []string{"bot-1", "bot-2", "bot-3", "bot-4", "bot-5"}
+	for _, a := range accounts {
+		if _, err := r.h.AddCredential(t.Context(), CredentialInput{Source: SourceClientCredentials, Account: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const rate = 2
+	r.h.Config.TokenRatePerMin = rate
+	var mu sync.Mutex
+	var times []time.Time
+	r.h.HTTPClient.Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.URL.Path == "/token" {
+			mu.Lock()
+			times = append(times, r.clock.Now())
+			mu.Unlock()
+		}
+		return http.DefaultTransport.RoundTrip(req)
+	})
+	r.clock.Advance(time.Hour) // every access token near its expiry
+	for range 4 {
+		ctx, cancel := context.WithDeadline(t.Context(), r.clock.Now().Add(10*time.Minute))
+		_, err := r.h.Sweep(ctx, SweepInput{})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.clock.Advance(time.Minute)
+	}
+	for _, a := range accounts {
+		if c, _, _ := getOpen(t, r.h, a); c.Status != StatusActive || !c.RefreshAt.After(r.clock.Now()) {
+			t.Fatalf("%s: %+v", a, c.Info())
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(times) != len(accounts) {
+		t.Fatalf("%d token calls, want %d (one grant each)", len(times), len(accounts))
+	}
+	if m := maxPerMinute(times); m > rate {
+		t.Fatalf("%d token calls in one minute, want at most %d", m, rate)
+	}
+	noLeases(t, r.store)
 }

@@ -166,6 +166,19 @@ func TestClientCredentialsLife(t *testing.T) {
 			t.Fatalf("added again: %+v %v", info, err)
 		}
 		noLeases(t, r.store)
+		// Disconnected as any other: revoked at the provider, gone.
+		if err := r.h.Disconnect(ctx, "billing-bot"); err != nil {
+			t.Fatalf("Disconnect: %v", err)
+		}
+		if !strings.Contains(o.Log(), "POST /token/revocation 200") {
+			t.Fatal("the session was not revoked at the provider")
+		}
+		if c, err := r.h.Store.GetConnection(ctx, PresetGeneric, "billing-bot"); err == nil && c.Status != StatusRevoked {
+			t.Fatalf("after Disconnect: %+v", c.Info())
+		}
+		if sum, err := r.h.Sweep(ctx, SweepInput{}); err != nil || sum.Refreshed != 0 {
+			t.Fatalf("sweep after Disconnect: %+v %v", sum, err)
+		}
 		for _, secret := range []string{o.ClientSecret, access, access2} {
 			if strings.Contains(r.logs.String(), secret) {
 				t.Fatal("a secret or token is in the log")

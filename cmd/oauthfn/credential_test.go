@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/internal/testenv"
@@ -272,5 +276,65 @@ func TestCredentialAgainstDevServer(t *testing.T) {
 	}
 	if strings.Contains(o.String()+e.String()+out.String(), jwt[strings.LastIndex(jwt, ".")+1:]) {
 		t.Error("the credential was printed")
+	}
+}
+
+// TestCredentialClientCredentialsCommand: `oauthfn credential add -source
+// client_credentials -account bot` with nothing on standard input, against
+// oidc-provider: the connection is added under the name given, `token`
+// prints the granted token, `list` shows the source, `rotate` says it does
+// not apply; the client secret is never printed.
+func TestCredentialClientCredentialsCommand(t *testing.T) {
+	o := testenv.StartOIDC(t, testenv.OIDCOptions{
+		RedirectURIs: []string{"http://127.0.0.1/callback"}, ClientSecret: mockrc.DefaultClientSecret, ClientCredentials: true,
+	})
+	sealer, err := oauth.NewSealer("ops test token key, at least thirty-two characters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := oauth.Config{
+		Provider: oauth.Provider{Name: oauth.PresetGeneric, RevokeURL: o.RevokeURL,
+			Endpoint: oauth2.Endpoint{AuthURL: o.AuthURL, TokenURL: o.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}},
+		ClientID: o.ClientID, RedirectURL: "http://127.0.0.1/callback", RefreshMode: oauth.ModeKeepalive,
+		KeepaliveMargin: 48 * time.Hour, SweepConcurrency: 2,
+	}
+	var logs bytes.Buffer
+	h := oauth.NewHandler(cfg, oauth.NewMemoryStore(), testSecrets{sealer})
+	h.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	h.Metrics = io.Discard
+	h.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	old := credentialHandler
+	credentialHandler = func(context.Context) (*oauth.Handler, error) { return h, nil }
+	defer func() { credentialHandler = old }()
+	oldIn := stdin
+	stdin = strings.NewReader("")
+	defer func() { stdin = oldIn }()
+
+	out := capture(t)
+	var o2, e bytes.Buffer
+	if code := run(context.Background(), []string{"credential", "add", "-source", "client_credentials", "-account", "bot"}, &o2, &e); code != 0 {
+		t.Fatalf("credential add: exit %d: %s", code, e.String())
+	}
+	if !strings.Contains(out.String(), "added account bot (source client_credentials, end user -): active") {
+		t.Fatalf("credential add printed %q", out.String())
+	}
+	printed := out.String() + e.String()
+	out.Reset()
+	if err := runToken(context.Background(), h, []string{"bot"}); err != nil || strings.TrimSpace(out.String()) == "" {
+		t.Fatalf("token: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := runList(context.Background(), h, nil); err != nil || !containsLine(out.String(), "bot", "client_credentials") {
+		t.Fatalf("list: %v\n%s", err, out.String())
+	}
+	printed += out.String()
+	e.Reset()
+	stdin = strings.NewReader("new")
+	if code := run(context.Background(), []string{"credential", "rotate", "-account", "bot"}, &o2, &e); code != 1 || !strings.Contains(e.String(), "no credential of its own") {
+		t.Fatalf("rotate: exit %d: %s", code, e.String())
+	}
+	printed += e.String() + o2.String()
+	if strings.Contains(printed+logs.String(), mockrc.DefaultClientSecret) {
+		t.Fatal("the client secret was printed or logged")
 	}
 }

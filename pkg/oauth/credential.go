@@ -528,11 +528,25 @@ func (h *Handler) RotateCredential(ctx context.Context, provider, accountID, cre
 	if credential == "" {
 		return ConnectionInfo{}, errors.New("oauth: credential rotate: the credential is empty")
 	}
-	v, err := h.credentialHandler(provider, SourceJWTBearer)
+	// The provider's view whatever its preset, so that a client_credentials
+	// connection is told why it has nothing to rotate.
+	v, err := h.credentialHandler(provider, SourceClientCredentials)
 	if err != nil {
 		return ConnectionInfo{}, err
 	}
+	if c, err := v.Store.GetConnection(ctx, v.Config.Provider.Name, accountID); err == nil && c.Source == SourceClientCredentials {
+		return ConnectionInfo{}, errClientCredentialsRotate(accountID)
+	}
+	if v, err = h.credentialHandler(provider, SourceJWTBearer); err != nil {
+		return ConnectionInfo{}, err
+	}
 	return v.rotateCredential(ctx, accountID, credential)
+}
+
+// errClientCredentialsRotate is the refusal to rotate a client_credentials
+// connection: its credential is the deployment's client.
+func errClientCredentialsRotate(accountID string) error {
+	return fmt.Errorf("oauth: credential rotate %s: a client_credentials connection holds no credential of its own (it is the client's id and secret): change the client secret in the configuration, then run `oauthfn credential add -source client_credentials -account %s`", accountID, accountID)
 }
 
 func (h *Handler) rotateCredential(ctx context.Context, accountID, credential string) (ConnectionInfo, error) {
@@ -545,7 +559,7 @@ func (h *Handler) rotateCredential(ctx context.Context, accountID, credential st
 			return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: %w", accountID, err)
 		}
 		if c.Source == SourceClientCredentials {
-			return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: a client_credentials connection holds no credential of its own (it is the client's id and secret): change the client secret in the configuration, then run `oauthfn credential add -source client_credentials -account %s`", accountID, accountID)
+			return ConnectionInfo{}, errClientCredentialsRotate(accountID)
 		}
 		if c.Source != SourceJWTBearer || c.Credential == "" {
 			return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: the connection was not made from a credential (source %s): use credential add", accountID, c.source())

@@ -209,7 +209,8 @@ type ConnectionInfo struct {
 	Status    string // StatusActive, StatusReauthRequired, StatusRevoked
 	Scope     string
 	// Source is how the connection was made: SourceBrowser, or
-	// SourceJWTBearer (from a server credential). Empty from
+	// SourceJWTBearer or SourceClientCredentials (from a server
+	// credential). Empty from
 	// ConnectionsForUser: the user-index does not project it.
 	Source string
 

@@ -13,9 +13,10 @@ import (
 )
 
 // `oauthfn credential add|rotate`: connections made from a server
-// credential (RingCentral's JWT credentials), read from standard input only.
+// credential (RingCentral's JWT credentials), read from standard input only,
+// or from the deployment's own client (client_credentials).
 
-const credentialSummary = "add or rotate a server credential (RingCentral JWT), read from standard input only"
+const credentialSummary = "add or rotate a server credential (RingCentral JWT, read from standard input only; or client_credentials)"
 
 const credentialAbout = `Makes a connection from a server credential, without a browser: RingCentral's
 JWT credential of a private or server app (source jwt_bearer). The credential
@@ -25,7 +26,15 @@ sent. The grant is made at once, so a bad credential fails here with the
 provider's error and its fix; the connection is stored under the account the
 provider names (RingCentral: owner_id), the credential sealed.
 
+With -source client_credentials (RFC 6749 section 4.4) the credential is the
+deployment's own client (OAUTH_CLIENT_ID and the client secret, from the
+configuration): nothing is read from standard input (a credential there is
+refused), the connection is stored under -account (a name you choose: the
+provider names no account), and it is granted again before its access token
+expires.
+
   oauthfn credential add [-end-user <app user>] < jwt.txt
+  oauthfn credential add -source client_credentials -account <name> [-end-user <app user>]
   oauthfn credential rotate -account <id> < new-jwt.txt
 
 add      grant with the credential and store the connection (a connection of
@@ -59,8 +68,9 @@ func credentialFlagSet(sub string, output io.Writer) (*flag.FlagSet, *credential
 	fs.SetOutput(output)
 	fs.StringVar(&f.provider, "provider", "", "the provider's id (default: the deployment's OAUTH_PROVIDER)")
 	if sub == "add" {
-		fs.StringVar(&f.source, "source", oauth.SourceJWTBearer, "the credential's kind: jwt_bearer (client_credentials is not available in this version)")
+		fs.StringVar(&f.source, "source", oauth.SourceJWTBearer, "the credential's kind: jwt_bearer (a JWT on standard input) or client_credentials (the deployment's client; nothing on standard input)")
 		fs.StringVar(&f.endUser, "end-user", "", "the app's user the connection belongs to (as a connect token's sub)")
+		fs.StringVar(&f.account, "account", "", "client_credentials only (required there): the name the connection is stored under")
 	} else {
 		fs.StringVar(&f.account, "account", "", "the account whose credential is replaced (required; oauthfn list shows them)")
 	}
@@ -121,9 +131,20 @@ func runCredential(ctx context.Context, args []string, out, stderr io.Writer) er
 		fmt.Fprintln(stderr, "oauthfn credential rotate: -account is required (oauthfn list shows the accounts)")
 		return errUsage
 	}
-	credential, err := readCredential(stdin, stderr)
-	if err != nil {
-		return err
+	var credential string
+	if sub == "add" && f.source == oauth.SourceClientCredentials {
+		if f.account == "" {
+			fmt.Fprintln(stderr, "oauthfn credential add: -source client_credentials needs -account <name> (the provider's answer names no account)")
+			return errUsage
+		}
+		if err := noCredential(stdin); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if credential, err = readCredential(stdin, stderr); err != nil {
+			return err
+		}
 	}
 	h, err := credentialHandler(ctx)
 	if err != nil {
@@ -137,7 +158,7 @@ func runCredential(ctx context.Context, args []string, out, stderr io.Writer) er
 
 // credentialAdd grants with the credential and stores the connection.
 func credentialAdd(ctx context.Context, h *oauth.Handler, f *credentialFlags, credential string) error {
-	info, err := h.AddCredential(ctx, oauth.CredentialInput{Provider: f.provider, Source: f.source, Credential: credential, EndUser: f.endUser})
+	info, err := h.AddCredential(ctx, oauth.CredentialInput{Provider: f.provider, Source: f.source, Credential: credential, EndUser: f.endUser, Account: f.account})
 	if err != nil {
 		return explain("", err)
 	}
@@ -185,6 +206,26 @@ func readCredential(r io.Reader, stderr io.Writer) (string, error) {
 		return "", errors.New("standard input holds more than one value: want the credential alone")
 	}
 	return cred, nil
+}
+
+// noCredential checks that standard input holds nothing for a
+// client_credentials add (whose credential is the deployment's client): a
+// terminal is not read; anything else must be empty, so that a secret piped
+// in by mistake is refused rather than silently ignored (never echoed).
+func noCredential(r io.Reader) error {
+	if f, ok := r.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return nil
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxCredential+1))
+	if err != nil {
+		return fmt.Errorf("reading standard input: %w", err)
+	}
+	if strings.TrimSpace(string(b)) != "" {
+		return errors.New("client_credentials takes nothing on standard input: its credential is the deployment's client (OAUTH_CLIENT_ID and the client secret, from the configuration); nothing was sent")
+	}
+	return nil
 }
 
 // looksLikeCredential reports whether a command-line value may be a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
 	"github.com/oauthfn/oauthfn/internal/testenv"
@@ -172,8 +176,27 @@ func TestCredentialCommand(t *testing.T) {
 	if code, got := cmd(jwt2, "rotate"); code != 2 || !strings.Contains(got, "-account is required") {
 		t.Fatalf("rotate without -account: %d %q", code, got)
 	}
-	if code, got := cmd(jwt2, "add", "-source", "client_credentials"); code != 1 || !strings.Contains(got, "not available") {
-		t.Fatalf("add client_credentials: %d %q", code, got)
+	// client_credentials: -account required; nothing on standard input
+	// (a secret there is refused, unsent, unechoed); the mock's app may not
+	// use the grant: refused with the fix, nothing stored.
+	calls := rc.Calls(mockrc.TokenPath)
+	if code, got := cmd("", "add", "-source", "client_credentials"); code != 2 || !strings.Contains(got, "needs -account") {
+		t.Fatalf("add client_credentials without -account: %d %q", code, got)
+	}
+	if code, got := cmd(jwt2, "add", "-source", "client_credentials", "-account", "bot"); code != 1 || !strings.Contains(got, "takes nothing on standard input") {
+		t.Fatalf("add client_credentials with a credential on stdin: %d %q", code, got)
+	}
+	if code, got := cmd(jwt2, "add", "-account", "bot"); code != 1 || !strings.Contains(got, "-account is for client_credentials only") {
+		t.Fatalf("add a JWT with -account: %d %q", code, got)
+	}
+	if n := rc.Calls(mockrc.TokenPath) - calls; n != 0 {
+		t.Fatalf("%d token calls for refused commands, want none", n)
+	}
+	if code, got := cmd("", "add", "-source", "client_credentials", "-account", "bot"); code != 1 || !strings.Contains(got, "OAU-251") || !strings.Contains(got, "may not use the client_credentials grant") {
+		t.Fatalf("add client_credentials, the grant not allowed: %d %q", code, got)
+	}
+	if _, err := h.Connection(context.Background(), "bot"); err == nil {
+		t.Fatal("a refused client_credentials connection was stored")
 	}
 	for _, cred := range []string{jwt, jwt2} {
 		if strings.Contains(printed.String(), cred[strings.LastIndex(cred, ".")+1:]) {
@@ -253,5 +276,65 @@ func TestCredentialAgainstDevServer(t *testing.T) {
 	}
 	if strings.Contains(o.String()+e.String()+out.String(), jwt[strings.LastIndex(jwt, ".")+1:]) {
 		t.Error("the credential was printed")
+	}
+}
+
+// TestCredentialClientCredentialsCommand: `oauthfn credential add -source
+// client_credentials -account bot` with nothing on standard input, against
+// oidc-provider: the connection is added under the name given, `token`
+// prints the granted token, `list` shows the source, `rotate` says it does
+// not apply; the client secret is never printed.
+func TestCredentialClientCredentialsCommand(t *testing.T) {
+	o := testenv.StartOIDC(t, testenv.OIDCOptions{
+		RedirectURIs: []string{"http://127.0.0.1/callback"}, ClientSecret: mockrc.DefaultClientSecret, ClientCredentials: true,
+	})
+	sealer, err := oauth.NewSealer("ops test token key, at least thirty-two characters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := oauth.Config{
+		Provider: oauth.Provider{Name: oauth.PresetGeneric, RevokeURL: o.RevokeURL,
+			Endpoint: oauth2.Endpoint{AuthURL: o.AuthURL, TokenURL: o.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}},
+		ClientID: o.ClientID, RedirectURL: "http://127.0.0.1/callback", RefreshMode: oauth.ModeKeepalive,
+		KeepaliveMargin: 48 * time.Hour, SweepConcurrency: 2,
+	}
+	var logs bytes.Buffer
+	h := oauth.NewHandler(cfg, oauth.NewMemoryStore(), testSecrets{sealer})
+	h.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	h.Metrics = io.Discard
+	h.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	old := credentialHandler
+	credentialHandler = func(context.Context) (*oauth.Handler, error) { return h, nil }
+	defer func() { credentialHandler = old }()
+	oldIn := stdin
+	stdin = strings.NewReader("")
+	defer func() { stdin = oldIn }()
+
+	out := capture(t)
+	var o2, e bytes.Buffer
+	if code := run(context.Background(), []string{"credential", "add", "-source", "client_credentials", "-account", "bot"}, &o2, &e); code != 0 {
+		t.Fatalf("credential add: exit %d: %s", code, e.String())
+	}
+	if !strings.Contains(out.String(), "added account bot (source client_credentials, end user -): active") {
+		t.Fatalf("credential add printed %q", out.String())
+	}
+	printed := out.String() + e.String()
+	out.Reset()
+	if err := runToken(context.Background(), h, []string{"bot"}); err != nil || strings.TrimSpace(out.String()) == "" {
+		t.Fatalf("token: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := runList(context.Background(), h, nil); err != nil || !containsLine(out.String(), "bot", "client_credentials") {
+		t.Fatalf("list: %v\n%s", err, out.String())
+	}
+	printed += out.String()
+	e.Reset()
+	stdin = strings.NewReader("new")
+	if code := run(context.Background(), []string{"credential", "rotate", "-account", "bot"}, &o2, &e); code != 1 || !strings.Contains(e.String(), "no credential of its own") {
+		t.Fatalf("rotate: exit %d: %s", code, e.String())
+	}
+	printed += e.String() + o2.String()
+	if strings.Contains(printed+logs.String(), mockrc.DefaultClientSecret) {
+		t.Fatal("the client secret was printed or logged")
 	}
 }

@@ -216,7 +216,7 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 			Failures:       cn.Failures,
 			Version:        cn.Version,
 			Leased:         !cn.LeaseUntil.IsZero() && cn.LeaseUntil.After(now),
-			CanRefresh:     cn.Status == oauth.StatusActive && (cn.RefreshToken != "" || cn.Credential != ""),
+			CanRefresh:     cn.Status == oauth.StatusActive && (cn.RefreshToken != "" || cn.HasCredential()),
 		})
 	}
 	if len(data.Connections) > 0 {

@@ -91,7 +91,7 @@ func (ds *devServer) makeDue(ctx context.Context, provider, account string) (str
 	switch {
 	case c.Status != oauth.StatusActive:
 		return "", fmt.Errorf("account %s is %s: it cannot be refreshed; connect it again from the demo app", account, c.Status)
-	case c.RefreshToken == "" && c.Credential == "":
+	case c.RefreshToken == "" && !c.HasCredential():
 		return "", fmt.Errorf("account %s has no refresh token (the provider issued none): there is nothing to refresh", account)
 	}
 	now := ds.opts.Now()

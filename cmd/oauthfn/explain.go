@@ -23,7 +23,7 @@ func explain(account string, err error) error {
 	case errors.Is(err, oauth.ErrNotFound):
 		return fmt.Errorf("no connection for account %s: send the user to /authorize to connect it (oauthfn list shows the connections)", account)
 	case errors.Is(err, oauth.ErrCredentialRefused) && errors.Is(err, oauth.ErrReauthRequired):
-		return fmt.Errorf("the provider refused account %s's server credential (expired or revoked): create a new one and run `oauthfn credential rotate -account %s < credential-file`", account, account)
+		return fmt.Errorf("the provider refused account %s's server credential: a JWT (expired or revoked): create a new one and run `oauthfn credential rotate -account %s < credential-file`; client_credentials (the client refused or not allowed the grant): fix the client, then run `oauthfn credential add -source client_credentials -account %s`", account, account, account)
 	case errors.Is(err, oauth.ErrReauthRequired):
 		why := "its refresh token was refused or the session ended"
 		if strings.Contains(err.Error(), "no refresh token") {

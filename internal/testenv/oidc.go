@@ -43,6 +43,9 @@ type OIDCOptions struct {
 	// revocation endpoints: "client_secret_basic" (the default) or
 	// "client_secret_post". The other method is refused (invalid_client).
 	ClientAuthMethod string
+	// ClientCredentials lets the client use the client_credentials grant
+	// (RFC 6749 4.4) too; the unauthorized client never may.
+	ClientCredentials bool
 }
 
 // OIDC is a running oidc-provider. Its issuer is URL; the endpoints come
@@ -119,6 +122,9 @@ func StartOIDC(t testing.TB, opts OIDCOptions) *OIDC {
 		RefreshTokenTTL:       int64(opts.RefreshTokenTTL / time.Second),
 		RefreshTokenExpiresIn: opts.RefreshTokenExpiresIn,
 		AccountField:          opts.AccountField,
+	}
+	if opts.ClientCredentials {
+		cfg.Clients[0].GrantTypes = append(cfg.Clients[0].GrantTypes, "client_credentials")
 	}
 	if opts.UnauthorizedClient {
 		o.UnauthorizedClientID = o.ClientID + "-unauthorized"

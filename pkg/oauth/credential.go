@@ -15,9 +15,10 @@ import (
 
 // Server credentials (DESIGN.md, "Server credentials: connections without a
 // browser"): a connection made from a credential the deployment holds, not
-// from a person in a browser. This version has the JWT bearer grant (RFC
-// 7523) for RingCentral's JWT credentials; client_credentials is refused
-// with an error saying so.
+// from a person in a browser: the JWT bearer grant (RFC 7523) for
+// RingCentral's JWT credentials, and the client credentials grant (RFC 6749
+// §4.4), where the credential is the provider's client itself (its id and
+// secret from configuration: nothing is stored but the connection).
 //
 // The connection is kept alive as any other (refresh with its refresh
 // token, under the lease). When it has no refresh token, or the refresh
@@ -42,16 +43,23 @@ const (
 	// grantJWTBearer is RFC 7523's grant type (tokenFailure.grant, and the
 	// grant_type sent).
 	grantJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	// grantClientCredentials is RFC 6749 §4.4's grant type.
+	grantClientCredentials = "client_credentials"
 
 	// FailCredentialRefused is the last_error of a connection whose
-	// credential the provider refused (invalid_grant), and the reason of its
+	// credential the provider refused (jwt_bearer: invalid_grant;
+	// client_credentials: invalid_client, unauthorized_client or
+	// invalid_grant), and the reason of its
 	// Connection Reauth Required event.
 	FailCredentialRefused = "credential_refused"
 )
 
-// ErrCredentialRefused: the provider refused the credential (invalid_grant:
-// expired, revoked, or not a credential it knows). The connection, if one
-// exists, is reauth_required until `oauthfn credential rotate` replaces it.
+// ErrCredentialRefused: the provider refused the credential (a JWT:
+// invalid_grant, expired, revoked, or not a credential it knows; client
+// credentials: the client refused or not allowed the grant). The
+// connection, if one exists, is reauth_required until `oauthfn credential
+// rotate` (a JWT) or `oauthfn credential add` (client credentials, once the
+// client is fixed) makes it active again.
 var ErrCredentialRefused = errors.New("oauth: the provider refused the credential")
 
 // source is c's source, SourceBrowser for a connection stored before
@@ -61,6 +69,31 @@ func (c *Connection) source() string {
 		return SourceBrowser
 	}
 	return c.Source
+}
+
+// HasCredential reports whether c can be granted again without a person: it
+// holds a sealed credential (jwt_bearer), or it is a client_credentials
+// connection (its credential is the deployment's client).
+func (c *Connection) HasCredential() bool {
+	return c.Credential != "" || c.Source == SourceClientCredentials
+}
+
+// grantType is the grant_type a connection from source is granted with.
+func grantType(source string) string {
+	if source == SourceClientCredentials {
+		return grantClientCredentials
+	}
+	return grantJWTBearer
+}
+
+// refusesCredential reports whether f, a failed grant of a connection from
+// source, is the provider refusing the credential (the connection becomes
+// reauth_required) rather than a failure to retry.
+func refusesCredential(source string, f tokenFailure) bool {
+	if source == SourceClientCredentials {
+		return f.kind == failInvalidClient || f.kind == failUnauthorizedClient || f.kind == failInvalidGrant
+	}
+	return f.kind == failInvalidGrant
 }
 
 // credentialHandler is the handler of the provider of the connection (or
@@ -84,14 +117,25 @@ func (h *Handler) credentialHandler(provider, source string) (*Handler, error) {
 		}
 		return nil, fmt.Errorf("oauth: credential: the %s provider has no JWT bearer grant in oauthfn (only ringcentral)", p.presetName())
 	case SourceClientCredentials:
-		return nil, errors.New("oauth: credential: source client_credentials is not available in this version (only jwt_bearer)")
+		return v, nil
 	}
-	return nil, fmt.Errorf("oauth: credential: unknown source (want %s)", SourceJWTBearer)
+	return nil, fmt.Errorf("oauth: credential: unknown source (want %s or %s)", SourceJWTBearer, SourceClientCredentials)
 }
 
 // credentialFix is the operator's fix for a refused grant with a
 // credential, or "".
 func credentialFix(f tokenFailure) string {
+	if f.grant == grantClientCredentials {
+		switch f.kind {
+		case failInvalidClient:
+			return "the provider refused the client: check OAUTH_CLIENT_ID, the client secret and OAUTH_AUTH_STYLE, then run `oauthfn credential add -source client_credentials -account <name>` again"
+		case failUnauthorizedClient:
+			return "the app may not use the client_credentials grant: allow it in the app's settings at the provider (unauthorized_client / unsupported_grant_type), then run `oauthfn credential add -source client_credentials -account <name>` again"
+		case failInvalidGrant:
+			return "the provider refused the client credentials grant: check the app's settings at the provider, then run `oauthfn credential add -source client_credentials -account <name>` again"
+		}
+		return ""
+	}
 	switch f.kind {
 	case failUnauthorizedClient:
 		return "the app may not use JWT credentials: enable the \"JWT auth flow\" in the app's settings in RingCentral's developer console (OAU-251 \"Unauthorized for this grant type\", unsupported_grant_type); the credential itself may be fine"
@@ -111,6 +155,8 @@ type CredentialError struct {
 	ProviderID  string // e.g. RingCentral's OAU-211
 	Description string // the provider's error_description, cleaned
 	Fix         string
+	// Refused: the provider refused the credential (ErrCredentialRefused).
+	Refused bool
 }
 
 func (e *CredentialError) Error() string {
@@ -125,35 +171,42 @@ func (e *CredentialError) Error() string {
 	return b.String()
 }
 
-// Unwrap is ErrCredentialRefused for invalid_grant, ErrRateLimited for a
-// rate limit.
+// Unwrap is ErrCredentialRefused for a refused credential, ErrRateLimited
+// for a rate limit.
 func (e *CredentialError) Unwrap() error {
-	switch e.Kind {
-	case failInvalidGrant:
+	switch {
+	case e.Refused:
 		return ErrCredentialRefused
-	case failRateLimited:
+	case e.Kind == failRateLimited:
 		return ErrRateLimited
 	}
 	return nil
 }
 
-func credentialError(f tokenFailure) *CredentialError {
-	return &CredentialError{Kind: f.kind, Code: f.code, ProviderID: f.providerID, Description: f.description, Fix: credentialFix(f)}
+func credentialError(source string, f tokenFailure) *CredentialError {
+	return &CredentialError{Kind: f.kind, Code: f.code, ProviderID: f.providerID, Description: f.description, Fix: credentialFix(f),
+		Refused: refusesCredential(source, f)}
 }
 
-// credentialGrant makes one grant with credential at the token endpoint,
-// the client authenticated as for every token call (OAUTH_AUTH_STYLE,
-// never auto-detected). sent are the values it sent, for cleaning the
-// provider's answer. The caller holds a token-call slot.
-func (h *Handler) credentialGrant(ctx context.Context, credential string, secret Secret) (*oauth2.Token, sentValues, error) {
+// credentialGrant makes one grant for a connection from source at the
+// token endpoint, the client authenticated as for every token call
+// (OAUTH_AUTH_STYLE, never auto-detected): jwt_bearer with credential as
+// the assertion, client_credentials with the provider's scopes (credential
+// is ""). sent are the values it sent, for cleaning the provider's answer.
+// The caller holds a token-call slot.
+func (h *Handler) credentialGrant(ctx context.Context, source, credential string, secret Secret) (*oauth2.Token, sentValues, error) {
 	p := h.Config.Provider
 	conf := &clientcredentials.Config{
 		ClientID:     h.Config.ClientID,
 		ClientSecret: secret.Reveal(),
 		TokenURL:     p.Endpoint.TokenURL,
 		AuthStyle:    p.authStyle(),
+	}
+	if source == SourceClientCredentials {
+		conf.Scopes = h.Config.Scopes // RFC 6749 §4.4.2
+	} else {
 		// x/oauth2 lets grant_type be replaced (and only it): RFC 7523 §2.1.
-		EndpointParams: url.Values{"grant_type": {grantJWTBearer}, "assertion": {credential}},
+		conf.EndpointParams = url.Values{"grant_type": {grantJWTBearer}, "assertion": {credential}}
 	}
 	callCtx, cancel := context.WithTimeout(h.clientContext(ctx), h.providerTimeout())
 	defer cancel()
@@ -169,7 +222,7 @@ func (h *Handler) credentialGrant(ctx context.Context, credential string, secret
 // credential rather than refreshed: it has a credential and no refresh
 // token, or one that dies before a call could use it.
 func (h *Handler) grantFirst(c *Connection) bool {
-	if c.Credential == "" {
+	if !c.HasCredential() {
 		return false
 	}
 	return c.RefreshToken == "" ||
@@ -221,11 +274,15 @@ func (h *Handler) grantLeased(ctx context.Context, c *Connection, owner string, 
 	defer called()
 	log := h.Log.With("provider", c.Provider, "account_id", c.AccountID, "source", c.source())
 	h.prefetch(ctx, needTokenKey|needClientSecret)
-	credential, err := h.openSealed(ctx, c.Credential, c.Key(), attrCredential)
-	if err != nil {
-		h.release(ctx, c, owner)
-		log.ErrorContext(ctx, "stored credential does not open", "outcome", "failed", "err", err, "fix", h.keyFix())
-		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: grant: open credential: %w", err)}
+	source := c.source()
+	var credential string // client_credentials: none but the client
+	if source != SourceClientCredentials {
+		var err error
+		if credential, err = h.openSealed(ctx, c.Credential, c.Key(), attrCredential); err != nil {
+			h.release(ctx, c, owner)
+			log.ErrorContext(ctx, "stored credential does not open", "outcome", "failed", "err", err, "fix", h.keyFix())
+			return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: grant: open credential: %w", err)}
+		}
 	}
 	sealer, err := h.Secrets.Sealer(ctx)
 	if err != nil {
@@ -241,24 +298,28 @@ func (h *Handler) grantLeased(ctx context.Context, c *Connection, owner string, 
 		h.release(ctx, c, owner)
 		return refreshResult{outcome: outSkipped, err: errLeaseTooShort}
 	}
-	tok, sent, err := h.credentialGrant(ctx, credential, secret)
+	tok, sent, err := h.credentialGrant(ctx, source, credential, secret)
 	called()
 	now := h.Now()
 	if err != nil {
-		f := h.tokenFailure(err, grantJWTBearer, sent)
-		if f.kind == failInvalidGrant {
+		f := h.tokenFailure(err, grantType(source), sent)
+		if refusesCredential(source, f) {
 			return h.credentialRefused(ctx, c, owner, f, now)
 		}
 		return h.refreshFailed(ctx, c, owner, f, now)
 	}
 	next := *c
-	if account, err := h.resolveAccount(ctx, tok); err != nil || account != c.AccountID {
-		// Not this connection's account: the new session is ended, and
-		// the connection is left for the operator to rotate.
-		h.revokeGranted(ctx, c, sealer, tok, now)
-		log.ErrorContext(ctx, "the credential's grant names another account; the new session was revoked", "outcome", "failed",
-			"fix", "the stored credential is for another user: run `oauthfn credential rotate` with this account's credential")
-		return h.refreshFailed(ctx, c, owner, tokenFailure{kind: failBadResponse}, now)
+	// client_credentials: the answer names no account (the connection's
+	// is the operator's name for the client), so there is none to check.
+	if source != SourceClientCredentials {
+		if account, err := h.resolveAccount(ctx, tok); err != nil || account != c.AccountID {
+			// Not this connection's account: the new session is ended, and
+			// the connection is left for the operator to rotate.
+			h.revokeGranted(ctx, c, sealer, tok, now)
+			log.ErrorContext(ctx, "the credential's grant names another account; the new session was revoked", "outcome", "failed",
+				"fix", "the stored credential is for another user: run `oauthfn credential rotate` with this account's credential")
+			return h.refreshFailed(ctx, c, owner, tokenFailure{kind: failBadResponse}, now)
+		}
 	}
 	next.RefreshToken, next.RefreshExpiresAt = "", time.Time{}
 	if err := h.applyToken(&next, sealer, tok, now); err != nil {
@@ -313,8 +374,8 @@ func (h *Handler) credentialRefused(ctx context.Context, c *Connection, owner st
 		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: grant: mark reauth_required: %w", err)}
 	}
 	h.Log.WarnContext(ctx, "credential refused: the connection needs a new credential",
-		append(f.logAttrs(), "provider", c.Provider, "account_id", c.AccountID, "outcome", StatusReauthRequired, "reason", FailCredentialRefused)...)
-	return refreshResult{outcome: outReauth, err: fmt.Errorf("%w: %w", ErrReauthRequired, credentialError(f))}
+		append(f.logAttrs(), "provider", c.Provider, "account_id", c.AccountID, "source", c.source(), "outcome", StatusReauthRequired, "reason", FailCredentialRefused)...)
+	return refreshResult{outcome: outReauth, err: fmt.Errorf("%w: %w", ErrReauthRequired, credentialError(c.source(), f))}
 }
 
 // reauthError is the error of a token asked of c, not active: it wraps
@@ -331,11 +392,16 @@ func reauthError(c *Connection) error {
 type CredentialInput struct {
 	// Provider is the provider's id ("" : the deployment's).
 	Provider string
-	// Source is SourceJWTBearer (the only one this version takes).
+	// Source is SourceJWTBearer or SourceClientCredentials.
 	Source string
 	// Credential is the credential itself (never logged, never in an
-	// error).
+	// error); "" for SourceClientCredentials, whose credential is the
+	// provider's client (OAUTH_CLIENT_ID and the client secret).
 	Credential string
+	// Account names a SourceClientCredentials connection (required there:
+	// the provider's answer names no account); "" for SourceJWTBearer,
+	// whose account is the one the provider names.
+	Account string
 	// EndUser ties the connection to an app user, or "".
 	EndUser string
 }
@@ -357,7 +423,14 @@ func (h *Handler) AddCredential(ctx context.Context, in CredentialInput) (Connec
 func (h *Handler) addCredential(ctx context.Context, in CredentialInput) (ConnectionInfo, error) {
 	p := h.Config.Provider
 	credential := strings.TrimSpace(in.Credential)
-	if credential == "" {
+	switch {
+	case in.Source == SourceClientCredentials && credential != "":
+		return ConnectionInfo{}, errors.New("oauth: credential add: client_credentials takes no credential: the client's id and secret are the deployment's (OAUTH_CLIENT_ID and the client secret)")
+	case in.Source == SourceClientCredentials && !validID(in.Account, maxAccountLen):
+		return ConnectionInfo{}, fmt.Errorf("oauth: credential add: client_credentials needs -account: a name for the connection (1 to %d printable characters; the provider's answer names no account)", maxAccountLen)
+	case in.Source != SourceClientCredentials && in.Account != "":
+		return ConnectionInfo{}, errors.New("oauth: credential add: -account is for client_credentials only: a JWT's account is the one the provider names")
+	case in.Source != SourceClientCredentials && credential == "":
 		return ConnectionInfo{}, errors.New("oauth: credential add: the credential is empty")
 	}
 	h.prefetch(ctx, needTokenKey|needClientSecret)
@@ -369,24 +442,28 @@ func (h *Handler) addCredential(ctx context.Context, in CredentialInput) (Connec
 	if err != nil {
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential add: client secret: %w", err)
 	}
-	tok, err := h.slotAndGrant(ctx, credential, secret, h.Now().Add(credentialWait))
+	tok, err := h.slotAndGrant(ctx, in.Source, credential, secret, h.Now().Add(credentialWait))
 	if err != nil {
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential add: %w", err)
 	}
 	now := h.Now()
-	account, err := h.resolveAccount(ctx, tok)
-	if err != nil {
-		h.revokeGranted(ctx, &Connection{Provider: p.Name}, sealer, tok, now)
-		return ConnectionInfo{}, fmt.Errorf("oauth: credential add: the provider's answer names no account: %w", err)
+	account := in.Account
+	if in.Source != SourceClientCredentials {
+		if account, err = h.resolveAccount(ctx, tok); err != nil {
+			h.revokeGranted(ctx, &Connection{Provider: p.Name}, sealer, tok, now)
+			return ConnectionInfo{}, fmt.Errorf("oauth: credential add: the provider's answer names no account: %w", err)
+		}
 	}
 	conn := &Connection{
 		Provider: p.Name, AccountID: account, EndUser: in.EndUser,
 		Version: 1, CreatedAt: now, Source: in.Source,
 		AnonymousConnect: in.EndUser == "",
 	}
-	if conn.Credential, err = sealer.SealField(credential, conn.Key(), attrCredential); err != nil {
-		h.revokeGranted(ctx, conn, sealer, tok, now)
-		return ConnectionInfo{}, fmt.Errorf("oauth: credential add: seal: %w", err)
+	if in.Source != SourceClientCredentials { // client_credentials: nothing to seal but the tokens
+		if conn.Credential, err = sealer.SealField(credential, conn.Key(), attrCredential); err != nil {
+			h.revokeGranted(ctx, conn, sealer, tok, now)
+			return ConnectionInfo{}, fmt.Errorf("oauth: credential add: seal: %w", err)
+		}
 	}
 	if err := h.applyToken(conn, sealer, tok, now); err != nil {
 		h.revokeGranted(ctx, conn, sealer, tok, now)
@@ -424,19 +501,19 @@ func (h *Handler) pauseAfter(ctx context.Context, f tokenFailure) {
 const credentialWait = 2 * time.Minute
 
 // slotAndGrant takes a token-call slot (one that comes by notAfter, else
-// an error wrapping ErrRateLimited) and grants with credential; a refusal
-// is a *CredentialError (a 429 also pauses every token call, as
+// an error wrapping ErrRateLimited) and grants for source with credential;
+// a refusal is a *CredentialError (a 429 also pauses every token call, as
 // elsewhere).
-func (h *Handler) slotAndGrant(ctx context.Context, credential string, secret Secret, notAfter time.Time) (*oauth2.Token, error) {
+func (h *Handler) slotAndGrant(ctx context.Context, source, credential string, secret Secret, notAfter time.Time) (*oauth2.Token, error) {
 	if err := h.waitTokenCall(ctx, notAfter); err != nil {
 		return nil, err
 	}
-	tok, sent, err := h.credentialGrant(ctx, credential, secret)
+	tok, sent, err := h.credentialGrant(ctx, source, credential, secret)
 	if err != nil {
-		f := h.tokenFailure(err, grantJWTBearer, sent)
+		f := h.tokenFailure(err, grantType(source), sent)
 		h.pauseAfter(ctx, f)
-		h.Log.WarnContext(ctx, "credential grant refused", f.logAttrs()...)
-		return nil, credentialError(f)
+		h.Log.WarnContext(ctx, "credential grant refused", append(f.logAttrs(), "source", source)...)
+		return nil, credentialError(source, f)
 	}
 	return tok, nil
 }
@@ -451,11 +528,25 @@ func (h *Handler) RotateCredential(ctx context.Context, provider, accountID, cre
 	if credential == "" {
 		return ConnectionInfo{}, errors.New("oauth: credential rotate: the credential is empty")
 	}
-	v, err := h.credentialHandler(provider, SourceJWTBearer)
+	// The provider's view whatever its preset, so that a client_credentials
+	// connection is told why it has nothing to rotate.
+	v, err := h.credentialHandler(provider, SourceClientCredentials)
 	if err != nil {
 		return ConnectionInfo{}, err
 	}
+	if c, err := v.Store.GetConnection(ctx, v.Config.Provider.Name, accountID); err == nil && c.Source == SourceClientCredentials {
+		return ConnectionInfo{}, errClientCredentialsRotate(accountID)
+	}
+	if v, err = h.credentialHandler(provider, SourceJWTBearer); err != nil {
+		return ConnectionInfo{}, err
+	}
 	return v.rotateCredential(ctx, accountID, credential)
+}
+
+// errClientCredentialsRotate is the refusal to rotate a client_credentials
+// connection: its credential is the deployment's client.
+func errClientCredentialsRotate(accountID string) error {
+	return fmt.Errorf("oauth: credential rotate %s: a client_credentials connection holds no credential of its own (it is the client's id and secret): change the client secret in the configuration, then run `oauthfn credential add -source client_credentials -account %s`", accountID, accountID)
 }
 
 func (h *Handler) rotateCredential(ctx context.Context, accountID, credential string) (ConnectionInfo, error) {
@@ -466,6 +557,9 @@ func (h *Handler) rotateCredential(ctx context.Context, accountID, credential st
 		c, err := h.Store.GetConnection(ctx, provider, accountID)
 		if err != nil {
 			return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: %w", accountID, err)
+		}
+		if c.Source == SourceClientCredentials {
+			return ConnectionInfo{}, errClientCredentialsRotate(accountID)
 		}
 		if c.Source != SourceJWTBearer || c.Credential == "" {
 			return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: the connection was not made from a credential (source %s): use credential add", accountID, c.source())
@@ -500,7 +594,7 @@ func (h *Handler) rotateCredential(ctx context.Context, accountID, credential st
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate: client secret: %w", err)
 	}
 	// Never a grant the lease may not outlive (as for a refresh).
-	tok, err := h.slotAndGrant(ctx, credential, secret, leased.LeaseUntil.Add(-h.providerTimeout()-writeBudget))
+	tok, err := h.slotAndGrant(ctx, SourceJWTBearer, credential, secret, leased.LeaseUntil.Add(-h.providerTimeout()-writeBudget))
 	if err != nil {
 		h.release(ctx, leased, owner)
 		return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: the new credential was not stored: %w", accountID, err)

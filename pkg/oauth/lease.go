@@ -356,7 +356,7 @@ func (h *Handler) refreshFailed(ctx context.Context, c *Connection, owner string
 			}
 			return refreshResult{outcome: outSkipped}
 		}
-		if c.Credential != "" { // grant again with the credential, under this lease (credential.go)
+		if c.HasCredential() { // grant again with the credential, under this lease (credential.go)
 			return h.grantAgain(ctx, c, owner, now)
 		}
 		next := *c

@@ -139,7 +139,7 @@ func (f tokenFailure) logAttrs() []any {
 // fix is what the operator does about f, or "" when there is nothing to do
 // but wait or reconnect.
 func (f tokenFailure) fix() string {
-	if f.grant == grantJWTBearer {
+	if f.grant == grantJWTBearer || f.grant == grantClientCredentials {
 		return credentialFix(f)
 	}
 	switch f.kind {

@@ -16,7 +16,7 @@ import (
 // the due-index all the same, looked at once every modeRecheck without a
 // refresh (unknownLifetimeRecheck), so that a switch to eager reaches it.
 func (c Config) refreshAt(conn *Connection) time.Time {
-	if conn.RefreshToken == "" && conn.Credential != "" && conn.Status == StatusActive {
+	if conn.RefreshToken == "" && conn.HasCredential() && conn.Status == StatusActive {
 		return c.credentialRefreshAt(conn) // granted again with its credential (credential.go)
 	}
 	if conn.RefreshToken == "" || conn.Status != StatusActive {

@@ -131,11 +131,12 @@ type Connection struct {
 	AnonymousConnect bool
 
 	// Source is how the connection was made (SourceBrowser, or "" for
-	// one stored before sources existed; SourceJWTBearer: from a server
-	// credential, see credential.go).
+	// one stored before sources existed; SourceJWTBearer or
+	// SourceClientCredentials: from a server credential, see
+	// credential.go).
 	Source string
 	// Credential is the sealed server credential (field "credential"),
-	// "" for a browser connection. It is kept when the connection becomes
+	// "" for a browser or a client_credentials connection. It is kept when the connection becomes
 	// reauth_required, so that `credential rotate` can replace it.
 	Credential string
 

@@ -482,7 +482,7 @@ func (s *sweeper) work(ctx context.Context, j job) {
 		s.count(res.outcome)
 		return
 	}
-	if h.Config.RefreshMode == ModeKeepalive && c.RefreshExpiresAt.IsZero() && c.Credential == "" {
+	if h.Config.RefreshMode == ModeKeepalive && c.RefreshExpiresAt.IsZero() && !c.HasCredential() {
 		// Unknown lifetime: keepalive does not refresh it (its access
 		// token is refreshed on demand); look again in modeRecheck.
 		h.park(ctx, c, s.owner)
@@ -548,7 +548,7 @@ func (s *sweeper) lease(ctx context.Context, e DueEntry) *Connection {
 
 // dueAt reports whether the sweep should refresh c at now.
 func dueAt(c *Connection, now time.Time) bool {
-	return c.Status == StatusActive && (c.RefreshToken != "" || c.Credential != "") && !c.RefreshAt.IsZero() && !c.RefreshAt.After(now)
+	return c.Status == StatusActive && (c.RefreshToken != "" || c.HasCredential()) && !c.RefreshAt.IsZero() && !c.RefreshAt.After(now)
 }
 
 // park hands back a leased connection of unknown refresh-token lifetime in

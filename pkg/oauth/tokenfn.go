@@ -245,7 +245,7 @@ func (h *Handler) answerAccount(ctx context.Context, account string) (TokenRespo
 		return TokenResponse{Error: TokenNotFound, ErrorDescription: "no connection for this account_id"}, nil
 	case errors.Is(err, ErrCredentialRefused):
 		return TokenResponse{Error: TokenReauthRequired,
-			ErrorDescription: "the provider refused the connection's server credential: an operator must rotate it (oauthfn credential rotate)"}, nil
+			ErrorDescription: "the provider refused the connection's server credential: an operator must replace it (oauthfn credential rotate; for client_credentials, fix the client and run oauthfn credential add again)"}, nil
 	case errors.Is(err, ErrReauthRequired):
 		return TokenResponse{Error: TokenReauthRequired,
 			ErrorDescription: "the account's authorization ended: send the user to connect again"}, nil

@@ -100,7 +100,7 @@ func (h *Handler) token(ctx context.Context, account string, used *Connection) (
 		if c.AccessToken != "" && fresh(c.AccessExpiresAt, c.LastRefreshAt, now) {
 			return h.openAccessAt(ctx, c, used)
 		}
-		if c.RefreshToken == "" && c.Credential == "" {
+		if c.RefreshToken == "" && !c.HasCredential() {
 			if c.AccessToken != "" && c.AccessExpiresAt.After(now) {
 				return h.openAccessAt(ctx, c, used) // nothing better can be had
 			}
@@ -209,7 +209,8 @@ type ConnectionInfo struct {
 	Status    string // StatusActive, StatusReauthRequired, StatusRevoked
 	Scope     string
 	// Source is how the connection was made: SourceBrowser, or
-	// SourceJWTBearer (from a server credential). Empty from
+	// SourceJWTBearer or SourceClientCredentials (from a server
+	// credential). Empty from
 	// ConnectionsForUser: the user-index does not project it.
 	Source string
 

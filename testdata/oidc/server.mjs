@@ -17,6 +17,8 @@
 //            A client whose grant_types lack "authorization_code" gets no
 //            response type: it stands for an app not approved for the code
 //            grant, and every use of that grant answers unauthorized_client.
+//            A client whose grant_types list "client_credentials" may use
+//            that grant (RFC 6749 4.4; no refresh token, no account).
 //   access_token_ttl, refresh_token_ttl: seconds (default 3600, 14 days).
 //   refresh_token_expires_in: true adds refresh_token_expires_in (seconds
 //            left on the issued refresh token) to token responses, the way
@@ -120,12 +122,15 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     userinfo: { enabled: true },
+    // Only for clients whose grant_types list client_credentials.
+    clientCredentials: { enabled: true },
   },
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: true,
   ttl: {
     AccessToken: accessTokenTTL,
     AuthorizationCode: 60,
+    ClientCredentials: accessTokenTTL,
     Grant: refreshTokenTTL,
     IdToken: 3600,
     Interaction: 600,

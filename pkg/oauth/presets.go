@@ -257,6 +257,8 @@ func presetTable() map[string]Preset {
 				"https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app",
 				"https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens",
 				"https://docs.github.com/rest/apps/oauth-applications#delete-an-app-authorization",
+				// PKCE (S256 only) supported and recommended, not required.
+				"https://github.blog/changelog/2025-07-14-pkce-support-for-oauth-and-github-app-authentication",
 			},
 		},
 

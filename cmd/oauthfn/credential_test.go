@@ -277,6 +277,16 @@ func TestCredentialAgainstDevServer(t *testing.T) {
 	if strings.Contains(o.String()+e.String()+out.String(), jwt[strings.LastIndex(jwt, ".")+1:]) {
 		t.Error("the credential was printed")
 	}
+	// The dev console names the source too.
+	page, err := http.Get(ds.BaseURL + consolePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if !strings.Contains(string(body), `<td class="source">jwt_bearer</td>`) || strings.Contains(string(body), jwt) {
+		t.Errorf("the dev console does not show the source jwt_bearer (or shows the credential)")
+	}
 }
 
 // TestCredentialClientCredentialsCommand: `oauthfn credential add -source

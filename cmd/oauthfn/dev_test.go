@@ -317,7 +317,7 @@ func checkConnected(t *testing.T, ds *devServer, b *browser, logs *testenv.Buffe
 		`<code class="account">` + account + "</code>",
 		`<span class="note">ringcentral, version `,
 		`<span class="ok">active</span>`,
-		`<td class="end-user">` + demoUser + `</td>`,
+		`<td class="source">browser</td><td class="end-user">` + demoUser + `</td>`,
 		"2030-01-02 04:04:05 UTC (in 1h00m)", // access: testNow + 1h
 		"2030-01-09 03:04:05 UTC (in 7d0h)",  // refresh: testNow + 7 days
 		"account connected",                  // the handler's log line

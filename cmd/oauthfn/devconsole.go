@@ -150,6 +150,7 @@ func (c *devConsole) finish(w http.ResponseWriter, r *http.Request, label, name 
 // field so the page cannot reach a token, sealed or not.
 type connView struct {
 	Provider, Account, Status, EndUser string
+	Source                             string // browser, jwt_bearer, client_credentials
 	AccessExpires, RefreshExpires      string
 	LastRefresh, NextRefresh, LastErr  string
 	Failures                           int
@@ -207,6 +208,7 @@ func (c *devConsole) page(w http.ResponseWriter, r *http.Request) {
 			Provider:       cn.Provider,
 			Account:        cn.AccountID,
 			EndUser:        cn.EndUser,
+			Source:         cn.SourceName(),
 			Status:         cn.Status,
 			AccessExpires:  stamp(cn.AccessExpiresAt, now),
 			RefreshExpires: refreshStamp(cn, now),
@@ -431,10 +433,10 @@ var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{templa
 <h2>Connections</h2>
 {{with .StoreErr}}<p class="bad">{{.}}</p>{{end}}
 {{if .Connections}}<div class="scroll"><table>
-<thead><tr>{{if .Several}}<th scope="col">Provider</th>{{end}}<th scope="col">Account</th><th scope="col">End user</th><th scope="col">Status</th><th scope="col">Access token expires</th><th scope="col">Refresh token expires</th><th scope="col">Last refresh</th><th scope="col" class="hide-narrow">Next refresh</th><th scope="col">Failures</th><th scope="col">Last error</th></tr></thead>
+<thead><tr>{{if .Several}}<th scope="col">Provider</th>{{end}}<th scope="col">Account</th><th scope="col">Source</th><th scope="col">End user</th><th scope="col">Status</th><th scope="col">Access token expires</th><th scope="col">Refresh token expires</th><th scope="col">Last refresh</th><th scope="col" class="hide-narrow">Next refresh</th><th scope="col">Failures</th><th scope="col">Last error</th></tr></thead>
 <tbody>{{range .Connections}}
 <tr>{{if $.Several}}<td class="provider"><code>{{.Provider}}</code></td>{{end}}<td><code class="account">{{.Account}}</code><br><span class="note">{{.Provider}}, version {{.Version}}{{if .Leased}}, being refreshed{{end}}</span>{{if .CanRefresh}}
-<form method="post" action="/_dev/due">{{if $.Several}}<input type="hidden" name="provider" value="{{.Provider}}">{{end}}<input type="hidden" name="account" value="{{.Account}}"><button type="submit" class="small">Make due now</button></form>{{end}}</td><td class="end-user">{{or .EndUser "—"}}</td><td>{{if eq .Status "active"}}<span class="ok">{{.Status}}</span>{{else}}<span class="bad">{{.Status}}</span>{{end}}</td><td>{{.AccessExpires}}</td><td>{{.RefreshExpires}}</td><td>{{.LastRefresh}}</td><td class="hide-narrow">{{.NextRefresh}}</td><td>{{.Failures}}</td><td>{{or .LastErr "—"}}</td></tr>{{end}}
+<form method="post" action="/_dev/due">{{if $.Several}}<input type="hidden" name="provider" value="{{.Provider}}">{{end}}<input type="hidden" name="account" value="{{.Account}}"><button type="submit" class="small">Make due now</button></form>{{end}}</td><td class="source">{{.Source}}</td><td class="end-user">{{or .EndUser "—"}}</td><td>{{if eq .Status "active"}}<span class="ok">{{.Status}}</span>{{else}}<span class="bad">{{.Status}}</span>{{end}}</td><td>{{.AccessExpires}}</td><td>{{.RefreshExpires}}</td><td>{{.LastRefresh}}</td><td class="hide-narrow">{{.NextRefresh}}</td><td>{{.Failures}}</td><td>{{or .LastErr "—"}}</td></tr>{{end}}
 </tbody></table></div>
 <p class="note">Under each account: its provider and version (the count of its writes: every refresh adds one). "Make due now" sets its next refresh to now; "Run sweep now" below then refreshes it, as the scheduled function would.</p>
 {{else}}<p>No connections yet. <a href="/">Connect an account</a>.</p>{{end}}

@@ -62,9 +62,9 @@ const (
 // client is fixed) makes it active again.
 var ErrCredentialRefused = errors.New("oauth: the provider refused the credential")
 
-// source is c's source, SourceBrowser for a connection stored before
+// SourceName is c's source, SourceBrowser for a connection stored before
 // sources existed.
-func (c *Connection) source() string {
+func (c *Connection) SourceName() string {
 	if c.Source == "" {
 		return SourceBrowser
 	}
@@ -272,9 +272,9 @@ func (h *Handler) grantLeased(ctx context.Context, c *Connection, owner string, 
 		}
 	}
 	defer called()
-	log := h.Log.With("provider", c.Provider, "account_id", c.AccountID, "source", c.source())
+	log := h.Log.With("provider", c.Provider, "account_id", c.AccountID, "source", c.SourceName())
 	h.prefetch(ctx, needTokenKey|needClientSecret)
-	source := c.source()
+	source := c.SourceName()
 	var credential string // client_credentials: none but the client
 	if source != SourceClientCredentials {
 		var err error
@@ -374,8 +374,8 @@ func (h *Handler) credentialRefused(ctx context.Context, c *Connection, owner st
 		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: grant: mark reauth_required: %w", err)}
 	}
 	h.Log.WarnContext(ctx, "credential refused: the connection needs a new credential",
-		append(f.logAttrs(), "provider", c.Provider, "account_id", c.AccountID, "source", c.source(), "outcome", StatusReauthRequired, "reason", FailCredentialRefused)...)
-	return refreshResult{outcome: outReauth, err: fmt.Errorf("%w: %w", ErrReauthRequired, credentialError(c.source(), f))}
+		append(f.logAttrs(), "provider", c.Provider, "account_id", c.AccountID, "source", c.SourceName(), "outcome", StatusReauthRequired, "reason", FailCredentialRefused)...)
+	return refreshResult{outcome: outReauth, err: fmt.Errorf("%w: %w", ErrReauthRequired, credentialError(c.SourceName(), f))}
 }
 
 // reauthError is the error of a token asked of c, not active: it wraps
@@ -562,7 +562,7 @@ func (h *Handler) rotateCredential(ctx context.Context, accountID, credential st
 			return ConnectionInfo{}, errClientCredentialsRotate(accountID)
 		}
 		if c.Source != SourceJWTBearer || c.Credential == "" {
-			return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: the connection was not made from a credential (source %s): use credential add", accountID, c.source())
+			return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: the connection was not made from a credential (source %s): use credential add", accountID, c.SourceName())
 		}
 		if c.Status == StatusRevoked {
 			return ConnectionInfo{}, fmt.Errorf("oauth: credential rotate %s: disconnected: %w", accountID, ErrNotFound)

@@ -255,7 +255,7 @@ func (c *Connection) Info() ConnectionInfo {
 		EndUser:          c.EndUser,
 		Status:           c.Status,
 		Scope:            c.Scope,
-		Source:           c.source(),
+		Source:           c.SourceName(),
 		AccessExpiresAt:  c.AccessExpiresAt,
 		RefreshExpiresAt: c.RefreshExpiresAt,
 		HasRefreshToken:  c.RefreshToken != "",

@@ -207,39 +207,9 @@ func TestClientCredentialsOneGrant(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.clock.Advance(2 * time.Hour) // the access token dead; no sweep ran
-		written := make(chan struct{})
-		var once sync.Once
-		inner := r.h.Store
-		r.h.Store = WatchStore(inner, r.clock.Now, func(events.DynamoDBEventRecord) { once.Do(func() { close(written) }) })
-		r.h.Sleep = func(ctx context.Context, d time.Duration) error {
-			select {
-			case <-written:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			r.clock.Advance(d)
-			return nil
-		}
+		wakeOnWrite(r.h, r.clock)
 		before := r.grants()
-		var wg sync.WaitGroup
-		tokens := make([]string, 2)
-		errs := make([]error, 2)
-		var sum SweepSummary
-		var sweepErr error
-		for i := range 2 {
-			wg.Go(func() {
-				tok, err := r.h.TokenSource(t.Context(), "bot").Token()
-				errs[i] = err
-				if err == nil {
-					tokens[i] = tok.AccessToken
-				}
-			})
-		}
-		wg.Go(func() { sum, sweepErr = r.h.Sweep(t.Context(), SweepInput{}) })
-		wg.Wait()
-		if sweepErr != nil || errs[0] != nil || errs[1] != nil {
-			t.Fatalf("sweep %v, token calls %v, %v", sweepErr, errs[0], errs[1])
-		}
+		tokens, sum := tokensAndASweep(t, r.h, "bot")
 		if n := r.grants() - before; n != 1 {
 			t.Fatalf("%d grants, want 1", n)
 		}

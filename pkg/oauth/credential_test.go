@@ -406,39 +406,9 @@ func TestCredentialOneGrant(t *testing.T) {
 		r.clock.Advance(8 * 24 * time.Hour) // both tokens dead; no sweep ran
 		// Those waiting on the lease holder wake when the connection is
 		// written (the grant stored), not on a timer.
-		written := make(chan struct{})
-		var once sync.Once
-		inner := r.h.Store
-		r.h.Store = WatchStore(inner, r.clock.Now, func(events.DynamoDBEventRecord) { once.Do(func() { close(written) }) })
-		r.h.Sleep = func(ctx context.Context, d time.Duration) error {
-			select {
-			case <-written:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			r.clock.Advance(d)
-			return nil
-		}
+		wakeOnWrite(r.h, r.clock)
 		calls := r.rc.Calls(mockrc.TokenPath)
-		var wg sync.WaitGroup
-		tokens := make([]string, 2)
-		errs := make([]error, 2)
-		var sum SweepSummary
-		var sweepErr error
-		for i := range 2 {
-			wg.Go(func() {
-				tok, err := r.h.TokenSource(t.Context(), "1001").Token()
-				errs[i] = err
-				if err == nil {
-					tokens[i] = tok.AccessToken
-				}
-			})
-		}
-		wg.Go(func() { sum, sweepErr = r.h.Sweep(t.Context(), SweepInput{}) })
-		wg.Wait()
-		if sweepErr != nil || errs[0] != nil || errs[1] != nil {
-			t.Fatalf("sweep %v, token calls %v, %v", sweepErr, errs[0], errs[1])
-		}
+		tokens, sum := tokensAndASweep(t, r.h, "1001")
 		r.grants(t, 2, 0) // the add, and one more
 		if n := r.rc.Calls(mockrc.TokenPath) - calls; n != 1 {
 			t.Fatalf("%d token calls, want 1 grant", n)
@@ -579,4 +549,48 @@ func TestCredentialSeveralProviders(t *testing.T) {
 	if strings.Contains(r.logs.String(), jwt) {
 		t.Error("the credential is in the logs")
 	}
+}
+
+// wakeOnWrite makes h's waits on another holder's lease end when the store
+// is written (the holder's grant stored), not on a timer; clock then moves
+// on by the wait.
+func wakeOnWrite(h *Handler, clock *fakeClock) {
+	written := make(chan struct{})
+	var once sync.Once
+	h.Store = WatchStore(h.Store, clock.Now, func(events.DynamoDBEventRecord) { once.Do(func() { close(written) }) })
+	h.Sleep = func(ctx context.Context, d time.Duration) error {
+		select {
+		case <-written:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		clock.Advance(d)
+		return nil
+	}
+}
+
+// tokensAndASweep runs two TokenSource calls for account and a sweep at
+// once, and returns the tokens and the sweep's summary.
+func tokensAndASweep(t *testing.T, h *Handler, account string) ([]string, SweepSummary) {
+	t.Helper()
+	var wg sync.WaitGroup
+	tokens := make([]string, 2)
+	errs := make([]error, 2)
+	var sum SweepSummary
+	var sweepErr error
+	for i := range 2 {
+		wg.Go(func() {
+			tok, err := h.TokenSource(t.Context(), account).Token()
+			errs[i] = err
+			if err == nil {
+				tokens[i] = tok.AccessToken
+			}
+		})
+	}
+	wg.Go(func() { sum, sweepErr = h.Sweep(t.Context(), SweepInput{}) })
+	wg.Wait()
+	if sweepErr != nil || errs[0] != nil || errs[1] != nil {
+		t.Fatalf("sweep %v, token calls %v, %v", sweepErr, errs[0], errs[1])
+	}
+	return tokens, sum
 }

@@ -226,19 +226,27 @@ func (r *multiRig) consent(t *testing.T, id string, authorize events.APIGatewayV
 		loc.Query().Get("redirect_uri") != multiDomain+"/callback/"+id {
 		t.Fatalf("authorize at %s went to %s", id, loc.Redacted())
 	}
+	return mockConsent(t, p.srv.URL, loc, account).RawQuery
+}
+
+// mockConsent has the mock provider at base approve account for the
+// authorize URL loc (its login form, without the page) and returns where it
+// sends the browser back: a redirect with a code.
+func mockConsent(t *testing.T, base string, loc *url.URL, account string) *url.URL {
+	t.Helper()
 	form := loc.Query()
 	form.Set("account", account)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	dec, err := client.PostForm(p.srv.URL+mockrc.DecidePath, form)
+	dec, err := client.PostForm(base+mockrc.DecidePath, form)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dec.Body.Close()
 	back, err := url.Parse(dec.Header.Get("Location"))
 	if err != nil || back.Query().Get("code") == "" {
-		t.Fatalf("consent at %s: got %d, want a redirect with a code", id, dec.StatusCode)
+		t.Fatalf("consent at %s: got %d %q, want a redirect with a code", base, dec.StatusCode, dec.Header.Get("Location"))
 	}
-	return back.RawQuery
+	return back
 }
 
 func (r *multiRig) callback(t *testing.T, id, query, cookie string) events.APIGatewayV2HTTPResponse {

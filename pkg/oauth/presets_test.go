@@ -91,19 +91,8 @@ func (r *presetRig) connect(t *testing.T, account string) url.Values {
 	if err != nil {
 		t.Fatal(err)
 	}
-	form := loc.Query()
 	query := loc.Query()
-	form.Set("account", account)
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	dec, err := client.PostForm(r.srv.URL+mockrc.DecidePath, form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec.Body.Close()
-	back, err := url.Parse(dec.Header.Get("Location"))
-	if err != nil || back.Query().Get("code") == "" {
-		t.Fatalf("consent: got %d %q, want a redirect with a code", dec.StatusCode, dec.Header.Get("Location"))
-	}
+	back := mockConsent(t, r.srv.URL, loc, account)
 	cb, err := r.h.Callback(ctx, apiRequest("/callback", back.RawQuery, cookie.Name+"="+cookie.Value))
 	if err != nil || cb.StatusCode != http.StatusOK {
 		t.Fatalf("callback: got %d %v; body %.300s\nlogs: %s", cb.StatusCode, err, cb.Body, r.logs)

@@ -15,14 +15,17 @@ export async function connectURL(key, authorizeURL, user, { returnTo, appState }
 }
 
 // verifyResult: read ?result= where oauthfn sends the browser back. Throws
-// unless oauthfn signed it for provider. payload.sub is who made the link,
-// not who finished it: a "pending" result waits for confirm or reject.
-export async function verifyResult(key, result, provider) {
+// unless oauthfn signed it for provider (and, given appState, for the link
+// whose app_state it was: pass the nonce you kept in this browser's session).
+// payload.sub is who made the link, not who finished it: a "pending" result
+// waits for confirm or reject.
+export async function verifyResult(key, result, provider, { appState } = {}) {
   const { payload } = await jwtVerify(result, new TextEncoder().encode(key), {
     algorithms: ["HS256"], audience: "oauthfn:result", requiredClaims: ["exp", "iat", "jti"], clockTolerance: 30,
   });
   if (payload.iat > Date.now() / 1000 + 30 || payload.exp - payload.iat > 300 || payload.provider !== provider ||
-      !["pending", "connected"].includes(payload.status) || !payload.account_id) {
+      !["pending", "connected"].includes(payload.status) || !payload.account_id ||
+      (appState !== undefined && payload.app_state !== appState)) {
     throw new Error("oauthfn: not a result for " + provider);
   }
   return payload;
@@ -51,7 +54,7 @@ async function decide(key, confirmURL, jti, user, decision) {
 
 // Command line, for the tests (key in OAUTH_APP_KEY):
 //   node connect.mjs url AUTHORIZE_URL USER [RETURN_TO [APP_STATE]]
-//   node connect.mjs verify RESULT PROVIDER
+//   node connect.mjs verify RESULT PROVIDER [APP_STATE]
 //   node connect.mjs confirm CONFIRM_URL RESULT PROVIDER SIGNED_IN_USER
 //   node connect.mjs reject CONFIRM_URL RESULT PROVIDER
 if (process.argv[1] === new URL(import.meta.url).pathname) {
@@ -60,7 +63,7 @@ if (process.argv[1] === new URL(import.meta.url).pathname) {
   if (cmd === "url") {
     console.log(await connectURL(key, args[0], args[1], { returnTo: args[2], appState: args[3] }));
   } else if (cmd === "verify") {
-    console.log(JSON.stringify(await verifyResult(key, args[0], args[1])));
+    console.log(JSON.stringify(await verifyResult(key, args[0], args[1], { appState: args[2] })));
   } else if (cmd === "confirm") {
     console.log(JSON.stringify(await confirm(key, args[0], await verifyResult(key, args[1], args[2]), args[3])));
   } else if (cmd === "reject") {

@@ -21,14 +21,17 @@ def connect_url(key, authorize_url, user, return_to=None, app_state=None):
     return authorize_url + "?" + urllib.parse.urlencode({"connect": token})
 
 
-def verify_result(key, result, provider):
+def verify_result(key, result, provider, app_state=None):
     """Read ?result= where oauthfn sends the browser back. Raises unless
-    oauthfn signed it for provider. claims["sub"] is who made the link, not
-    who finished it: a "pending" result waits for confirm or reject."""
+    oauthfn signed it for provider (and, given app_state, for the link whose
+    app_state it was: pass the nonce you kept in this browser's session).
+    claims["sub"] is who made the link, not who finished it: a "pending"
+    result waits for confirm or reject."""
     claims = jwt.decode(result, key, algorithms=["HS256"], audience="oauthfn:result",
                         options={"require": ["exp", "iat", "jti"]}, leeway=30)
     if (claims["exp"] - claims["iat"] > 300 or claims.get("provider") != provider
-            or claims.get("status") not in ("pending", "connected") or not claims.get("account_id")):
+            or claims.get("status") not in ("pending", "connected") or not claims.get("account_id")
+            or (app_state is not None and not secrets.compare_digest(str(claims.get("app_state", "")).encode(), app_state.encode()))):
         raise jwt.InvalidTokenError("oauthfn: not a result for " + provider)
     return claims
 
@@ -74,7 +77,7 @@ def _decide(key, confirm_url, jti, user, decision):
 if __name__ == "__main__":
     # For the tests (key in OAUTH_APP_KEY):
     #   connect.py url AUTHORIZE_URL USER [RETURN_TO [APP_STATE]]
-    #   connect.py verify RESULT PROVIDER
+    #   connect.py verify RESULT PROVIDER [APP_STATE]
     #   connect.py confirm CONFIRM_URL RESULT PROVIDER SIGNED_IN_USER
     #   connect.py reject CONFIRM_URL RESULT PROVIDER
     import os

@@ -157,9 +157,10 @@ func TestExampleApps(t *testing.T) {
 				return mine, others
 			}
 
-			// Accept: verify, compare, confirm for the signed-in user.
+			// Accept: verify (with the app_state nonce this browser's
+			// session kept), compare, confirm for the signed-in user.
 			result := flow(t, "app-user-42", "1001", "from the example")
-			out, err := runExample(t, app.cmd(t, "verify", result, "generic"))
+			out, err := runExample(t, app.cmd(t, "verify", result, "generic", "from the example"))
 			if err != nil {
 				t.Fatalf("the example refused the Go result: %v", err)
 			}
@@ -248,6 +249,18 @@ func TestExampleApps(t *testing.T) {
 			}
 			if out, err := runExample(t, app.cmd(t, "verify", claims(time.Now(), 5*time.Minute, nil), "generic")); err != nil {
 				t.Fatalf("the example refused a well-made result: %v %s", err, out)
+			}
+			// A return URL carried to another browser (docs/security.md):
+			// its app_state is the nonce of the session that made the
+			// link, not this browser's.
+			nonce := func(c jwt.MapClaims) { c["app_state"] = "nonce-of-the-attacker's-session" }
+			if out, err := runExample(t, app.cmd(t, "verify", claims(time.Now(), 5*time.Minute, nonce), "generic", "nonce-of-the-attacker's-session")); err != nil {
+				t.Fatalf("the example refused a result with this browser's app_state: %v %s", err, out)
+			}
+			for name, state := range map[string]string{"another session's": "nonce-of-the-victim's-session", "an empty": "", "a non-ASCII": "nonce-é"} {
+				if out, err := runExample(t, app.cmd(t, "verify", claims(time.Now(), 5*time.Minute, nonce), "generic", state)); err == nil {
+					t.Errorf("a result checked against %s app_state was accepted by the example: %s", name, out)
+				}
 			}
 			expired, err := connect.Keys{Current: testAppKey, Now: func() time.Time { return time.Now().Add(-10 * time.Minute) }}.
 				SignResult(connect.Result{User: "app-user-42", AccountID: "1001", Provider: "generic"})

@@ -67,6 +67,10 @@ type Dialect struct {
 	// RevokeNoAuth: the revocation endpoint needs no client
 	// authentication (Google, Salesforce); otherwise as the token endpoint.
 	RevokeNoAuth bool
+	// Issuer, when set, is the iss the authorization response carries
+	// (RFC 9207), as Google's redirect back carries
+	// iss=https://accounts.google.com.
+	Issuer string
 }
 
 // UserinfoPath is where a dialect with Account "userinfo" answers.
@@ -80,7 +84,7 @@ var Dialects = map[string]Dialect{
 	"google": {Name: "google", ClientAuth: "post", PKCEOptional: true,
 		RefreshParams: map[string]string{"access_type": "offline"}, RefreshScopes: []string{"openid"},
 		KeepRefresh: true, NoRefreshExpiresIn: true, Account: "id_token", IDTokenIssuer: "https://accounts.google.com",
-		Errors: "oauth", RevokeNoAuth: true},
+		Errors: "oauth", RevokeNoAuth: true, Issuer: "https://accounts.google.com"},
 	"microsoft": {Name: "microsoft", ClientAuth: "post", PKCEOptional: true,
 		RefreshScopes: []string{"offline_access"}, OldRefreshValid: true, NoRefreshExpiresIn: true,
 		Account: "id_token", IDTokenIssuer: "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0", Errors: "oauth"},

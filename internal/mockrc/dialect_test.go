@@ -46,3 +46,32 @@ func TestDialectLoginPageKeepsParams(t *testing.T) {
 		t.Errorf("slack without scope: %d %q, want a redirect with invalid_scope", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// TestDialectIssuer: Google's dialect answers with iss (RFC 9207) on the
+// redirect back, a code or an error alike; RingCentral's sends none.
+func TestDialectIssuer(t *testing.T) {
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tt := range []struct{ dialect, want string }{{"google", "https://accounts.google.com"}, {"ringcentral", ""}} {
+		srv := httptest.NewServer(mockrc.New(mockrc.Options{Dialect: mockrc.Dialects[tt.dialect]}))
+		for _, choice := range []url.Values{{"account": {"1001"}}, {"cancel": {"1"}}} {
+			form := url.Values{"client_id": {mockrc.DefaultClientID}, "redirect_uri": {redirectURL}, "state": {"s"},
+				"scope": {"openid"}, "access_type": {"offline"}}
+			for k, v := range choice {
+				form[k] = v
+			}
+			resp, err := client.PostForm(srv.URL+mockrc.DecidePath, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			if loc == nil || resp.StatusCode != http.StatusSeeOther || loc.Query().Get("state") != "s" {
+				t.Fatalf("%s %v: %d %q", tt.dialect, choice, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if got, has := loc.Query().Get("iss"), loc.Query().Has("iss"); got != tt.want || has != (tt.want != "") {
+				t.Errorf("%s %v: iss %q (present %v), want %q", tt.dialect, choice, got, has, tt.want)
+			}
+		}
+		srv.Close()
+	}
+}

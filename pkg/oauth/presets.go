@@ -119,7 +119,14 @@ func presetTable() map[string]Preset {
 		// (a refresh token unused for six months stops working; a limit of
 		// live refresh tokens per account and client, the oldest dropped),
 		// https://developers.google.com/identity/openid-connect/openid-connect
-		// (id_token sub, iss accounts.google.com or https://accounts.google.com).
+		// (id_token sub, iss accounts.google.com or https://accounts.google.com),
+		// https://developers.google.com/identity/openid-connect/reference
+		// (the discovery document: issuer https://accounts.google.com,
+		// code_challenge_methods_supported for PKCE, and the RFC 9207 field
+		// authorization_response_iss_parameter_supported). Google's redirect
+		// back carries iss=https://accounts.google.com, but its discovery
+		// document is not documented to promise it, so an iss is checked
+		// when present and its absence is not refused.
 		PresetGoogle: {
 			Provider: Provider{
 				Name: PresetGoogle,
@@ -129,6 +136,7 @@ func presetTable() map[string]Preset {
 					AuthStyle: oauth2.AuthStyleInParams,
 				},
 				RevokeURL:       "https://oauth2.googleapis.com/revoke",
+				Issuer:          "https://accounts.google.com",
 				IDTokenClaim:    "sub",
 				IDTokenIssuers:  []string{"https://accounts.google.com", "accounts.google.com"},
 				AuthorizeParams: map[string]string{"access_type": "offline", "prompt": "consent"},
@@ -141,6 +149,7 @@ func presetTable() map[string]Preset {
 				"https://developers.google.com/identity/protocols/oauth2/web-server",
 				"https://developers.google.com/identity/protocols/oauth2#expiration",
 				"https://developers.google.com/identity/openid-connect/openid-connect",
+				"https://developers.google.com/identity/openid-connect/reference",
 			},
 		},
 

@@ -38,6 +38,11 @@ type Dialect struct {
 	// OldRefreshValid: a rotated refresh token keeps working until it
 	// expires (Microsoft does not revoke it).
 	OldRefreshValid bool
+	// Leeway: a rotated refresh token keeps working for this long after
+	// its rotation; used later, it ends the whole grant (every refresh
+	// token of the session refused). Atlassian's rotating refresh tokens:
+	// a 10-minute leeway, reuse detection after it.
+	Leeway time.Duration
 
 	// NoExpiresIn leaves expires_in out of the token response
 	// (Salesforce); NoRefreshExpiresIn leaves refresh_token_expires_in
@@ -96,7 +101,7 @@ var Dialects = map[string]Dialect{
 		KeepRefresh: true, NoExpiresIn: true, NoRefreshExpiresIn: true, Account: "identity_url", Errors: "oauth", RevokeNoAuth: true},
 	"atlassian": {Name: "atlassian", ClientAuth: "post", PKCEOptional: true,
 		RefreshParams: map[string]string{"audience": "api.atlassian.com"}, RefreshScopes: []string{"offline_access"},
-		NoRefreshExpiresIn: true, Account: "userinfo", UserinfoField: "account_id", Errors: "atlassian"},
+		NoRefreshExpiresIn: true, Account: "userinfo", UserinfoField: "account_id", Errors: "atlassian", Leeway: 10 * time.Minute},
 }
 
 // ringCentral reports whether d is RingCentral's own behaviour.

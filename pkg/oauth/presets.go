@@ -316,10 +316,18 @@ func presetTable() map[string]Preset {
 		// GET api.atlassian.com/me for the account_id, scope read:me),
 		// https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens
 		// (offline_access for a refresh token; rotating: each refresh returns
-		// a new one and disables the one used; invalid_grant with HTTP 403),
+		// a new one; invalid_grant with HTTP 403),
+		// https://community.developer.atlassian.com/t/updated-31-january-2022-action-required-deprecating-persistent-refresh-tokens/54172
+		// (Atlassian's announcement of rotating refresh tokens: 90 days of
+		// inactivity, 365 days absolute; a rotated token may be reused within
+		// a 10-minute leeway, and reuse after it invalidates all of the
+		// grant's refresh tokens),
 		// https://community.developer.atlassian.com/t/refresh-token-expire-after-36000-seconds/60806/2
-		// (90 days of inactivity, 365 days absolute; not in the response). No
-		// documented revocation endpoint.
+		// (the same lifetimes, by Atlassian staff; not in the response).
+		// https://developer.atlassian.com/cloud/oauth/getting-started/implementing-oauth-3lo
+		// shows the token requests with a JSON body; oauthfn sends RFC 6749's
+		// form body, which Atlassian does not document. No documented
+		// revocation endpoint.
 		PresetAtlassian: {
 			Provider: Provider{
 				Name: PresetAtlassian,
@@ -334,12 +342,15 @@ func presetTable() map[string]Preset {
 				RequiredScopes:  []string{"offline_access", "read:me"},
 				RefreshIdle:     90 * 24 * time.Hour,
 				Rotates:         true,
+				Grace:           10 * time.Minute,
 				Revokes:         "no documented revocation endpoint; a disconnect forgets the tokens",
 				Settings:        "OAUTH_SCOPES (the product scopes, e.g. read:jira-work; offline_access and read:me are always added)",
 			},
 			Sources: []string{
 				"https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/",
 				"https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens",
+				"https://developer.atlassian.com/cloud/oauth/getting-started/implementing-oauth-3lo",
+				"https://community.developer.atlassian.com/t/updated-31-january-2022-action-required-deprecating-persistent-refresh-tokens/54172",
 				"https://community.developer.atlassian.com/t/refresh-token-expire-after-36000-seconds/60806/2",
 			},
 		},

@@ -120,8 +120,9 @@ func presetTable() map[string]Preset {
 		// live refresh tokens per account and client, the oldest dropped),
 		// https://developers.google.com/identity/openid-connect/openid-connect
 		// (id_token sub, iss accounts.google.com or https://accounts.google.com),
-		// https://developers.google.com/identity/openid-connect/reference
-		// (the discovery document: issuer https://accounts.google.com,
+		// https://developers.google.cn/identity/openid-connect/reference
+		// (Google's OpenID Connect reference, read in its developers.google.cn
+		// copy; the discovery document: issuer https://accounts.google.com,
 		// code_challenge_methods_supported for PKCE, and the RFC 9207 field
 		// authorization_response_iss_parameter_supported). Google's redirect
 		// back carries iss=https://accounts.google.com, but its discovery
@@ -149,7 +150,7 @@ func presetTable() map[string]Preset {
 				"https://developers.google.com/identity/protocols/oauth2/web-server",
 				"https://developers.google.com/identity/protocols/oauth2#expiration",
 				"https://developers.google.com/identity/openid-connect/openid-connect",
-				"https://developers.google.com/identity/openid-connect/reference",
+				"https://developers.google.cn/identity/openid-connect/reference",
 			},
 		},
 
@@ -295,8 +296,9 @@ func presetTable() map[string]Preset {
 				DefaultScopes:  []string{"api"},
 				RequiredScopes: []string{"refresh_token"},
 				// No expires_in: the access token lives as long as the org's
-				// session timeout, which an admin may set as low as 15
-				// minutes; assuming the shortest hands out no dead token.
+				// session timeout (default two hours), which an admin may set
+				// as low as 15 minutes; assuming the shortest hands out no
+				// dead token. docs/providers.md says where each was read.
 				AccessLifetime: 15 * time.Minute,
 				PKCE:           true,
 				Settings:       "OAUTH_SERVER_URL: the My Domain (https://<name>.my.salesforce.com; default https://login.salesforce.com)",

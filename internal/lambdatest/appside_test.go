@@ -239,19 +239,10 @@ func (r *rig) connectAs(t *testing.T, acct string) {
 	}
 }
 
+// item reads the stored connection of the ringcentral account acct.
 func (r *rig) item(t *testing.T, acct string) map[string]types.AttributeValue {
 	t.Helper()
-	out, err := r.db.GetItem(testenv.Context(t), &dynamodb.GetItemInput{
-		TableName: aws.String(r.table), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{
-			oauth.AttrPK: &types.AttributeValueMemberS{Value: oauth.ConnectionKey("ringcentral", acct)},
-			oauth.AttrSK: &types.AttributeValueMemberS{Value: "token"},
-		},
-	})
-	if err != nil || out.Item == nil {
-		t.Fatalf("GetItem %s: %v (item %v)", acct, err, out)
-	}
-	return out.Item
+	return r.providerItem(t, "ringcentral", acct)
 }
 
 func (r *rig) version(t *testing.T, acct string) int {

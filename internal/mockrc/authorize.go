@@ -122,7 +122,11 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cancel != "" {
-		redirectError(w, r, req, "access_denied", "The user declined the authorization request")
+		v := url.Values{"error": {"access_denied"}, "error_description": {"The user declined the authorization request"}}
+		if req.State != "" {
+			v.Set("state", req.State)
+		}
+		redirect(w, r, req.RedirectURI, s.withIssuer(v))
 		return
 	}
 	if !knownAccount(account) {
@@ -137,7 +141,16 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 		refreshOK: s.opts.Dialect.refreshAllowed(req.Extra, req.Scope),
 	}
 	s.mu.Unlock()
-	redirect(w, r, req.RedirectURI, url.Values{"code": {code}, "state": {req.State}})
+	redirect(w, r, req.RedirectURI, s.withIssuer(url.Values{"code": {code}, "state": {req.State}}))
+}
+
+// withIssuer adds the dialect's iss (RFC 9207) to an authorization
+// response's parameters, when it has one.
+func (s *Server) withIssuer(v url.Values) url.Values {
+	if s.opts.Dialect.Issuer != "" {
+		v.Set("iss", s.opts.Dialect.Issuer)
+	}
+	return v
 }
 
 func knownAccount(id string) bool {

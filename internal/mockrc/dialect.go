@@ -38,6 +38,11 @@ type Dialect struct {
 	// OldRefreshValid: a rotated refresh token keeps working until it
 	// expires (Microsoft does not revoke it).
 	OldRefreshValid bool
+	// Leeway: a rotated refresh token keeps working for this long after
+	// its rotation; used later, it ends the whole grant (every refresh
+	// token of the session refused). Atlassian's rotating refresh tokens:
+	// a 10-minute leeway, reuse detection after it.
+	Leeway time.Duration
 
 	// NoExpiresIn leaves expires_in out of the token response
 	// (Salesforce); NoRefreshExpiresIn leaves refresh_token_expires_in
@@ -67,6 +72,10 @@ type Dialect struct {
 	// RevokeNoAuth: the revocation endpoint needs no client
 	// authentication (Google, Salesforce); otherwise as the token endpoint.
 	RevokeNoAuth bool
+	// Issuer, when set, is the iss the authorization response carries
+	// (RFC 9207), as Google's redirect back carries
+	// iss=https://accounts.google.com.
+	Issuer string
 }
 
 // UserinfoPath is where a dialect with Account "userinfo" answers.
@@ -80,7 +89,7 @@ var Dialects = map[string]Dialect{
 	"google": {Name: "google", ClientAuth: "post", PKCEOptional: true,
 		RefreshParams: map[string]string{"access_type": "offline"}, RefreshScopes: []string{"openid"},
 		KeepRefresh: true, NoRefreshExpiresIn: true, Account: "id_token", IDTokenIssuer: "https://accounts.google.com",
-		Errors: "oauth", RevokeNoAuth: true},
+		Errors: "oauth", RevokeNoAuth: true, Issuer: "https://accounts.google.com"},
 	"microsoft": {Name: "microsoft", ClientAuth: "post", PKCEOptional: true,
 		RefreshScopes: []string{"offline_access"}, OldRefreshValid: true, NoRefreshExpiresIn: true,
 		Account: "id_token", IDTokenIssuer: "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0", Errors: "oauth"},
@@ -92,7 +101,7 @@ var Dialects = map[string]Dialect{
 		KeepRefresh: true, NoExpiresIn: true, NoRefreshExpiresIn: true, Account: "identity_url", Errors: "oauth", RevokeNoAuth: true},
 	"atlassian": {Name: "atlassian", ClientAuth: "post", PKCEOptional: true,
 		RefreshParams: map[string]string{"audience": "api.atlassian.com"}, RefreshScopes: []string{"offline_access"},
-		NoRefreshExpiresIn: true, Account: "userinfo", UserinfoField: "account_id", Errors: "atlassian"},
+		NoRefreshExpiresIn: true, Account: "userinfo", UserinfoField: "account_id", Errors: "atlassian", Leeway: 10 * time.Minute},
 }
 
 // ringCentral reports whether d is RingCentral's own behaviour.

@@ -197,7 +197,7 @@ type session struct {
 	prevRefresh string    // retired refresh token still in grace, or ""
 	prevUntil   time.Time // end of its grace
 
-	retired map[string]time.Time // Dialect.OldRefreshValid: rotated refresh tokens and their expiry
+	retired map[string]time.Time // rotated refresh tokens and until when they work (Dialect.OldRefreshValid: their expiry; Dialect.Leeway: the leeway's end)
 }
 
 // New returns a Server for opts.

@@ -356,8 +356,10 @@ func (s *Server) dialectRefresh(w http.ResponseWriter, ss *session, rt string, n
 		s.dialectTokens(w, ss, ss.refreshToken, now)
 		return true
 	case rt == ss.refreshToken && now.Before(ss.refreshExp):
-		// Rotation without grace unless GraceWindow says otherwise: as
-		// RingCentral's own path, with the dialect's response.
+		// Rotation without grace unless GraceWindow (or the dialect's
+		// Leeway) says otherwise: as RingCentral's own path, with the
+		// dialect's response.
+		s.retire(ss, rt, now)
 		ss.prevRefresh, ss.prevUntil = "", time.Time{}
 		if s.opts.GraceWindow > 0 {
 			ss.prevRefresh, ss.prevUntil = rt, now.Add(s.opts.GraceWindow)
@@ -373,6 +375,29 @@ func (s *Server) dialectRefresh(w http.ResponseWriter, ss *session, rt string, n
 		s.issue(ss, now)
 		s.dialectTokens(w, ss, ss.refreshToken, now)
 		return true
+	case d.Leeway > 0 && !ss.retired[rt].IsZero():
+		if now.Before(ss.retired[rt]) && now.Before(ss.refreshExp) {
+			// Inside the leeway: accepted, and rotated once more.
+			s.retire(ss, ss.refreshToken, now)
+			s.issue(ss, now)
+			s.dialectTokens(w, ss, ss.refreshToken, now)
+			return true
+		}
+		// Reused after the leeway: the grant ends (reuse detection); the
+		// caller answers invalid_grant.
+		ss.revoked = true
 	}
 	return false
+}
+
+// retire records rt, just rotated, as usable until the dialect's Leeway
+// ends. Callers hold s.mu.
+func (s *Server) retire(ss *session, rt string, now time.Time) {
+	if s.opts.Dialect.Leeway <= 0 {
+		return
+	}
+	if ss.retired == nil {
+		ss.retired = map[string]time.Time{}
+	}
+	ss.retired[rt] = now.Add(s.opts.Dialect.Leeway)
 }

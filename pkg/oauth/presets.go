@@ -119,7 +119,15 @@ func presetTable() map[string]Preset {
 		// (a refresh token unused for six months stops working; a limit of
 		// live refresh tokens per account and client, the oldest dropped),
 		// https://developers.google.com/identity/openid-connect/openid-connect
-		// (id_token sub, iss accounts.google.com or https://accounts.google.com).
+		// (id_token sub, iss accounts.google.com or https://accounts.google.com),
+		// https://developers.google.cn/identity/openid-connect/reference
+		// (Google's OpenID Connect reference, read in its developers.google.cn
+		// copy; the discovery document: issuer https://accounts.google.com,
+		// code_challenge_methods_supported for PKCE, and the RFC 9207 field
+		// authorization_response_iss_parameter_supported). Google's redirect
+		// back carries iss=https://accounts.google.com, but its discovery
+		// document is not documented to promise it, so an iss is checked
+		// when present and its absence is not refused.
 		PresetGoogle: {
 			Provider: Provider{
 				Name: PresetGoogle,
@@ -129,6 +137,7 @@ func presetTable() map[string]Preset {
 					AuthStyle: oauth2.AuthStyleInParams,
 				},
 				RevokeURL:       "https://oauth2.googleapis.com/revoke",
+				Issuer:          "https://accounts.google.com",
 				IDTokenClaim:    "sub",
 				IDTokenIssuers:  []string{"https://accounts.google.com", "accounts.google.com"},
 				AuthorizeParams: map[string]string{"access_type": "offline", "prompt": "consent"},
@@ -141,6 +150,7 @@ func presetTable() map[string]Preset {
 				"https://developers.google.com/identity/protocols/oauth2/web-server",
 				"https://developers.google.com/identity/protocols/oauth2#expiration",
 				"https://developers.google.com/identity/openid-connect/openid-connect",
+				"https://developers.google.cn/identity/openid-connect/reference",
 			},
 		},
 
@@ -286,8 +296,9 @@ func presetTable() map[string]Preset {
 				DefaultScopes:  []string{"api"},
 				RequiredScopes: []string{"refresh_token"},
 				// No expires_in: the access token lives as long as the org's
-				// session timeout, which an admin may set as low as 15
-				// minutes; assuming the shortest hands out no dead token.
+				// session timeout (default two hours), which an admin may set
+				// as low as 15 minutes; assuming the shortest hands out no
+				// dead token. docs/providers.md says where each was read.
 				AccessLifetime: 15 * time.Minute,
 				PKCE:           true,
 				Settings:       "OAUTH_SERVER_URL: the My Domain (https://<name>.my.salesforce.com; default https://login.salesforce.com)",
@@ -307,10 +318,18 @@ func presetTable() map[string]Preset {
 		// GET api.atlassian.com/me for the account_id, scope read:me),
 		// https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens
 		// (offline_access for a refresh token; rotating: each refresh returns
-		// a new one and disables the one used; invalid_grant with HTTP 403),
+		// a new one; invalid_grant with HTTP 403),
+		// https://community.developer.atlassian.com/t/updated-31-january-2022-action-required-deprecating-persistent-refresh-tokens/54172
+		// (Atlassian's announcement of rotating refresh tokens: 90 days of
+		// inactivity, 365 days absolute; a rotated token may be reused within
+		// a 10-minute leeway, and reuse after it invalidates all of the
+		// grant's refresh tokens),
 		// https://community.developer.atlassian.com/t/refresh-token-expire-after-36000-seconds/60806/2
-		// (90 days of inactivity, 365 days absolute; not in the response). No
-		// documented revocation endpoint.
+		// (the same lifetimes, by Atlassian staff; not in the response).
+		// https://developer.atlassian.com/cloud/oauth/getting-started/implementing-oauth-3lo
+		// shows the token requests with a JSON body; oauthfn sends RFC 6749's
+		// form body, which Atlassian does not document. No documented
+		// revocation endpoint.
 		PresetAtlassian: {
 			Provider: Provider{
 				Name: PresetAtlassian,
@@ -325,12 +344,15 @@ func presetTable() map[string]Preset {
 				RequiredScopes:  []string{"offline_access", "read:me"},
 				RefreshIdle:     90 * 24 * time.Hour,
 				Rotates:         true,
+				Grace:           10 * time.Minute,
 				Revokes:         "no documented revocation endpoint; a disconnect forgets the tokens",
 				Settings:        "OAUTH_SCOPES (the product scopes, e.g. read:jira-work; offline_access and read:me are always added)",
 			},
 			Sources: []string{
 				"https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/",
 				"https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens",
+				"https://developer.atlassian.com/cloud/oauth/getting-started/implementing-oauth-3lo",
+				"https://community.developer.atlassian.com/t/updated-31-january-2022-action-required-deprecating-persistent-refresh-tokens/54172",
 				"https://community.developer.atlassian.com/t/refresh-token-expire-after-36000-seconds/60806/2",
 			},
 		},

@@ -238,6 +238,38 @@ func getOpenFor(t *testing.T, h *Handler, provider, account string) (*Connection
 	return getOpen(t, h, account)
 }
 
+// TestPresetGoogleIssuer: Google's redirect back carries its issuer
+// (RFC 9207); the preset knows it, so a callback with another iss is
+// refused before anything is consumed or sent, and one without iss (Google
+// does not promise it) still connects.
+func TestPresetGoogleIssuer(t *testing.T) {
+	ctx := context.Background()
+	r := newPresetRig(t, PresetGoogle, NewMemoryStore())
+	resp, err := r.h.Authorize(ctx, apiRequest("/authorize", ""))
+	if err != nil || resp.StatusCode != http.StatusFound || len(resp.Cookies) != 1 {
+		t.Fatalf("authorize: got %d %v", resp.StatusCode, err)
+	}
+	cookie, _ := http.ParseSetCookie(resp.Cookies[0])
+	loc, _ := url.Parse(resp.Headers["Location"])
+	back := mockConsent(t, r.srv.URL, loc, "1001").Query()
+	if got := back.Get("iss"); got != "https://accounts.google.com" {
+		t.Fatalf("the mock's redirect back: iss %q, want Google's", got)
+	}
+	calls := r.mock.Calls(mockrc.TokenPath)
+	back.Set("iss", "https://login.example.com")
+	cb, _ := r.h.Callback(ctx, apiRequest("/callback", back.Encode(), cookie.Name+"="+cookie.Value))
+	if cb.StatusCode != http.StatusBadRequest || !strings.Contains(cb.Body, "issuer_mismatch") {
+		t.Errorf("another iss: %d %.200s, want 400 issuer_mismatch", cb.StatusCode, cb.Body)
+	}
+	if got := r.mock.Calls(mockrc.TokenPath); got != calls {
+		t.Errorf("token calls %d -> %d after a refused iss", calls, got)
+	}
+	back.Del("iss")
+	if cb, _ := r.h.Callback(ctx, apiRequest("/callback", back.Encode(), cookie.Name+"="+cookie.Value)); cb.StatusCode != http.StatusOK {
+		t.Errorf("no iss: %d %.300s, want connected", cb.StatusCode, cb.Body)
+	}
+}
+
 // TestPresetRefreshNeedsParams: without the authorize parameters and
 // scopes a preset adds, the mock (as the provider) issues no refresh token
 // and the callback says so: the preset's AuthorizeParams and

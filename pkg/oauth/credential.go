@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -264,14 +263,9 @@ func (h *Handler) grantAgain(ctx context.Context, c *Connection, owner string, n
 // and ends the lease whatever happens; the caller holds the token-call
 // slot. afterCall, if not nil, runs once when the call is over (or was
 // never made).
-func (h *Handler) grantLeased(ctx context.Context, c *Connection, owner string, afterCall func()) refreshResult {
-	var once sync.Once
-	called := func() {
-		if afterCall != nil {
-			once.Do(afterCall)
-		}
-	}
-	defer called()
+func (h *Handler) grantLeased(ctx context.Context, c *Connection, owner string, afterCall func(refused string)) refreshResult {
+	called := onceAfterCall(afterCall)
+	defer called("")
 	log := h.Log.With("provider", c.Provider, "account_id", c.AccountID, "source", c.SourceName())
 	h.prefetch(ctx, needTokenKey|needClientSecret)
 	source := c.SourceName()
@@ -299,15 +293,17 @@ func (h *Handler) grantLeased(ctx context.Context, c *Connection, owner string, 
 		return refreshResult{outcome: outSkipped, err: errLeaseTooShort}
 	}
 	tok, sent, err := h.credentialGrant(ctx, source, credential, secret)
-	called()
 	now := h.Now()
 	if err != nil {
 		f := h.tokenFailure(err, grantType(source), sent)
 		if refusesCredential(source, f) {
+			called("")
 			return h.credentialRefused(ctx, c, owner, f, now)
 		}
+		called(f.clientRefused())
 		return h.refreshFailed(ctx, c, owner, f, now)
 	}
+	called("")
 	next := *c
 	// client_credentials: the answer names no account (the connection's
 	// is the operator's name for the client), so there is none to check.

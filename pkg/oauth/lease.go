@@ -223,15 +223,13 @@ var errLeaseTooShort = errors.New("oauth: refresh: lease too short for a token c
 
 // refreshLeased runs steps 2 and 3 of the protocol on a connection leased
 // by owner, and ends the lease whatever happens. afterCall, if not nil, runs
-// once when the token call is over (or was never made).
-func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string, afterCall func()) refreshResult {
-	var once sync.Once
-	called := func() {
-		if afterCall != nil {
-			once.Do(afterCall)
-		}
-	}
-	defer called()
+// once when the token call is over (or was never made); refused is the
+// failure's kind when the provider refused the client (invalid_client,
+// unauthorized_client: the sweep stops before it reserves another call),
+// else "".
+func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string, afterCall func(refused string)) refreshResult {
+	called := onceAfterCall(afterCall)
+	defer called("")
 	if h.grantFirst(c) { // a connection from a credential, without a usable refresh token (credential.go)
 		return h.grantLeased(ctx, c, owner, called)
 	}
@@ -283,15 +281,17 @@ func (h *Handler) refreshLeased(ctx context.Context, c *Connection, owner string
 	callCtx, cancel := context.WithTimeout(h.clientContext(ctx), h.providerTimeout())
 	tok, err := conf.TokenSource(callCtx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	cancel()
-	called()
 	now := h.Now()
 	sent := h.sentBy(secret, refreshToken)
 	if err == nil && !h.Config.Provider.bearerType(tok.TokenType) {
 		err = fmt.Errorf("oauth: refresh: unsupported token type %q", sent.code(tok.TokenType))
 	}
 	if err != nil {
-		return h.refreshFailed(ctx, c, owner, h.tokenFailure(err, grantRefresh, sent), now)
+		f := h.tokenFailure(err, grantRefresh, sent)
+		called(f.clientRefused())
+		return h.refreshFailed(ctx, c, owner, f, now)
 	}
+	called("")
 
 	next := *c
 	if extraString(tok, "refresh_token") == "" {
@@ -406,6 +406,26 @@ func (h *Handler) refreshFailed(ctx context.Context, c *Connection, owner string
 			"failures", next.Failures, "retry_at", next.RefreshAt.UTC().Format(time.RFC3339))...)
 		return refreshResult{outcome: outFailed, err: fmt.Errorf("oauth: refresh: %s", f.kind)}
 	}
+}
+
+// onceAfterCall wraps a token call's afterCall so that it runs at most
+// once (nil: never).
+func onceAfterCall(afterCall func(refused string)) func(refused string) {
+	var once sync.Once
+	return func(refused string) {
+		if afterCall != nil {
+			once.Do(func() { afterCall(refused) })
+		}
+	}
+}
+
+// clientRefused is the failure's kind when the provider refused the
+// client itself (the sweep stops), else "".
+func (f tokenFailure) clientRefused() string {
+	if f.kind == failInvalidClient || f.kind == failUnauthorizedClient {
+		return f.kind
+	}
+	return ""
 }
 
 // backoff is the refresh_at after the failures-th failure in a row:

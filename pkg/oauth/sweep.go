@@ -448,12 +448,17 @@ func (s *sweeper) run(ctx context.Context, entries []DueEntry) {
 func (s *sweeper) work(ctx context.Context, j job) {
 	h := s.h
 	var once sync.Once
-	called := func() {
+	called := func(refused string) {
+		if refused != "" {
+			// Stopped before the dispatcher hears the call is over: it
+			// must not reserve (and wait for) another call slot.
+			s.stop("provider refused the client: " + refused)
+		}
 		if j.called != nil {
 			once.Do(func() { close(j.called) })
 		}
 	}
-	defer called()
+	defer called("")
 	c := j.conn
 	if c == nil {
 		if !s.canTake(ctx) {

@@ -266,26 +266,79 @@ func backedOff(t *testing.T, r *rcRig, before *Connection, lastError string) {
 	}
 }
 
+// TestSweepInvalidClientStopsTakingWork: one refused call stops the sweep.
+// With a rate limit the sweep stops before it reserves (and waits for) the
+// next call's slot, however slowly the refusal is recorded: the store holds
+// the write that records it until a second slot is reserved (or a while
+// has passed), so a dispatcher that reserved on would be seen doing so.
 func TestSweepInvalidClientStopsTakingWork(t *testing.T) {
-	r := newRCRig(t, NewMemoryStore(), mockrc.Options{})
-	r.h.Config.SweepConcurrency = 1
-	for _, a := range []string{"1001", "1002", "1003"} {
-		r.connect(t, a)
+	for _, rate := range []int{0, 5} {
+		t.Run(fmt.Sprintf("rate %d a minute", rate), func(t *testing.T) {
+			slow := &slowRefusalStore{Store: NewMemoryStore()}
+			r := newRCRig(t, slow, mockrc.Options{})
+			r.h.Config.SweepConcurrency = 1
+			r.h.Config.TokenRatePerMin = rate
+			for _, a := range []string{"1001", "1002", "1003"} {
+				r.connect(t, a)
+			}
+			r.clock.Advance(5*24*time.Hour + time.Second)
+			r.rc.Script(mockrc.TokenPath, mockrc.Fault{Status: 401, Body: `{"error":"invalid_client"}`})
+			calls := r.rc.Calls(mockrc.TokenPath)
+			start := r.clock.Now()
+			if rate > 0 {
+				slow.arm()
+			}
+			got := sweepOnce(t, r.h)
+			if n := slow.reserves.Load(); rate > 0 && n != 1 {
+				t.Errorf("the sweep reserved %d token-call slots; want 1 (none after the refusal)", n)
+			}
+			if want := (SweepSummary{Due: 3, Failed: 1}); summaryWithoutDuration(got) != want {
+				t.Errorf("sweep: got %+v, want %+v", got, want)
+			}
+			if n := r.rc.Calls(mockrc.TokenPath) - calls; n != 1 {
+				t.Errorf("token calls: got %d, want 1", n)
+			}
+			if n := strings.Count(r.logs.String(), "sweep stopped: the provider refused the client"); n != 1 {
+				t.Errorf("error lines: got %d, want 1", n)
+			}
+			if waited := r.clock.Now().Sub(start); rate > 0 && waited >= time.Minute/time.Duration(rate) {
+				t.Errorf("the sweep waited %v after the refusal: it reserved another call's slot", waited)
+			}
+			noLeases(t, r.store)
+		})
 	}
-	r.clock.Advance(5*24*time.Hour + time.Second)
-	r.rc.Script(mockrc.TokenPath, mockrc.Fault{Status: 401, Body: `{"error":"invalid_client"}`})
-	calls := r.rc.Calls(mockrc.TokenPath)
-	got := sweepOnce(t, r.h)
-	if want := (SweepSummary{Due: 3, Failed: 1}); summaryWithoutDuration(got) != want {
-		t.Errorf("sweep: got %+v, want %+v", got, want)
+}
+
+// slowRefusalStore holds CompleteLease, once armed, until a second
+// ReserveTokenCall or half a second (the bound only ends a passing run).
+type slowRefusalStore struct {
+	Store
+	armed    atomic.Bool
+	reserves atomic.Int32
+	second   chan struct{}
+}
+
+func (s *slowRefusalStore) arm() {
+	s.second = make(chan struct{})
+	s.reserves.Store(0)
+	s.armed.Store(true)
+}
+
+func (s *slowRefusalStore) ReserveTokenCall(ctx context.Context, provider string, now time.Time, interval time.Duration) (time.Time, error) {
+	if s.armed.Load() && s.reserves.Add(1) == 2 {
+		close(s.second)
 	}
-	if n := r.rc.Calls(mockrc.TokenPath) - calls; n != 1 {
-		t.Errorf("token calls: got %d, want 1", n)
+	return s.Store.ReserveTokenCall(ctx, provider, now, interval)
+}
+
+func (s *slowRefusalStore) CompleteLease(ctx context.Context, c *Connection, owner string) error {
+	if s.armed.Load() {
+		select {
+		case <-s.second:
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	if n := strings.Count(r.logs.String(), "sweep stopped: the provider refused the client"); n != 1 {
-		t.Errorf("error lines: got %d, want 1", n)
-	}
-	noLeases(t, r.store)
+	return s.Store.CompleteLease(ctx, c, owner)
 }
 
 // TestSweepResponseWithoutRefreshToken: the old refresh token and its

@@ -103,6 +103,25 @@ func apiRequests(rc *mockrc.Server) []mockrc.Request {
 	return out
 }
 
+// extensionOK calls the extension endpoint through the proxy and wants its
+// 200 with account 1001's name.
+func (r *rcRig) extensionOK(t *testing.T) {
+	t.Helper()
+	resp := r.proxy(t, apiEvent("GET", mockrc.ExtensionPath[1:], "", nil, nil, false))
+	if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"name":"Alice"`) {
+		t.Fatalf("extension through the proxy: got %d %s, want 200 and Alice", resp.StatusCode, resp.Body)
+	}
+}
+
+// wantTokenCalls wants want token-endpoint calls at the mock since it
+// counted since.
+func (r *rcRig) wantTokenCalls(t *testing.T, since, want int) {
+	t.Helper()
+	if got := r.rc.Calls(mockrc.TokenPath) - since; got != want {
+		t.Errorf("token calls %d, want %d", got, want)
+	}
+}
+
 // TestProxyRefusals: every escape is refused with its status, before any
 // call: nothing reaches the mock (API or token endpoint) and the
 // connection is not written, although its access token has expired (so
@@ -261,13 +280,8 @@ func TestProxyExpiredToken(t *testing.T) {
 		r := newProxyRig(t, newStore)
 		r.clock.Advance(2 * time.Hour)
 		calls := r.rc.Calls(mockrc.TokenPath)
-		resp := r.proxy(t, apiEvent("GET", mockrc.ExtensionPath[1:], "", nil, nil, false))
-		if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"name":"Alice"`) {
-			t.Fatalf("got %d %s", resp.StatusCode, resp.Body)
-		}
-		if got := r.rc.Calls(mockrc.TokenPath) - calls; got != 1 {
-			t.Errorf("token calls %d, want 1", got)
-		}
+		r.extensionOK(t)
+		r.wantTokenCalls(t, calls, 1)
 		if got := r.rc.Calls(mockrc.ExtensionPath); got != 1 {
 			t.Errorf("API calls %d, want 1", got)
 		}
@@ -284,13 +298,8 @@ func TestProxyRefusedToken(t *testing.T) {
 		_, access, _ := r.get(t, "1001")
 		r.rc.Script(mockrc.ExtensionPath, unauthorized)
 		calls := r.rc.Calls(mockrc.TokenPath)
-		resp := r.proxy(t, apiEvent("GET", mockrc.ExtensionPath[1:], "", nil, nil, false))
-		if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"name":"Alice"`) {
-			t.Fatalf("after one 401: got %d %s, want the retry's 200", resp.StatusCode, resp.Body)
-		}
-		if got := r.rc.Calls(mockrc.TokenPath) - calls; got != 1 {
-			t.Errorf("token calls %d, want 1", got)
-		}
+		r.extensionOK(t)
+		r.wantTokenCalls(t, calls, 1)
 		api := apiRequests(r.rc)
 		if len(api) != 2 || api[0].Header.Get("Authorization") != "Bearer "+access || api[1].Header.Get("Authorization") == "Bearer "+access {
 			t.Errorf("API calls %d, want the refused token then a new one", len(api))
@@ -298,13 +307,11 @@ func TestProxyRefusedToken(t *testing.T) {
 
 		r.rc.Script(mockrc.ExtensionPath, unauthorized, unauthorized)
 		calls = r.rc.Calls(mockrc.TokenPath)
-		resp = r.proxy(t, apiEvent("GET", mockrc.ExtensionPath[1:], "", nil, nil, false))
+		resp := r.proxy(t, apiEvent("GET", mockrc.ExtensionPath[1:], "", nil, nil, false))
 		if resp.StatusCode != 401 || !strings.Contains(resp.Body, "TokenInvalid") {
 			t.Errorf("two 401s: got %d %s, want the second 401 passed back", resp.StatusCode, resp.Body)
 		}
-		if got := r.rc.Calls(mockrc.TokenPath) - calls; got != 1 {
-			t.Errorf("token calls %d, want 1", got)
-		}
+		r.wantTokenCalls(t, calls, 1)
 		if got := len(apiRequests(r.rc)); got != 4 {
 			t.Errorf("API calls %d in all, want 4", got)
 		}
@@ -356,9 +363,7 @@ func TestProxyConcurrentRefresh(t *testing.T) {
 				t.Errorf("call %d: %d %s", i, resp.StatusCode, resp.Body)
 			}
 		}
-		if got := r.rc.Calls(mockrc.TokenPath) - calls; got != 1 {
-			t.Errorf("token calls %d, want 1", got)
-		}
+		r.wantTokenCalls(t, calls, 1)
 		if r.rc.StaleRefreshes() != 0 {
 			t.Errorf("a refresh token was spent twice")
 		}

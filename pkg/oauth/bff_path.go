@@ -117,13 +117,15 @@ func (p Provider) apiAllowed(u *url.URL) bool {
 }
 
 // apiDenied reports whether u is one of the provider's OAuth endpoints
-// (authorize, token, revoke, userinfo: that exact path, with or without a
-// trailing "/") or under one of APIDenied. Paths compare without regard to
+// (authorize, token, revoke: that exact path, with or without a trailing
+// "/") or under one of APIDenied. The userinfo endpoint is an API call
+// like any other (a bearer token in, the user's profile out: what a
+// browser app asks first), so it is not refused. Paths compare without regard to
 // case, so a case-insensitive server cannot be reached around the rule.
 func (p Provider) apiDenied(u *url.URL) bool {
 	path := strings.ToLower(u.Path)
 	same := func(d *url.URL) bool { return d.Scheme == u.Scheme && strings.EqualFold(d.Host, u.Host) }
-	for _, e := range []string{p.Endpoint.AuthURL, p.Endpoint.TokenURL, p.RevokeURL, p.UserinfoURL} {
+	for _, e := range []string{p.Endpoint.AuthURL, p.Endpoint.TokenURL, p.RevokeURL} {
 		d, err := url.Parse(e)
 		if e == "" || err != nil || !same(d) {
 			continue

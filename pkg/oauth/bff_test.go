@@ -30,6 +30,16 @@ type bffStore struct {
 	Store
 	putSessions, touches, deletes atomic.Int32
 	failPut                       bool
+	// afterGetConnection, when set, runs after each GetConnection.
+	afterGetConnection func()
+}
+
+func (s *bffStore) GetConnection(ctx context.Context, provider, account string) (*Connection, error) {
+	c, err := s.Store.GetConnection(ctx, provider, account)
+	if s.afterGetConnection != nil {
+		s.afterGetConnection()
+	}
+	return c, err
 }
 
 func (s *bffStore) PutSession(ctx context.Context, sess *Session) error {
@@ -646,6 +656,26 @@ func TestBFFSessionsEndWithTheConnection(t *testing.T) {
 			b := r.signIn(t, "1001")
 			if r.authenticated(t, a) {
 				t.Error("a session made before a disconnect lives on after a new sign-in")
+			}
+			if !r.authenticated(t, b) {
+				t.Error("the new sign-in's session does not work")
+			}
+		})
+		t.Run("disconnected between the sign-in's read and write", func(t *testing.T) {
+			r := newBFFRig(t, newStore)
+			a := r.signIn(t, "1001")
+			r.now = r.now.Add(time.Second)
+			// The sign-in reads the active connection (to keep its
+			// CreatedAt); a disconnect lands before its write.
+			r.bs.afterGetConnection = func() {
+				r.bs.afterGetConnection = nil
+				if err := r.h.Disconnect(context.Background(), "1001"); err != nil {
+					t.Error(err)
+				}
+			}
+			b := r.signIn(t, "1001")
+			if r.authenticated(t, a) {
+				t.Error("a session ended by a disconnect came back with the next sign-in")
 			}
 			if !r.authenticated(t, b) {
 				t.Error("the new sign-in's session does not work")

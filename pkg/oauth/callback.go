@@ -34,7 +34,10 @@ const ConnectionGrace = 7 * 24 * time.Hour
 // HTTP Basic or the form body, OAUTH_AUTH_STYLE), the account resolved, the
 // tokens sealed and stored, a replaced connection's refresh token revoked,
 // and the browser sent to return_to (or shown a success page). State is checked before anything is sent to the
-// provider.
+// provider. A sign-in of the backend for the frontend (a pending
+// authorization marked BFF) stores its connection keeping an active
+// one's CreatedAt (putBFFConnection) and ends with a browser session and
+// its cookie (bffSignedIn), with no result and no confirmation.
 //
 // A stack with several providers (OAUTH_PROVIDERS) serves
 // /callback/{provider}: it finds only its own provider's pending
@@ -136,6 +139,9 @@ func (h *Handler) callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	}
 	if done.replaced != nil {
 		h.revokeReplaced(ctx, done.replaced)
+	}
+	if pending.BFF {
+		return h.bffSignedIn(ctx, req, pending, done.conn, cookie), nil
 	}
 	if pending.ReturnTo == "" {
 		ok := ansConnected
@@ -307,7 +313,12 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 			"account_id", account, "end_user", conn.EndUser, "confirm_by", bind.ExpiresAt.UTC().Format(time.RFC3339), "refresh_token", tok.RefreshToken != "")
 		return &finished{conn: conn, resultID: resultID}, nil
 	}
-	replaced, err := h.Store.PutConnection(ctx, conn)
+	var replaced *Connection
+	if pending.BFF {
+		replaced, err = h.putBFFConnection(ctx, conn)
+	} else {
+		replaced, err = h.Store.PutConnection(ctx, conn)
+	}
 	if err != nil {
 		// The provider holds a session nothing here could revoke later:
 		// end it now (RingCentral allows five per user per app).
@@ -531,9 +542,10 @@ func isCode(s string) bool {
 // retryLink starts the same authorization again: same return_to, same
 // app_state. An authorization started with a connect token cannot be
 // started again from here (the token is single use): back is then the
-// app's return_to, where the app can mint a new one.
+// app's return_to, where the app can mint a new one. A BFF sign-in goes
+// back to its app (return_to), whose sign-in button starts a new one.
 func retryLink(p *PendingAuth) (retry, back string) {
-	if p.EndUser != "" {
+	if p.EndUser != "" || p.BFF {
 		return "", p.ReturnTo
 	}
 	v := url.Values{}

@@ -907,3 +907,9 @@ func TestBFFDynamoCalls(t *testing.T) {
 	r.serve(t, bffRequest("GET", "/bff/session", "", "x=1"))
 	want("session check without a cookie", map[string]int{})
 }
+
+func TestClearSessionCookieConstant(t *testing.T) {
+	if want := sessionSetCookie("", 0); clearSessionCookie != want {
+		t.Errorf("clearSessionCookie = %q, want %q", clearSessionCookie, want)
+	}
+}

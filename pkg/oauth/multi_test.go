@@ -751,6 +751,8 @@ func TestMultiConfigErrors(t *testing.T) {
 			want: []string{`provider "crm": preset: required`}},
 		{name: "bad ids", env: with(base, "OAUTH_PROVIDERS", `{"CRM":{"preset":"ringcentral","client_id":"a"},"9x":{"preset":"github","client_id":"b"},"`+strings.Repeat("a", 33)+`":{"preset":"github","client_id":"b"}}`, "OAUTH_CLIENT_SECRET", `{}`),
 			want: []string{`provider "CRM"`, `provider "9x"`, `provider "aaaa`, "lower-case letters"}},
+		{name: "ids the BFF's routes take", env: with(base, "OAUTH_PROVIDERS", `{"api":{"preset":"github","client_id":"a"},"session":{"preset":"github","client_id":"b"},"logout":{"preset":"github","client_id":"c"}}`, "OAUTH_CLIENT_SECRET", `{"api":"s","session":"s","logout":"s"}`),
+			want: []string{`provider "api": "api" names a route of the browser-only apps' backend (/bff/api)`, `provider "session"`, `provider "logout"`}},
 		{name: "unknown key", env: with(base, "OAUTH_PROVIDERS", `{"crm":{"preset":"ringcentral","client_id":"a","clientid":"x"}}`, "OAUTH_CLIENT_SECRET", `{"crm":"s"}`),
 			want: []string{`provider "crm": clientid: unknown setting`}},
 		{name: "generic without endpoints", env: with(base, "OAUTH_PROVIDERS", `{"idp":{"preset":"generic","client_id":"a"}}`, "OAUTH_CLIENT_SECRET", `{"idp":"s"}`),

@@ -46,6 +46,10 @@ func ValidProviderID(id string) bool {
 	return true
 }
 
+// bffRouteSegments are the BFF's own path segments after /bff/, which no
+// provider id may take (its login is /bff/{provider}/login).
+var bffRouteSegments = []string{"api", "session", "logout"}
+
 // providerKeys are the settings of one OAUTH_PROVIDERS entry, in the order
 // they are read.
 var providerKeys = []string{
@@ -243,6 +247,12 @@ func parseProviders(raw string, bad func(name, format string, args ...any)) []Pr
 		label := func(key string) string { return fmt.Sprintf("%s: provider %q: %s", name, id, key) }
 		if !ValidProviderID(id) {
 			bad(fmt.Sprintf("%s: provider %q", name, id), "want an id of 1-32 lower-case letters, digits and hyphens, starting with a letter")
+			continue
+		}
+		if slices.Contains(bffRouteSegments, id) {
+			// /bff/{provider}/login next to /bff/api/…, /bff/session and
+			// /bff/logout: such an id would make the routes ambiguous.
+			bad(fmt.Sprintf("%s: provider %q", name, id), "%q names a route of the browser-only apps' backend (/bff/%s): choose another id", id, id)
 			continue
 		}
 		settings, err := decodeObject(entries[id])

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -309,7 +310,7 @@ func readSession(req events.APIGatewayV2HTTPRequest) (value string, sent bool) {
 		for _, c := range parsed {
 			if c.Name == SessionCookie {
 				sent = true
-				if wellFormedNonce(c.Value) && !contains(found, c.Value) {
+				if wellFormedNonce(c.Value) && !slices.Contains(found, c.Value) {
 					found = append(found, c.Value)
 				}
 			}
@@ -319,15 +320,6 @@ func readSession(req events.APIGatewayV2HTTPRequest) (value string, sent bool) {
 		return "", sent
 	}
 	return found[0], sent
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // bffSiteRefusal checks the CSRF header and the site rules, and returns why

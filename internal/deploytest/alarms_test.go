@@ -8,11 +8,12 @@ import (
 	"testing"
 )
 
-// alarmIDs lists the AWS::CloudWatch::Alarm resources, sorted.
+// alarmIDs lists the AWS::CloudWatch::Alarm resources these parameters
+// create, sorted.
 func (s *stack) alarmIDs() []string {
 	var ids []string
 	for id, r := range mapAt(s.t, s.tpl, "Resources") {
-		if asMap(s.t, r, id)["Type"] == "AWS::CloudWatch::Alarm" {
+		if asMap(s.t, r, id)["Type"] == "AWS::CloudWatch::Alarm" && s.exists(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -133,9 +134,15 @@ var streamActions = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "
 
 // TestAlarmCoverage: every function has an Errors alarm and is in the
 // throttles alarm; the table alarm covers every DynamoDB operation the
-// functions' roles allow; the API has a 5xx alarm.
+// functions' roles allow; the API has a 5xx alarm. With and without the
+// BFF function (EnableBff).
 func TestAlarmCoverage(t *testing.T) {
-	s := newStack(t, paramSets[0].overrides)
+	for _, ps := range paramSets {
+		t.Run(ps.name, func(t *testing.T) { checkAlarmCoverage(t, newStack(t, ps.overrides)) })
+	}
+}
+
+func checkAlarmCoverage(t *testing.T, s *stack) {
 	byMetric := map[string][]alarmMetric{}
 	for _, id := range s.alarmIDs() {
 		for _, m := range alarmMetrics(t, s, id) {

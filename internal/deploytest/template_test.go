@@ -29,10 +29,11 @@ const (
 )
 
 // paramSets are the parameter values the template is evaluated with: the
-// defaults (RingCentral, created placeholder secret), every optional
+// defaults (RingCentral, created placeholder secret, no BFF), every optional
 // parameter set (generic provider, existing secret and its KMS key, alarm
-// email and topic, tracing, reserved concurrency, deletion protection), and
-// a custom domain.
+// email and topic, tracing, reserved concurrency, deletion protection, the
+// BFF with its own settings), and a custom domain with the BFF (the
+// same-site deployment docs/browser-apps.md describes).
 var paramSets = []struct {
 	name      string
 	overrides map[string]string
@@ -65,11 +66,16 @@ var paramSets = []struct {
 		"AlarmTopicArn":           alarmTopicARN,
 		"Tracing":                 "Active",
 		"EventBusName":            "oauthfn-events",
+		"EnableBff":               "true",
+		"BffIdleTimeout":          "30m",
+		"BffMaxSession":           "1d",
+		"ApiPrefixes":             "https://api.example.com/v1/,https://files.example.com/",
 	}},
-	{"custom domain", map[string]string{
+	{"custom domain, BFF", map[string]string{
 		"ClientId":       "rc-client-id",
 		"DomainName":     "auth.example.com",
 		"CertificateArn": certificateARN,
+		"EnableBff":      "true",
 	}},
 	{"after sam delete: existing table and token key, bus ARN", map[string]string{
 		"ClientId":               "rc-client-id",
@@ -430,9 +436,29 @@ func TestIAMLeastPrivilege(t *testing.T) {
 				"secretsmanager:GetSecretValue " + clientSecret,
 				"secretsmanager:GetSecretValue " + tokenKey,
 			}, kms...),
+			// Sessions, the login's pending authorization, the connection
+			// (read, leased and refreshed on demand, deleted by a logout
+			// everywhere); no index, and not the app key (it signs nothing).
+			"BffFunction": append([]string{
+				"dynamodb:DeleteItem " + table,
+				"dynamodb:GetItem " + table,
+				"dynamodb:PutItem " + table,
+				"dynamodb:UpdateItem " + table,
+				"secretsmanager:GetSecretValue " + clientSecret,
+				"secretsmanager:GetSecretValue " + tokenKey,
+			}, kms...),
 		}
-		if got := s.functionIDs(); !slices.Equal(got, []string{"AuthorizeFunction", "CallbackFunction", "EventsFunction", "RefreshFunction", "TokenFunction"}) {
-			t.Fatalf("functions: got %v", got)
+		wantFns := []string{"AuthorizeFunction", "CallbackFunction", "EventsFunction", "RefreshFunction", "TokenFunction"}
+		if s.params["EnableBff"] == "true" {
+			wantFns = []string{"AuthorizeFunction", "BffFunction", "CallbackFunction", "EventsFunction", "RefreshFunction", "TokenFunction"}
+		}
+		if got := s.functionIDs(); !slices.Equal(got, wantFns) {
+			t.Fatalf("functions: got %v, want %v", got, wantFns)
+		}
+		for _, id := range []string{"BffFunction", "BffFunctionRole", "BffLogGroup", "BffErrorsAlarm"} {
+			if got, want := s.exists(id), s.params["EnableBff"] == "true"; got != want {
+				t.Errorf("%s created: got %v, want %v (EnableBff=%s)", id, got, want, s.params["EnableBff"])
+			}
 		}
 		for _, fn := range s.functionIDs() {
 			t.Run(ps.name+"/"+fn, func(t *testing.T) {
@@ -522,6 +548,8 @@ func TestFunctionSettings(t *testing.T) {
 					wantTimeout = 60 // ten PutEvents calls, each entry tried four times
 				case "TokenFunction":
 					wantTimeout = 40 // waiting out another holder's refresh, then one of its own
+				case "BffFunction":
+					wantTimeout = 28 // a proxied call, a refresh under the lease and the retry, under the HTTP API's 30 s
 				}
 				logging := mapAt(t, f, "LoggingConfig")
 				tests := []struct {
@@ -551,7 +579,12 @@ func TestFunctionSettings(t *testing.T) {
 
 		t.Run(ps.name+"/http routes", func(t *testing.T) {
 			// POST /confirm shares the callback's function (CallbackRoutes).
-			for fn, routes := range map[string][]string{"AuthorizeFunction": {"GET /authorize", "GET /authorize/{provider}"}, "CallbackFunction": {"GET /callback", "GET /callback/{provider}", "POST /confirm"}} {
+			want := map[string][]string{"AuthorizeFunction": {"GET /authorize", "GET /authorize/{provider}"}, "CallbackFunction": {"GET /callback", "GET /callback/{provider}", "POST /confirm"}}
+			if s.exists("BffFunction") {
+				// BFF-SPEC's fixed routes; {proxy+} is the path parameter BFFRoutes reads.
+				want["BffFunction"] = []string{"ANY /bff/api/{proxy+}", "GET /bff/session", "GET /bff/{provider}/login", "POST /bff/logout"}
+			}
+			for fn, routes := range want {
 				events := mapAt(t, s.function(fn), "Events")
 				var got []string
 				for name, e := range events {
@@ -624,10 +657,17 @@ func TestFunctionSettings(t *testing.T) {
 			if !slices.Equal(prefixes, want) {
 				t.Errorf("filter on pk: got prefixes %q, want %q", prefixes, want)
 			}
+			// Browser sessions (sess#...) never invoke the events function:
+			// a session is no connection and its cookie hash is no event.
+			for _, p := range prefixes {
+				if strings.HasPrefix("sess#0123", p) {
+					t.Errorf("filter prefix %q passes session items (sess#)", p)
+				}
+			}
 			alarmed := false
 			for id, r := range mapAt(t, s.tpl, "Resources") {
 				r := asMap(t, r, id)
-				if r["Type"] != "AWS::CloudWatch::Alarm" {
+				if r["Type"] != "AWS::CloudWatch::Alarm" || !s.exists(id) {
 					continue
 				}
 				p := asMap(t, s.resolve(r["Properties"]), id)
@@ -787,6 +827,10 @@ func TestOutputsAndLogGroups(t *testing.T) {
 			if ps.overrides["AlarmEmail"] != "" {
 				outputs["AlarmTopicArn"] = s.ref("AlarmTopic")
 			}
+			if ps.overrides["EnableBff"] == "true" {
+				// The single provider's id is its preset's name.
+				outputs["BffLoginUrl"] = base + "/bff/" + s.params["ProviderPreset"] + "/login"
+			}
 			for name, o := range mapAt(t, s.tpl, "Outputs") {
 				o := asMap(t, o, name)
 				if c, ok := o["Condition"].(string); ok && !s.condition(c) {
@@ -794,6 +838,9 @@ func TestOutputsAndLogGroups(t *testing.T) {
 						t.Errorf("Outputs.%s: missing with these parameters", name)
 					}
 					continue
+				}
+				if name == "BffLoginUrl" && ps.overrides["EnableBff"] != "true" {
+					t.Errorf("Outputs.BffLoginUrl: present without EnableBff")
 				}
 				want, ok := outputs[name]
 				if !ok {
@@ -852,7 +899,7 @@ func TestAlarmsAndDashboard(t *testing.T) {
 	alarmed := map[string]bool{}
 	for id, r := range mapAt(t, s.tpl, "Resources") {
 		r := asMap(t, r, id)
-		if r["Type"] != "AWS::CloudWatch::Alarm" {
+		if r["Type"] != "AWS::CloudWatch::Alarm" || !s.exists(id) {
 			continue
 		}
 		p := asMap(t, s.resolve(r["Properties"]), id)

@@ -80,6 +80,9 @@ var known = map[string]function{
 	"refresh":   {"refresh", "./functions/refresh", "RefreshFunction", "refresh.json", summary, nil},
 	"events":    {"events", "./functions/events", "EventsFunction", "stream.json", noBatchFailures, nil},
 	"token":     {"token", "./functions/token", "TokenFunction", "token.json", tokenAnswer, nil},
+	// bff-session.json's cookie names no session: {"authenticated":false}
+	// after a session read (config, store read).
+	"bff": {"bff", "./functions/bff", "BffFunction", "bff-session.json", status(http.StatusOK), nil},
 }
 
 // noBatchFailures: stream.json's two events reached EventBridge (moto's).

@@ -1,6 +1,7 @@
 package deploytest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -145,6 +146,15 @@ func TestTemplateEnvLoadsConfig(t *testing.T) {
 					{"sweep concurrency", strconv.Itoa(cfg.SweepConcurrency), p["SweepConcurrency"]},
 					{"token rate", strconv.Itoa(cfg.TokenRatePerMin), p["TokenRatePerMin"]},
 					{"log level", strings.ToLower(cfg.LogLevel.String()), p["LogLevel"]},
+					// Browser sessions: the BFF reads them, and the callback, which creates the session.
+					{"BFF idle timeout", cfg.BFFIdleTimeout, mustBFFDuration(t, p["BffIdleTimeout"])},
+					{"BFF max session", cfg.BFFMaxSession, mustBFFDuration(t, p["BffMaxSession"])},
+				}
+				if p["ApiPrefixes"] != "" {
+					checks = append(checks, check{"API prefixes", strings.Join(cfg.Provider.APIPrefixes, ","), p["ApiPrefixes"]})
+				} else if p["ProviderPreset"] == oauth.PresetRingCentral {
+					server := cmp.Or(p["ServerUrl"], "https://platform.ringcentral.com")
+					checks = append(checks, check{"API prefixes (the preset's)", strings.Join(cfg.Provider.APIPrefixes, ","), server + "/restapi/v1.0/"})
 				}
 				if p["ProviderPreset"] == oauth.PresetGeneric {
 					checks = append(checks,
@@ -164,6 +174,24 @@ func TestTemplateEnvLoadsConfig(t *testing.T) {
 			})
 		}
 	}
+}
+
+// mustBFFDuration reads a BffIdleTimeout or BffMaxSession value: a Go
+// duration, or a whole number of days ("7d").
+func mustBFFDuration(t *testing.T, s string) time.Duration {
+	t.Helper()
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			t.Fatalf("parameter duration %q: %v", s, err)
+		}
+		return time.Duration(n) * 24 * time.Hour
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatalf("parameter duration %q: %v", s, err)
+	}
+	return d
 }
 
 func mustDuration(t *testing.T, s string) string {

@@ -538,7 +538,7 @@ func (r *rig) env(t *testing.T, fn, logicalID string, extra map[string]string) m
 	}
 	r.secrets = append(r.secrets, env["OAUTH_TOKEN_KEY"], env["OAUTH_APP_KEY"], mockrc.DefaultClientSecret)
 	r.appKey = env["OAUTH_APP_KEY"]
-	timeout := map[string]string{"refresh": "300", "callback": "28", "events": "60", "token": "40"}[fn]
+	timeout := map[string]string{"refresh": "300", "callback": "28", "events": "60", "token": "40", "bff": "28"}[fn]
 	if timeout == "" {
 		timeout = "15"
 	}

@@ -1,6 +1,7 @@
 package deploytest
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -193,5 +194,44 @@ func checkAlarmCoverage(t *testing.T, s *stack) {
 	}
 	if len(operations) == 0 || len(functions) == 0 {
 		t.Fatal(fmt.Sprint("no functions or operations found: ", functions, operations))
+	}
+}
+
+// TestDashboardFunctions: with every parameter set the dashboard's body is
+// JSON and its function errors widget shows every function the stack
+// creates (the BFF function only with EnableBff), and no other.
+func TestDashboardFunctions(t *testing.T) {
+	for _, ps := range paramSets {
+		t.Run(ps.name, func(t *testing.T) {
+			s := newStack(t, ps.overrides)
+			body := s.str(s.resolve(mapAt(t, s.resource("Dashboard"), "Properties")["DashboardBody"]))
+			var dash struct {
+				Widgets []struct {
+					Properties struct {
+						Metrics [][]any `json:"metrics"`
+					} `json:"properties"`
+				} `json:"widgets"`
+			}
+			if err := json.Unmarshal([]byte(body), &dash); err != nil {
+				t.Fatalf("DashboardBody is not JSON: %v\n%s", err, body)
+			}
+			var shown []string
+			for _, w := range dash.Widgets {
+				for _, m := range w.Properties.Metrics {
+					if len(m) == 4 && m[0] == "AWS/Lambda" && m[1] == "Errors" {
+						shown = append(shown, fmt.Sprint(m[3]))
+					}
+				}
+			}
+			var want []string
+			for _, fn := range s.functionIDs() {
+				want = append(want, s.str(s.ref(fn)))
+			}
+			slices.Sort(shown)
+			slices.Sort(want)
+			if !slices.Equal(shown, want) {
+				t.Errorf("dashboard function errors: got %v, want %v", shown, want)
+			}
+		})
 	}
 }

@@ -119,6 +119,10 @@ func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPReque
 			}
 		}
 	}
+	// The path and query may carry personal data (numbers, names): not
+	// logged, nor the token.
+	h.Log.DebugContext(ctx, "API call proxied", "provider", h.Config.Provider.Name, "account_id", account,
+		"method", method, "host", target.Host, "status", ans.status, "bytes", len(ans.body))
 	return ans.response()
 }
 

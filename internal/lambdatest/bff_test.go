@@ -58,7 +58,9 @@ func TestBFFUnderEmulator(t *testing.T) {
 		if err := json.Unmarshal(readFile(t, filepath.Join(r.root, "events", "bff-login.json")), &login); err != nil {
 			t.Fatal(err)
 		}
+		// A navigation gets an HTML page; asked for JSON, the error code.
 		login["rawQueryString"], login["queryStringParameters"] = "", nil
+		login["headers"].(map[string]any)["accept"] = "application/json"
 		noReturn, _ := json.Marshal(login)
 		wantError(t, "bff-login.json without return_to", r.invokeHTTP(t, "bff", noReturn), http.StatusBadRequest, "return_to_required")
 		if got := len(r.rc.Requests()); got != seen {
@@ -70,88 +72,7 @@ func TestBFFUnderEmulator(t *testing.T) {
 	})
 
 	var cookie string // the session cookie, name=value, once signed in
-	t.Run("login and callback", func(t *testing.T) {
-		before := r.pendingCount(t)
-		out := r.invokeHTTP(t, "bff", r.bffEvent(t, "bff-login.json", "", nil))
-		if out.StatusCode != http.StatusFound {
-			t.Fatalf("login: got %d, want 302 to the provider; body %.300s", out.StatusCode, out.Body)
-		}
-		loc := mustURL(t, out.Headers["Location"])
-		if got, want := loc.Scheme+"://"+loc.Host+loc.Path, r.rcURL+mockrc.AuthorizePath; got != want {
-			t.Errorf("login Location: got %s, want %s", got, want)
-		}
-		q := loc.Query()
-		for k, want := range map[string]string{
-			"response_type":         "code",
-			"client_id":             mockrc.DefaultClientID,
-			"redirect_uri":          "http://127.0.0.1:3000/callback", // env.json's OAUTH_REDIRECT_URL: the one registered URI
-			"code_challenge_method": "S256",
-		} {
-			if got := q.Get(k); got != want {
-				t.Errorf("login Location %s: got %q, want %q", k, got, want)
-			}
-		}
-		if q.Get("state") == "" || q.Get("code_challenge") == "" {
-			t.Errorf("login Location %s: want state and code_challenge", loc)
-		}
-		if got := out.Headers["Cache-Control"]; got != "no-store" {
-			t.Errorf("login Cache-Control: got %q, want no-store", got)
-		}
-		binding := findCookie(t, out.Cookies)
-		if binding == nil || !binding.HttpOnly || !binding.Secure || binding.SameSite != http.SameSiteLaxMode || binding.Path != "/" {
-			t.Fatalf("login cookies %q: want the binding cookie %s (HttpOnly, Secure, SameSite=Lax, Path=/)", out.Cookies, cookieName)
-		}
-		r.secrets = append(r.secrets, q.Get("state"), binding.Value)
-		if after := r.pendingCount(t); after != before+1 {
-			t.Errorf("pending authorizations %d -> %d, want one stored", before, after)
-		}
-		if !r.pendingBFF(t, q.Get("state")) {
-			t.Error("the login's pending authorization does not say bff=true")
-		}
-
-		code, state := r.login(t, loc.String(), false)
-		back := r.invokeHTTP(t, "callback", fixture(t, r.root, "callback.json", url.Values{"code": {code}, "state": {state}}, binding.Name+"="+binding.Value))
-		if back.StatusCode != http.StatusFound {
-			t.Fatalf("callback: got %d, want 302 to return_to; body %.300s", back.StatusCode, back.Body)
-		}
-		to := mustURL(t, back.Headers["Location"])
-		if got := to.Scheme + "://" + to.Host + to.Path; got != bffReturnTo {
-			t.Errorf("callback Location: got %s, want return_to %s", got, bffReturnTo)
-		}
-		for _, k := range []string{"code", "state", "access_token", "refresh_token", "token"} {
-			if to.Query().Has(k) {
-				t.Errorf("callback Location carries %s: %s", k, to)
-			}
-		}
-		sc := findNamedCookie(t, back.Cookies, sessionCookieName)
-		if sc == nil {
-			t.Fatalf("callback cookies %q: want %s", back.Cookies, sessionCookieName)
-		}
-		if !sc.HttpOnly || !sc.Secure || sc.SameSite != http.SameSiteStrictMode || sc.Path != "/" || sc.Domain != "" ||
-			sc.MaxAge <= 0 || time.Duration(sc.MaxAge)*time.Second > oauth.DefaultBFFMaxSession {
-			t.Errorf("session cookie %q: want HttpOnly, Secure, SameSite=Strict, Path=/, no Domain, 0 < Max-Age <= 7d", sc.String())
-		}
-		if b, err := base64.RawURLEncoding.DecodeString(sc.Value); err != nil || len(b) != 32 {
-			t.Errorf("session cookie value: want 32 random bytes, unpadded base64url (%d bytes, %v)", len(b), err)
-		}
-		r.secrets = append(r.secrets, sc.Value, code)
-		item := r.itemAt(t, oauth.SessionKey(sc.Value), "session")
-		if item == nil {
-			t.Fatalf("no session item %s", oauth.SessionKey(sc.Value))
-		}
-		for k, want := range map[string]string{"provider": "ringcentral", "account_id": account} {
-			if got := attrString(item[k]); got != want {
-				t.Errorf("session item %s: got %q, want %q", k, got, want)
-			}
-		}
-		for k, v := range item {
-			if strings.Contains(attrString(v), sc.Value) {
-				t.Errorf("session item %s holds the cookie's value (want only its hash in the key)", k)
-			}
-		}
-		checkSealed(t, r.connection(t))
-		cookie = sc.Name + "=" + sc.Value
-	})
+	t.Run("login and callback", func(t *testing.T) { cookie = r.bffSignIn(t) })
 	if cookie == "" {
 		t.Fatal("no session: the sign-in failed (see above); the other routes need it")
 	}
@@ -255,7 +176,135 @@ func TestBFFUnderEmulator(t *testing.T) {
 		ended := r.invokeHTTP(t, "bff", r.bffEvent(t, "bff-logout.json", cookie, nil))
 		wantError(t, "logout again", ended, http.StatusUnauthorized, "session_ended")
 	})
+	t.Run("two browsers, logout everywhere", func(t *testing.T) {
+		// Two browsers of the same account share its one connection.
+		a, b := r.bffSignIn(t), r.bffSignIn(t)
+		for _, c := range []string{a, b} {
+			if out := r.invokeHTTP(t, "bff", r.bffEvent(t, "bff-session.json", c, nil)); !strings.Contains(out.Body, `"authenticated":true`) {
+				t.Fatalf("session of a browser: got %d %s, want authenticated", out.StatusCode, out.Body)
+			}
+		}
+		revokes := r.rc.Calls(mockrc.RevokePath)
+		var ev map[string]any
+		if err := json.Unmarshal(r.bffEvent(t, "bff-logout.json", a, map[string]string{"content-type": "application/json"}), &ev); err != nil {
+			t.Fatal(err)
+		}
+		ev["body"] = `{"everywhere":true}`
+		ev["headers"].(map[string]any)["content-length"] = "19"
+		everywhere, _ := json.Marshal(ev)
+		out := r.invokeHTTP(t, "bff", everywhere)
+		if out.StatusCode < 200 || out.StatusCode > 299 {
+			t.Fatalf("logout everywhere: got %d %.300s, want 2xx", out.StatusCode, out.Body)
+		}
+		if got := r.rc.Calls(mockrc.RevokePath); got != revokes+1 {
+			t.Errorf("mockrc revocations: got %d, want %d (the account disconnected at the provider)", got, revokes+1)
+		}
+		if item := r.itemAt(t, oauth.ConnectionKey("ringcentral", account), "token"); item != nil {
+			t.Errorf("the connection outlived a logout everywhere: status %s", attrString(item["status"]))
+		}
+		// The other browser's session ended with the connection.
+		other := r.invokeHTTP(t, "bff", r.bffEvent(t, "bff-session.json", b, nil))
+		if other.StatusCode != http.StatusOK || strings.ReplaceAll(other.Body, " ", "") != `{"authenticated":false}` {
+			t.Errorf("the other browser after a logout everywhere: got %d %s, want {\"authenticated\":false}", other.StatusCode, other.Body)
+		}
+		before := len(r.rc.Requests())
+		wantError(t, "the other browser's API call", r.invokeHTTP(t, "bff", r.bffEvent(t, "bff-api.json", b, nil)), http.StatusUnauthorized, "session_ended")
+		if got := len(r.rc.Requests()); got != before {
+			t.Errorf("%d requests reached mockrc after the logout everywhere, want none", got-before)
+		}
+	})
 	t.Run("logs", r.checkLogs)
+}
+
+// bffSignIn signs a browser in as a person does (events/bff-login.json,
+// mockrc's login page as account 1001, the callback) and checks every
+// step: the redirect to the provider, the binding cookie, the pending
+// authorization marked bff, the callback's redirect to return_to with no
+// code, state or token, the session cookie's attributes and its item (the
+// cookie's hash as key, never its value). It returns the session cookie
+// as name=value.
+func (r *rig) bffSignIn(t *testing.T) string {
+	t.Helper()
+	before := r.pendingCount(t)
+	out := r.invokeHTTP(t, "bff", r.bffEvent(t, "bff-login.json", "", nil))
+	if out.StatusCode != http.StatusFound {
+		t.Fatalf("login: got %d, want 302 to the provider; body %.300s", out.StatusCode, out.Body)
+	}
+	loc := mustURL(t, out.Headers["Location"])
+	if got, want := loc.Scheme+"://"+loc.Host+loc.Path, r.rcURL+mockrc.AuthorizePath; got != want {
+		t.Errorf("login Location: got %s, want %s", got, want)
+	}
+	q := loc.Query()
+	for k, want := range map[string]string{
+		"response_type":         "code",
+		"client_id":             mockrc.DefaultClientID,
+		"redirect_uri":          "http://127.0.0.1:3000/callback", // env.json's OAUTH_REDIRECT_URL: the one registered URI
+		"code_challenge_method": "S256",
+	} {
+		if got := q.Get(k); got != want {
+			t.Errorf("login Location %s: got %q, want %q", k, got, want)
+		}
+	}
+	if q.Get("state") == "" || q.Get("code_challenge") == "" {
+		t.Errorf("login Location %s: want state and code_challenge", loc)
+	}
+	if got := out.Headers["Cache-Control"]; got != "no-store" {
+		t.Errorf("login Cache-Control: got %q, want no-store", got)
+	}
+	binding := findCookie(t, out.Cookies)
+	if binding == nil || !binding.HttpOnly || !binding.Secure || binding.SameSite != http.SameSiteLaxMode || binding.Path != "/" {
+		t.Fatalf("login cookies %q: want the binding cookie %s (HttpOnly, Secure, SameSite=Lax, Path=/)", out.Cookies, cookieName)
+	}
+	r.secrets = append(r.secrets, q.Get("state"), binding.Value)
+	if after := r.pendingCount(t); after != before+1 {
+		t.Errorf("pending authorizations %d -> %d, want one stored", before, after)
+	}
+	if !r.pendingBFF(t, q.Get("state")) {
+		t.Error("the login's pending authorization does not say bff=true")
+	}
+
+	code, state := r.login(t, loc.String(), false)
+	back := r.invokeHTTP(t, "callback", fixture(t, r.root, "callback.json", url.Values{"code": {code}, "state": {state}}, binding.Name+"="+binding.Value))
+	if back.StatusCode != http.StatusFound {
+		t.Fatalf("callback: got %d, want 302 to return_to; body %.300s", back.StatusCode, back.Body)
+	}
+	to := mustURL(t, back.Headers["Location"])
+	if got := to.Scheme + "://" + to.Host + to.Path; got != bffReturnTo {
+		t.Errorf("callback Location: got %s, want return_to %s", got, bffReturnTo)
+	}
+	for _, k := range []string{"code", "state", "access_token", "refresh_token", "token"} {
+		if to.Query().Has(k) {
+			t.Errorf("callback Location carries %s: %s", k, to)
+		}
+	}
+	sc := findNamedCookie(t, back.Cookies, sessionCookieName)
+	if sc == nil {
+		t.Fatalf("callback cookies %q: want %s", back.Cookies, sessionCookieName)
+	}
+	if !sc.HttpOnly || !sc.Secure || sc.SameSite != http.SameSiteStrictMode || sc.Path != "/" || sc.Domain != "" ||
+		sc.MaxAge <= 0 || time.Duration(sc.MaxAge)*time.Second > oauth.DefaultBFFMaxSession {
+		t.Errorf("session cookie %q: want HttpOnly, Secure, SameSite=Strict, Path=/, no Domain, 0 < Max-Age <= 7d", sc.String())
+	}
+	if b, err := base64.RawURLEncoding.DecodeString(sc.Value); err != nil || len(b) != 32 {
+		t.Errorf("session cookie value: want 32 random bytes, unpadded base64url (%d bytes, %v)", len(b), err)
+	}
+	r.secrets = append(r.secrets, sc.Value, code)
+	item := r.itemAt(t, oauth.SessionKey(sc.Value), "session")
+	if item == nil {
+		t.Fatalf("no session item %s", oauth.SessionKey(sc.Value))
+	}
+	for k, want := range map[string]string{"provider": "ringcentral", "account_id": account} {
+		if got := attrString(item[k]); got != want {
+			t.Errorf("session item %s: got %q, want %q", k, got, want)
+		}
+	}
+	for k, v := range item {
+		if strings.Contains(attrString(v), sc.Value) {
+			t.Errorf("session item %s holds the cookie's value (want only its hash in the key)", k)
+		}
+	}
+	checkSealed(t, r.connection(t))
+	return sc.Name + "=" + sc.Value
 }
 
 // bffEvent is events/<name> with the session cookie replaced (none when

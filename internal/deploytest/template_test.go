@@ -1036,3 +1036,23 @@ func wantAuthStyle(t *testing.T, p map[string]string) string {
 	}
 	return authStyleName(row.For("").Endpoint.AuthStyle)
 }
+
+// TestTemplateApiPrefixes: what the ApiPrefixes parameter accepts, the code
+// reads as documented: empty the preset's, none no API at all, a list
+// itself.
+func TestTemplateApiPrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  []string
+	}{
+		{"", []string{"https://platform.ringcentral.com/restapi/v1.0/"}},
+		{"none", nil},
+		{"https://a.example.com/v1/,https://b.example.com/", []string{"https://a.example.com/v1/", "https://b.example.com/"}},
+	} {
+		s := newStack(t, map[string]string{"ClientId": "x", "EnableBff": "true", "ApiPrefixes": tc.value})
+		cfg, err := oauth.LoadConfig(getenv(s.env("BffFunction")))
+		if err != nil || !slices.Equal(cfg.Provider.APIPrefixes, tc.want) {
+			t.Errorf("ApiPrefixes=%q: got %q, %v; want %q", tc.value, cfg.Provider.APIPrefixes, err, tc.want)
+		}
+	}
+}

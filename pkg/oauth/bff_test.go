@@ -192,7 +192,7 @@ func sameSession(a, b *Session) bool {
 		a.CreatedAt.Equal(b.CreatedAt) && a.IdleUntil.Equal(b.IdleUntil) && a.ExpiresAt.Equal(b.ExpiresAt) && a.ConnCreatedAt.Equal(b.ConnCreatedAt)
 }
 
-func errorCode(resp events.APIGatewayV2HTTPResponse) string {
+func jsonErrorCode(resp events.APIGatewayV2HTTPResponse) string {
 	var body struct{ Error string }
 	_ = json.Unmarshal([]byte(resp.Body), &body)
 	return body.Error
@@ -202,7 +202,7 @@ func errorCode(resp events.APIGatewayV2HTTPResponse) string {
 // CSRF checks (the proxy answers: the stub's 501 now, its own answers
 // once it is built).
 func reachedProxy(resp events.APIGatewayV2HTTPResponse) bool {
-	c := errorCode(resp)
+	c := jsonErrorCode(resp)
 	return c != "csrf" && c != "session_ended" && c != "not_found"
 }
 
@@ -299,7 +299,7 @@ func TestBFFLoginRefusals(t *testing.T) {
 				req.RouteKey = "" // the dev server's event: the provider from the path
 				req.Headers["accept"] = "application/json"
 				resp := r.serve(t, req)
-				if resp.StatusCode != tt.status || errorCode(resp) != tt.code {
+				if resp.StatusCode != tt.status || jsonErrorCode(resp) != tt.code {
 					t.Errorf("login = %d %s, want %d %s", resp.StatusCode, resp.Body, tt.status, tt.code)
 				}
 				r.wantNothingStarted(t, resp)
@@ -344,7 +344,7 @@ func TestBFFSiteRules(t *testing.T) {
 				req := bffRequest(rt.method, rt.path, rt.body, cookie)
 				rf.mut(req.Headers)
 				resp := r.serve(t, req)
-				if resp.StatusCode != http.StatusForbidden || errorCode(resp) != "csrf" || len(resp.Cookies) != 0 {
+				if resp.StatusCode != http.StatusForbidden || jsonErrorCode(resp) != "csrf" || len(resp.Cookies) != 0 {
 					t.Errorf("%s %s, %s: %d %s %v; want 403 csrf, no cookie", rt.method, rt.path, rf.name, resp.StatusCode, resp.Body, resp.Cookies)
 				}
 			}
@@ -423,7 +423,7 @@ func TestBFFNoSession(t *testing.T) {
 			}
 			for _, rt := range []struct{ method, path string }{{"POST", "/bff/logout"}, {"GET", "/bff/api/restapi/v1.0/account/~"}} {
 				resp := r.serve(t, bffRequest(rt.method, rt.path, "", cookies...))
-				if resp.StatusCode != http.StatusUnauthorized || errorCode(resp) != "session_ended" {
+				if resp.StatusCode != http.StatusUnauthorized || jsonErrorCode(resp) != "session_ended" {
 					t.Errorf("%s %s = %d %s, want 401 session_ended", rt.method, rt.path, resp.StatusCode, resp.Body)
 				}
 			}
@@ -623,7 +623,7 @@ func TestBFFSessionsEndWithTheConnection(t *testing.T) {
 					t.Errorf("session live on a %s connection", status)
 				}
 				resp := r.serve(t, bffRequest("GET", "/bff/api/restapi/v1.0/account/~", "", b))
-				if resp.StatusCode != 401 || errorCode(resp) != "session_ended" {
+				if resp.StatusCode != 401 || jsonErrorCode(resp) != "session_ended" {
 					t.Errorf("api on a %s connection = %d %s, want 401 session_ended", status, resp.StatusCode, resp.Body)
 				}
 				if r.stored(t, a) != nil || r.stored(t, b) != nil {

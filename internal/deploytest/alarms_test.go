@@ -1,7 +1,6 @@
 package deploytest
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -204,23 +203,10 @@ func TestDashboardFunctions(t *testing.T) {
 	for _, ps := range paramSets {
 		t.Run(ps.name, func(t *testing.T) {
 			s := newStack(t, ps.overrides)
-			body := s.str(s.resolve(mapAt(t, s.resource("Dashboard"), "Properties")["DashboardBody"]))
-			var dash struct {
-				Widgets []struct {
-					Properties struct {
-						Metrics [][]any `json:"metrics"`
-					} `json:"properties"`
-				} `json:"widgets"`
-			}
-			if err := json.Unmarshal([]byte(body), &dash); err != nil {
-				t.Fatalf("DashboardBody is not JSON: %v\n%s", err, body)
-			}
 			var shown []string
-			for _, w := range dash.Widgets {
-				for _, m := range w.Properties.Metrics {
-					if len(m) == 4 && m[0] == "AWS/Lambda" && m[1] == "Errors" {
-						shown = append(shown, fmt.Sprint(m[3]))
-					}
+			for _, m := range dashboardMetrics(t, s) {
+				if len(m) == 4 && m[0] == "AWS/Lambda" && m[1] == "Errors" {
+					shown = append(shown, fmt.Sprint(m[3]))
 				}
 			}
 			var want []string

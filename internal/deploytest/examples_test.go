@@ -21,21 +21,7 @@ import (
 // for a connection that must be re-authorized, and no other detail type.
 func TestEventBridgeExample(t *testing.T) {
 	const file = "examples/eventbridge/reauth-required.yaml"
-	cfnLint := lookPath(t, "cfn-lint")
-	cmd := exec.Command(cfnLint, file)
-	cmd.Dir = root()
-	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
-		t.Errorf("cfn-lint %s: %v\n%s", file, err, out)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(readRepoFile(t, file), &doc); err != nil {
-		t.Fatal(err)
-	}
-	v, err := fromNode(&doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rule := mapAt(t, asMap(t, v, file), "Resources", "ReauthRequiredRule", "Properties")
+	rule := mapAt(t, lintedExample(t, file), "Resources", "ReauthRequiredRule", "Properties")
 	pattern := mapAt(t, rule, "EventPattern")
 	if len(pattern) != 2 {
 		t.Fatalf("EventPattern %v: want source and detail-type only", pattern)
@@ -59,6 +45,27 @@ func TestEventBridgeExample(t *testing.T) {
 			t.Errorf("InputPathsMap %s = %v: not a field of the event detail", k, p)
 		}
 	}
+}
+
+// lintedExample runs cfn-lint (with args) on an examples/ template, wanting
+// no findings, and returns the template parsed as loadTemplate parses
+// template.yaml.
+func lintedExample(t *testing.T, file string, args ...string) map[string]any {
+	t.Helper()
+	cmd := exec.Command(lookPath(t, "cfn-lint"), append(args, "--", file)...)
+	cmd.Dir = root()
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+		t.Errorf("cfn-lint %s: %v\n%s", file, err, out)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(readRepoFile(t, file), &doc); err != nil {
+		t.Fatal(err)
+	}
+	v, err := fromNode(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return asMap(t, v, file)
 }
 
 // CloudFront's managed policies the same-site example uses (their ids are
@@ -98,21 +105,8 @@ func cloudFrontRoute(t *testing.T, dist map[string]any, path string) map[string]
 // distribution reads; /authorize and /confirm are not exposed there.
 func TestSpaSameSiteExample(t *testing.T) {
 	const file = "examples/spa-same-site/template.yaml"
-	cfnLint := lookPath(t, "cfn-lint")
-	cmd := exec.Command(cfnLint, "--include-checks", "I", "--include-experimental", "--", file)
-	cmd.Dir = root()
-	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
-		t.Errorf("cfn-lint %s: %v\n%s", file, err, out)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(readRepoFile(t, file), &doc); err != nil {
-		t.Fatal(err)
-	}
-	v, err := fromNode(&doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := asMap(t, v, file)
+	// Every check, informational and experimental ones included, as for template.yaml.
+	ex := lintedExample(t, file, "--include-checks", "I", "--include-experimental")
 	dist := mapAt(t, ex, "Resources", "Distribution", "Properties", "DistributionConfig")
 
 	origins := map[string]map[string]any{}

@@ -922,6 +922,28 @@ const (
 
 var sweepMetrics = []string{"due", "refreshed", "failed", "reauth_required", "rate_limited", "skipped_leased", "revoked", "duration_ms"}
 
+// dashboardMetrics is every metric line of the dashboard's widgets; a body
+// that is not JSON fails the test.
+func dashboardMetrics(t *testing.T, s *stack) [][]any {
+	t.Helper()
+	body := s.str(s.resolve(mapAt(t, s.resource("Dashboard"), "Properties")["DashboardBody"]))
+	var dash struct {
+		Widgets []struct {
+			Properties struct {
+				Metrics [][]any `json:"metrics"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(body), &dash); err != nil {
+		t.Fatalf("DashboardBody is not JSON: %v\n%s", err, body)
+	}
+	var out [][]any
+	for _, w := range dash.Widgets {
+		out = append(out, w.Properties.Metrics...)
+	}
+	return out
+}
+
 func TestAlarmsAndDashboard(t *testing.T) {
 	s := newStack(t, paramSets[0].overrides)
 	alarmed := map[string]bool{}
@@ -950,23 +972,10 @@ func TestAlarmsAndDashboard(t *testing.T) {
 		}
 	}
 
-	body := s.str(s.resolve(mapAt(t, s.resource("Dashboard"), "Properties")["DashboardBody"]))
-	var dash struct {
-		Widgets []struct {
-			Properties struct {
-				Metrics [][]any `json:"metrics"`
-			} `json:"properties"`
-		} `json:"widgets"`
-	}
-	if err := json.Unmarshal([]byte(body), &dash); err != nil {
-		t.Fatalf("DashboardBody is not JSON: %v\n%s", err, body)
-	}
 	shown := map[string]bool{}
-	for _, w := range dash.Widgets {
-		for _, m := range w.Properties.Metrics {
-			if len(m) >= 4 && m[0] == metricNamespace && m[2] == metricDimension && m[3] == metricService {
-				shown[fmt.Sprint(m[1])] = true
-			}
+	for _, m := range dashboardMetrics(t, s) {
+		if len(m) >= 4 && m[0] == metricNamespace && m[2] == metricDimension && m[3] == metricService {
+			shown[fmt.Sprint(m[1])] = true
 		}
 	}
 	for _, m := range sweepMetrics {

@@ -227,48 +227,23 @@ func (r *rig) bffSignIn(t *testing.T) string {
 	t.Helper()
 	before := r.pendingCount(t)
 	out := r.invokeHTTP(t, "bff", r.bffEvent(t, "bff-login.json", "", nil))
-	if out.StatusCode != http.StatusFound {
-		t.Fatalf("login: got %d, want 302 to the provider; body %.300s", out.StatusCode, out.Body)
-	}
-	loc := mustURL(t, out.Headers["Location"])
-	if got, want := loc.Scheme+"://"+loc.Host+loc.Path, r.rcURL+mockrc.AuthorizePath; got != want {
-		t.Errorf("login Location: got %s, want %s", got, want)
-	}
-	q := loc.Query()
-	for k, want := range map[string]string{
-		"response_type":         "code",
-		"client_id":             mockrc.DefaultClientID,
-		"redirect_uri":          "http://127.0.0.1:3000/callback", // env.json's OAUTH_REDIRECT_URL: the one registered URI
-		"code_challenge_method": "S256",
-	} {
-		if got := q.Get(k); got != want {
-			t.Errorf("login Location %s: got %q, want %q", k, got, want)
-		}
-	}
-	if q.Get("state") == "" || q.Get("code_challenge") == "" {
-		t.Errorf("login Location %s: want state and code_challenge", loc)
-	}
-	if got := out.Headers["Cache-Control"]; got != "no-store" {
-		t.Errorf("login Cache-Control: got %q, want no-store", got)
-	}
-	binding := findCookie(t, out.Cookies)
-	if binding == nil || !binding.HttpOnly || !binding.Secure || binding.SameSite != http.SameSiteLaxMode || binding.Path != "/" {
-		t.Fatalf("login cookies %q: want the binding cookie %s (HttpOnly, Secure, SameSite=Lax, Path=/)", out.Cookies, cookieName)
-	}
-	r.secrets = append(r.secrets, q.Get("state"), binding.Value)
+	state, binding := r.checkToProvider(t, "login", out)
 	if after := r.pendingCount(t); after != before+1 {
 		t.Errorf("pending authorizations %d -> %d, want one stored", before, after)
 	}
-	if !r.pendingBFF(t, q.Get("state")) {
+	if !r.pendingBFF(t, state) {
 		t.Error("the login's pending authorization does not say bff=true")
 	}
 
-	code, state := r.login(t, loc.String(), false)
-	back := r.invokeHTTP(t, "callback", fixture(t, r.root, "callback.json", url.Values{"code": {code}, "state": {state}}, binding.Name+"="+binding.Value))
-	if back.StatusCode != http.StatusFound {
-		t.Fatalf("callback: got %d, want 302 to return_to; body %.300s", back.StatusCode, back.Body)
+	code, back := r.login(t, out.Headers["Location"], false)
+	if back != state {
+		t.Fatalf("mockrc redirect state: got %q, want the login's", back)
 	}
-	to := mustURL(t, back.Headers["Location"])
+	cb := r.invokeHTTP(t, "callback", fixture(t, r.root, "callback.json", url.Values{"code": {code}, "state": {state}}, binding))
+	if cb.StatusCode != http.StatusFound {
+		t.Fatalf("callback: got %d, want 302 to return_to; body %.300s", cb.StatusCode, cb.Body)
+	}
+	to := mustURL(t, cb.Headers["Location"])
 	if got := to.Scheme + "://" + to.Host + to.Path; got != bffReturnTo {
 		t.Errorf("callback Location: got %s, want return_to %s", got, bffReturnTo)
 	}
@@ -277,9 +252,9 @@ func (r *rig) bffSignIn(t *testing.T) string {
 			t.Errorf("callback Location carries %s: %s", k, to)
 		}
 	}
-	sc := findNamedCookie(t, back.Cookies, sessionCookieName)
+	sc := findNamedCookie(t, cb.Cookies, sessionCookieName)
 	if sc == nil {
-		t.Fatalf("callback cookies %q: want %s", back.Cookies, sessionCookieName)
+		t.Fatalf("callback cookies %q: want %s", cb.Cookies, sessionCookieName)
 	}
 	if !sc.HttpOnly || !sc.Secure || sc.SameSite != http.SameSiteStrictMode || sc.Path != "/" || sc.Domain != "" ||
 		sc.MaxAge <= 0 || time.Duration(sc.MaxAge)*time.Second > oauth.DefaultBFFMaxSession {
@@ -288,7 +263,7 @@ func (r *rig) bffSignIn(t *testing.T) string {
 	if b, err := base64.RawURLEncoding.DecodeString(sc.Value); err != nil || len(b) != 32 {
 		t.Errorf("session cookie value: want 32 random bytes, unpadded base64url (%d bytes, %v)", len(b), err)
 	}
-	r.secrets = append(r.secrets, sc.Value, code)
+	r.secrets = append(r.secrets, sc.Value)
 	item := r.itemAt(t, oauth.SessionKey(sc.Value), "session")
 	if item == nil {
 		t.Fatalf("no session item %s", oauth.SessionKey(sc.Value))
@@ -366,22 +341,6 @@ func wantError(t *testing.T, what string, out events.APIGatewayV2HTTPResponse, s
 	if strings.Contains(out.Body, "mockrc_") {
 		t.Errorf("%s: the answer holds a token", what)
 	}
-}
-
-// findNamedCookie is findCookie for another cookie name.
-func findNamedCookie(t *testing.T, cookies []string, name string) *http.Cookie {
-	t.Helper()
-	for _, s := range cookies {
-		c, err := http.ParseSetCookie(s)
-		if err != nil {
-			t.Errorf("Set-Cookie %q: %v", s, err)
-			continue
-		}
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
 }
 
 // itemAt reads the table item pk, sk, or nil.

@@ -16,7 +16,8 @@
 //     aws-lambda-rie per function and times launch → first successful
 //     response (authorize.json → 302, callback.json → 400 for its unknown
 //     state, refresh.json → the summary, stream.json → no batch item
-//     failures (its events on moto's EventBridge), token.json → not_found).
+//     failures (its events on moto's EventBridge), token.json → not_found,
+//     bff-session.json → 200 {"authenticated":false} for its unknown session).
 //
 // Every figure is printed with its ratio to hello (and the functions' to
 // hellolit), measured in the same run. See bench/coldstart/README.md.

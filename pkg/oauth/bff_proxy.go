@@ -106,8 +106,7 @@ func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if ans.status == http.StatusUnauthorized {
 		// Refused although fresh by its expiry (revoked, rotated
 		// elsewhere, the provider's clock): refresh once and retry once.
-		var again Connection
-		tok2, _, err := h.tokenAfter(ctx, account, used.Version, &again)
+		tok2, _, err := h.tokenAfter(ctx, account, used.Version, nil)
 		if err != nil {
 			return h.apiTokenError(ctx, account, err)
 		}

@@ -14,7 +14,7 @@
 GO        ?= go
 TEMPLATE  = template.yaml
 BUILD_DIR ?= build
-FUNCTIONS := authorize callback refresh events token
+FUNCTIONS := authorize callback refresh events token bff
 
 # The one Architectures line of Globals.Function (4-space indent).
 TEMPLATE_ARCH := $(shell sed -n 's/^    Architectures: *\[ *\([a-z0-9_]*\) *\] *$$/\1/p' $(TEMPLATE) 2>/dev/null)
@@ -26,7 +26,7 @@ GO_BUILD = GOOS=linux GOARCH=$(GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.no
 
 .PHONY: test build lint clean run-token FORCE \
 	build-AuthorizeFunction build-CallbackFunction build-RefreshFunction \
-	build-EventsFunction build-TokenFunction
+	build-EventsFunction build-TokenFunction build-BffFunction
 
 test:
 	./scripts/test.sh
@@ -56,6 +56,9 @@ build-EventsFunction:
 
 build-TokenFunction:
 	$(GO_BUILD) -o $(sam-artifacts) ./functions/token
+
+build-BffFunction:
+	$(GO_BUILD) -o $(sam-artifacts) ./functions/bff
 
 # run-token: functions/token, built for this machine, under the Lambda
 # Runtime Interface Emulator (the one `sam local` and internal/lambdatest

@@ -16,7 +16,8 @@
 //     aws-lambda-rie per function and times launch → first successful
 //     response (authorize.json → 302, callback.json → 400 for its unknown
 //     state, refresh.json → the summary, stream.json → no batch item
-//     failures (its events on moto's EventBridge), token.json → not_found).
+//     failures (its events on moto's EventBridge), token.json → not_found,
+//     bff-session.json → 200 {"authenticated":false} for its unknown session).
 //
 // Every figure is printed with its ratio to hello (and the functions' to
 // hellolit), measured in the same run. See bench/coldstart/README.md.
@@ -80,6 +81,9 @@ var known = map[string]function{
 	"refresh":   {"refresh", "./functions/refresh", "RefreshFunction", "refresh.json", summary, nil},
 	"events":    {"events", "./functions/events", "EventsFunction", "stream.json", noBatchFailures, nil},
 	"token":     {"token", "./functions/token", "TokenFunction", "token.json", tokenAnswer, nil},
+	// bff-session.json's cookie names no session: {"authenticated":false}
+	// after a session read (config, store read).
+	"bff": {"bff", "./functions/bff", "BffFunction", "bff-session.json", status(http.StatusOK), nil},
 }
 
 // noBatchFailures: stream.json's two events reached EventBridge (moto's).

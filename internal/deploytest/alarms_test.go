@@ -8,11 +8,12 @@ import (
 	"testing"
 )
 
-// alarmIDs lists the AWS::CloudWatch::Alarm resources, sorted.
+// alarmIDs lists the AWS::CloudWatch::Alarm resources these parameters
+// create, sorted.
 func (s *stack) alarmIDs() []string {
 	var ids []string
 	for id, r := range mapAt(s.t, s.tpl, "Resources") {
-		if asMap(s.t, r, id)["Type"] == "AWS::CloudWatch::Alarm" {
+		if asMap(s.t, r, id)["Type"] == "AWS::CloudWatch::Alarm" && s.exists(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -133,9 +134,15 @@ var streamActions = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "
 
 // TestAlarmCoverage: every function has an Errors alarm and is in the
 // throttles alarm; the table alarm covers every DynamoDB operation the
-// functions' roles allow; the API has a 5xx alarm.
+// functions' roles allow; the API has a 5xx alarm. With and without the
+// BFF function (EnableBff).
 func TestAlarmCoverage(t *testing.T) {
-	s := newStack(t, paramSets[0].overrides)
+	for _, ps := range paramSets {
+		t.Run(ps.name, func(t *testing.T) { checkAlarmCoverage(t, newStack(t, ps.overrides)) })
+	}
+}
+
+func checkAlarmCoverage(t *testing.T, s *stack) {
 	byMetric := map[string][]alarmMetric{}
 	for _, id := range s.alarmIDs() {
 		for _, m := range alarmMetrics(t, s, id) {
@@ -186,5 +193,31 @@ func TestAlarmCoverage(t *testing.T) {
 	}
 	if len(operations) == 0 || len(functions) == 0 {
 		t.Fatal(fmt.Sprint("no functions or operations found: ", functions, operations))
+	}
+}
+
+// TestDashboardFunctions: with every parameter set the dashboard's body is
+// JSON and its function errors widget shows every function the stack
+// creates (the BFF function only with EnableBff), and no other.
+func TestDashboardFunctions(t *testing.T) {
+	for _, ps := range paramSets {
+		t.Run(ps.name, func(t *testing.T) {
+			s := newStack(t, ps.overrides)
+			var shown []string
+			for _, m := range dashboardMetrics(t, s) {
+				if len(m) == 4 && m[0] == "AWS/Lambda" && m[1] == "Errors" {
+					shown = append(shown, fmt.Sprint(m[3]))
+				}
+			}
+			var want []string
+			for _, fn := range s.functionIDs() {
+				want = append(want, s.str(s.ref(fn)))
+			}
+			slices.Sort(shown)
+			slices.Sort(want)
+			if !slices.Equal(shown, want) {
+				t.Errorf("dashboard function errors: got %v, want %v", shown, want)
+			}
+		})
 	}
 }

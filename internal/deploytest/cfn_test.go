@@ -540,11 +540,12 @@ func (s *stack) str(v any) string {
 	return ""
 }
 
-// functionIDs lists the AWS::Serverless::Function resources, sorted.
+// functionIDs lists the AWS::Serverless::Function resources these
+// parameters create (BffFunction only with EnableBff), sorted.
 func (s *stack) functionIDs() []string {
 	var ids []string
 	for id, r := range mapAt(s.t, s.tpl, "Resources") {
-		if asMap(s.t, r, id)["Type"] == "AWS::Serverless::Function" {
+		if asMap(s.t, r, id)["Type"] == "AWS::Serverless::Function" && s.exists(id) {
 			ids = append(ids, id)
 		}
 	}

@@ -3,6 +3,7 @@ package deploytest
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -32,7 +33,7 @@ func TestEventFilesAreTested(t *testing.T) {
 	for _, f := range files {
 		got = append(got, filepath.Base(f))
 	}
-	want := []string{"authorize.json", "callback-error.json", "callback.json", "confirm.json", "env.json", "refresh.json", "stream.json", "token.json"}
+	want := []string{"authorize.json", "bff-api.json", "bff-login.json", "bff-logout.json", "bff-session.json", "callback-error.json", "callback.json", "confirm.json", "env.json", "refresh.json", "stream.json", "token.json"}
 	if !slices.Equal(got, want) {
 		t.Errorf("events/*.json: got %v, want %v (add a test for a new file)", got, want)
 	}
@@ -397,5 +398,113 @@ func TestLocalEnvFile(t *testing.T) {
 				t.Error("AWS_ENDPOINT_URL: want the local stand-in's address")
 			}
 		})
+	}
+}
+
+// sessionCookie is the BFF's session cookie (DESIGN.md, "Browser-only apps").
+const sessionCookie = "__Host-oauthfn-session"
+
+// TestBffEvents: events/bff-*.json (sam local invoke BffFunction, and
+// internal/lambdatest under the emulator) are payload-2.0 requests on the
+// BFF function's routes as template.yaml declares them: the route key one
+// of its events, the path parameters what API Gateway fills for that route
+// and raw path, the browser's fetch metadata, the CSRF header on every
+// route but login, and the session cookie (32 random bytes) on every route
+// but login. The login's return_to passes events/env.json's allow-list.
+func TestBffEvents(t *testing.T) {
+	s := newStack(t, map[string]string{"ClientId": "x", "EnableBff": "true"})
+	routes := map[string]bool{}
+	for name, e := range mapAt(t, s.function("BffFunction"), "Events") {
+		p := mapAt(t, asMap(t, e, name), "Properties")
+		routes[fmt.Sprint(p["Method"], " ", p["Path"])] = true
+	}
+	files := map[string]struct {
+		route, method, path string
+		params              map[string]string
+	}{
+		"bff-login.json":   {"GET /bff/{provider}/login", http.MethodGet, "/bff/ringcentral/login", map[string]string{"provider": "ringcentral"}},
+		"bff-session.json": {"GET /bff/session", http.MethodGet, "/bff/session", nil},
+		"bff-logout.json":  {"POST /bff/logout", http.MethodPost, "/bff/logout", nil},
+		"bff-api.json":     {"ANY /bff/api/{proxy+}", http.MethodGet, "/bff/api/restapi/v1.0/account/~/extension/~", map[string]string{"proxy": "restapi/v1.0/account/~/extension/~"}},
+	}
+	covered := map[string]bool{}
+	for name, want := range files {
+		t.Run(name, func(t *testing.T) {
+			ev := loadHTTPEvent(t, name)
+			rc := ev.RequestContext
+			if !routes[want.route] {
+				t.Fatalf("route %s: not a route of BffFunction %v", want.route, slices.Sorted(maps.Keys(routes)))
+			}
+			covered[want.route] = true
+			for _, c := range []check{
+				{"version", ev.Version, "2.0"},
+				{"routeKey", ev.RouteKey, want.route},
+				{"requestContext.routeKey", rc.RouteKey, want.route},
+				{"rawPath", ev.RawPath, want.path},
+				{"requestContext.http.path", rc.HTTP.Path, want.path},
+				{"requestContext.http.method", rc.HTTP.Method, want.method},
+				{"requestContext.stage", rc.Stage, "$default"},
+				{"headers.host", ev.Headers["host"], rc.DomainName},
+				{"content-length", ev.Headers["content-length"], strconv.Itoa(len(ev.Body))},
+				{"isBase64Encoded", ev.IsBase64Encoded, false},
+			} {
+				if c.got != c.want {
+					t.Errorf("%s: got %v, want %v", c.what, c.got, c.want)
+				}
+			}
+			if !maps.Equal(ev.PathParameters, want.params) {
+				t.Errorf("pathParameters: got %v, want %v", ev.PathParameters, want.params)
+			}
+			// The route's template with the path parameters filled in is the raw path.
+			filled := strings.TrimPrefix(want.route, want.route[:strings.Index(want.route, " ")+1])
+			for k, v := range ev.PathParameters {
+				filled = strings.NewReplacer("{"+k+"+}", v, "{"+k+"}", v).Replace(filled)
+			}
+			if filled != ev.RawPath {
+				t.Errorf("route %s with %v: %s, want the raw path %s", want.route, ev.PathParameters, filled, ev.RawPath)
+			}
+			for k := range ev.Headers {
+				if k != strings.ToLower(k) || k == "cookie" {
+					t.Errorf("header %q: API Gateway lower-cases names and moves cookies into the cookies array", k)
+				}
+			}
+			if got := ev.Headers["sec-fetch-site"]; got != "same-origin" {
+				t.Errorf("sec-fetch-site: got %q, want same-origin (the app on the API's origin)", got)
+			}
+			login := strings.HasSuffix(want.route, "/login")
+			if got := ev.Headers["x-oauthfn-csrf"]; (got == "1") == login {
+				t.Errorf("x-oauthfn-csrf: got %q; want 1 on every route but login (a navigation)", got)
+			}
+			if login {
+				if len(ev.Cookies) != 0 {
+					t.Errorf("cookies: got %q, want none before the sign-in", ev.Cookies)
+				}
+				cfg := localConfig(t, "AuthorizeFunction") // every function has the same environment
+				u, err := url.Parse(ev.QueryStringParameters["return_to"])
+				if err != nil || ev.RawQueryString != "return_to="+url.QueryEscape(u.String()) {
+					t.Fatalf("query %q: want return_to only, rawQueryString and queryStringParameters agreeing", ev.RawQueryString)
+				}
+				if !slices.ContainsFunc(cfg.AllowedReturn, func(p oauth.ReturnPrefix) bool {
+					return p.Scheme == u.Scheme && p.Host == u.Host && strings.HasPrefix(u.EscapedPath(), p.Path)
+				}) {
+					t.Errorf("return_to %s: not allowed by events/env.json ALLOWED_RETURN_URLS", u)
+				}
+				return
+			}
+			if len(ev.Cookies) != 1 {
+				t.Fatalf("cookies: got %q, want the session cookie only", ev.Cookies)
+			}
+			c, err := http.ParseCookie(ev.Cookies[0])
+			if err != nil || len(c) != 1 || c[0].Name != sessionCookie {
+				t.Fatalf("cookies[0] %q: want %s (%v)", ev.Cookies[0], sessionCookie, err)
+			}
+			randomToken(t, "session cookie", c[0].Value)
+			if o := ev.Headers["origin"]; o != "" && o != "https://"+rc.DomainName {
+				t.Errorf("origin %q: want the API's own", o)
+			}
+		})
+	}
+	if len(covered) != len(routes) {
+		t.Errorf("routes with a sample: %v, want every route of BffFunction %v", covered, routes)
 	}
 }

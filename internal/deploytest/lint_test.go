@@ -61,6 +61,7 @@ var functionDirs = map[string]string{
 	"RefreshFunction":   "refresh",
 	"EventsFunction":    "events",
 	"TokenFunction":     "token",
+	"BffFunction":       "bff",
 }
 
 var lambdaFlags = []string{"GOOS=linux", "CGO_ENABLED=0", "-tags lambda.norpc", "-trimpath", "-ldflags='-s -w'"}

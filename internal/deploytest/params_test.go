@@ -56,6 +56,18 @@ var paramExamples = []struct {
 	{"ExistingTableStreamArn",
 		[]string{"", existingStreamARN},
 		[]string{"oauthfn-Table-OLD1OLD2OLD3", "arn:aws:dynamodb:us-east-1:123456789012:table/oauthfn-Table-OLD1OLD2OLD3", "arn:aws:kinesis:us-east-1:123456789012:stream/x"}},
+	{"EnableBff",
+		[]string{"true", "false"},
+		[]string{"", "yes", "True"}},
+	{"BffIdleTimeout",
+		[]string{"8h", "30m", "1h"},
+		[]string{"", "0h", "8", "1d", "1h30m", "-1h", "8 h"}},
+	{"BffMaxSession",
+		[]string{"7d", "12h", "90m", "30d"},
+		[]string{"", "0d", "7", "1w", "7d12h", "P7D"}},
+	{"ApiPrefixes",
+		[]string{"", "none", "https://api.example.com/", "https://platform.ringcentral.com/restapi/v1.0/,https://media.ringcentral.com/restapi/v1.0/"},
+		[]string{"http://api.example.com/", "https://api.example.com", "https://api.example.com/v1", "https://a.example.com/, https://b.example.com/", "https://a.example.com/,", "api.example.com/", "None", "none,https://api.example.com/"}},
 	{"ExistingTokenKeyArn",
 		[]string{"", existingTokenKeyARN},
 		[]string{"TokenKey-OLDxyz", "arn:aws:secretsmanager:us-east-1:123456789012:secret:oauthfn/token"}},
@@ -171,6 +183,9 @@ func TestParameterRules(t *testing.T) {
 		{"existing table without its token key", map[string]string{"ExistingTableStreamArn": existingStreamARN}, []string{"needs ExistingTokenKeyArn"}},
 		{"existing token key without its table", map[string]string{"ExistingTokenKeyArn": existingTokenKeyARN}, []string{"needs ExistingTableStreamArn"}},
 		{"existing table and token key", map[string]string{"ExistingTableStreamArn": existingStreamARN, "ExistingTokenKeyArn": existingTokenKeyARN}, nil},
+		// Several providers: each provider's api_prefixes, not the single-provider parameter.
+		{"api prefixes next to providers", map[string]string{"Providers": `{"rc":{"preset":"ringcentral","client_id":"x"}}`, "ApiPrefixes": "https://api.example.com/"}, []string{"ProvidersReplaceSingleProviderParameters", "Providers replaces ApiPrefixes"}},
+		{"providers with the BFF", map[string]string{"Providers": `{"rc":{"preset":"ringcentral","client_id":"x"}}`, "EnableBff": "true"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -63,6 +63,9 @@ func TestSAMTransform(t *testing.T) {
 			}
 			tracing := s.params["Tracing"] == "Active"
 			for fn := range functionDirs {
+				if !s.exists(fn) {
+					continue // BffFunction without EnableBff
+				}
 				props := mapAt(t, s.resource(fn), "Properties")
 				if got := props["TracingConfig"] != nil; got != tracing {
 					t.Errorf("%s TracingConfig: got %v, want it present: %v", fn, props["TracingConfig"], tracing)

@@ -1,6 +1,7 @@
 package deploytest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -29,10 +30,11 @@ const (
 )
 
 // paramSets are the parameter values the template is evaluated with: the
-// defaults (RingCentral, created placeholder secret), every optional
+// defaults (RingCentral, created placeholder secret, no BFF), every optional
 // parameter set (generic provider, existing secret and its KMS key, alarm
-// email and topic, tracing, reserved concurrency, deletion protection), and
-// a custom domain.
+// email and topic, tracing, reserved concurrency, deletion protection, the
+// BFF with its own settings), and a custom domain with the BFF (the
+// same-site deployment docs/browser-apps.md describes).
 var paramSets = []struct {
 	name      string
 	overrides map[string]string
@@ -65,11 +67,16 @@ var paramSets = []struct {
 		"AlarmTopicArn":           alarmTopicARN,
 		"Tracing":                 "Active",
 		"EventBusName":            "oauthfn-events",
+		"EnableBff":               "true",
+		"BffIdleTimeout":          "30m",
+		"BffMaxSession":           "1d",
+		"ApiPrefixes":             "https://api.example.com/v1/,https://files.example.com/",
 	}},
-	{"custom domain", map[string]string{
+	{"custom domain, BFF", map[string]string{
 		"ClientId":       "rc-client-id",
 		"DomainName":     "auth.example.com",
 		"CertificateArn": certificateARN,
+		"EnableBff":      "true",
 	}},
 	{"after sam delete: existing table and token key, bus ARN", map[string]string{
 		"ClientId":               "rc-client-id",
@@ -139,6 +146,15 @@ func TestTemplateEnvLoadsConfig(t *testing.T) {
 					{"sweep concurrency", strconv.Itoa(cfg.SweepConcurrency), p["SweepConcurrency"]},
 					{"token rate", strconv.Itoa(cfg.TokenRatePerMin), p["TokenRatePerMin"]},
 					{"log level", strings.ToLower(cfg.LogLevel.String()), p["LogLevel"]},
+					// Browser sessions: the BFF reads them, and the callback, which creates the session.
+					{"BFF idle timeout", cfg.BFFIdleTimeout, mustBFFDuration(t, p["BffIdleTimeout"])},
+					{"BFF max session", cfg.BFFMaxSession, mustBFFDuration(t, p["BffMaxSession"])},
+				}
+				if p["ApiPrefixes"] != "" {
+					checks = append(checks, check{"API prefixes", strings.Join(cfg.Provider.APIPrefixes, ","), p["ApiPrefixes"]})
+				} else if p["ProviderPreset"] == oauth.PresetRingCentral {
+					server := cmp.Or(p["ServerUrl"], "https://platform.ringcentral.com")
+					checks = append(checks, check{"API prefixes (the preset's)", strings.Join(cfg.Provider.APIPrefixes, ","), server + "/restapi/v1.0/"})
 				}
 				if p["ProviderPreset"] == oauth.PresetGeneric {
 					checks = append(checks,
@@ -158,6 +174,24 @@ func TestTemplateEnvLoadsConfig(t *testing.T) {
 			})
 		}
 	}
+}
+
+// mustBFFDuration reads a BffIdleTimeout or BffMaxSession value: a Go
+// duration, or a whole number of days ("7d").
+func mustBFFDuration(t *testing.T, s string) time.Duration {
+	t.Helper()
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			t.Fatalf("parameter duration %q: %v", s, err)
+		}
+		return time.Duration(n) * 24 * time.Hour
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatalf("parameter duration %q: %v", s, err)
+	}
+	return d
 }
 
 func mustDuration(t *testing.T, s string) string {
@@ -430,9 +464,29 @@ func TestIAMLeastPrivilege(t *testing.T) {
 				"secretsmanager:GetSecretValue " + clientSecret,
 				"secretsmanager:GetSecretValue " + tokenKey,
 			}, kms...),
+			// Sessions, the login's pending authorization, the connection
+			// (read, leased and refreshed on demand, deleted by a logout
+			// everywhere); no index, and not the app key (it signs nothing).
+			"BffFunction": append([]string{
+				"dynamodb:DeleteItem " + table,
+				"dynamodb:GetItem " + table,
+				"dynamodb:PutItem " + table,
+				"dynamodb:UpdateItem " + table,
+				"secretsmanager:GetSecretValue " + clientSecret,
+				"secretsmanager:GetSecretValue " + tokenKey,
+			}, kms...),
 		}
-		if got := s.functionIDs(); !slices.Equal(got, []string{"AuthorizeFunction", "CallbackFunction", "EventsFunction", "RefreshFunction", "TokenFunction"}) {
-			t.Fatalf("functions: got %v", got)
+		wantFns := []string{"AuthorizeFunction", "CallbackFunction", "EventsFunction", "RefreshFunction", "TokenFunction"}
+		if s.params["EnableBff"] == "true" {
+			wantFns = []string{"AuthorizeFunction", "BffFunction", "CallbackFunction", "EventsFunction", "RefreshFunction", "TokenFunction"}
+		}
+		if got := s.functionIDs(); !slices.Equal(got, wantFns) {
+			t.Fatalf("functions: got %v, want %v", got, wantFns)
+		}
+		for _, id := range []string{"BffFunction", "BffFunctionRole", "BffLogGroup", "BffErrorsAlarm"} {
+			if got, want := s.exists(id), s.params["EnableBff"] == "true"; got != want {
+				t.Errorf("%s created: got %v, want %v (EnableBff=%s)", id, got, want, s.params["EnableBff"])
+			}
 		}
 		for _, fn := range s.functionIDs() {
 			t.Run(ps.name+"/"+fn, func(t *testing.T) {
@@ -522,6 +576,8 @@ func TestFunctionSettings(t *testing.T) {
 					wantTimeout = 60 // ten PutEvents calls, each entry tried four times
 				case "TokenFunction":
 					wantTimeout = 40 // waiting out another holder's refresh, then one of its own
+				case "BffFunction":
+					wantTimeout = 28 // a proxied call, a refresh under the lease and the retry, under the HTTP API's 30 s
 				}
 				logging := mapAt(t, f, "LoggingConfig")
 				tests := []struct {
@@ -551,7 +607,12 @@ func TestFunctionSettings(t *testing.T) {
 
 		t.Run(ps.name+"/http routes", func(t *testing.T) {
 			// POST /confirm shares the callback's function (CallbackRoutes).
-			for fn, routes := range map[string][]string{"AuthorizeFunction": {"GET /authorize", "GET /authorize/{provider}"}, "CallbackFunction": {"GET /callback", "GET /callback/{provider}", "POST /confirm"}} {
+			want := map[string][]string{"AuthorizeFunction": {"GET /authorize", "GET /authorize/{provider}"}, "CallbackFunction": {"GET /callback", "GET /callback/{provider}", "POST /confirm"}}
+			if s.exists("BffFunction") {
+				// BFF-SPEC's fixed routes; {proxy+} is the path parameter BFFRoutes reads.
+				want["BffFunction"] = []string{"ANY /bff/api/{proxy+}", "GET /bff/session", "GET /bff/{provider}/login", "POST /bff/logout"}
+			}
+			for fn, routes := range want {
 				events := mapAt(t, s.function(fn), "Events")
 				var got []string
 				for name, e := range events {
@@ -624,10 +685,17 @@ func TestFunctionSettings(t *testing.T) {
 			if !slices.Equal(prefixes, want) {
 				t.Errorf("filter on pk: got prefixes %q, want %q", prefixes, want)
 			}
+			// Browser sessions (sess#...) never invoke the events function:
+			// a session is no connection and its cookie hash is no event.
+			for _, p := range prefixes {
+				if strings.HasPrefix(oauth.SessionKey("a cookie"), p) {
+					t.Errorf("filter prefix %q passes session items (sess#)", p)
+				}
+			}
 			alarmed := false
 			for id, r := range mapAt(t, s.tpl, "Resources") {
 				r := asMap(t, r, id)
-				if r["Type"] != "AWS::CloudWatch::Alarm" {
+				if r["Type"] != "AWS::CloudWatch::Alarm" || !s.exists(id) {
 					continue
 				}
 				p := asMap(t, s.resolve(r["Properties"]), id)
@@ -787,6 +855,10 @@ func TestOutputsAndLogGroups(t *testing.T) {
 			if ps.overrides["AlarmEmail"] != "" {
 				outputs["AlarmTopicArn"] = s.ref("AlarmTopic")
 			}
+			if ps.overrides["EnableBff"] == "true" {
+				// The single provider's id is its preset's name.
+				outputs["BffLoginUrl"] = base + "/bff/" + s.params["ProviderPreset"] + "/login"
+			}
 			for name, o := range mapAt(t, s.tpl, "Outputs") {
 				o := asMap(t, o, name)
 				if c, ok := o["Condition"].(string); ok && !s.condition(c) {
@@ -794,6 +866,9 @@ func TestOutputsAndLogGroups(t *testing.T) {
 						t.Errorf("Outputs.%s: missing with these parameters", name)
 					}
 					continue
+				}
+				if name == "BffLoginUrl" && ps.overrides["EnableBff"] != "true" {
+					t.Errorf("Outputs.BffLoginUrl: present without EnableBff")
 				}
 				want, ok := outputs[name]
 				if !ok {
@@ -847,12 +922,34 @@ const (
 
 var sweepMetrics = []string{"due", "refreshed", "failed", "reauth_required", "rate_limited", "skipped_leased", "revoked", "duration_ms"}
 
+// dashboardMetrics is every metric line of the dashboard's widgets; a body
+// that is not JSON fails the test.
+func dashboardMetrics(t *testing.T, s *stack) [][]any {
+	t.Helper()
+	body := s.str(s.resolve(mapAt(t, s.resource("Dashboard"), "Properties")["DashboardBody"]))
+	var dash struct {
+		Widgets []struct {
+			Properties struct {
+				Metrics [][]any `json:"metrics"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(body), &dash); err != nil {
+		t.Fatalf("DashboardBody is not JSON: %v\n%s", err, body)
+	}
+	var out [][]any
+	for _, w := range dash.Widgets {
+		out = append(out, w.Properties.Metrics...)
+	}
+	return out
+}
+
 func TestAlarmsAndDashboard(t *testing.T) {
 	s := newStack(t, paramSets[0].overrides)
 	alarmed := map[string]bool{}
 	for id, r := range mapAt(t, s.tpl, "Resources") {
 		r := asMap(t, r, id)
-		if r["Type"] != "AWS::CloudWatch::Alarm" {
+		if r["Type"] != "AWS::CloudWatch::Alarm" || !s.exists(id) {
 			continue
 		}
 		p := asMap(t, s.resolve(r["Properties"]), id)
@@ -875,23 +972,10 @@ func TestAlarmsAndDashboard(t *testing.T) {
 		}
 	}
 
-	body := s.str(s.resolve(mapAt(t, s.resource("Dashboard"), "Properties")["DashboardBody"]))
-	var dash struct {
-		Widgets []struct {
-			Properties struct {
-				Metrics [][]any `json:"metrics"`
-			} `json:"properties"`
-		} `json:"widgets"`
-	}
-	if err := json.Unmarshal([]byte(body), &dash); err != nil {
-		t.Fatalf("DashboardBody is not JSON: %v\n%s", err, body)
-	}
 	shown := map[string]bool{}
-	for _, w := range dash.Widgets {
-		for _, m := range w.Properties.Metrics {
-			if len(m) >= 4 && m[0] == metricNamespace && m[2] == metricDimension && m[3] == metricService {
-				shown[fmt.Sprint(m[1])] = true
-			}
+	for _, m := range dashboardMetrics(t, s) {
+		if len(m) >= 4 && m[0] == metricNamespace && m[2] == metricDimension && m[3] == metricService {
+			shown[fmt.Sprint(m[1])] = true
 		}
 	}
 	for _, m := range sweepMetrics {
@@ -960,4 +1044,24 @@ func wantAuthStyle(t *testing.T, p map[string]string) string {
 		t.Fatalf("preset %q unknown", p["ProviderPreset"])
 	}
 	return authStyleName(row.For("").Endpoint.AuthStyle)
+}
+
+// TestTemplateApiPrefixes: what the ApiPrefixes parameter accepts, the code
+// reads as documented: empty the preset's, none no API at all, a list
+// itself.
+func TestTemplateApiPrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  []string
+	}{
+		{"", []string{"https://platform.ringcentral.com/restapi/v1.0/"}},
+		{"none", nil},
+		{"https://a.example.com/v1/,https://b.example.com/", []string{"https://a.example.com/v1/", "https://b.example.com/"}},
+	} {
+		s := newStack(t, map[string]string{"ClientId": "x", "EnableBff": "true", "ApiPrefixes": tc.value})
+		cfg, err := oauth.LoadConfig(getenv(s.env("BffFunction")))
+		if err != nil || !slices.Equal(cfg.Provider.APIPrefixes, tc.want) {
+			t.Errorf("ApiPrefixes=%q: got %q, %v; want %q", tc.value, cfg.Provider.APIPrefixes, err, tc.want)
+		}
+	}
 }

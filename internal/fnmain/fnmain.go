@@ -1,5 +1,5 @@
-// Package fnmain is the wiring the four oauth.Handler functions share
-// (authorize, callback, refresh, token): AWS settings from the Lambda
+// Package fnmain is the wiring the five oauth.Handler functions share
+// (authorize, callback, refresh, token, bff): AWS settings from the Lambda
 // environment (internal/awsenv, no SDK config package), configuration from
 // the environment, once per execution environment, before lambda.Start.
 package fnmain

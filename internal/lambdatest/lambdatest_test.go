@@ -538,7 +538,7 @@ func (r *rig) env(t *testing.T, fn, logicalID string, extra map[string]string) m
 	}
 	r.secrets = append(r.secrets, env["OAUTH_TOKEN_KEY"], env["OAUTH_APP_KEY"], mockrc.DefaultClientSecret)
 	r.appKey = env["OAUTH_APP_KEY"]
-	timeout := map[string]string{"refresh": "300", "callback": "28", "events": "60", "token": "40"}[fn]
+	timeout := map[string]string{"refresh": "300", "callback": "28", "events": "60", "token": "40", "bff": "28"}[fn]
 	if timeout == "" {
 		timeout = "15"
 	}
@@ -659,12 +659,23 @@ func (r *rig) authorizeAs(t *testing.T, user string) (resp events.APIGatewayV2HT
 		t.Fatal(err)
 	}
 	resp = r.invokeHTTP(t, "authorize", fixture(t, r.root, "authorize.json", url.Values{"connect": {tok}}, ""))
+	state, cookie = r.checkToProvider(t, "authorize", resp)
+	return resp, state, cookie
+}
+
+// checkToProvider checks a start of the flow (/authorize, the BFF's login):
+// a 302 to mockrc's authorize endpoint with the code flow's parameters and
+// env.json's redirect URI (the one registered URI), no-store, and the
+// binding cookie (HttpOnly, Secure, SameSite=Lax, Path=/, Max-Age=600). It
+// returns the state and the cookie as name=value, both kept out of the logs.
+func (r *rig) checkToProvider(t *testing.T, what string, resp events.APIGatewayV2HTTPResponse) (state, cookie string) {
+	t.Helper()
 	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("authorize: got status %d, want 302; body %.300s", resp.StatusCode, resp.Body)
+		t.Fatalf("%s: got status %d, want 302; body %.300s", what, resp.StatusCode, resp.Body)
 	}
 	loc := mustURL(t, resp.Headers["Location"])
 	if got, want := loc.Scheme+"://"+loc.Host+loc.Path, r.rcURL+mockrc.AuthorizePath; got != want {
-		t.Errorf("authorize Location: got %s, want %s", got, want)
+		t.Errorf("%s Location: got %s, want %s", what, got, want)
 	}
 	q := loc.Query()
 	for k, want := range map[string]string{
@@ -674,25 +685,25 @@ func (r *rig) authorizeAs(t *testing.T, user string) (resp events.APIGatewayV2HT
 		"code_challenge_method": "S256",
 	} {
 		if got := q.Get(k); got != want {
-			t.Errorf("authorize Location %s: got %q, want %q", k, got, want)
+			t.Errorf("%s Location %s: got %q, want %q", what, k, got, want)
 		}
 	}
 	state = q.Get("state")
 	if state == "" || q.Get("code_challenge") == "" {
-		t.Errorf("authorize Location %s: want state and code_challenge", loc)
+		t.Errorf("%s Location %s: want state and code_challenge", what, loc)
 	}
 	if got := resp.Headers["Cache-Control"]; got != "no-store" {
-		t.Errorf("authorize Cache-Control: got %q, want no-store", got)
+		t.Errorf("%s Cache-Control: got %q, want no-store", what, got)
 	}
 	c := findCookie(t, resp.Cookies)
 	if c == nil {
-		t.Fatalf("authorize cookies %q: want %s", resp.Cookies, cookieName)
+		t.Fatalf("%s cookies %q: want %s", what, resp.Cookies, cookieName)
 	}
 	if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.MaxAge != 600 {
-		t.Errorf("authorize cookie %q: want HttpOnly, Secure, SameSite=Lax, Path=/, Max-Age=600", c.String())
+		t.Errorf("%s cookie %q: want HttpOnly, Secure, SameSite=Lax, Path=/, Max-Age=600", what, c.String())
 	}
 	r.secrets = append(r.secrets, state, c.Value)
-	return resp, state, c.Name + "=" + c.Value
+	return state, c.Name + "=" + c.Value
 }
 
 // login drives mockrc's login page for authURL: GET the page, post its form
@@ -825,7 +836,14 @@ func fixture(t *testing.T, root, name string, query url.Values, cookie string) [
 	return b
 }
 
+// findCookie is the binding cookie among Set-Cookie values, or nil.
 func findCookie(t *testing.T, cookies []string) *http.Cookie {
+	t.Helper()
+	return findNamedCookie(t, cookies, cookieName)
+}
+
+// findNamedCookie is the cookie name among Set-Cookie values, or nil.
+func findNamedCookie(t *testing.T, cookies []string, name string) *http.Cookie {
 	t.Helper()
 	for _, s := range cookies {
 		c, err := http.ParseSetCookie(s)
@@ -833,7 +851,7 @@ func findCookie(t *testing.T, cookies []string) *http.Cookie {
 			t.Errorf("Set-Cookie %q: %v", s, err)
 			continue
 		}
-		if c.Name == cookieName {
+		if c.Name == name {
 			return c
 		}
 	}

@@ -288,10 +288,11 @@ func sessionSetCookie(value string, maxAge int) string {
 	return c.String()
 }
 
-// clearSessionCookie ends the browser's session cookie. A constant (the
-// functions do no work at start-up); a test holds it to
-// sessionSetCookie("", 0).
-const clearSessionCookie = "__Host-oauthfn-session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
+// clearSessionCookie ends the browser's session cookie: sessionSetCookie("",
+// 0), written out so that the package does no work at start-up
+// (TestClearSessionCookie keeps the two equal; internal/lambdatest's
+// TestNoInitWork fails on a package-level call).
+const clearSessionCookie = SessionCookie + "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
 
 // readSession returns the session cookie's value, if the request carries
 // exactly one well-formed one (in API Gateway's cookies array, or a Cookie

@@ -143,7 +143,8 @@ var Variables = []string{
 	"REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY",
 	"TOKEN_RATE_PER_MIN", "METRICS_SERVICE", "LOG_LEVEL", "OAUTH_PROVIDERS",
 	"OAUTH_ISSUER",
-	"OAUTH_API_PREFIXES", "BFF_IDLE_TIMEOUT", "BFF_MAX_SESSION",
+	"BFF_IDLE_TIMEOUT", "BFF_MAX_SESSION",
+	"OAUTH_API_PREFIXES",
 }
 
 // SingleProviderVariables are the variables that define the one provider of

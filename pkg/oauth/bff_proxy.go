@@ -32,6 +32,11 @@ const (
 	// APITimeout bounds one call to the provider's API: under API
 	// Gateway's 30-second integration timeout.
 	APITimeout = 25 * time.Second
+	// apiAnswerMargin is the time kept, before the invocation's deadline,
+	// for answering: a call still running then is cut, and the browser
+	// gets a clean 504 rather than Lambda's timeout error (a slow call,
+	// a 401, a refresh and a retry can outlast the function's timeout).
+	apiAnswerMargin = 2 * time.Second
 	// maxAPIResponseJSON bounds the response's body as it sits in
 	// Lambda's JSON answer: text is sent as base64 when JSON escaping
 	// would make it larger.
@@ -138,6 +143,8 @@ var errAPITooLarge = errors.New("oauth: API answer larger than the proxy's limit
 // callAPI makes one call to the provider's API with the access token,
 // without following redirects, and reads the answer (at most MaxAPIBody).
 func (h *Handler) callAPI(ctx context.Context, method string, target *url.URL, header http.Header, body []byte, access string) (*apiAnswer, error) {
+	ctx, cancel := apiCallContext(ctx)
+	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -162,6 +169,15 @@ func (h *Handler) callAPI(ctx context.Context, method string, target *url.URL, h
 		return nil, errAPITooLarge
 	}
 	return &apiAnswer{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// apiCallContext bounds an API call to end apiAnswerMargin before ctx's
+// deadline (the Lambda invocation's), when it has one.
+func apiCallContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-apiAnswerMargin))
+	}
+	return context.WithCancel(ctx)
 }
 
 // apiClient is the handler's HTTP client (its transport) with no redirect

@@ -454,3 +454,33 @@ func TestProxyLargeAnswer(t *testing.T) {
 		t.Errorf("at the limit: %d, %d bytes, %d bytes of JSON", resp.StatusCode, len(apiBody(t, resp)), len(out))
 	}
 }
+
+// TestProxyInvocationDeadline: an API call that would outlast the
+// invocation is cut apiAnswerMargin before its deadline, and the browser
+// gets 504 provider_timeout, not Lambda's timeout error. The provider
+// never answers; the invocation's deadline leaves the call a moment.
+func TestProxyInvocationDeadline(t *testing.T) {
+	r := newProxyRig(t, memoryStore)
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case <-req.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(func() { close(release); hang.Close() })
+	r.h.Config.Provider.APIPrefixes = []string{hang.URL + "/slow/"}
+	ctx, cancel := context.WithTimeout(context.Background(), apiAnswerMargin+100*time.Millisecond)
+	defer cancel()
+	req := apiEvent("GET", "slow/call", "", nil, nil, false)
+	resp := r.h.proxyAPI(ctx, req, "slow/call", "1001")
+	if resp.StatusCode != http.StatusGatewayTimeout || errorCode(t, resp) != "provider_timeout" {
+		t.Errorf("a call outlasting the invocation: %d %s, want 504 provider_timeout", resp.StatusCode, resp.Body)
+	}
+	call, cancelCall := apiCallContext(ctx)
+	defer cancelCall()
+	parent, _ := ctx.Deadline()
+	if dl, ok := call.Deadline(); !ok || !dl.Equal(parent.Add(-apiAnswerMargin)) {
+		t.Errorf("the call's deadline is %v, want %v (the invocation's less the margin)", dl, parent.Add(-apiAnswerMargin))
+	}
+}

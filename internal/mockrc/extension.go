@@ -5,34 +5,13 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
-	"strings"
 )
 
 // The REST API endpoint a client calls with an access token.
 
 func (s *Server) extension(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	s.mu.Lock()
-	now := s.opts.Now()
-	ss := s.access[tok]
-	var code, msg string
-	switch {
-	case !ok || tok == "":
-		code, msg = "OAU-123", "Invalid Authorization header value"
-	case ss == nil || ss.revoked || tok != ss.accessToken:
-		code, msg = "OAU-213", "Token not found"
-	case !now.Before(ss.accessExp):
-		code, msg = "OAU-128", "Access token expired"
-	default:
-		ss.accessUsed = true
-	}
-	s.mu.Unlock()
-	if code != "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="mockrc"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]any{
-			"errorCode": "TokenInvalid", "message": msg,
-			"errors": []rcError{{ErrorCode: code, Message: msg}},
-		})
+	ss, ok := s.bearer(w, r)
+	if !ok {
 		return
 	}
 	var acct Account

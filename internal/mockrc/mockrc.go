@@ -10,6 +10,8 @@
 //	POST /restapi/oauth/token             authorization_code, refresh_token and (EnableJWT) jwt-bearer grants
 //	POST /restapi/oauth/revoke            revoke a token's session
 //	GET  /restapi/v1.0/account/~/extension/~  {"id":...} for a valid Bearer access token
+//	ANY  /restapi/v1.0/mock/echo          the request's body back, for a valid Bearer access token (api.go)
+//	GET  /restapi/v1.0/mock/redirect      302 to /restapi/v1.0/mock/echo (api.go)
 //	POST /restapi/mock/jwt                the developer console's "create JWT": form account (and ttl, a Go duration); answers the credential as text
 //	POST /restapi/mock/jwt/revoke         revoke a JWT credential: form jwt
 //
@@ -46,6 +48,7 @@
 // so tests can search logs and pages for leaks.
 //
 // Introspection and faults for tests: Calls counts requests per path,
+// Requests records every request (method, path, query, headers),
 // Sessions counts live sessions per account, StaleRefreshes counts retired
 // refresh tokens presented outside their grace, Script queues faults per
 // path.
@@ -167,7 +170,8 @@ type Server struct {
 	sessions []*session          // in creation order
 	calls    map[string]int
 	faults   map[string][]Fault
-	stale    int // retired refresh tokens presented outside their grace
+	stale    int       // retired refresh tokens presented outside their grace
+	requests []Request // every request received (api.go)
 
 	// The JWT bearer grant (jwt.go).
 	jwtEnabled             bool
@@ -278,6 +282,7 @@ func (s *Server) Script(path string, faults ...Fault) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls[r.URL.Path]++
+	s.record(r)
 	var fault Fault
 	q := s.faults[r.URL.Path]
 	hasFault := len(q) > 0
@@ -359,6 +364,10 @@ func writeFault(w http.ResponseWriter, f Fault) {
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if h := s.apiHandler(r.URL.Path); h != nil {
+		h(w, r)
+		return
+	}
 	var method string
 	var h func(http.ResponseWriter, *http.Request)
 	switch r.URL.Path {

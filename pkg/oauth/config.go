@@ -126,6 +126,7 @@ var Variables = []string{
 	"REFRESH_WINDOW", "KEEPALIVE_MARGIN", "SWEEP_CONCURRENCY",
 	"TOKEN_RATE_PER_MIN", "METRICS_SERVICE", "LOG_LEVEL", "OAUTH_PROVIDERS",
 	"OAUTH_ISSUER",
+	"OAUTH_API_PREFIXES",
 }
 
 // SingleProviderVariables are the variables that define the one provider of
@@ -134,6 +135,7 @@ var SingleProviderVariables = []string{
 	"OAUTH_PROVIDER", "OAUTH_CLIENT_ID", "OAUTH_SERVER_URL", "OAUTH_AUTH_URL",
 	"OAUTH_TOKEN_URL", "OAUTH_REVOKE_URL", "OAUTH_USERINFO_URL", "OAUTH_SCOPES",
 	"OAUTH_ACCOUNT_FIELD", "OAUTH_AUTH_STYLE", "OAUTH_REDIRECT_URL", "OAUTH_ISSUER",
+	"OAUTH_API_PREFIXES",
 }
 
 // ParseLogLevel reads a LOG_LEVEL value: debug, info (also ""), warn or

@@ -41,6 +41,23 @@ func (p Preset) For(server string) Provider {
 	out.Endpoint.TokenURL = sub(out.Endpoint.TokenURL)
 	out.RevokeURL = sub(out.RevokeURL)
 	out.UserinfoURL = sub(out.UserinfoURL)
+	out.APIPrefixes = substAll(out.APIPrefixes, sub)
+	out.APIDenied = substAll(out.APIDenied, sub)
+	if p.DefaultServer != "" {
+		out.APIBase = base + "/"
+	}
+	return out
+}
+
+// substAll applies sub to a copy of each of ss.
+func substAll(ss []string, sub func(string) string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = sub(s)
+	}
 	return out
 }
 
@@ -80,10 +97,14 @@ func presetTable() map[string]Preset {
 				RevokeURL:       "{server}/restapi/oauth/revoke",
 				AccountField:    "owner_id",
 				TokenRatePerMin: 5,
-				PKCE:            true,
-				Rotates:         true,
-				Grace:           60 * time.Minute,
-				Settings:        "OAUTH_SERVER_URL (default https://platform.ringcentral.com)",
+				// The REST API (https://developers.ringcentral.com/api-reference);
+				// never its OAuth endpoints.
+				APIPrefixes: []string{"{server}/restapi/v1.0/"},
+				APIDenied:   []string{"{server}/restapi/oauth/"},
+				PKCE:        true,
+				Rotates:     true,
+				Grace:       60 * time.Minute,
+				Settings:    "OAUTH_SERVER_URL (default https://platform.ringcentral.com)",
 			},
 			DefaultServer: DefaultRingCentralServer,
 			Sources: []string{
@@ -132,6 +153,7 @@ func presetTable() map[string]Preset {
 				IDTokenClaim:    "sub",
 				IDTokenIssuers:  []string{"https://accounts.google.com", "accounts.google.com"},
 				AuthorizeParams: map[string]string{"access_type": "offline", "prompt": "consent"},
+				APIPrefixes:     []string{"https://www.googleapis.com/"},
 				RequiredScopes:  []string{"openid"},
 				RefreshIdle:     182 * 24 * time.Hour,
 				PKCE:            true,
@@ -164,6 +186,7 @@ func presetTable() map[string]Preset {
 				},
 				IDTokenClaim:   "sub",
 				RequiredScopes: []string{"openid", "offline_access"},
+				APIPrefixes:    []string{"https://graph.microsoft.com/"},
 				RefreshIdle:    90 * 24 * time.Hour,
 				PKCE:           true,
 				Rotates:        true,
@@ -198,7 +221,12 @@ func presetTable() map[string]Preset {
 					TokenURL:  "https://slack.com/api/oauth.v2.access",
 					AuthStyle: oauth2.AuthStyleInHeader,
 				},
-				Account:    slackAccount,
+				Account: slackAccount,
+				// Web API methods (https://docs.slack.dev/reference/methods),
+				// never its OAuth, OpenID or revocation methods.
+				APIPrefixes: []string{"https://slack.com/api/"},
+				APIDenied: []string{"https://slack.com/api/oauth.", "https://slack.com/api/openid.connect.",
+					"https://slack.com/api/auth.revoke"},
 				TokenTypes: []string{"bot", "user"},
 				ErrorCodes: map[string]string{
 					"invalid_code":          "invalid_grant",
@@ -242,6 +270,7 @@ func presetTable() map[string]Preset {
 				},
 				UserinfoURL:   "https://api.github.com/user",
 				UserinfoField: "id",
+				APIPrefixes:   []string{"https://api.github.com/"},
 				ErrorCodes: map[string]string{
 					"bad_verification_code":        "invalid_grant",
 					"bad_refresh_token":            "invalid_grant",
@@ -321,6 +350,7 @@ func presetTable() map[string]Preset {
 				},
 				UserinfoURL:     "https://api.atlassian.com/me",
 				UserinfoField:   "account_id",
+				APIPrefixes:     []string{"https://api.atlassian.com/"},
 				AuthorizeParams: map[string]string{"audience": "api.atlassian.com", "prompt": "consent"},
 				RequiredScopes:  []string{"offline_access", "read:me"},
 				RefreshIdle:     90 * 24 * time.Hour,

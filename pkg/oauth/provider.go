@@ -41,6 +41,18 @@ type Provider struct {
 	// TokenRatePerMin is the preset's default for TOKEN_RATE_PER_MIN.
 	TokenRatePerMin int
 
+	// APIPrefixes are the absolute URL prefixes (each ending in "/") the
+	// BFF's API proxy may call with the account's access token
+	// (OAUTH_API_PREFIXES, the api_prefixes setting, else the preset's);
+	// none: the proxy answers 403 api_not_allowed. APIBase, when set, is
+	// the URL a proxied path is first resolved against (the preset's
+	// server), before each prefix's origin. APIDenied are URL prefixes
+	// never proxied even inside APIPrefixes (RingCentral's /restapi/oauth/),
+	// besides the provider's own OAuth endpoints. See api_prefixes.go.
+	APIPrefixes []string
+	APIBase     string
+	APIDenied   []string
+
 	// The fields below are set by the presets of presets.go; a zero value
 	// is the plain OAuth 2.0 behaviour (and ringcentral's and generic's).
 

@@ -52,7 +52,7 @@ var providerKeys = []string{
 	"preset", "client_id", "server_url", "auth_url", "token_url", "revoke_url",
 	"userinfo_url", "issuer", "authorization_response_iss_parameter_supported",
 	"scopes", "account_field", "auth_style", "token_rate_per_min", "redirect_url",
-	"authorize_params",
+	"authorize_params", "api_prefixes",
 }
 
 // envLabel names a setting of a single-provider stack by its variable.
@@ -60,7 +60,8 @@ func envLabel(key string) string {
 	switch key {
 	case "preset":
 		return "OAUTH_PROVIDER"
-	case "scopes", "server_url", "auth_url", "token_url", "revoke_url", "userinfo_url", "account_field", "auth_style", "client_id", "redirect_url", "issuer":
+	case "scopes", "server_url", "auth_url", "token_url", "revoke_url", "userinfo_url", "account_field", "auth_style", "client_id", "redirect_url", "issuer",
+		"api_prefixes":
 		return "OAUTH_" + strings.ToUpper(key)
 	}
 	return key
@@ -170,6 +171,8 @@ func buildProvider(get func(string) string, label func(string) string, bad func(
 		}
 	}
 
+	pc.Provider.APIPrefixes = parseAPIPrefixes(get("api_prefixes"), pc.Provider.APIPrefixes, label("api_prefixes"), bad)
+
 	pc.ClientID = get("client_id")
 	if pc.ClientID == "" {
 		bad(label("client_id"), "required")
@@ -255,6 +258,10 @@ func parseProviders(raw string, bad func(name, format string, args ...any)) []Pr
 				bad(label(k), "unknown setting; known: %s", strings.Join(providerKeys, ", "))
 			case k == "authorize_params":
 				text[k] = string(v)
+			case k == "api_prefixes":
+				if t, ok := apiPrefixesSetting(v, label(k), bad); ok {
+					text[k] = t
+				}
 			case k == "token_rate_per_min" || k == "authorization_response_iss_parameter_supported":
 				if len(v) > 0 && v[0] == '"' {
 					bad(label(k), "want a JSON %s, not a string", map[bool]string{true: "number", false: "boolean"}[k == "token_rate_per_min"])

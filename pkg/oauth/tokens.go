@@ -78,6 +78,18 @@ func tokenMargin(exp, issued time.Time) time.Duration {
 // unknown). If used is not nil, it receives the connection the token came
 // from (as read or leased).
 func (h *Handler) token(ctx context.Context, account string, used *Connection) (*oauth2.Token, time.Time, error) {
+	return h.tokenAfter(ctx, account, 0, used)
+}
+
+// tokenAfter is token for a caller whose access token, from the
+// connection at version stale (0: none), was refused by the provider's API
+// (a 401): while the stored connection is still that version, its access
+// token is refreshed under the lease even though its expiry says fresh;
+// once another holder has written a newer version, that one's token is
+// used as it is. So concurrent callers refused with the same token make
+// one refresh between them. A connection without a refresh token (or
+// credential) gives back the same token: nothing better can be had.
+func (h *Handler) tokenAfter(ctx context.Context, account string, stale int64, used *Connection) (*oauth2.Token, time.Time, error) {
 	if h.needsProvider() {
 		return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, ErrProviderRequired)
 	}
@@ -97,7 +109,8 @@ func (h *Handler) token(ctx context.Context, account string, used *Connection) (
 			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: connection is %s: %w", account, c.Status, reauthError(c))
 		}
 		now := h.Now()
-		if c.AccessToken != "" && fresh(c.AccessExpiresAt, c.LastRefreshAt, now) {
+		refused := stale != 0 && c.Version == stale
+		if c.AccessToken != "" && fresh(c.AccessExpiresAt, c.LastRefreshAt, now) && !refused {
 			return h.openAccessAt(ctx, c, used)
 		}
 		if c.RefreshToken == "" && !c.HasCredential() {
@@ -137,7 +150,7 @@ func (h *Handler) token(ctx context.Context, account string, used *Connection) (
 			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, err)
 		}
 		h.Log.DebugContext(ctx, "access token stale; refreshing on demand", "provider", provider, "account_id", account,
-			"access_expires_at", c.AccessExpiresAt.UTC().Format(time.RFC3339))
+			"access_expires_at", c.AccessExpiresAt.UTC().Format(time.RFC3339), "refused_by_api", refused)
 		res := h.refreshLeased(ctx, leased, owner, nil)
 		h.logOnDemand(ctx, account, res)
 		switch res.outcome {

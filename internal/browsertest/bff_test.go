@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/oauthfn/oauthfn/internal/mockrc"
+	"github.com/oauthfn/oauthfn/internal/testenv"
 )
 
 // The browser-only app (the dev server's /app/, a static page that signs in
@@ -227,6 +230,31 @@ func (n *netLog) setCookies(name string) []string {
 		}
 	}
 	return out
+}
+
+// noneOf checks that no URL, response header or body the tab saw contains
+// one of values (exact tokens the provider issued). Call after noTokens,
+// which collects the bodies.
+func (n *netLog) noneOf(values []string) {
+	t := n.tb.t
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var seen []string
+	for _, urls := range n.urls {
+		seen = append(seen, urls...)
+	}
+	seen = append(seen, n.headers...)
+	for _, b := range n.bodies {
+		seen = append(seen, string(b))
+	}
+	for _, v := range values {
+		for _, s := range seen {
+			if strings.Contains(s, v) {
+				t.Errorf("an access token the provider issued reached the browser")
+			}
+		}
+	}
 }
 
 // noTokens collects the bodies and checks that no URL, response header or
@@ -546,4 +574,61 @@ func TestBrowserOnlyAppProviders(t *testing.T) {
 		t.Errorf("token requests at the other mock = %d, want 0", n)
 	}
 	s.net.noTokens()
+}
+
+// TestBrowserOnlyAppCrossSiteProvider is the production shape: the provider
+// on another site (the mock on 127.0.0.1, in this test process; the dev
+// server on localhost), so the way back from the provider is a cross-site
+// redirect chain. The SameSite=Strict session cookie is still set by the
+// callback's answer to that top-level navigation, and sent on the app's
+// own same-origin calls; the proxy's API calls carry access tokens that
+// this test reads from the mock's records, and none of those exact values
+// (besides the prefixes) reaches the browser.
+func TestBrowserOnlyAppCrossSiteProvider(t *testing.T) {
+	port := testenv.FreePort(t)
+	redirect := "http://localhost:" + strconv.Itoa(port) + "/callback"
+	mock := mockrc.New(mockrc.Options{ClientID: "spa-client", ClientSecret: "spa-secret", RedirectURIs: []string{redirect}})
+	ps := httptest.NewServer(mock)
+	t.Cleanup(ps.Close)
+	dev := startDev(t, "localhost", port, map[string]string{
+		"OAUTH_PROVIDER":      "ringcentral",
+		"OAUTH_SERVER_URL":    ps.URL,
+		"OAUTH_CLIENT_ID":     "spa-client",
+		"OAUTH_CLIENT_SECRET": "spa-secret",
+		"OAUTH_REDIRECT_URL":  redirect,
+	}, "-provider", "env")
+	if !strings.HasPrefix(ps.URL, "http://127.0.0.1:") {
+		t.Fatalf("the mock at %s: want 127.0.0.1 (another site than localhost)", ps.URL)
+	}
+
+	s := openSPA(t, dev)
+	s.want("signed-out")
+	s.click(`button.signin[data-provider="ringcentral"]`)
+	s.wait(selMockLogin)
+	if u := s.locationURL(); u.Host != strings.TrimPrefix(ps.URL, "http://") {
+		t.Fatalf("sign-in page at %s, want the provider's site", u)
+	}
+	s.click(`button[name="account"][value="` + mockAccount + `"]`)
+	s.want("signed-in")
+	if c := s.cookie(); c == nil || c.SameSite != network.CookieSameSiteStrict || !c.HTTPOnly {
+		t.Errorf("after a cross-site sign-in the jar has %+v, want the HttpOnly SameSite=Strict session cookie", c)
+	}
+	if got := s.reload(); got != "signed-in" {
+		t.Fatalf("after a reload the app is %s", got)
+	}
+	s.want("signed-in")
+	s.click("#signout-everywhere")
+	s.want("signed-out")
+
+	s.net.noTokens()
+	var issued []string
+	for _, r := range mock.Requests() {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && r.Path == mockrc.ExtensionPath {
+			issued = append(issued, tok)
+		}
+	}
+	if len(issued) < 2 {
+		t.Fatalf("the mock saw %d proxied API calls with a token, want one per page load (2)", len(issued))
+	}
+	s.net.noneOf(issued)
 }

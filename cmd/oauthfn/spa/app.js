@@ -113,6 +113,7 @@ async function refresh() {
   if (a.status === 401) {
     // The session ended in between (signed out elsewhere, or its
     // connection ended).
+    await a.text(); // read to the end: the answer is complete
     show("signed-out");
     return;
   }
@@ -138,6 +139,7 @@ async function signOut(everywhere) {
   if (!r.ok && r.status !== 401) {
     throw await failure("POST /bff/logout", r);
   }
+  await r.text(); // read to the end: the answer is complete
   await refresh();
 }
 

@@ -268,12 +268,16 @@ func (n *netLog) noTokens() int {
 	n.collect()
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	report := func(msg string) {
+		if !n.reported[msg] {
+			n.reported[msg] = true
+			t.Error(msg)
+		}
+	}
 	look := func(what, s string) {
 		for _, m := range tokenMarks {
-			msg := "a token (" + m + "…) reached the browser in " + what
-			if strings.Contains(s, m) && !n.reported[msg] {
-				n.reported[msg] = true
-				t.Error(msg)
+			if strings.Contains(s, m) {
+				report("a token (" + m + "…) reached the browser in " + what)
 			}
 		}
 	}
@@ -290,13 +294,13 @@ func (n *netLog) noTokens() int {
 		if strings.Contains(n.received[id], "/bff/") {
 			for _, field := range []string{"access_token", "refresh_token"} {
 				if strings.Contains(string(body), field) {
-					t.Errorf("the body of %s names %s", n.received[id], field)
+					report("the body of " + n.received[id] + " names " + field)
 				}
 			}
 		}
 	}
 	for _, b := range n.blocked {
-		t.Errorf("Chromium refused a cookie: %s", b)
+		report("Chromium refused a cookie: " + b)
 	}
 	return len(n.bodies)
 }

@@ -42,13 +42,9 @@ func (h *Handler) authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansBadRequest.code, "reason", err.Error())
 		return render(req, ansBadRequest), nil
 	}
-	for name, v := range q {
-		// The stores would not agree on such bytes (DynamoDB hands back
-		// U+FFFD), and they would reach the app changed: refuse them.
-		if !utf8.ValidString(v) {
-			h.Log.WarnContext(ctx, "authorize refused", "outcome", ansBadRequest.code, "reason", "query parameter "+name+" is not valid UTF-8")
-			return render(req, ansBadRequest), nil
-		}
+	if name := invalidUTF8(q); name != "" {
+		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansBadRequest.code, "reason", "query parameter "+name+" is not valid UTF-8")
+		return render(req, ansBadRequest), nil
 	}
 	need := needTokenKey
 	if q["connect"] != "" {
@@ -68,10 +64,21 @@ func (h *Handler) authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansReturnTo.code, "connect_token", start.ID != "")
 		return render(req, ansReturnTo), nil
 	}
+	return h.begin(ctx, req, "authorize", start, false), nil
+}
+
+// begin starts the authorization start asks for, once its caller has
+// checked it (return_to against ALLOWED_RETURN_URLS, the connect token):
+// it creates state and a PKCE verifier, stores the pending authorization
+// (verifier sealed; a connect token's jti spent in the same write; bff
+// marks a sign-in of the backend for the frontend), sets the binding
+// cookie and redirects to the provider. route names the route in the logs
+// (authorize, bff login). Shared by /authorize and /bff/{provider}/login.
+func (h *Handler) begin(ctx context.Context, req events.APIGatewayV2HTTPRequest, route string, start connect.Request, bff bool) events.APIGatewayV2HTTPResponse {
 	redirectURL, err := h.redirectURL(req)
 	if err != nil {
-		h.Log.ErrorContext(ctx, "authorize failed", "outcome", ansInternal.code, "err", err)
-		return render(req, ansInternal), nil
+		h.Log.ErrorContext(ctx, route+" failed", "outcome", ansInternal.code, "err", err)
+		return render(req, ansInternal)
 	}
 
 	state := newNonce()
@@ -82,13 +89,13 @@ func (h *Handler) authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 
 	sealer, err := h.Secrets.Sealer(ctx)
 	if err != nil {
-		h.Log.ErrorContext(ctx, "authorize failed: token key unavailable", "outcome", ansInternal.code, "err", err)
-		return render(req, ansInternal), nil
+		h.Log.ErrorContext(ctx, route+" failed: token key unavailable", "outcome", ansInternal.code, "err", err)
+		return render(req, ansInternal)
 	}
 	sealedVerifier, err := sealer.SealField(verifier, key, attrVerifier)
 	if err != nil {
-		h.Log.ErrorContext(ctx, "authorize failed: seal verifier", "outcome", ansInternal.code, "err", err)
-		return render(req, ansInternal), nil
+		h.Log.ErrorContext(ctx, route+" failed: seal verifier", "outcome", ansInternal.code, "err", err)
+		return render(req, ansInternal)
 	}
 	pending := &PendingAuth{
 		Key:         key,
@@ -97,6 +104,7 @@ func (h *Handler) authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 		ReturnTo:    start.ReturnTo,
 		AppState:    start.AppState,
 		EndUser:     start.User,
+		BFF:         bff,
 		CreatedAt:   now,
 		ExpiresAt:   now.Add(PendingTTL),
 	}
@@ -106,12 +114,12 @@ func (h *Handler) authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	}
 	err = h.Store.PutPending(ctx, pending)
 	if errors.Is(err, ErrReplayed) {
-		h.Log.WarnContext(ctx, "authorize refused", "outcome", ansInvalidConnect.code, "reason", "connect token already used", "end_user", start.User)
-		return render(req, h.startAgain(ansInvalidConnect)), nil
+		h.Log.WarnContext(ctx, route+" refused", "outcome", ansInvalidConnect.code, "reason", "connect token already used", "end_user", start.User)
+		return render(req, h.startAgain(ansInvalidConnect))
 	}
 	if err != nil {
-		h.Log.ErrorContext(ctx, "authorize failed: store pending authorization", "outcome", ansInternal.code, "err", err)
-		return render(req, ansInternal), nil
+		h.Log.ErrorContext(ctx, route+" failed: store pending authorization", "outcome", ansInternal.code, "err", err)
+		return render(req, ansInternal)
 	}
 
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
@@ -126,8 +134,24 @@ func (h *Handler) authorize(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	if len(nonces) > maxBindings {
 		nonces = nonces[len(nonces)-maxBindings:]
 	}
-	h.Log.InfoContext(ctx, "authorization started", "outcome", "redirect", "return_to_set", start.ReturnTo != "", "connect_token", start.ID != "", "end_user", start.User)
-	return redirect(conf.AuthCodeURL(state, opts...), bindingSetCookie(nonces)), nil
+	attrs := []any{"outcome", "redirect", "return_to_set", start.ReturnTo != "", "connect_token", start.ID != "", "end_user", start.User}
+	if bff {
+		attrs = append(attrs, "bff", true)
+	}
+	h.Log.InfoContext(ctx, "authorization started", attrs...)
+	return redirect(conf.AuthCodeURL(state, opts...), bindingSetCookie(nonces))
+}
+
+// invalidUTF8 names a query parameter whose value is not valid UTF-8, or
+// returns "": the stores would not agree on such bytes (DynamoDB hands
+// back U+FFFD), and they would reach the app changed.
+func invalidUTF8(q map[string]string) string {
+	for name, v := range q {
+		if !utf8.ValidString(v) {
+			return name
+		}
+	}
+	return ""
 }
 
 // authorizeRequest reads what /authorize is asked to start: from the

@@ -137,6 +137,9 @@ func (h *Handler) callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if done.replaced != nil {
 		h.revokeReplaced(ctx, done.replaced)
 	}
+	if pending.BFF {
+		return h.bffSignedIn(ctx, req, pending, done.conn, cookie), nil
+	}
 	if pending.ReturnTo == "" {
 		ok := ansConnected
 		if done.resultID != "" {
@@ -307,7 +310,12 @@ func (h *Handler) finish(ctx context.Context, ex exchangeInputs, pending *Pendin
 			"account_id", account, "end_user", conn.EndUser, "confirm_by", bind.ExpiresAt.UTC().Format(time.RFC3339), "refresh_token", tok.RefreshToken != "")
 		return &finished{conn: conn, resultID: resultID}, nil
 	}
-	replaced, err := h.Store.PutConnection(ctx, conn)
+	var replaced *Connection
+	if pending.BFF {
+		replaced, err = h.putBFFConnection(ctx, conn)
+	} else {
+		replaced, err = h.Store.PutConnection(ctx, conn)
+	}
 	if err != nil {
 		// The provider holds a session nothing here could revoke later:
 		// end it now (RingCentral allows five per user per app).
@@ -531,9 +539,10 @@ func isCode(s string) bool {
 // retryLink starts the same authorization again: same return_to, same
 // app_state. An authorization started with a connect token cannot be
 // started again from here (the token is single use): back is then the
-// app's return_to, where the app can mint a new one.
+// app's return_to, where the app can mint a new one. A BFF sign-in goes
+// back to its app (return_to), whose sign-in button starts a new one.
 func retryLink(p *PendingAuth) (retry, back string) {
-	if p.EndUser != "" {
+	if p.EndUser != "" || p.BFF {
 		return "", p.ReturnTo
 	}
 	v := url.Values{}

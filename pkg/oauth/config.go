@@ -77,6 +77,14 @@ type Config struct {
 	SweepConcurrency int
 	TokenRatePerMin  int // 0: unlimited
 
+	// BFFIdleTimeout (BFF_IDLE_TIMEOUT, default 8h) ends a browser
+	// session of the backend for the frontend that was not used for that
+	// long; BFFMaxSession (BFF_MAX_SESSION, default 7d) ends it that long
+	// after sign-in however much it is used (and never later than the
+	// connection's refresh token expires). See bff.go.
+	BFFIdleTimeout time.Duration
+	BFFMaxSession  time.Duration
+
 	// MetricsService (METRICS_SERVICE, default "oauthfn") is the value of
 	// the Service dimension of the sweep's metrics. The template sets it to
 	// the stack's name, so two stacks in one account and region (staging
@@ -99,6 +107,15 @@ const (
 	DefaultConfirmTTL = 10 * time.Minute
 	MinConfirmTTL     = time.Minute
 	MaxConfirmTTL     = time.Hour
+
+	// DefaultBFFIdleTimeout and DefaultBFFMaxSession: BFF_IDLE_TIMEOUT and
+	// BFF_MAX_SESSION when unset. MinBFFSession is the shortest either may
+	// be; MaxBFFSession the longest (browsers cap a cookie's Max-Age at
+	// 400 days).
+	DefaultBFFIdleTimeout = 8 * time.Hour
+	DefaultBFFMaxSession  = 7 * 24 * time.Hour
+	MinBFFSession         = time.Minute
+	MaxBFFSession         = 400 * 24 * time.Hour
 
 	// MaxMetricsServiceLen bounds METRICS_SERVICE (CloudWatch takes
 	// dimension values up to 1024 characters; stack names have at most 128).
@@ -127,6 +144,7 @@ var Variables = []string{
 	"TOKEN_RATE_PER_MIN", "METRICS_SERVICE", "LOG_LEVEL", "OAUTH_PROVIDERS",
 	"OAUTH_ISSUER",
 	"OAUTH_API_PREFIXES",
+	"BFF_IDLE_TIMEOUT", "BFF_MAX_SESSION",
 }
 
 // SingleProviderVariables are the variables that define the one provider of
@@ -295,6 +313,24 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.ClientSecrets = parseLocalClientSecrets(c.ClientSecret, c.Providers, bad)
 	}
 
+	bffDuration := func(name string, def time.Duration) time.Duration {
+		v := get(name)
+		if v == "" {
+			return def
+		}
+		d, ok := parseDays(v)
+		if !ok || d < MinBFFSession || d > MaxBFFSession {
+			bad(name, "want a duration from %v to 400d such as 8h or 7d, got %q", MinBFFSession, v)
+			return def
+		}
+		return d
+	}
+	c.BFFIdleTimeout = bffDuration("BFF_IDLE_TIMEOUT", DefaultBFFIdleTimeout)
+	c.BFFMaxSession = bffDuration("BFF_MAX_SESSION", DefaultBFFMaxSession)
+	if c.BFFIdleTimeout > c.BFFMaxSession {
+		bad("BFF_IDLE_TIMEOUT", "%v is longer than BFF_MAX_SESSION (%v): a session never lives past BFF_MAX_SESSION", c.BFFIdleTimeout, c.BFFMaxSession)
+	}
+
 	c.MetricsService = get("METRICS_SERVICE")
 	switch {
 	case c.MetricsService == "":
@@ -313,6 +349,19 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("oauth: bad configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// parseDays reads a Go duration (8h, 90m) or a whole number of days (7d).
+func parseDays(v string) (time.Duration, bool) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100_000 || strings.HasPrefix(n, "+") {
+			return 0, false
+		}
+		return time.Duration(days) * 24 * time.Hour, true
+	}
+	d, err := time.ParseDuration(v)
+	return d, err == nil
 }
 
 // checkURL accepts an absolute https URL (http for loopback only). Its

@@ -55,6 +55,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 		c.RefreshWindow != 15*time.Minute || c.KeepaliveMargin != 48*time.Hour || c.SweepConcurrency != 16 || c.LogLevel != slog.LevelInfo || c.MetricsService != "oauthfn" {
 		t.Errorf("defaults = %+v", c)
 	}
+	if c.BFFIdleTimeout != 8*time.Hour || c.BFFMaxSession != 7*24*time.Hour {
+		t.Errorf("BFF defaults = %v idle, %v max; want 8h, 168h", c.BFFIdleTimeout, c.BFFMaxSession)
+	}
 	if c.ClientSecret.Reveal() != "s3cret" || c.ClientSecretARN != "" {
 		t.Errorf("client secret not taken from OAUTH_CLIENT_SECRET")
 	}
@@ -120,6 +123,26 @@ func TestLoadConfig(t *testing.T) {
 			}},
 		{name: "metrics service with a space", env: with(baseEnv(), "METRICS_SERVICE", "oauthfn staging"), wantErr: []string{"METRICS_SERVICE"}},
 		{name: "metrics service too long", env: with(baseEnv(), "METRICS_SERVICE", strings.Repeat("s", MaxMetricsServiceLen+1)), wantErr: []string{"METRICS_SERVICE"}},
+		{name: "bff session lengths in days and durations", env: with(baseEnv(), "BFF_IDLE_TIMEOUT", "90m", "BFF_MAX_SESSION", "30d"),
+			check: func(t *testing.T, c Config) {
+				if c.BFFIdleTimeout != 90*time.Minute || c.BFFMaxSession != 30*24*time.Hour {
+					t.Errorf("BFF = %v idle, %v max; want 1h30m, 720h", c.BFFIdleTimeout, c.BFFMaxSession)
+				}
+			}},
+		{name: "bff idle in days, max as a Go duration", env: with(baseEnv(), "BFF_IDLE_TIMEOUT", "1d", "BFF_MAX_SESSION", "48h"),
+			check: func(t *testing.T, c Config) {
+				if c.BFFIdleTimeout != 24*time.Hour || c.BFFMaxSession != 48*time.Hour {
+					t.Errorf("BFF = %v idle, %v max; want 24h, 48h", c.BFFIdleTimeout, c.BFFMaxSession)
+				}
+			}},
+		{name: "bff bad values", env: with(baseEnv(), "BFF_IDLE_TIMEOUT", "soon", "BFF_MAX_SESSION", "-7d"),
+			wantErr: []string{"BFF_IDLE_TIMEOUT", "BFF_MAX_SESSION"}},
+		{name: "bff out of range", env: with(baseEnv(), "BFF_IDLE_TIMEOUT", "30s", "BFF_MAX_SESSION", "401d"),
+			wantErr: []string{"BFF_IDLE_TIMEOUT", "BFF_MAX_SESSION"}},
+		{name: "bff fractional or signed days", env: with(baseEnv(), "BFF_IDLE_TIMEOUT", "+1d", "BFF_MAX_SESSION", "1.5d"),
+			wantErr: []string{"BFF_IDLE_TIMEOUT", "BFF_MAX_SESSION"}},
+		{name: "bff idle longer than max", env: with(baseEnv(), "BFF_IDLE_TIMEOUT", "2d", "BFF_MAX_SESSION", "1d"),
+			wantErr: []string{"BFF_IDLE_TIMEOUT"}},
 		{name: "return url with query", env: with(baseEnv(), "ALLOWED_RETURN_URLS", "https://app.example/?x=1"), wantErr: []string{"ALLOWED_RETURN_URLS"}},
 	}
 	for _, tt := range tests {

@@ -23,6 +23,11 @@ import (
 // table's TTL removes it with the unconsumed ones.
 
 // pendingFree is PutPending's condition: no record, or a consumed one.
+// attrBFF (the number 1, absent otherwise) marks a pending authorization
+// started at /bff/{provider}/login. A number, not a BOOL: sameItem compares
+// strings and numbers only.
+const attrBFF = "bff"
+
 const pendingFree = "attribute_not_exists(#pk) OR attribute_exists(#used)"
 
 // PutPending implements Store with a PutItem conditioned on pendingFree,
@@ -148,6 +153,9 @@ func pendingItem(p *PendingAuth) map[string]types.AttributeValue {
 	e.s(attrReturnTo, p.ReturnTo)
 	e.s(attrAppState, p.AppState)
 	e.s(AttrEndUser, p.EndUser)
+	if p.BFF {
+		e.n(attrBFF, 1)
+	}
 	e.t(attrCreatedAt, p.CreatedAt)
 	e.t(attrExpiresAt, p.ExpiresAt)
 	e.t(AttrTTL, p.ExpiresAt)
@@ -163,6 +171,7 @@ func decodePending(item map[string]types.AttributeValue) (*PendingAuth, error) {
 		ReturnTo:    d.s(attrReturnTo),
 		AppState:    d.s(attrAppState),
 		EndUser:     d.s(AttrEndUser),
+		BFF:         d.n(attrBFF) == 1,
 		CreatedAt:   d.t(attrCreatedAt),
 		ExpiresAt:   d.t(attrExpiresAt),
 	}

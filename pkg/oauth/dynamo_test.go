@@ -208,6 +208,30 @@ func TestDynamoItemLayout(t *testing.T) {
 			"due_shard": shard, "refresh_at": n(5 * 24 * time.Hour),
 		})
 	})
+	t.Run("bff pending", func(t *testing.T) {
+		b := *p
+		b.Key, b.BFF, b.ReturnTo = oauth.PendingKey("bff-state"), true, "https://app.example/"
+		if err := s.PutPending(ctx, &b); err != nil {
+			t.Fatal(err)
+		}
+		check(t, rawItem(t, client, table, b.Key, "state"), want{
+			"pk": "S:" + b.Key, "sk": "S:state", "binding_hash": "S:bh", "verifier": "S:sealed-v", "return_to": "S:https://app.example/",
+			"bff": "N:1", "created_at": n(0), "expires_at": n(10 * time.Minute), "ttl": n(10 * time.Minute),
+		})
+	})
+	t.Run("session", func(t *testing.T) {
+		sess := &oauth.Session{Key: oauth.SessionKey("cookie"), Provider: "rc", AccountID: "42", CreatedAt: t0,
+			IdleUntil: t0.Add(8 * time.Hour), ExpiresAt: t0.Add(7 * 24 * time.Hour), ConnCreatedAt: t0.Add(-time.Hour)}
+		if err := s.PutSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		// No due_shard and no end_user: neither index lists it.
+		check(t, rawItem(t, client, table, sess.Key, "session"), want{
+			"pk": "S:" + sess.Key, "sk": "S:session", "provider": "S:rc", "account_id": "S:42",
+			"created_at": n(0), "idle_until": n(8 * time.Hour), "expires_at": n(7 * 24 * time.Hour),
+			"conn_created_at": n(-time.Hour), "ttl": n(8 * 24 * time.Hour),
+		})
+	})
 	t.Run("leased", func(t *testing.T) {
 		if _, err := s.AcquireLease(ctx, "rc", "42", 3, "sweep-1", t0, t0.Add(time.Minute)); err != nil {
 			t.Fatal(err)

@@ -28,6 +28,7 @@ type MemoryStore struct {
 	rates       map[string]rateState
 	jtis        map[string]time.Time // spent connect-token ids, until when
 	binds       map[string]PendingConnection
+	sessions    map[string]Session
 	// completedBy is, per connection key, the owner of the lease the last
 	// CompleteLease ended (DynamoStore's completed_by attribute).
 	completedBy map[string]string
@@ -51,6 +52,7 @@ func NewMemoryStore() *MemoryStore {
 		rates:       make(map[string]rateState),
 		jtis:        make(map[string]time.Time),
 		binds:       make(map[string]PendingConnection),
+		sessions:    make(map[string]Session),
 		completedBy: make(map[string]string),
 	}
 }

@@ -73,14 +73,18 @@ var (
 // PendingAuth is an authorization in flight between /authorize and /callback.
 // Stored under PendingKey(state) with a 10-minute TTL.
 type PendingAuth struct {
-	Key         string    // pk: PendingKey(state)
-	BindingHash string    // base64url(sha256(binding cookie value))
-	Verifier    string    // PKCE verifier, sealed (never plaintext at rest)
-	ReturnTo    string    // validated return URL, or ""
-	AppState    string    // opaque app state, or ""
-	EndUser     string    // the connect token's sub, or "" (anonymous)
-	CreatedAt   time.Time // set by the handler
-	ExpiresAt   time.Time // checked in code on consume
+	Key         string // pk: PendingKey(state)
+	BindingHash string // base64url(sha256(binding cookie value))
+	Verifier    string // PKCE verifier, sealed (never plaintext at rest)
+	ReturnTo    string // validated return URL, or ""
+	AppState    string // opaque app state, or ""
+	EndUser     string // the connect token's sub, or "" (anonymous)
+	// BFF: a sign-in of the backend for the frontend (GET
+	// /bff/{provider}/login, attribute bff): the callback makes a browser
+	// session of it rather than telling an app.
+	BFF       bool
+	CreatedAt time.Time // set by the handler
+	ExpiresAt time.Time // checked in code on consume
 
 	// JTI, when set, is the connect token's id: PutPending records it as
 	// spent in the same atomic write that stores the pending authorization,
@@ -172,6 +176,7 @@ type DueEntry struct {
 // oauthtest.RunStoreTests.
 type Store interface {
 	BindStore
+	SessionStore
 
 	// PutPending stores a new pending authorization; it fails with
 	// ErrConflict if the key holds another one not yet consumed. Putting

@@ -29,6 +29,30 @@ func testPending(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 			_, err = s.ConsumePending(t.Context(), p.Key, []string{p.BindingHash}, at(time.Minute))
 			wantErr(t, "replayed ConsumePending", err, oauth.ErrNotFound)
 		}},
+		{"a BFF sign-in keeps its mark, an app's has none", func(t *testing.T, s oauth.Store) {
+			p := newPending("a")
+			p.BFF = true
+			mustPutPending(t, s, p)
+			q := newPending("b")
+			mustPutPending(t, s, q)
+			for _, want := range []*oauth.PendingAuth{p, q} {
+				got, err := s.ConsumePending(t.Context(), want.Key, []string{want.BindingHash}, at(time.Minute))
+				if err != nil {
+					t.Fatalf("ConsumePending: %v", err)
+				}
+				if d := diff(got, want); d != "" {
+					t.Errorf("ConsumePending: %s", d)
+				}
+			}
+		}},
+		{"a retried BFF put is the same put", func(t *testing.T, s oauth.Store) {
+			p := newPending("a")
+			p.BFF = true
+			mustPutPending(t, s, p)
+			if err := s.PutPending(t.Context(), p); err != nil {
+				t.Errorf("PutPending again: %v, want success (a retry)", err)
+			}
+		}},
 		{"consume one second before expiry", func(t *testing.T, s oauth.Store) {
 			p := newPending("a")
 			mustPutPending(t, s, p)

@@ -1,6 +1,6 @@
 // Package oauthtest holds test helpers for pkg/oauth: the Store conformance
 // suite every Store implementation passes. This file runs it and holds its
-// fixtures; one file per concern of the Store: pending.go, connection.go,
+// fixtures; one file per concern of the Store: pending.go, session.go, connection.go,
 // lease.go, due.go, rate.go, and concurrency.go for concurrent writers.
 package oauthtest
 
@@ -32,6 +32,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 	t.Run("Rate", func(t *testing.T) { testRate(t, newStore) })
 	t.Run("EndUser", func(t *testing.T) { testEndUser(t, newStore) })
 	t.Run("Bind", func(t *testing.T) { testBind(t, newStore) })
+	t.Run("Session", func(t *testing.T) { testSession(t, newStore) })
 }
 
 func newPending(state string) *oauth.PendingAuth {

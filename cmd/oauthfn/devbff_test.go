@@ -156,16 +156,25 @@ func TestBFFRouting(t *testing.T) {
 }
 
 // TestDevServerBFF: the dev server's /bff/ routes reach Handler.BFFRoutes
-// (its answers carry the handler's security headers and API Gateway's
+// (its answers, with the handler's security headers and API Gateway's
 // request id), before the dev server's own 404 page and the mux's path
-// cleaning.
+// cleaning: without a session, GET /bff/session says so and an API call
+// (even to a path the mux would have cleaned and redirected) is 401.
 func TestDevServerBFF(t *testing.T) {
 	ds, _ := startDev(t, devOptions{Provider: providerMock, Store: storeMemory, Now: fixedClock})
 	addr := strings.TrimPrefix(ds.BaseURL, "http://")
-	for _, target := range []string{"/bff/session", "/bff/api/restapi/v1.0/../oauth/token"} {
-		resp, body := rawRequest(t, addr, "GET", target, []string{"X-OAuthFn-CSRF: 1"}, "")
-		if resp.Header.Get("Apigw-Requestid") == "" || resp.Header.Get("X-Frame-Options") != "DENY" || strings.Contains(body, "<html") {
-			t.Errorf("GET %s: %d %q, headers %v: want the BFF handler's JSON answer", target, resp.StatusCode, body, resp.Header)
+	for _, tt := range []struct {
+		target string
+		status int
+		body   string
+	}{
+		{"/bff/session", http.StatusOK, `{"authenticated":false}`},
+		{"/bff/api/restapi/v1.0/../oauth/token", http.StatusUnauthorized, `"error":"session_ended"`},
+		{"/bff/api//restapi/v1.0/x", http.StatusUnauthorized, `"error":"session_ended"`},
+	} {
+		resp, body := rawRequest(t, addr, "GET", tt.target, []string{"X-OAuthFn-CSRF: 1"}, "")
+		if resp.StatusCode != tt.status || !strings.Contains(body, tt.body) || resp.Header.Get("Apigw-Requestid") == "" || resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("GET %s: %d %q, headers %v: want the BFF handler's %d %s", tt.target, resp.StatusCode, body, resp.Header, tt.status, tt.body)
 		}
 	}
 	resp, body := rawRequest(t, addr, "GET", "/bff/nowhere", nil, "")

@@ -435,12 +435,17 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 // pathParameters carries "provider" (decoded, as API Gateway decodes it).
 func providerRoute(routeKey string, fn apigw.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		params := map[string]string{"provider": r.PathValue("provider")}
-		apigw.Handler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-			ev.RouteKey, ev.RequestContext.RouteKey, ev.PathParameters = routeKey, routeKey, params
-			return fn(ctx, ev)
-		}).ServeHTTP(w, r)
+		serveRoute(w, r, routeKey, map[string]string{"provider": r.PathValue("provider")}, fn)
 	})
+}
+
+// serveRoute serves r through fn as API Gateway calls the Lambda for the
+// route routeKey: the event carries routeKey and the path parameters.
+func serveRoute(w http.ResponseWriter, r *http.Request, routeKey string, params map[string]string, fn apigw.HandlerFunc) {
+	apigw.Handler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		ev.RouteKey, ev.RequestContext.RouteKey, ev.PathParameters = routeKey, routeKey, params
+		return fn(ctx, ev)
+	}).ServeHTTP(w, r)
 }
 
 // mocked reports whether the providers are the built-in mocks.

@@ -5,14 +5,11 @@ package main
 // it (DESIGN.md, "Browser-only apps").
 
 import (
-	"context"
 	"embed"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/oauthfn/oauthfn/pkg/oauth/apigw"
 )
@@ -65,10 +62,7 @@ func bffHandler(fn apigw.HandlerFunc) http.Handler {
 			_, _ = w.Write([]byte(gatewayNotFound))
 			return
 		}
-		apigw.Handler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-			ev.RouteKey, ev.RequestContext.RouteKey, ev.PathParameters = routeKey, routeKey, params
-			return fn(ctx, ev)
-		}).ServeHTTP(w, r)
+		serveRoute(w, r, routeKey, params, fn)
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 
@@ -312,10 +313,24 @@ type spa struct {
 	dev *devServer
 }
 
+// watchProblems is run in every document of the app's tabs before the
+// page's own script: it records what would go wrong silently, a resource
+// or script the CSP refused, an uncaught error or rejected promise.
+const watchProblems = `(() => {
+	const problems = [];
+	Object.defineProperty(window, "__oauthfnTestProblems", {value: problems});
+	document.addEventListener("securitypolicyviolation", e => problems.push("CSP " + e.violatedDirective + " refused " + e.blockedURI));
+	window.addEventListener("error", e => problems.push("error: " + e.message));
+	window.addEventListener("unhandledrejection", e => problems.push("unhandled rejection: " + e.reason));
+})()`
+
 func openSPA(t *testing.T, dev *devServer) *spa {
 	t.Helper()
 	tb := newBrowserWindow(t)
 	s := &spa{tab: tb, net: recordNetwork(tb), dev: dev}
+	if _, err := chromedp.Call(tb.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watchProblems}); err != nil {
+		t.Fatalf("watch the page's problems: %v", err)
+	}
 	tb.navigate(dev.URL + "/app/")
 	return s
 }
@@ -330,6 +345,9 @@ func (s *spa) state() string {
 		s.t.Fatalf("the app shows an error: %s", s.text())
 	}
 	s.noCookieInScript()
+	if p := run(s.tab, "the page's problems", chromedp.Evaluate[string](`JSON.stringify(window.__oauthfnTestProblems || ["the problem watcher did not run"])`)); p != "[]" {
+		s.t.Errorf("the app at %s: %s", s.location(), p)
+	}
 	return got
 }
 
@@ -447,6 +465,7 @@ func TestBrowserOnlyApp(t *testing.T) {
 	if u := s.location(); u != dev.URL+"/app/" {
 		t.Errorf("back at %s, want %s/app/ (nothing in the URL)", u, dev.URL)
 	}
+	s.screenshot("browser-only-app-signed-in")
 	if got := s.field("account-id") + "|" + s.field("provider"); got != mockAccount+"|ringcentral" {
 		t.Errorf("the app shows account|provider %q", got)
 	}
@@ -518,6 +537,7 @@ func TestBrowserOnlyApp(t *testing.T) {
 	if got := s.reload(); got != "signed-out" {
 		t.Errorf("after sign-out and a reload the app is %s", got)
 	}
+	s.screenshot("browser-only-app-signed-out")
 	if n := s.net.noTokens(); n < 6 {
 		t.Errorf("looked at %d bodies, want the pages, script and every BFF answer", n)
 	}

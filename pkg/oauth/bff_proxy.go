@@ -106,8 +106,7 @@ func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if ans.status == http.StatusUnauthorized {
 		// Refused although fresh by its expiry (revoked, rotated
 		// elsewhere, the provider's clock): refresh once and retry once.
-		var again Connection
-		tok2, _, err := h.tokenAfter(ctx, account, used.Version, &again)
+		tok2, _, err := h.tokenAfter(ctx, account, used.Version, nil)
 		if err != nil {
 			return h.apiTokenError(ctx, account, err)
 		}
@@ -119,6 +118,10 @@ func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPReque
 			}
 		}
 	}
+	// The path and query may carry personal data (numbers, names): not
+	// logged, nor the token.
+	h.Log.DebugContext(ctx, "API call proxied", "provider", h.Config.Provider.Name, "account_id", account,
+		"method", method, "host", target.Host, "status", ans.status, "bytes", len(ans.body))
 	return ans.response()
 }
 

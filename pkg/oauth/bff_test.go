@@ -30,6 +30,16 @@ type bffStore struct {
 	Store
 	putSessions, touches, deletes atomic.Int32
 	failPut                       bool
+	// afterGetConnection, when set, runs after each GetConnection.
+	afterGetConnection func()
+}
+
+func (s *bffStore) GetConnection(ctx context.Context, provider, account string) (*Connection, error) {
+	c, err := s.Store.GetConnection(ctx, provider, account)
+	if s.afterGetConnection != nil {
+		s.afterGetConnection()
+	}
+	return c, err
 }
 
 func (s *bffStore) PutSession(ctx context.Context, sess *Session) error {
@@ -651,6 +661,26 @@ func TestBFFSessionsEndWithTheConnection(t *testing.T) {
 				t.Error("the new sign-in's session does not work")
 			}
 		})
+		t.Run("disconnected between the sign-in's read and write", func(t *testing.T) {
+			r := newBFFRig(t, newStore)
+			a := r.signIn(t, "1001")
+			r.now = r.now.Add(time.Second)
+			// The sign-in reads the active connection (to keep its
+			// CreatedAt); a disconnect lands before its write.
+			r.bs.afterGetConnection = func() {
+				r.bs.afterGetConnection = nil
+				if err := r.h.Disconnect(context.Background(), "1001"); err != nil {
+					t.Error(err)
+				}
+			}
+			b := r.signIn(t, "1001")
+			if r.authenticated(t, a) {
+				t.Error("a session ended by a disconnect came back with the next sign-in")
+			}
+			if !r.authenticated(t, b) {
+				t.Error("the new sign-in's session does not work")
+			}
+		})
 		t.Run("another account's session is untouched", func(t *testing.T) {
 			r := newBFFRig(t, newStore)
 			a, other := r.signIn(t, "1001"), r.signIn(t, "2002")
@@ -831,4 +861,54 @@ func TestBFFSeveralProviders(t *testing.T) {
 	if resp, _ := r.h.BFFRoutes(context.Background(), other); resp.StatusCode != 404 {
 		t.Errorf("login at an unknown provider = %d, want 404", resp.StatusCode)
 	}
+}
+
+// TestBFFDynamoCalls pins what each BFF step costs in DynamoDB calls,
+// through the real SDK on moto: the login one PutItem; the callback of a
+// BFF sign-in the usual consume and connection write, plus the read that
+// keeps an active connection's CreatedAt and the session's PutItem; a
+// session check two strongly consistent GetItems (session, connection),
+// and an UpdateItem only when the idle expiry moves by a minute or more;
+// a logout those two reads and a DeleteItem. No Query, no Scan.
+func TestBFFDynamoCalls(t *testing.T) {
+	var api *countingAPI
+	r := newBFFRig(t, func(t *testing.T) Store {
+		s := dynamoStore(t).(*DynamoStore)
+		api = &countingAPI{DynamoAPI: s.client, calls: map[string]int{}}
+		return NewDynamoStore(api, s.table)
+	})
+	want := func(step string, calls map[string]int) {
+		t.Helper()
+		got := api.snapshot()
+		if len(got) != len(calls) {
+			t.Errorf("%s: DynamoDB calls %v, want %v", step, got, calls)
+			return
+		}
+		for op, n := range calls {
+			if got[op] != n {
+				t.Errorf("%s: DynamoDB calls %v, want %v", step, got, calls)
+				return
+			}
+		}
+	}
+	resp := r.login(t, "return_to="+url.QueryEscape(bffApp))
+	want("login", map[string]int{"PutItem": 1})
+	binding, _ := http.ParseSetCookie(resp.Cookies[0])
+	cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), binding.Name+"="+binding.Value)
+	want("callback", map[string]int{"UpdateItem": 1, "GetItem": 1, "PutItem": 2})
+	sc, _ := http.ParseSetCookie(cb.Cookies[1])
+	r.cookies = append(r.cookies, sc.Value)
+	cookie := sc.Name + "=" + sc.Value
+	r.now = r.now.Add(30 * time.Second)
+	r.authenticated(t, cookie)
+	want("session check", map[string]int{"GetItem": 2})
+	r.now = r.now.Add(time.Minute)
+	r.authenticated(t, cookie)
+	want("session check that moves the idle expiry", map[string]int{"GetItem": 2, "UpdateItem": 1})
+	r.serve(t, bffRequest("POST", "/bff/logout", "", cookie))
+	want("logout", map[string]int{"GetItem": 2, "DeleteItem": 1})
+	r.serve(t, bffRequest("GET", "/bff/session", "", cookie))
+	want("session check after logout", map[string]int{"GetItem": 1})
+	r.serve(t, bffRequest("GET", "/bff/session", "", "x=1"))
+	want("session check without a cookie", map[string]int{})
 }

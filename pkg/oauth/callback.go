@@ -34,7 +34,10 @@ const ConnectionGrace = 7 * 24 * time.Hour
 // HTTP Basic or the form body, OAUTH_AUTH_STYLE), the account resolved, the
 // tokens sealed and stored, a replaced connection's refresh token revoked,
 // and the browser sent to return_to (or shown a success page). State is checked before anything is sent to the
-// provider.
+// provider. A sign-in of the backend for the frontend (a pending
+// authorization marked BFF) stores its connection keeping an active
+// one's CreatedAt (putBFFConnection) and ends with a browser session and
+// its cookie (bffSignedIn), with no result and no confirmation.
 //
 // A stack with several providers (OAUTH_PROVIDERS) serves
 // /callback/{provider}: it finds only its own provider's pending

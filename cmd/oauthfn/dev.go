@@ -48,6 +48,9 @@ const devHelp = `usage: oauthfn dev [flags]
 Runs /authorize, /callback and POST /confirm through the same handlers as the Lambda
 functions (over the API Gateway v2 adapter), a demo app at / and the /_dev
 console (connections and recent logs; never tokens). Plain http on loopback.
+The backend for the frontend (/bff/<provider>/login, /bff/session, /bff/logout,
+/bff/api/...) runs through the bff function's handler, and /app/ is a static
+single-page app that signs in and calls the provider's API through it.
 
 -provider mock (default): the built-in RingCentral-shaped provider is served
 under /mock/ on the same server. The dev server sets OAUTH_PROVIDER,
@@ -274,8 +277,8 @@ func (ds *devServer) StartupLine() string {
 	if ds.table != "" {
 		store = "store: DynamoDB table " + ds.table
 	}
-	return fmt.Sprintf("oauthfn dev: open %s/ (console %s/_dev) — %s; %s; token key: %s; Ctrl-C stops",
-		ds.BaseURL, ds.BaseURL, provider, store, ds.KeyNote)
+	return fmt.Sprintf("oauthfn dev: open %s/ (console %s/_dev, browser-only app %s%s) — %s; %s; token key: %s; Ctrl-C stops",
+		ds.BaseURL, ds.BaseURL, ds.BaseURL, spaPath, provider, store, ds.KeyNote)
 }
 
 // listenLoopback listens on addr, which must name a loopback host: the dev
@@ -389,9 +392,10 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 	// POST /confirm: the app's backend confirms or rejects a pending
 	// connection (functions/callback serves both routes).
 	mux.Handle("POST /confirm", apigw.Handler(h.CallbackRoutes))
-	// The demo app.
+	// The demo app, and the demo single-page app (the BFF's client).
 	ds.App = newDemoApp()
 	ds.registerDemoApp(mux)
+	ds.registerSPA(mux)
 	// The console (dev server only).
 	ds.Console = newDevConsole(ds, devActions(ds))
 	ds.Console.register(mux)
@@ -418,7 +422,10 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 		})
 		mux.Handle(mockPrefix+"/", http.StripPrefix(mockPrefix, ds.Mock))
 	}
-	ds.Handler = ds.canonicalHost(ds.accessLog(ds.notFoundPage(mux)))
+	// /bff/*: the same handler as functions/bff, ahead of the mux (see
+	// bffFirst).
+	bff := bffHandler(h.BFFRoutes)
+	ds.Handler = ds.canonicalHost(ds.accessLog(bffFirst(bff, ds.notFoundPage(mux))))
 	ds.Log.Info("dev server ready", "url", ds.BaseURL+"/", "provider", opts.Provider, "providers", cfg.ProviderIDs(), "store", opts.Store)
 	return ds, nil
 }
@@ -428,12 +435,17 @@ func newDevServer(ctx context.Context, opts devOptions) (*devServer, error) {
 // pathParameters carries "provider" (decoded, as API Gateway decodes it).
 func providerRoute(routeKey string, fn apigw.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		params := map[string]string{"provider": r.PathValue("provider")}
-		apigw.Handler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-			ev.RouteKey, ev.RequestContext.RouteKey, ev.PathParameters = routeKey, routeKey, params
-			return fn(ctx, ev)
-		}).ServeHTTP(w, r)
+		serveRoute(w, r, routeKey, map[string]string{"provider": r.PathValue("provider")}, fn)
 	})
+}
+
+// serveRoute serves r through fn as API Gateway calls the Lambda for the
+// route routeKey: the event carries routeKey and the path parameters.
+func serveRoute(w http.ResponseWriter, r *http.Request, routeKey string, params map[string]string, fn apigw.HandlerFunc) {
+	apigw.Handler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		ev.RouteKey, ev.RequestContext.RouteKey, ev.PathParameters = routeKey, routeKey, params
+		return fn(ctx, ev)
+	}).ServeHTTP(w, r)
 }
 
 // mocked reports whether the providers are the built-in mocks.

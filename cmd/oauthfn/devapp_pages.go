@@ -52,6 +52,9 @@ RingCentral mock under <code>/mock/&lt;provider&gt;/</code> with its own client;
 <h2>Then</h2>
 <p>The <a href="/_dev">dev console</a> lists the stored connections with their end user (never their tokens) and the recent logs,
 and can make a connection due and run the sweep, to watch a refresh happen.</p>
+<p>The <a href="/app/" id="spa-link">browser-only app</a> is a static page with no server of its own: it signs in through
+oauthfn's backend for the frontend (<code>/bff/</code>), shows the account's name from the provider's API through the proxy,
+and never holds a token (only an HttpOnly session cookie).</p>
 </section>
 {{template "bottom"}}`))
 

@@ -426,7 +426,7 @@ nav a{margin-right:1rem}
 
 var consoleTmpl = template.Must(template.New("console").Parse(layout + `{{template "top" "Console"}}
 <h1>Dev console</h1>
-<nav><a href="/_dev">Reload</a> <a href="/">Demo app</a></nav>
+<nav><a href="/_dev">Reload</a> <a href="/">Demo app</a> <a href="/app/" id="spa-link">Browser-only app (BFF)</a></nav>
 <p class="note">As of {{.Now}}. This page exists only in the dev server, never in the Lambda functions. It shows no tokens.</p>
 
 <section id="connections">

@@ -84,7 +84,8 @@ func TestDevRoutes(t *testing.T) {
 		wantLocation             string
 	}{
 		{"unknown path", "GET", "/nope", "", http.StatusNotFound, ""},
-		{"app prefix only", "GET", "/app", "", http.StatusNotFound, ""},
+		{"app prefix is the browser-only app's", "GET", "/app", "", http.StatusTemporaryRedirect, "/app/"},
+		{"app unknown file", "GET", "/app/nope.js", "", http.StatusNotFound, ""},
 		{"console subpath", "GET", consolePath + "/x", "", http.StatusNotFound, ""},
 		{"unknown console action", "POST", consolePath + "/actions/nope", "", http.StatusNotFound, ""},
 		{"POST /authorize", "POST", "/authorize", "", http.StatusMethodNotAllowed, ""},

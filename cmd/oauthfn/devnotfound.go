@@ -77,6 +77,7 @@ var notFoundTmpl = template.Must(template.New("notfound").Parse(layout + `{{temp
 <p>This dev server has no page at <code>{{.Path}}</code>.</p>
 <p>It serves the <a href="/">demo app</a>, the <a href="/_dev">dev console</a>, <code>/authorize</code> and
 <code>/callback</code> (the Lambda handlers; with several providers <code>/authorize/&lt;provider&gt;</code> and
-<code>/callback/&lt;provider&gt;</code>) and the mock providers under <code>/mock/</code>.</p>
+<code>/callback/&lt;provider&gt;</code>), the backend for the frontend under <code>/bff/</code> with its
+<a href="/app/">browser-only app</a>, and the mock providers under <code>/mock/</code>.</p>
 </section>
 {{template "bottom"}}`))

@@ -85,7 +85,7 @@ func TestRunDevServesAndStops(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no startup line")
 	}
-	m := regexp.MustCompile(`^oauthfn dev: open (http://127\.0\.0\.1:\d+)/ \(console http://127\.0\.0\.1:\d+/_dev\) — provider: built-in RingCentral mock at http://127\.0\.0\.1:\d+/mock/; store: memory \(gone on exit\); token key: random for this run; Ctrl-C stops\n$`).FindStringSubmatch(line)
+	m := regexp.MustCompile(`^oauthfn dev: open (http://127\.0\.0\.1:\d+)/ \(console http://127\.0\.0\.1:\d+/_dev, browser-only app http://127\.0\.0\.1:\d+/app/\) — provider: built-in RingCentral mock at http://127\.0\.0\.1:\d+/mock/; store: memory \(gone on exit\); token key: random for this run; Ctrl-C stops\n$`).FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("startup line = %q", line)
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -221,6 +222,25 @@ func TestDeployDocsParameters(t *testing.T) {
 	// table follows it.
 	if want := parameterOrder(t); !slices.Equal(order, want) {
 		t.Errorf("%s: parameter rows in the order %q, want the template's %q", file, order, want)
+	}
+}
+
+// TestDocsParameterCount: the number of parameters the README and the
+// deploy guide quote ("36 parameters") is the template's.
+func TestDocsParameterCount(t *testing.T) {
+	n := len(asMap(t, loadTemplate(t)["Parameters"], "Parameters"))
+	for _, file := range []string{"README.md", "docs/deploy.md"} {
+		md := string(readRepoFile(t, file))
+		found := 0
+		for _, m := range regexp.MustCompile(`\b(\d+) parameters\b`).FindAllStringSubmatch(md, -1) {
+			found++
+			if m[1] != strconv.Itoa(n) {
+				t.Errorf("%s says %q; the template has %d", file, m[0], n)
+			}
+		}
+		if found == 0 {
+			t.Errorf("%s no longer says how many parameters the template has; keep the check or drop it", file)
+		}
 	}
 }
 

@@ -5,9 +5,11 @@
 // The request event is built the way API Gateway builds it
 // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html):
 //
-//   - rawPath is the escaped request path, rawQueryString the query exactly as
-//     received; queryStringParameters holds the decoded values, a repeated
-//     parameter joined with commas ("a=1&a=2" gives "1,2").
+//   - rawPath is the request path exactly as received, still percent-encoded
+//     (%2F, %2e and the case of the hex digits kept; see RawPath),
+//     rawQueryString the query exactly as received; queryStringParameters
+//     holds the decoded values, a repeated parameter joined with commas
+//     ("a=1&a=2" gives "1,2"). requestContext.http.path is the decoded path.
 //   - header names are lower-cased, repeated headers joined with commas; the
 //     Cookie header is removed and its cookies listed in cookies; host and
 //     x-forwarded-for/-port/-proto are added as API Gateway adds them.
@@ -108,7 +110,7 @@ func Event(r *http.Request, now time.Time) (events.APIGatewayV2HTTPRequest, int)
 	ev := events.APIGatewayV2HTTPRequest{
 		Version:        "2.0",
 		RouteKey:       "$default",
-		RawPath:        r.URL.EscapedPath(),
+		RawPath:        RawPath(r),
 		RawQueryString: r.URL.RawQuery,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RouteKey:   "$default",
@@ -157,6 +159,22 @@ func Event(r *http.Request, now time.Time) (events.APIGatewayV2HTTPRequest, int)
 		}
 	}
 	return ev, 0
+}
+
+// RawPath is r's path exactly as the client sent it: the request target's
+// path (before any '?'), percent-encoding untouched. net/http's
+// URL.EscapedPath re-encodes a path it deems wrongly escaped (a raw '|' or
+// '"' becomes %7C, %22), and a handler that checks the path as the client
+// sent it (the BFF's API proxy) must see what API Gateway would pass on.
+// For a request not in origin form (made in-process, or an absolute-form
+// target) it falls back to the URL's escaped path.
+func RawPath(r *http.Request) string {
+	target := r.RequestURI
+	if !strings.HasPrefix(target, "/") {
+		return r.URL.EscapedPath()
+	}
+	path, _, _ := strings.Cut(target, "?")
+	return path
 }
 
 // queryParameters decodes a raw query the way API Gateway fills

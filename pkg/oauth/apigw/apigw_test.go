@@ -1,10 +1,12 @@
 package apigw_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -225,6 +227,69 @@ func TestEventRequest(t *testing.T) {
 				t.Errorf("time and timeEpoch disagree: %q vs %d", rc.Time, rc.TimeEpoch)
 			}
 		})
+	}
+}
+
+// TestRawPathAsSent: rawPath is the path exactly as the client wrote it on
+// the request line (what the BFF's API proxy checks), where net/http's
+// EscapedPath would re-encode it: encoded slashes and dots, lower-case
+// hex, and characters Go escapes ('|', '"', '{') stay as sent; the
+// decoded path goes to requestContext.http.path. The binary body of the
+// same request is base64 with the flag set, and the BFF's request headers
+// (Origin, Sec-Fetch-Site, the CSRF header, cookies) are passed on.
+func TestRawPathAsSent(t *testing.T) {
+	srv, evs := capture(t)
+	const target = `/bff/api/a%2Fb/%7e/%2E%2E/x|y"z{}?q=%2F`
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := "\x00\x01\xfe\xff"
+	req := "POST " + target + " HTTP/1.1\r\nHost: " + strings.TrimPrefix(srv.URL, "http://") +
+		"\r\nContent-Type: image/png\r\nContent-Length: 4\r\nCookie: __Host-oauthfn-session=abc; other=1" +
+		"\r\nOrigin: http://localhost:1\r\nSec-Fetch-Site: same-origin\r\nX-OAuthFn-CSRF: 1\r\nConnection: close\r\n\r\n" + body
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d, want 204", resp.StatusCode)
+	}
+	ev := <-evs
+	if want := `/bff/api/a%2Fb/%7e/%2E%2E/x|y"z{}`; ev.RawPath != want {
+		t.Errorf("rawPath = %q, want %q (as sent)", ev.RawPath, want)
+	}
+	if want := `/bff/api/a/b/~/../x|y"z{}`; ev.RequestContext.HTTP.Path != want {
+		t.Errorf("requestContext.http.path = %q, want %q (decoded)", ev.RequestContext.HTTP.Path, want)
+	}
+	if ev.RawQueryString != "q=%2F" {
+		t.Errorf("rawQueryString = %q, want q=%%2F", ev.RawQueryString)
+	}
+	if !ev.IsBase64Encoded || ev.Body != base64.StdEncoding.EncodeToString([]byte(body)) {
+		t.Errorf("body = %q (base64 %v), want the 4 bytes base64-encoded", ev.Body, ev.IsBase64Encoded)
+	}
+	if !slices.Equal(ev.Cookies, []string{"__Host-oauthfn-session=abc", "other=1"}) {
+		t.Errorf("cookies = %q", ev.Cookies)
+	}
+	for k, want := range map[string]string{"origin": "http://localhost:1", "sec-fetch-site": "same-origin", "x-oauthfn-csrf": "1"} {
+		if got := ev.Headers[k]; got != want {
+			t.Errorf("header %s = %q, want %q", k, got, want)
+		}
+	}
+}
+
+// TestRawPathInProcess: a request made in process (no request line) falls
+// back to the URL's escaped path.
+func TestRawPathInProcess(t *testing.T) {
+	r := httptest.NewRequest("GET", "/bff/api/a%2Fb", nil)
+	r.RequestURI = ""
+	if got := apigw.RawPath(r); got != "/bff/api/a%2Fb" {
+		t.Errorf("RawPath = %q, want /bff/api/a%%2Fb", got)
 	}
 }
 

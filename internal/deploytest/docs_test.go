@@ -477,3 +477,40 @@ func TestDocHelpers(t *testing.T) {
 		t.Errorf("docTables = %q", tabs)
 	}
 }
+
+// docs/browser-apps.md's JavaScript is the dev server's browser-only app,
+// word for word: each paragraph (the text between blank lines) of each js
+// block in "The app's JavaScript" is in cmd/oauthfn/spa/app.js, and the
+// blocks show the parts that talk to oauthfn.
+func TestBrowserAppsSnippetsAreTheSPA(t *testing.T) {
+	const page, file = "docs/browser-apps.md", "cmd/oauthfn/spa/app.js"
+	src := string(readRepoFile(t, file))
+	_, section, ok := strings.Cut(string(readRepoFile(t, page)), "\n## The app's JavaScript\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	if !ok {
+		t.Fatalf("%s has no section \"The app's JavaScript\"", page)
+	}
+	var shown strings.Builder
+	for rest := section; ; {
+		_, after, ok := strings.Cut(rest, "```js\n")
+		if !ok {
+			break
+		}
+		block, tail, ok := strings.Cut(after, "```\n")
+		if !ok {
+			t.Fatalf("%s: a js block is not closed", page)
+		}
+		rest = tail
+		for part := range strings.SplitSeq(strings.TrimSpace(block), "\n\n") {
+			if !strings.Contains(src, part) {
+				t.Errorf("%s shows code that is not in %s:\n%s", page, file, part)
+			}
+		}
+		shown.WriteString(block)
+	}
+	for _, want := range []string{`"X-OAuthFn-CSRF": "1"`, "function bff(", "function signIn(", "async function refresh(", "async function signOut("} {
+		if !strings.Contains(shown.String(), want) {
+			t.Errorf("%s's JavaScript does not show %s", page, want)
+		}
+	}
+}

@@ -14,7 +14,7 @@ set -euo pipefail
 # written). Each count is about 20 s on a loaded 2-core machine with a warm
 # build cache (58 s was measured on a cold one).
 # FUZZ_SCALE multiplies every count (FUZZ_SCALE=10 for a longer local run).
-FUZZ_TARGETS=("FuzzCallbackRequest:./pkg/oauth:40000" "FuzzParseQuery:./pkg/oauth:80000")
+FUZZ_TARGETS=("FuzzCallbackRequest:./pkg/oauth:40000" "FuzzParseQuery:./pkg/oauth:80000" "FuzzAPITarget:./pkg/oauth:40000")
 FUZZ_SCALE="${FUZZ_SCALE:-1}"
 GO_TEST_TIMEOUT="${GO_TEST_TIMEOUT:-20m}"
 

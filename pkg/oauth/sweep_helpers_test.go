@@ -232,7 +232,7 @@ type rcRig struct {
 	store   Store
 }
 
-func newRCRig(t *testing.T, store Store, opts mockrc.Options) *rcRig {
+func newRCRig(t testing.TB, store Store, opts mockrc.Options) *rcRig {
 	t.Helper()
 	r := &rcRig{store: store}
 	var clk *fakeClock
@@ -324,7 +324,7 @@ func (c *hangCutter) cut(r *http.Request) {
 // connect runs the authorization code flow at mockrc for account (the
 // login page's form, then the code exchange with PKCE) and stores the
 // connection as the callback does.
-func (r *rcRig) connect(t *testing.T, account string) *Connection {
+func (r *rcRig) connect(t testing.TB, account string) *Connection {
 	t.Helper()
 	ctx := context.Background()
 	const redirect = "http://127.0.0.1/callback"
@@ -363,7 +363,7 @@ func (r *rcRig) connect(t *testing.T, account string) *Connection {
 }
 
 // get reads a connection and opens its tokens.
-func (r *rcRig) get(t *testing.T, account string) (c *Connection, access, refresh string) {
+func (r *rcRig) get(t testing.TB, account string) (c *Connection, access, refresh string) {
 	t.Helper()
 	return getOpen(t, r.h, account)
 }

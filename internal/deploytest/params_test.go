@@ -67,7 +67,11 @@ var paramExamples = []struct {
 		[]string{"", "0d", "7", "1w", "7d12h", "P7D"}},
 	{"ApiPrefixes",
 		[]string{"", "none", "https://api.example.com/", "https://platform.ringcentral.com/restapi/v1.0/,https://media.ringcentral.com/restapi/v1.0/"},
-		[]string{"http://api.example.com/", "https://api.example.com", "https://api.example.com/v1", "https://a.example.com/, https://b.example.com/", "https://a.example.com/,", "api.example.com/", "None", "none,https://api.example.com/"}},
+		[]string{"http://api.example.com/", "https://api.example.com", "https://api.example.com/v1", "https://a.example.com/, https://b.example.com/", "https://a.example.com/,", "api.example.com/", "None", "none,https://api.example.com/",
+			// Refused by the code too (OAUTH_API_PREFIXES): a value the
+			// template let through would stop every function at start-up.
+			"https://api.example.com/a//b/", "https://api.example.com/%61/", "https://api.example.com/./", "https://api.example.com/a/../",
+			"https://user@api.example.com/", "https://api.example.com/a?b/", "https://api.example.com/a#b/", "https://api.example.com/a;b/", `https://api.example.com/a\b/`}},
 	{"ExistingTokenKeyArn",
 		[]string{"", existingTokenKeyARN},
 		[]string{"TokenKey-OLDxyz", "arn:aws:secretsmanager:us-east-1:123456789012:secret:oauthfn/token"}},

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -1062,6 +1063,43 @@ func TestTemplateApiPrefixes(t *testing.T) {
 		cfg, err := oauth.LoadConfig(getenv(s.env("BffFunction")))
 		if err != nil || !slices.Equal(cfg.Provider.APIPrefixes, tc.want) {
 			t.Errorf("ApiPrefixes=%q: got %q, %v; want %q", tc.value, cfg.Provider.APIPrefixes, err, tc.want)
+		}
+	}
+}
+
+// TestTemplateBffValuesLoadEverywhere: every function reads the BFF's
+// variables (one shared environment), so any value the template accepts
+// for a BFF parameter must load in every function, the BFF off or on: a
+// value only the BFF uses must never stop the sweep or the callback.
+func TestTemplateBffValuesLoadEverywhere(t *testing.T) {
+	good := map[string][]string{}
+	for _, ex := range paramExamples {
+		if ex.param == "BffIdleTimeout" || ex.param == "BffMaxSession" || ex.param == "ApiPrefixes" {
+			good[ex.param] = ex.good
+		}
+	}
+	if len(good) != 3 {
+		t.Fatalf("paramExamples lacks the BFF parameters: %v", good)
+	}
+	var sets []map[string]string
+	for _, idle := range good["BffIdleTimeout"] {
+		for _, max := range good["BffMaxSession"] {
+			sets = append(sets, map[string]string{"BffIdleTimeout": idle, "BffMaxSession": max})
+		}
+	}
+	for _, p := range good["ApiPrefixes"] {
+		sets = append(sets, map[string]string{"ApiPrefixes": p})
+	}
+	for _, set := range sets {
+		for _, enable := range []string{"false", "true"} {
+			o := map[string]string{"ClientId": "x", "EnableBff": enable}
+			maps.Copy(o, set)
+			s := newStack(t, o)
+			for _, fn := range s.functionIDs() {
+				if _, err := oauth.LoadConfig(getenv(s.env(fn))); err != nil {
+					t.Errorf("%v, EnableBff=%s: %s does not start: %v", set, enable, fn, err)
+				}
+			}
 		}
 	}
 }

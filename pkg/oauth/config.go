@@ -81,7 +81,8 @@ type Config struct {
 	// session of the backend for the frontend that was not used for that
 	// long; BFFMaxSession (BFF_MAX_SESSION, default 7d) ends it that long
 	// after sign-in however much it is used (and never later than the
-	// connection's refresh token expires). See bff.go.
+	// connection's refresh token expires). An idle timeout longer than the
+	// maximum never ends a session first. See bff.go.
 	BFFIdleTimeout time.Duration
 	BFFMaxSession  time.Duration
 
@@ -327,9 +328,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.BFFIdleTimeout = bffDuration("BFF_IDLE_TIMEOUT", DefaultBFFIdleTimeout)
 	c.BFFMaxSession = bffDuration("BFF_MAX_SESSION", DefaultBFFMaxSession)
-	if c.BFFIdleTimeout > c.BFFMaxSession {
-		bad("BFF_IDLE_TIMEOUT", "%v is longer than BFF_MAX_SESSION (%v): a session never lives past BFF_MAX_SESSION", c.BFFIdleTimeout, c.BFFMaxSession)
-	}
+	// An idle timeout longer than the maximum is not an error: the
+	// session's idle expiry never passes its absolute one (bff.go), so it
+	// simply never ends a session first. Every function reads these
+	// variables, and a value only the BFF uses must not stop the others.
 
 	c.MetricsService = get("METRICS_SERVICE")
 	switch {

@@ -52,6 +52,13 @@ var bffLoginLimits = queryLimits{{"return_to", connect.MaxReturnToLen}, {"login_
 // maxLogoutBody bounds POST /bff/logout's body ({"everywhere":true}).
 const maxLogoutBody = 1024
 
+// ansBFFSharedAccount refuses a BFF sign-in at a provider whose account
+// is an organisation (Provider.SharedAccount).
+var ansBFFSharedAccount = answer{status: 404, code: "bff_not_available",
+	title:  "This provider cannot be used to sign in here",
+	detail: "At this provider an account is a whole organisation (a Slack workspace), not a person: everyone in it would share one browser session. Nothing was started.",
+	next:   "Connect it from the app's backend instead (connect tokens)."}
+
 var ansBFFReturnToRequired = answer{status: 400, code: "return_to_required",
 	title:  "This sign-in link has no way back to the app",
 	detail: "A sign-in for a browser app must name the app's page to come back to (return_to). Nothing was started.",
@@ -171,6 +178,10 @@ func (h *Handler) bffLogin(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if id == "" || !ok {
 		h.Log.WarnContext(ctx, "bff login refused", "outcome", ansUnknownProvider.code, "provider_known", false)
 		return render(req, ansUnknownProvider)
+	}
+	if v.Config.Provider.SharedAccount {
+		h.Log.WarnContext(ctx, "bff login refused: the provider's account is an organisation, not a person", "outcome", ansBFFSharedAccount.code, "provider", id)
+		return render(req, ansBFFSharedAccount)
 	}
 	q, err := parseQuery(req.RawQueryString, bffLoginLimits)
 	if err != nil {

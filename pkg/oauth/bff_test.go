@@ -286,6 +286,29 @@ func TestBFFSignIn(t *testing.T) {
 	})
 }
 
+// A provider whose account is an organisation (Slack's workspace) has no
+// BFF sign-in: 404 bff_not_available, nothing stored, nothing sent.
+func TestBFFLoginSharedAccount(t *testing.T) {
+	if p, _ := LookupPreset(PresetSlack); !p.For("").SharedAccount {
+		t.Errorf("the slack preset's account is the workspace, but SharedAccount is false")
+	}
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newBFFRig(t, newStore)
+		r.h.Config.Provider.SharedAccount = true
+		req := apiRequest("/bff/generic/login", "return_to="+url.QueryEscape(bffApp))
+		req.RouteKey = ""
+		req.Headers["accept"] = "application/json"
+		resp := r.serve(t, req)
+		if resp.StatusCode != 404 || jsonErrorCode(resp) != "bff_not_available" {
+			t.Errorf("login at a shared-account provider = %d %s, want 404 bff_not_available", resp.StatusCode, resp.Body)
+		}
+		r.wantNothingStarted(t, resp)
+		if n := r.store.puts.Load(); n != 0 {
+			t.Errorf("PutPending calls = %d, want 0", n)
+		}
+	})
+}
+
 // Every refused login stores nothing, sets no cookie and sends nothing.
 func TestBFFLoginRefusals(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {

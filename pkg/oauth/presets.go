@@ -232,6 +232,9 @@ func presetTable() map[string]Preset {
 					AuthStyle: oauth2.AuthStyleInHeader,
 				},
 				Account: slackAccount,
+				// The account is the workspace (or the Grid organisation):
+				// no browser session of the BFF (bff.go).
+				SharedAccount: true,
 				// Web API methods (https://docs.slack.dev/reference/methods),
 				// never its OAuth, OpenID or revocation methods.
 				APIPrefixes: []string{"https://slack.com/api/"},

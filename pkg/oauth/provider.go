@@ -71,6 +71,12 @@ type Provider struct {
 	// provider whose id is nested or must be cut out of another value);
 	// it is taken before everything else.
 	Account func(tok *oauth2.Token) (string, error)
+	// SharedAccount: the account id names an organisation, not a person
+	// (a Slack workspace): everyone in it who signs in gets the same
+	// account. The BFF, where the person who signs in is the user,
+	// refuses such a provider (its sessions would be shared by everyone in
+	// the organisation, with the latest installation's token).
+	SharedAccount bool
 	// TokenTypes are token_type values, besides "bearer" (any case) and
 	// none, that the provider sends for bearer tokens (Slack: "bot").
 	TokenTypes []string

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/oauth2"
 )
 
 // Limits of the API proxy (docs-pending/bff-proxy.md).
@@ -37,6 +38,14 @@ const (
 	// gets a clean 504 rather than Lambda's timeout error (a slow call,
 	// a 401, a refresh and a retry can outlast the function's timeout).
 	apiAnswerMargin = 2 * time.Second
+	// apiRefreshFloor is how recently an access token may have been
+	// refreshed for an API 401 to refresh it again: a path that refuses
+	// every token (a missing permission, not a dead token) makes at most
+	// one token-endpoint call per account per floor, however often a page
+	// calls it. Each such call takes a slot of the deployment-wide
+	// TOKEN_RATE_PER_MIN (RingCentral: 5 a minute for all accounts), which
+	// the sweep needs.
+	apiRefreshFloor = time.Minute
 	// maxAPIResponseJSON bounds the response's body as it sits in
 	// Lambda's JSON answer: text is sent as base64 when JSON escaping
 	// would make it larger.
@@ -79,8 +88,8 @@ var apiMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http
 // upstream's status, allowed headers and body, with Cache-Control:
 // no-store. A path outside the allow-list, an ambiguous path or an
 // oversized body is refused before any store or provider call. An
-// upstream 401 refreshes the access token once, under the lease, and
-// retries once; redirects are never followed.
+// upstream 401 retries once at most (apiRetryToken); redirects are never
+// followed.
 func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPRequest, apiPath, account string) events.APIGatewayV2HTTPResponse {
 	target, refusal := h.Config.Provider.apiTarget(apiPath, req.RawQueryString)
 	if refusal != nil {
@@ -109,14 +118,12 @@ func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPReque
 		return h.apiCallError(ctx, err)
 	}
 	if ans.status == http.StatusUnauthorized {
-		// Refused although fresh by its expiry (revoked, rotated
-		// elsewhere, the provider's clock): refresh once and retry once.
-		tok2, _, err := h.tokenAfter(ctx, account, used.Version, nil)
+		tok2, err := h.apiRetryToken(ctx, account, &used)
 		if err != nil {
 			return h.apiTokenError(ctx, account, err)
 		}
-		if tok2.AccessToken != tok.AccessToken {
-			h.Log.InfoContext(ctx, "API refused the access token; retrying once with a refreshed one",
+		if tok2 != nil && tok2.AccessToken != tok.AccessToken {
+			h.Log.InfoContext(ctx, "API refused the access token; retrying once with a newer one",
 				"provider", h.Config.Provider.Name, "account_id", account)
 			if ans, err = h.callAPI(ctx, method, target, header, body, tok2.AccessToken); err != nil {
 				return h.apiCallError(ctx, err)
@@ -128,6 +135,42 @@ func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPReque
 	h.Log.DebugContext(ctx, "API call proxied", "provider", h.Config.Provider.Name, "account_id", account,
 		"method", method, "host", target.Host, "status", ans.status, "bytes", len(ans.body))
 	return ans.response()
+}
+
+// apiRetryToken is the access token to retry a proxied call with after
+// the API refused (401) the token of used, the connection it came from, or
+// nil: pass the 401 back. The token may have been refused although fresh
+// by its expiry (revoked, rotated elsewhere, the provider's clock), or the
+// path may refuse every token (a missing permission), so:
+//   - the stored connection is no longer used (another holder refreshed
+//     it, or the account signed in anew, which writes Version 1 again
+//     with a new access token): its token, as stored, without a refresh
+//     (unless its expiry calls for one, as for any call);
+//   - it is still used, and its access token was last refreshed more than
+//     apiRefreshFloor ago: a refresh under the lease (tokenAfter);
+//   - it is still used and refreshed within the floor: nil. A token that
+//     new is refused for the path, not for its age, and a refresh per
+//     call would spend the deployment-wide token rate.
+func (h *Handler) apiRetryToken(ctx context.Context, account string, used *Connection) (*oauth2.Token, error) {
+	cur, err := h.Store.GetConnection(ctx, h.Config.Provider.Name, account)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: token for %s: %w", account, err)
+	}
+	// The sealed access token tells a new sign-in (Version 1 again) from
+	// the connection used: each sealing has a nonce of its own.
+	same := cur.Version == used.Version && cur.AccessToken == used.AccessToken
+	switch {
+	case !same:
+		tok, _, err := h.token(ctx, account, nil)
+		return tok, err
+	case h.Now().Sub(cur.LastRefreshAt) > apiRefreshFloor:
+		tok, _, err := h.tokenAfter(ctx, account, used.Version, nil)
+		return tok, err
+	}
+	h.Log.DebugContext(ctx, "API refused an access token refreshed moments ago; passing the 401 back",
+		"provider", h.Config.Provider.Name, "account_id", account,
+		"last_refresh_at", cur.LastRefreshAt.UTC().Format(time.RFC3339))
+	return nil, nil
 }
 
 // apiAnswer is the provider's answer, read in full.

@@ -115,7 +115,7 @@ func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPReque
 	}
 	ans, err := h.callAPI(ctx, method, target, header, body, tok.AccessToken)
 	if err != nil {
-		return h.apiCallError(ctx, err)
+		return h.apiCallError(ctx, method, target.Host, err)
 	}
 	if ans.status == http.StatusUnauthorized {
 		tok2, err := h.apiRetryToken(ctx, account, &used)
@@ -126,7 +126,7 @@ func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPReque
 			h.Log.InfoContext(ctx, "API refused the access token; retrying once with a newer one",
 				"provider", h.Config.Provider.Name, "account_id", account)
 			if ans, err = h.callAPI(ctx, method, target, header, body, tok2.AccessToken); err != nil {
-				return h.apiCallError(ctx, err)
+				return h.apiCallError(ctx, method, target.Host, err)
 			}
 		}
 	}
@@ -194,24 +194,37 @@ func (h *Handler) callAPI(ctx context.Context, method string, target *url.URL, h
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target.String(), rd)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: API request: %w", err)
+		return nil, fmt.Errorf("oauth: API request: %w", withoutURL(err))
 	}
 	req.Header = header.Clone()
 	req.Header.Set("Authorization", "Bearer "+access)
 	req.Header.Set("User-Agent", "oauthfn-bff")
 	resp, err := h.apiClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: API call: %w", err)
+		return nil, fmt.Errorf("oauth: API call: %w", withoutURL(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxAPIBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("oauth: API answer: %w", err)
+		return nil, fmt.Errorf("oauth: API answer: %w", withoutURL(err))
 	}
 	if len(b) > MaxAPIBody {
 		return nil, errAPITooLarge
 	}
 	return &apiAnswer{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// withoutURL is err without net/http's *url.Error, whose text holds the
+// whole URL (the proxied path and query may carry personal data: a name,
+// a phone number): the error underneath, which still tells a timeout.
+func withoutURL(err error) error {
+	for {
+		var ue *url.Error
+		if !errors.As(err, &ue) {
+			return err
+		}
+		err = ue.Err
+	}
 }
 
 // apiCallContext bounds an API call to end apiAnswerMargin before ctx's
@@ -358,12 +371,15 @@ func (h *Handler) apiTokenError(ctx context.Context, account string, err error) 
 }
 
 // apiCallError answers a proxied call the provider did not answer usably.
-func (h *Handler) apiCallError(ctx context.Context, err error) events.APIGatewayV2HTTPResponse {
+// It logs the method, the host and err, which callAPI has stripped of the
+// URL (withoutURL): never the path or the query.
+func (h *Handler) apiCallError(ctx context.Context, method, host string, err error) events.APIGatewayV2HTTPResponse {
 	if errors.Is(err, errAPITooLarge) {
 		return apiError(http.StatusBadGateway, "response_too_large",
 			fmt.Sprintf("the provider's answer is larger than the proxy's limit of %d bytes", MaxAPIBody), "")
 	}
-	h.Log.WarnContext(ctx, "API proxy: the provider's API did not answer", "provider", h.Config.Provider.Name, "err", err)
+	h.Log.WarnContext(ctx, "API proxy: the provider's API did not answer", "provider", h.Config.Provider.Name,
+		"method", method, "host", host, "err", err)
 	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 		return apiError(http.StatusGatewayTimeout, "provider_timeout", "the provider's API did not answer in time", "")
 	}

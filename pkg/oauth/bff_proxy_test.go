@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -523,6 +526,46 @@ func TestProxyRateLimits(t *testing.T) {
 		}
 		noLeases(t, r.store)
 	})
+}
+
+// TestProxyCallErrorLog: an API call the provider did not answer (the
+// connection reset, a timeout) is logged with the method, the host and
+// the underlying error, never the path or the query (personal data: a
+// name, a phone number), which net/http's *url.Error text holds.
+func TestProxyCallErrorLog(t *testing.T) {
+	const path, query = "/secret-person-name", "phoneNumber=%2B15551234567"
+	for _, tc := range []struct {
+		name, code string
+		status     int
+		err        error
+	}{
+		{"reset", "provider_unavailable", 502, errors.New("connection reset by peer")},
+		{"timeout", "provider_timeout", 504, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newProxyRig(t, memoryStore)
+			r.h.HTTPClient = &http.Client{Timeout: answerTimeout, Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				if req.URL.Path != mockrc.TokenPath {
+					return nil, tc.err
+				}
+				return r.cut.RoundTrip(req)
+			})}
+			resp := r.proxy(t, apiEvent("GET", mockrc.ExtensionPath[1:]+path, query, nil, nil, false))
+			if resp.StatusCode != tc.status || errorCode(t, resp) != tc.code {
+				t.Errorf("got %d %s, want %d %s", resp.StatusCode, resp.Body, tc.status, tc.code)
+			}
+			logs := r.logs.String()
+			for _, secret := range []string{path, mockrc.ExtensionPath, "phoneNumber", "15551234567", "%2B"} {
+				if strings.Contains(logs, secret) {
+					t.Errorf("the logs hold %q:\n%s", secret, logs)
+				}
+			}
+			host := strings.TrimPrefix(r.srv.URL, "http://")
+			if !strings.Contains(logs, tc.err.Error()) || !strings.Contains(logs, `"host":"`+host+`"`) || !strings.Contains(logs, `"method":"GET"`) {
+				t.Errorf("the logs lack the error, the host %s or the method:\n%s", host, logs)
+			}
+		})
+	}
 }
 
 // TestProxyRedirect: a redirect is passed back without its Location and

@@ -117,11 +117,14 @@ func (p Provider) apiAllowed(u *url.URL) bool {
 }
 
 // apiDenied reports whether u is one of the provider's OAuth endpoints
-// (authorize, token, revoke: that exact path, with or without a trailing
-// "/") or under one of APIDenied. The userinfo endpoint is an API call
-// like any other (a bearer token in, the user's profile out: what a
-// browser app asks first), so it is not refused. Paths compare without regard to
-// case, so a case-insensitive server cannot be reached around the rule.
+// (authorize, token, revoke) or under one of APIDenied. An endpoint is
+// refused as a prefix: its exact path, and the path followed by "/" or
+// "." (/oauth/token/, /oauth/token.json: servers that route a format
+// suffix or a trailing segment to the same handler). The userinfo
+// endpoint is an API call like any other (a bearer token in, the user's
+// profile out: what a browser app asks first), so it is not refused.
+// Paths compare without regard to case, so a case-insensitive server
+// cannot be reached around the rule.
 func (p Provider) apiDenied(u *url.URL) bool {
 	path := strings.ToLower(u.Path)
 	same := func(d *url.URL) bool { return d.Scheme == u.Scheme && strings.EqualFold(d.Host, u.Host) }
@@ -131,8 +134,8 @@ func (p Provider) apiDenied(u *url.URL) bool {
 			continue
 		}
 		ep := strings.ToLower(strings.TrimSuffix(d.Path, "/"))
-		if strings.TrimSuffix(path, "/") == ep {
-			return true
+		if path == ep || ep != "" && (strings.HasPrefix(path, ep+"/") || strings.HasPrefix(path, ep+".")) {
+			return true // ep "": an endpoint at the host's root refuses only "/"
 		}
 	}
 	for _, e := range p.APIDenied {

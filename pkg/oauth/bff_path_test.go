@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
 )
 
 // testAPIProvider is RingCentral on a test server with a second allowed
@@ -111,6 +113,61 @@ func TestAPITarget(t *testing.T) {
 	dev := RingCentral("http://127.0.0.1:8080/mock")
 	if u, ref := dev.apiTarget("restapi/v1.0/account/~/extension/~", ""); ref != nil || u.String() != "http://127.0.0.1:8080/mock/restapi/v1.0/account/~/extension/~" {
 		t.Errorf("dev server: %v %+v", u, ref)
+	}
+}
+
+// TestAPIDeniedOAuthEndpoints: the provider's authorization, token and
+// revocation endpoints are refused as prefixes, in any case: the exact
+// path, and the path followed by "/" or "." (/oauth/token.json, a format
+// suffix many servers route to the same handler). A path that merely
+// starts with the same letters is an API call.
+func TestAPIDeniedOAuthEndpoints(t *testing.T) {
+	p := Provider{
+		Name: "idp",
+		Endpoint: oauth2.Endpoint{
+			AuthURL:  "https://idp.example/oauth/authorize",
+			TokenURL: "https://idp.example/oauth/token/",
+		},
+		RevokeURL:   "https://idp.example/oauth/revoke",
+		APIPrefixes: []string{"https://idp.example/"},
+	}
+	for _, path := range []string{
+		"oauth/token", "oauth/token/", "oauth/token.json", "oauth/token/x", "oauth/token.", "OAuth/Token.JSON",
+		"OAUTH/TOKEN/", "oauth/authorize.php", "oauth/Authorize/x", "oauth/revoke.json", "oauth/revoke/x",
+	} {
+		if u, ref := p.apiTarget(path, ""); ref == nil || ref.status != 403 || ref.code != "api_not_allowed" {
+			t.Errorf("%q = %v %+v, want 403 api_not_allowed", path, u, ref)
+		}
+	}
+	for _, path := range []string{"oauth/tokens", "oauth/tokeninfo", "oauth/userinfo", "oauth/token-x", "api/oauth/token"} {
+		if u, ref := p.apiTarget(path, ""); ref != nil || u.String() != "https://idp.example/"+path {
+			t.Errorf("%q = %v %+v, want it proxied", path, u, ref)
+		}
+	}
+	// An endpoint at the host's root refuses only the root, not the host.
+	root := p
+	root.Endpoint.TokenURL = "https://idp.example/"
+	if u, ref := root.apiTarget("x", ""); ref != nil || u.String() != "https://idp.example/x" {
+		t.Errorf("token endpoint at the root: %v %+v, want x proxied", u, ref)
+	}
+}
+
+// TestAPIDeniedGoogle: Google's legacy OAuth endpoints under
+// www.googleapis.com/oauth2/ (v4/token, v3/tokeninfo, v3/userinfo) are
+// inside its allow-list and refused, the whole folder; its other APIs are
+// proxied.
+func TestAPIDeniedGoogle(t *testing.T) {
+	g, _ := LookupPreset(PresetGoogle)
+	p := g.For("")
+	for _, path := range []string{"oauth2/v4/token", "oauth2/v3/tokeninfo", "oauth2/v3/userinfo", "OAuth2/v4/token", "oauth2/"} {
+		if u, ref := p.apiTarget(path, ""); ref == nil || ref.status != 403 || ref.code != "api_not_allowed" {
+			t.Errorf("google %q = %v %+v, want 403 api_not_allowed", path, u, ref)
+		}
+	}
+	for _, path := range []string{"drive/v3/files", "calendar/v3/users/me/calendarList", "oauth2x/v1"} {
+		if u, ref := p.apiTarget(path, ""); ref != nil || u.String() != "https://www.googleapis.com/"+path {
+			t.Errorf("google %q = %v %+v, want it proxied", path, u, ref)
+		}
 	}
 }
 

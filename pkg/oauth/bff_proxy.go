@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/oauth2"
 )
 
 // Limits of the API proxy (docs-pending/bff-proxy.md).
@@ -37,6 +38,14 @@ const (
 	// gets a clean 504 rather than Lambda's timeout error (a slow call,
 	// a 401, a refresh and a retry can outlast the function's timeout).
 	apiAnswerMargin = 2 * time.Second
+	// apiRefreshFloor is how recently an access token may have been
+	// refreshed for an API 401 to refresh it again: a path that refuses
+	// every token (a missing permission, not a dead token) makes at most
+	// one token-endpoint call per account per floor, however often a page
+	// calls it. Each such call takes a slot of the deployment-wide
+	// TOKEN_RATE_PER_MIN (RingCentral: 5 a minute for all accounts), which
+	// the sweep needs.
+	apiRefreshFloor = time.Minute
 	// maxAPIResponseJSON bounds the response's body as it sits in
 	// Lambda's JSON answer: text is sent as base64 when JSON escaping
 	// would make it larger.
@@ -79,8 +88,8 @@ var apiMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http
 // upstream's status, allowed headers and body, with Cache-Control:
 // no-store. A path outside the allow-list, an ambiguous path or an
 // oversized body is refused before any store or provider call. An
-// upstream 401 refreshes the access token once, under the lease, and
-// retries once; redirects are never followed.
+// upstream 401 retries once at most (apiRetryToken); redirects are never
+// followed.
 func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPRequest, apiPath, account string) events.APIGatewayV2HTTPResponse {
 	target, refusal := h.Config.Provider.apiTarget(apiPath, req.RawQueryString)
 	if refusal != nil {
@@ -106,20 +115,18 @@ func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPReque
 	}
 	ans, err := h.callAPI(ctx, method, target, header, body, tok.AccessToken)
 	if err != nil {
-		return h.apiCallError(ctx, err)
+		return h.apiCallError(ctx, method, target.Host, err)
 	}
 	if ans.status == http.StatusUnauthorized {
-		// Refused although fresh by its expiry (revoked, rotated
-		// elsewhere, the provider's clock): refresh once and retry once.
-		tok2, _, err := h.tokenAfter(ctx, account, used.Version, nil)
+		tok2, err := h.apiRetryToken(ctx, account, &used)
 		if err != nil {
 			return h.apiTokenError(ctx, account, err)
 		}
-		if tok2.AccessToken != tok.AccessToken {
-			h.Log.InfoContext(ctx, "API refused the access token; retrying once with a refreshed one",
+		if tok2 != nil && tok2.AccessToken != tok.AccessToken {
+			h.Log.InfoContext(ctx, "API refused the access token; retrying once with a newer one",
 				"provider", h.Config.Provider.Name, "account_id", account)
 			if ans, err = h.callAPI(ctx, method, target, header, body, tok2.AccessToken); err != nil {
-				return h.apiCallError(ctx, err)
+				return h.apiCallError(ctx, method, target.Host, err)
 			}
 		}
 	}
@@ -128,6 +135,42 @@ func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPReque
 	h.Log.DebugContext(ctx, "API call proxied", "provider", h.Config.Provider.Name, "account_id", account,
 		"method", method, "host", target.Host, "status", ans.status, "bytes", len(ans.body))
 	return ans.response()
+}
+
+// apiRetryToken is the access token to retry a proxied call with after
+// the API refused (401) the token of used, the connection it came from, or
+// nil: pass the 401 back. The token may have been refused although fresh
+// by its expiry (revoked, rotated elsewhere, the provider's clock), or the
+// path may refuse every token (a missing permission), so:
+//   - the stored connection is no longer used (another holder refreshed
+//     it, or the account signed in anew, which writes Version 1 again
+//     with a new access token): its token, as stored, without a refresh
+//     (unless its expiry calls for one, as for any call);
+//   - it is still used, and its access token was last refreshed more than
+//     apiRefreshFloor ago: a refresh under the lease (tokenAfter);
+//   - it is still used and refreshed within the floor: nil. A token that
+//     new is refused for the path, not for its age, and a refresh per
+//     call would spend the deployment-wide token rate.
+func (h *Handler) apiRetryToken(ctx context.Context, account string, used *Connection) (*oauth2.Token, error) {
+	cur, err := h.Store.GetConnection(ctx, h.Config.Provider.Name, account)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: token for %s: %w", account, err)
+	}
+	// The sealed access token tells a new sign-in (Version 1 again) from
+	// the connection used: each sealing has a nonce of its own.
+	same := cur.Version == used.Version && cur.AccessToken == used.AccessToken
+	switch {
+	case !same:
+		tok, _, err := h.token(ctx, account, nil)
+		return tok, err
+	case h.Now().Sub(cur.LastRefreshAt) > apiRefreshFloor:
+		tok, _, err := h.tokenAfter(ctx, account, used.Version, nil)
+		return tok, err
+	}
+	h.Log.DebugContext(ctx, "API refused an access token refreshed moments ago; passing the 401 back",
+		"provider", h.Config.Provider.Name, "account_id", account,
+		"last_refresh_at", cur.LastRefreshAt.UTC().Format(time.RFC3339))
+	return nil, nil
 }
 
 // apiAnswer is the provider's answer, read in full.
@@ -151,24 +194,37 @@ func (h *Handler) callAPI(ctx context.Context, method string, target *url.URL, h
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target.String(), rd)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: API request: %w", err)
+		return nil, fmt.Errorf("oauth: API request: %w", withoutURL(err))
 	}
 	req.Header = header.Clone()
 	req.Header.Set("Authorization", "Bearer "+access)
 	req.Header.Set("User-Agent", "oauthfn-bff")
 	resp, err := h.apiClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: API call: %w", err)
+		return nil, fmt.Errorf("oauth: API call: %w", withoutURL(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxAPIBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("oauth: API answer: %w", err)
+		return nil, fmt.Errorf("oauth: API answer: %w", withoutURL(err))
 	}
 	if len(b) > MaxAPIBody {
 		return nil, errAPITooLarge
 	}
 	return &apiAnswer{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// withoutURL is err without net/http's *url.Error, whose text holds the
+// whole URL (the proxied path and query may carry personal data: a name,
+// a phone number): the error underneath, which still tells a timeout.
+func withoutURL(err error) error {
+	for {
+		var ue *url.Error
+		if !errors.As(err, &ue) {
+			return err
+		}
+		err = ue.Err
+	}
 }
 
 // apiCallContext bounds an API call to end apiAnswerMargin before ctx's
@@ -315,12 +371,15 @@ func (h *Handler) apiTokenError(ctx context.Context, account string, err error) 
 }
 
 // apiCallError answers a proxied call the provider did not answer usably.
-func (h *Handler) apiCallError(ctx context.Context, err error) events.APIGatewayV2HTTPResponse {
+// It logs the method, the host and err, which callAPI has stripped of the
+// URL (withoutURL): never the path or the query.
+func (h *Handler) apiCallError(ctx context.Context, method, host string, err error) events.APIGatewayV2HTTPResponse {
 	if errors.Is(err, errAPITooLarge) {
 		return apiError(http.StatusBadGateway, "response_too_large",
 			fmt.Sprintf("the provider's answer is larger than the proxy's limit of %d bytes", MaxAPIBody), "")
 	}
-	h.Log.WarnContext(ctx, "API proxy: the provider's API did not answer", "provider", h.Config.Provider.Name, "err", err)
+	h.Log.WarnContext(ctx, "API proxy: the provider's API did not answer", "provider", h.Config.Provider.Name,
+		"method", method, "host", host, "err", err)
 	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 		return apiError(http.StatusGatewayTimeout, "provider_timeout", "the provider's API did not answer in time", "")
 	}

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -289,13 +292,15 @@ func TestProxyExpiredToken(t *testing.T) {
 	})
 }
 
-// TestProxyRefusedToken: an API 401 on a token fresh by its expiry makes
-// one refresh and one retry; a second 401 is passed back, no loop.
+// TestProxyRefusedToken: an API 401 on a token fresh by its expiry, last
+// refreshed more than apiRefreshFloor ago, makes one refresh and one
+// retry; a second 401 is passed back, no loop.
 func TestProxyRefusedToken(t *testing.T) {
 	unauthorized := mockrc.Fault{Status: 401, Body: `{"errorCode":"TokenInvalid","message":"Token not found"}`}
 	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
 		r := newProxyRig(t, newStore)
 		_, access, _ := r.get(t, "1001")
+		r.clock.Advance(apiRefreshFloor + time.Second)
 		r.rc.Script(mockrc.ExtensionPath, unauthorized)
 		calls := r.rc.Calls(mockrc.TokenPath)
 		r.extensionOK(t)
@@ -305,6 +310,7 @@ func TestProxyRefusedToken(t *testing.T) {
 			t.Errorf("API calls %d, want the refused token then a new one", len(api))
 		}
 
+		r.clock.Advance(apiRefreshFloor + time.Second)
 		r.rc.Script(mockrc.ExtensionPath, unauthorized, unauthorized)
 		calls = r.rc.Calls(mockrc.TokenPath)
 		resp := r.proxy(t, apiEvent("GET", mockrc.ExtensionPath[1:], "", nil, nil, false))
@@ -314,6 +320,114 @@ func TestProxyRefusedToken(t *testing.T) {
 		r.wantTokenCalls(t, calls, 1)
 		if got := len(apiRequests(r.rc)); got != 4 {
 			t.Errorf("API calls %d in all, want 4", got)
+		}
+		noLeases(t, r.store)
+	})
+}
+
+// refusingAPI is an API server that answers every call 401 (a path the
+// account's token is not good for, whatever the token); the rig's
+// provider allows it.
+func refusingAPI(t *testing.T, r *rcRig) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"errorCode":"InsufficientPermissions"}`))
+	}))
+	t.Cleanup(srv.Close)
+	r.h.Config.Provider.APIPrefixes = append(r.h.Config.Provider.APIPrefixes, srv.URL+"/refusing/")
+}
+
+// TestProxyRefusedTokenCap: a path that answers 401 to any token makes
+// at most one refresh per apiRefreshFloor, however often the page calls
+// it (each refresh takes a slot of the deployment-wide token rate): the
+// first call refreshes and retries, the next seven pass the 401 back with
+// no token call and no retry.
+func TestProxyRefusedTokenCap(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newProxyRig(t, newStore)
+		refusingAPI(t, r)
+		r.clock.Advance(apiRefreshFloor + time.Second)
+		calls := r.rc.Calls(mockrc.TokenPath)
+		for i := range 8 {
+			resp := r.proxy(t, apiEvent("GET", "refusing/x", "", nil, nil, false))
+			if resp.StatusCode != 401 || !strings.Contains(resp.Body, "InsufficientPermissions") {
+				t.Errorf("call %d: %d %s, want the API's 401 passed back", i, resp.StatusCode, resp.Body)
+			}
+			r.clock.Advance(time.Second)
+		}
+		r.wantTokenCalls(t, calls, 1)
+		noLeases(t, r.store)
+
+		// Past the floor again: one more refresh, no more.
+		r.clock.Advance(apiRefreshFloor)
+		calls = r.rc.Calls(mockrc.TokenPath)
+		for range 3 {
+			r.proxy(t, apiEvent("GET", "refusing/x", "", nil, nil, false))
+		}
+		r.wantTokenCalls(t, calls, 1)
+	})
+}
+
+// TestProxyRefusedFreshToken: a 401 on an access token refreshed seconds
+// ago is passed back as it is: no token call, no retry, nothing written.
+func TestProxyRefusedFreshToken(t *testing.T) {
+	unauthorized := mockrc.Fault{Status: 401, Body: `{"errorCode":"InsufficientPermissions"}`}
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newProxyRig(t, newStore)
+		r.clock.Advance(5 * time.Second) // connected (refreshed) 5 s ago
+		before, _, _ := r.get(t, "1001")
+		r.rc.Script(mockrc.ExtensionPath, unauthorized)
+		calls := r.rc.Calls(mockrc.TokenPath)
+		resp := r.proxy(t, apiEvent("GET", mockrc.ExtensionPath[1:], "", nil, nil, false))
+		if resp.StatusCode != 401 || !strings.Contains(resp.Body, "InsufficientPermissions") {
+			t.Errorf("got %d %s, want the API's 401 passed back", resp.StatusCode, resp.Body)
+		}
+		r.wantTokenCalls(t, calls, 0)
+		if got := len(apiRequests(r.rc)); got != 1 {
+			t.Errorf("API calls %d, want 1 (no retry)", got)
+		}
+		if after, _, _ := r.get(t, "1001"); after.Version != before.Version || after.AccessToken != before.AccessToken {
+			t.Errorf("connection written: version %d -> %d", before.Version, after.Version)
+		}
+	})
+}
+
+// TestProxyRefusedTokenNewSignIn: a call in flight with the token of a
+// connection that was replaced meanwhile (disconnected, then signed in
+// anew: Version 1 again) gets a 401 for the old token; it is retried once
+// with the new connection's token, and that brand-new token is not
+// refreshed.
+func TestProxyRefusedTokenNewSignIn(t *testing.T) {
+	unauthorized := mockrc.Fault{Status: 401, Body: `{"errorCode":"TokenInvalid"}`}
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newProxyRig(t, newStore)
+		_, oldAccess, _ := r.get(t, "1001")
+		r.clock.Advance(apiRefreshFloor + time.Second)
+		var once sync.Once
+		var afterSignIn int
+		r.h.HTTPClient = &http.Client{Timeout: answerTimeout, Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if req.URL.Path == mockrc.ExtensionPath {
+				once.Do(func() {
+					if err := r.store.DeleteConnection(req.Context(), r.h.Config.Provider.Name, "1001"); err != nil {
+						t.Error(err)
+					}
+					if c := r.connect(t, "1001"); c.Version != 1 {
+						t.Errorf("new sign-in: version %d, want 1", c.Version)
+					}
+					afterSignIn = r.rc.Calls(mockrc.TokenPath)
+				})
+			}
+			return r.cut.RoundTrip(req)
+		})}
+		r.rc.Script(mockrc.ExtensionPath, unauthorized)
+		r.extensionOK(t)
+		r.wantTokenCalls(t, afterSignIn, 0)
+		_, newAccess, _ := r.get(t, "1001")
+		api := apiRequests(r.rc)
+		if len(api) != 2 || api[0].Header.Get("Authorization") != "Bearer "+oldAccess || api[1].Header.Get("Authorization") != "Bearer "+newAccess {
+			t.Errorf("API calls %d, want the old token then the new sign-in's", len(api))
 		}
 		noLeases(t, r.store)
 	})
@@ -412,6 +526,46 @@ func TestProxyRateLimits(t *testing.T) {
 		}
 		noLeases(t, r.store)
 	})
+}
+
+// TestProxyCallErrorLog: an API call the provider did not answer (the
+// connection reset, a timeout) is logged with the method, the host and
+// the underlying error, never the path or the query (personal data: a
+// name, a phone number), which net/http's *url.Error text holds.
+func TestProxyCallErrorLog(t *testing.T) {
+	const path, query = "/secret-person-name", "phoneNumber=%2B15551234567"
+	for _, tc := range []struct {
+		name, code string
+		status     int
+		err        error
+	}{
+		{"reset", "provider_unavailable", 502, errors.New("connection reset by peer")},
+		{"timeout", "provider_timeout", 504, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newProxyRig(t, memoryStore)
+			r.h.HTTPClient = &http.Client{Timeout: answerTimeout, Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				if req.URL.Path != mockrc.TokenPath {
+					return nil, tc.err
+				}
+				return r.cut.RoundTrip(req)
+			})}
+			resp := r.proxy(t, apiEvent("GET", mockrc.ExtensionPath[1:]+path, query, nil, nil, false))
+			if resp.StatusCode != tc.status || errorCode(t, resp) != tc.code {
+				t.Errorf("got %d %s, want %d %s", resp.StatusCode, resp.Body, tc.status, tc.code)
+			}
+			logs := r.logs.String()
+			for _, secret := range []string{path, mockrc.ExtensionPath, "phoneNumber", "15551234567", "%2B"} {
+				if strings.Contains(logs, secret) {
+					t.Errorf("the logs hold %q:\n%s", secret, logs)
+				}
+			}
+			host := strings.TrimPrefix(r.srv.URL, "http://")
+			if !strings.Contains(logs, tc.err.Error()) || !strings.Contains(logs, `"host":"`+host+`"`) || !strings.Contains(logs, `"method":"GET"`) {
+				t.Errorf("the logs lack the error, the host %s or the method:\n%s", host, logs)
+			}
+		})
+	}
 }
 
 // TestProxyRedirect: a redirect is passed back without its Location and

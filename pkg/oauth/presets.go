@@ -163,6 +163,7 @@ func presetTable() map[string]Preset {
 				IDTokenIssuers:  []string{"https://accounts.google.com", "accounts.google.com"},
 				AuthorizeParams: map[string]string{"access_type": "offline", "prompt": "consent"},
 				APIPrefixes:     []string{"https://www.googleapis.com/"},
+				APIDenied:       []string{"https://www.googleapis.com/oauth2/"}, // legacy OAuth endpoints: oauth2/v4/token, v3/tokeninfo, v3/userinfo
 				RequiredScopes:  []string{"openid"},
 				RefreshIdle:     182 * 24 * time.Hour,
 				PKCE:            true,

@@ -164,7 +164,7 @@ func (h *Handler) apiRetryToken(ctx context.Context, account string, used *Conne
 		tok, _, err := h.token(ctx, account, nil)
 		return tok, err
 	case h.Now().Sub(cur.LastRefreshAt) > apiRefreshFloor:
-		tok, _, err := h.tokenAfter(ctx, account, used.Version, nil)
+		tok, _, err := h.tokenAfter(ctx, account, used.AccessToken, nil)
 		return tok, err
 	}
 	h.Log.DebugContext(ctx, "API refused an access token refreshed moments ago; passing the 401 back",

@@ -78,18 +78,19 @@ func tokenMargin(exp, issued time.Time) time.Duration {
 // unknown). If used is not nil, it receives the connection the token came
 // from (as read or leased).
 func (h *Handler) token(ctx context.Context, account string, used *Connection) (*oauth2.Token, time.Time, error) {
-	return h.tokenAfter(ctx, account, 0, used)
+	return h.tokenAfter(ctx, account, "", used)
 }
 
-// tokenAfter is token for a caller whose access token, from the
-// connection at version stale (0: none), was refused by the provider's API
-// (a 401): while the stored connection is still that version, its access
-// token is refreshed under the lease even though its expiry says fresh;
-// once another holder has written a newer version, that one's token is
-// used as it is. So concurrent callers refused with the same token make
+// tokenAfter is token for a caller whose access token, stored sealed as
+// stale ("": none), was refused by the provider's API (a 401): while the
+// stored connection still holds that very sealed value, its access token
+// is refreshed under the lease even though its expiry says fresh; once
+// another holder has stored another (a refresh, or a new sign-in, which
+// starts again at version 1: a version could repeat, a sealed value, with
+// its random nonce, cannot), that one's token is used as it is. So concurrent callers refused with the same token make
 // one refresh between them. A connection without a refresh token (or
 // credential) gives back the same token: nothing better can be had.
-func (h *Handler) tokenAfter(ctx context.Context, account string, stale int64, used *Connection) (*oauth2.Token, time.Time, error) {
+func (h *Handler) tokenAfter(ctx context.Context, account string, stale string, used *Connection) (*oauth2.Token, time.Time, error) {
 	if h.needsProvider() {
 		return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, ErrProviderRequired)
 	}
@@ -109,7 +110,7 @@ func (h *Handler) tokenAfter(ctx context.Context, account string, stale int64, u
 			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: connection is %s: %w", account, c.Status, reauthError(c))
 		}
 		now := h.Now()
-		refused := stale != 0 && c.Version == stale
+		refused := stale != "" && c.AccessToken == stale
 		if c.AccessToken != "" && fresh(c.AccessExpiresAt, c.LastRefreshAt, now) && !refused {
 			return h.openAccessAt(ctx, c, used)
 		}

@@ -3,6 +3,8 @@ package oauth
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,6 +156,72 @@ func TestBFFLogoutEverywhereRacingSignIn(t *testing.T) {
 		}
 		if n := r.prov.revokeCalls.Load(); n != revocations+1 || r.revokedTimes(cRefresh) != 1 {
 			t.Errorf("revocations: %d (C's session %d times), want %d: the logout everywhere's, once", n, r.revokedTimes(cRefresh), revocations+1)
+		}
+	})
+}
+
+// TestBFFSignInWaitsForLease: a connection held by a lease (a refresh or a
+// Disconnect in flight) is not written over: the sign-in waits for the
+// lease to end, then keeps the connection's CreatedAt. A lease that stays
+// past the wait fails the sign-in: no session, the connection untouched,
+// and the sign-in's own new provider session revoked.
+func TestBFFSignInWaitsForLease(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newBFFRig(t, newStore)
+		slept := time.Duration(0)
+		r.h.Sleep = func(ctx context.Context, d time.Duration) error {
+			slept += d
+			r.now = r.now.Add(d)
+			return nil
+		}
+		a := r.signIn(t, "1001")
+		ctx := context.Background()
+		lease := func(d time.Duration) *Connection {
+			t.Helper()
+			cur, err := r.store.GetConnection(ctx, "generic", "1001")
+			if err != nil {
+				t.Fatal(err)
+			}
+			leased, err := r.store.AcquireLease(ctx, "generic", "1001", cur.Version, "sweep-test", r.now, r.now.Add(d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return leased
+		}
+
+		r.now = r.now.Add(time.Minute)
+		lease(2 * time.Second)
+		b := r.signIn(t, "1001")
+		if slept < 2*time.Second {
+			t.Errorf("the sign-in waited %v, want the lease's 2s", slept)
+		}
+		if !r.authenticated(t, a) || !r.authenticated(t, b) {
+			t.Error("after waiting for the lease: A and B are not both signed in")
+		}
+
+		r.now = r.now.Add(time.Minute)
+		held := lease(time.Hour)
+		revocations := r.prov.revokeCalls.Load()
+		resp := r.login(t, "return_to="+url.QueryEscape(bffApp))
+		binding, _ := http.ParseSetCookie(resp.Cookies[0])
+		cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), binding.Name+"="+binding.Value)
+		newRefresh := r.lastRefresh()
+		if cb.StatusCode != http.StatusInternalServerError {
+			t.Errorf("callback with the connection leased throughout = %d, want 500", cb.StatusCode)
+		}
+		for _, c := range cb.Cookies {
+			if strings.HasPrefix(c, SessionCookie+"=") && !strings.Contains(c, "Max-Age=0") {
+				t.Errorf("a failed sign-in set a session cookie")
+			}
+		}
+		if cur, err := r.store.GetConnection(ctx, "generic", "1001"); err != nil || cur.AccessToken != held.AccessToken || cur.LeaseOwner != "sweep-test" {
+			t.Errorf("the leased connection was written over: %+v, %v", cur, err)
+		}
+		if n := r.prov.revokeCalls.Load(); n != revocations+1 || r.revokedTimes(newRefresh) != 1 {
+			t.Errorf("revocations %d (the failed sign-in's session %d times), want %d: its own new session, once", n, r.revokedTimes(newRefresh), revocations+1)
+		}
+		if !r.authenticated(t, a) {
+			t.Error("a failed sign-in ended A's session")
 		}
 	})
 }

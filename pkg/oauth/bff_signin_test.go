@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -219,6 +220,60 @@ func TestBFFSignInWaitsForLease(t *testing.T) {
 		}
 		if n := r.prov.revokeCalls.Load(); n != revocations+1 || r.revokedTimes(newRefresh) != 1 {
 			t.Errorf("revocations %d (the failed sign-in's session %d times), want %d: its own new session, once", n, r.revokedTimes(newRefresh), revocations+1)
+		}
+		if !r.authenticated(t, a) {
+			t.Error("a failed sign-in ended A's session")
+		}
+	})
+}
+
+// TestBFFSignInConnectionKeepsChanging: a connection that changes after
+// every read of the sign-in's is read again bffPutAttempts times, then the
+// sign-in fails cleanly: no session, the connection as the last writer
+// left it, and the sign-in's own new provider session revoked.
+func TestBFFSignInConnectionKeepsChanging(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(*testing.T) Store) {
+		r := newBFFRig(t, newStore)
+		a := r.signIn(t, "1001")
+		ctx := context.Background()
+		r.now = r.now.Add(time.Minute)
+		reads := 0
+		var last *Connection
+		revocations := r.prov.revokeCalls.Load()
+		resp := r.login(t, "return_to="+url.QueryEscape(bffApp))
+		binding, _ := http.ParseSetCookie(resp.Cookies[0])
+		r.bs.afterGetConnection = func() {
+			reads++
+			cur, err := r.store.GetConnection(ctx, "generic", "1001")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur.Version++ // a refresh meanwhile
+			cur.AccessToken = "sealed-access-changed-" + strconv.Itoa(reads)
+			if _, err := r.store.PutConnection(ctx, cur); err != nil {
+				t.Fatal(err)
+			}
+			last = cur
+		}
+		cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), binding.Name+"="+binding.Value)
+		r.bs.afterGetConnection = nil
+		newRefresh := r.lastRefresh()
+		if cb.StatusCode != http.StatusInternalServerError {
+			t.Errorf("callback = %d, want 500", cb.StatusCode)
+		}
+		if reads != bffPutAttempts {
+			t.Errorf("the sign-in read the connection %d times, want %d", reads, bffPutAttempts)
+		}
+		for _, c := range cb.Cookies {
+			if strings.HasPrefix(c, SessionCookie+"=") && !strings.Contains(c, "Max-Age=0") {
+				t.Errorf("a failed sign-in set a session cookie")
+			}
+		}
+		if cur, err := r.store.GetConnection(ctx, "generic", "1001"); err != nil || cur.AccessToken != last.AccessToken {
+			t.Errorf("connection = %+v, %v; want the last writer's", cur, err)
+		}
+		if n := r.prov.revokeCalls.Load(); n != revocations+1 || r.revokedTimes(newRefresh) != 1 {
+			t.Errorf("revocations %d, want %d: the failed sign-in's own session, once", n, revocations+1)
 		}
 		if !r.authenticated(t, a) {
 			t.Error("a failed sign-in ended A's session")

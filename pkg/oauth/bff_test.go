@@ -902,8 +902,10 @@ func TestBFFSeveralProviders(t *testing.T) {
 
 // TestBFFDynamoCalls pins what each BFF step costs in DynamoDB calls,
 // through the real SDK on moto: the login one PutItem; the callback of a
-// BFF sign-in the usual consume and connection write, plus the read that
-// keeps an active connection's CreatedAt and the session's PutItem; a
+// BFF sign-in the usual consume and connection write (one PutItem,
+// conditional on the connection read: Store.ReplaceConnection), plus that
+// read, which keeps an active connection's CreatedAt, and the session's
+// PutItem; a
 // session check two strongly consistent GetItems (session, connection),
 // and an UpdateItem only when the idle expiry moves by a minute or more;
 // a logout those two reads and a DeleteItem. No Query, no Scan.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -249,36 +250,67 @@ func (h *Handler) newSession(key string, conn *Connection, now time.Time) *Sessi
 		IdleUntil: idle, ExpiresAt: absolute, ConnCreatedAt: seconds(conn.CreatedAt)}
 }
 
-// putBFFConnection stores the connection of a BFF sign-in. When it
-// replaces an active connection of the same account it keeps that
-// connection's CreatedAt, so the sessions of the account's other browsers
-// (which end when CreatedAt changes) live on with the new tokens. A
-// connection that was missing, reauth_required or revoked is made anew:
-// the sessions made with the old one stay ended. If the connection changed
-// between the read and the write (a disconnect meanwhile), the kept
-// CreatedAt would bring those back: the connection is written again with
-// a CreatedAt of its own.
+// bffPutAttempts bounds how often putBFFConnection reads the connection
+// again when a concurrent writer changed it between the read and the write.
+const bffPutAttempts = 3
+
+// putBFFConnection stores the connection of a BFF sign-in and returns the
+// connection it replaced. When it replaces an active connection of the
+// same account it keeps that connection's CreatedAt, so the sessions of the
+// account's other browsers (which end when CreatedAt changes) live on with
+// the new tokens. A connection that was missing, reauth_required or revoked
+// is made anew: the sessions made with the old one stay ended.
+//
+// Keeping CreatedAt is one conditional write (Store.ReplaceConnection): c
+// is written only if the connection is still the one read, so a disconnect
+// (logout everywhere) between the read and the write can never bring the
+// sessions it ended back; the connection is read again and c made anew.
+// A lost reply retried by the SDK finds its own write and reports the
+// connection read as replaced, for revocation. A connection held by a
+// lease (a refresh or a Disconnect in flight) is waited for, as accept
+// waits: replacing it would drop the tokens the refresh rotated, or be
+// deleted by the Disconnect.
 func (h *Handler) putBFFConnection(ctx context.Context, c *Connection) (*Connection, error) {
-	old, err := h.Store.GetConnection(ctx, c.Provider, c.AccountID)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
-	kept := err == nil && old.Status == StatusActive
-	if kept {
-		c.CreatedAt = old.CreatedAt
-	}
-	replaced, err := h.Store.PutConnection(ctx, c)
-	if err != nil || !kept {
+	created, endUser := c.CreatedAt, c.EndUser
+	waitUntil := h.Now().Add(h.providerTimeout() + writeBudget)
+	for attempt := 1; ; attempt++ {
+		prev, err := h.Store.GetConnection(ctx, c.Provider, c.AccountID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			prev = nil
+		case err != nil:
+			return nil, err
+		}
+		now := h.Now()
+		if prev != nil && !leaseFree(prev.LeaseUntil, now) {
+			if now.After(waitUntil) {
+				return nil, fmt.Errorf("oauth: store connection: it stays leased: %w", ErrBusy)
+			}
+			if err := h.sleep(ctx, pollInterval); err != nil {
+				return nil, fmt.Errorf("oauth: store connection: %w", err)
+			}
+			attempt--
+			continue
+		}
+		c.CreatedAt, c.EndUser, c.Version = created, endUser, 1
+		if prev != nil {
+			if c.EndUser == "" {
+				c.EndUser = prev.EndUser // an anonymous connect never changes the end user
+			}
+			if prev.Status == StatusActive {
+				c.CreatedAt = prev.CreatedAt
+			}
+			// Skip a version, as accept does: the stream tells a
+			// replacement from a refresh (old+1, same created_at) by it,
+			// and a retry never meets its own condition.
+			c.Version = prev.Version + 2
+		}
+		replaced, err := h.Store.ReplaceConnection(ctx, c, prev, now)
+		if errors.Is(err, ErrConflict) && attempt < bffPutAttempts {
+			continue // a refresh, a disconnect or another sign-in changed it meanwhile
+		}
 		return replaced, err
 	}
-	if replaced != nil && replaced.Status == StatusActive && replaced.CreatedAt.Equal(old.CreatedAt) {
-		return replaced, nil
-	}
-	c.CreatedAt = c.UpdatedAt
-	if _, err := h.Store.PutConnection(ctx, c); err != nil {
-		return nil, err
-	}
-	return replaced, nil
 }
 
 // sessionSetCookie renders the session cookie holding value for maxAge

@@ -32,6 +32,37 @@ type bffStore struct {
 	failPut                       bool
 	// afterGetConnection, when set, runs after each GetConnection.
 	afterGetConnection func()
+	// dupWrites applies each connection write twice, as the SDK's retry
+	// does after a lost reply (the second attempt's answer is returned).
+	dupWrites bool
+	// afterConnWrite, when set, runs after each connection write.
+	afterConnWrite func()
+}
+
+func (s *bffStore) ReplaceConnection(ctx context.Context, c, prev *Connection, now time.Time) (*Connection, error) {
+	if s.dupWrites {
+		if _, err := s.Store.ReplaceConnection(ctx, c, prev, now); err != nil {
+			return nil, err
+		}
+	}
+	replaced, err := s.Store.ReplaceConnection(ctx, c, prev, now)
+	if s.afterConnWrite != nil {
+		s.afterConnWrite()
+	}
+	return replaced, err
+}
+
+func (s *bffStore) PutConnection(ctx context.Context, c *Connection) (*Connection, error) {
+	if s.dupWrites {
+		if _, err := s.Store.PutConnection(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	replaced, err := s.Store.PutConnection(ctx, c)
+	if s.afterConnWrite != nil {
+		s.afterConnWrite()
+	}
+	return replaced, err
 }
 
 func (s *bffStore) GetConnection(ctx context.Context, provider, account string) (*Connection, error) {
@@ -69,6 +100,9 @@ type bffRig struct {
 	// cookies are the session cookie values handed out, for the log check.
 	cookies []string
 	states  []string
+	// beforeCallback, when set, runs in signIn between the login and the
+	// callback.
+	beforeCallback func()
 }
 
 func newBFFRig(t *testing.T, newStore func(*testing.T) Store, extraEnv ...string) *bffRig {
@@ -148,6 +182,9 @@ func (r *bffRig) signIn(t testing.TB, account string) string {
 	}
 	loc, _ := url.Parse(resp.Headers["Location"])
 	r.states = append(r.states, loc.Query().Get("state"))
+	if r.beforeCallback != nil {
+		r.beforeCallback()
+	}
 	cb := r.callback(t, r.prov.approve(t, resp.Headers["Location"]), binding.Name+"="+binding.Value)
 	if cb.StatusCode != http.StatusFound || cb.Headers["Location"] != bffApp {
 		t.Fatalf("callback = %d to %q %s, want 302 to %s", cb.StatusCode, cb.Headers["Location"], cb.Body, bffApp)
@@ -888,8 +925,10 @@ func TestBFFSeveralProviders(t *testing.T) {
 
 // TestBFFDynamoCalls pins what each BFF step costs in DynamoDB calls,
 // through the real SDK on moto: the login one PutItem; the callback of a
-// BFF sign-in the usual consume and connection write, plus the read that
-// keeps an active connection's CreatedAt and the session's PutItem; a
+// BFF sign-in the usual consume and connection write (one PutItem,
+// conditional on the connection read: Store.ReplaceConnection), plus that
+// read, which keeps an active connection's CreatedAt, and the session's
+// PutItem; a
 // session check two strongly consistent GetItems (session, connection),
 // and an UpdateItem only when the idle expiry moves by a minute or more;
 // a logout those two reads and a DeleteItem. No Query, no Scan.

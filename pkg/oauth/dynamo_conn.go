@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -76,6 +77,57 @@ func (s *DynamoStore) PutConnection(ctx context.Context, c *Connection) (*Connec
 	old, err := decodeConnection(out.Attributes)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: put connection: replaced item: %w", err)
+	}
+	return old, nil
+}
+
+// ReplaceConnection implements Store with one conditional PutItem
+// (ReturnValues=ALL_OLD, and ALL_OLD on a failed condition). A retry of an
+// applied write (the SDK's, after a lost reply) finds its condition false
+// and the item it wrote in place: sameItem tells it from a conflict.
+func (s *DynamoStore) ReplaceConnection(ctx context.Context, c, prev *Connection, now time.Time) (*Connection, error) {
+	if err := validConnection(c); err != nil {
+		return nil, err
+	}
+	item := connectionItem(c)
+	in := &dynamodb.PutItemInput{
+		TableName:                           aws.String(s.table),
+		Item:                                item,
+		ReturnValues:                        types.ReturnValueAllOld,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	if prev == nil {
+		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+		in.ExpressionAttributeNames = map[string]string{"#pk": AttrPK}
+	} else {
+		created := "attribute_not_exists(#ca)"
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":ver": numberValue(prev.Version), ":now": numberValue(now.Unix())}
+		if !prev.CreatedAt.IsZero() {
+			created = "#ca = :ca"
+			in.ExpressionAttributeValues[":ca"] = numberValue(prev.CreatedAt.Unix())
+		}
+		in.ConditionExpression = aws.String("#ver = :ver AND " + created + " AND (attribute_not_exists(#lu) OR #lu <= :now)")
+		in.ExpressionAttributeNames = map[string]string{"#ver": attrVersion, "#ca": attrCreatedAt, "#lu": attrLeaseUntil}
+	}
+	out, err := s.client.PutItem(ctx, in)
+	if old, failed := conditionFailed(err); failed {
+		if sameItem(old, item) {
+			return copyConnection(prev), nil // this very write, applied earlier
+		}
+		return nil, fmt.Errorf("oauth: replace connection: %w", ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("oauth: replace connection: %w", err)
+	}
+	switch {
+	case len(out.Attributes) == 0:
+		return nil, nil
+	case sameItem(out.Attributes, item):
+		return copyConnection(prev), nil // this very write, applied earlier
+	}
+	old, err := decodeConnection(out.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: replace connection: replaced item: %w", err)
 	}
 	return old, nil
 }

@@ -129,6 +129,42 @@ func (s *MemoryStore) PutConnection(ctx context.Context, c *Connection) (*Connec
 	return &old, nil
 }
 
+// ReplaceConnection implements Store.
+func (s *MemoryStore) ReplaceConnection(ctx context.Context, c, prev *Connection, now time.Time) (*Connection, error) {
+	if err := validConnection(c); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := c.Key()
+	cur, had := s.connections[key]
+	next := normalConnection(*c)
+	if had && cur == next {
+		// This very write again: a retried request (see
+		// DynamoStore.ReplaceConnection).
+		return copyConnection(prev), nil
+	}
+	if had != (prev != nil) || had && (cur.Version != prev.Version || cur.CreatedAt.Unix() != prev.CreatedAt.Unix() ||
+		cur.CreatedAt.IsZero() != prev.CreatedAt.IsZero() || !leaseFree(cur.LeaseUntil, now)) {
+		return nil, fmt.Errorf("oauth: replace connection: %w", ErrConflict)
+	}
+	s.connections[key] = next
+	delete(s.completedBy, key)
+	if !had {
+		return nil, nil
+	}
+	return &cur, nil
+}
+
+// copyConnection returns a copy of c (nil for nil).
+func copyConnection(c *Connection) *Connection {
+	if c == nil {
+		return nil
+	}
+	cp := *c
+	return &cp
+}
+
 // GetConnection implements Store.
 func (s *MemoryStore) GetConnection(ctx context.Context, provider, accountID string) (*Connection, error) {
 	s.mu.Lock()

@@ -196,6 +196,18 @@ type Store interface {
 	// user (an anonymous connect) keeps the replaced connection's end
 	// user: PutConnection sets c.EndUser to it.
 	PutConnection(ctx context.Context, c *Connection) (replaced *Connection, err error)
+	// ReplaceConnection writes c only if the connection in place is still
+	// prev as read: the same version and created_at, and no lease live at
+	// now (a Disconnect or a refresh holding it); with prev nil, only if
+	// there is none. It returns the connection it replaced (nil when prev
+	// is nil), or ErrConflict when the connection changed meanwhile (read
+	// it again). Finding c itself in place is a retried request whose
+	// earlier attempt was applied and its reply lost: that succeeds and
+	// returns prev, which the earlier attempt replaced. c is written as it
+	// is (an anonymous c does not take prev's end user: the caller, who
+	// read prev, sets it). The caller gives c a version other than prev's,
+	// so that a retry never meets its own condition.
+	ReplaceConnection(ctx context.Context, c, prev *Connection, now time.Time) (replaced *Connection, err error)
 	// GetConnection reads a connection (strongly consistent); ErrNotFound.
 	GetConnection(ctx context.Context, provider, accountID string) (*Connection, error)
 	// DeleteConnection deletes a connection; deleting a missing one is not an error.

@@ -49,6 +49,15 @@ func (s *watchStore) PutConnection(ctx context.Context, c *Connection) (*Connect
 	return replaced, err
 }
 
+func (s *watchStore) ReplaceConnection(ctx context.Context, c, prev *Connection, now time.Time) (*Connection, error) {
+	old := s.current(ctx, c.Provider, c.AccountID)
+	replaced, err := s.Store.ReplaceConnection(ctx, c, prev, now)
+	if err == nil {
+		s.emit(old, s.current(ctx, c.Provider, c.AccountID))
+	}
+	return replaced, err
+}
+
 func (s *watchStore) CompleteLease(ctx context.Context, c *Connection, owner string) error {
 	old := s.current(ctx, c.Provider, c.AccountID)
 	err := s.Store.CompleteLease(ctx, c, owner)

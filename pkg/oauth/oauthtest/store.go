@@ -1,6 +1,6 @@
 // Package oauthtest holds test helpers for pkg/oauth: the Store conformance
 // suite every Store implementation passes. This file runs it and holds its
-// fixtures; one file per concern of the Store: pending.go, session.go, connection.go,
+// fixtures; one file per concern of the Store: pending.go, session.go, connection.go, replace.go,
 // lease.go, due.go, rate.go, and concurrency.go for concurrent writers.
 package oauthtest
 
@@ -26,6 +26,7 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 func RunStoreTests(t *testing.T, newStore func(t *testing.T) oauth.Store) {
 	t.Run("Pending", func(t *testing.T) { testPending(t, newStore) })
 	t.Run("Connection", func(t *testing.T) { testConnection(t, newStore) })
+	t.Run("Replace", func(t *testing.T) { testReplace(t, newStore) })
 	t.Run("Lease", func(t *testing.T) { testLease(t, newStore) })
 	t.Run("Due", func(t *testing.T) { testDue(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })

@@ -341,23 +341,12 @@ const clearSessionCookie = SessionCookie + "=; Path=/; Max-Age=0; HttpOnly; Secu
 // exactly one well-formed one (in API Gateway's cookies array, or a Cookie
 // header as local tools send), and whether it carried any.
 func readSession(req events.APIGatewayV2HTTPRequest) (value string, sent bool) {
-	lines := append([]string(nil), req.Cookies...)
-	if c := header(req, "cookie"); c != "" {
-		lines = append(lines, c)
-	}
+	all := cookieValues(req.Cookies, header(req, "cookie"), SessionCookie)
+	sent = len(all) > 0
 	var found []string
-	for _, line := range lines {
-		parsed, err := http.ParseCookie(line)
-		if err != nil {
-			continue
-		}
-		for _, c := range parsed {
-			if c.Name == SessionCookie {
-				sent = true
-				if wellFormedNonce(c.Value) && !slices.Contains(found, c.Value) {
-					found = append(found, c.Value)
-				}
-			}
+	for _, v := range all {
+		if wellFormedNonce(v) && !slices.Contains(found, v) {
+			found = append(found, v)
 		}
 	}
 	if len(found) != 1 {
@@ -586,7 +575,7 @@ func (h *Handler) bffAPI(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		h.Log.ErrorContext(ctx, "bff api failed", "outcome", ansInternal.code, "err", err)
 		return bffError(http.StatusInternalServerError, ansInternal.code, ansInternal.detail)
 	}
-	return ls.view.proxyAPI(ctx, req, apiPath, ls.sess.AccountID)
+	return ls.view.proxyAPI(ctx, req, apiPath, ls.sess.AccountID, ls.conn)
 }
 
 // clearIfSent clears the session cookie of a request that sent one.

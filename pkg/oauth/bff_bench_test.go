@@ -51,7 +51,7 @@ func BenchmarkProxy(b *testing.B) {
 		start := time.Now()
 		direct()
 		mid := time.Now()
-		if resp := r.h.proxyAPI(ctx, req, apiPath, "1001"); resp.StatusCode != http.StatusOK {
+		if resp := r.h.proxyAPI(ctx, req, apiPath, "1001", nil); resp.StatusCode != http.StatusOK {
 			b.Fatalf("proxied call: %d %s", resp.StatusCode, resp.Body)
 		}
 		tDirect += mid.Sub(start)

@@ -89,8 +89,9 @@ var apiMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http
 // no-store. A path outside the allow-list, an ambiguous path or an
 // oversized body is refused before any store or provider call. An
 // upstream 401 retries once at most (apiRetryToken); redirects are never
-// followed.
-func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPRequest, apiPath, account string) events.APIGatewayV2HTTPResponse {
+// followed. read, when not nil, is the account's connection as the session
+// check has just read it: the token comes from it without a second read.
+func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPRequest, apiPath, account string, read *Connection) events.APIGatewayV2HTTPResponse {
 	target, refusal := h.Config.Provider.apiTarget(apiPath, req.RawQueryString)
 	if refusal != nil {
 		return apiError(refusal.status, refusal.code, refusal.description, "")
@@ -109,7 +110,7 @@ func (h *Handler) proxyAPI(ctx context.Context, req events.APIGatewayV2HTTPReque
 	}
 
 	var used Connection
-	tok, _, err := h.token(ctx, account, &used)
+	tok, _, err := h.tokenAfter(ctx, account, "", read, &used)
 	if err != nil {
 		return h.apiTokenError(ctx, account, err)
 	}
@@ -161,10 +162,10 @@ func (h *Handler) apiRetryToken(ctx context.Context, account string, used *Conne
 	same := cur.Version == used.Version && cur.AccessToken == used.AccessToken
 	switch {
 	case !same:
-		tok, _, err := h.token(ctx, account, nil)
+		tok, _, err := h.tokenAfter(ctx, account, "", cur, nil)
 		return tok, err
 	case h.Now().Sub(cur.LastRefreshAt) > apiRefreshFloor:
-		tok, _, err := h.tokenAfter(ctx, account, used.AccessToken, nil)
+		tok, _, err := h.tokenAfter(ctx, account, used.AccessToken, cur, nil)
 		return tok, err
 	}
 	h.Log.DebugContext(ctx, "API refused an access token refreshed moments ago; passing the 401 back",
@@ -395,13 +396,9 @@ func isTimeout(err error) bool {
 // apiError is a JSON error answer of the proxy, with Retry-After when
 // retryAfter is set.
 func apiError(status int, code, desc, retryAfter string) events.APIGatewayV2HTTPResponse {
-	body, _ := json.Marshal(struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description,omitempty"`
-	}{code, desc})
-	headers := securityHeaders("application/json")
+	resp := bffError(status, code, desc)
 	if retryAfter != "" {
-		headers["Retry-After"] = retryAfter
+		resp.Headers["Retry-After"] = retryAfter
 	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: headers, Body: string(body)}
+	return resp
 }

@@ -63,7 +63,7 @@ func apiEvent(method, apiPath, rawQuery string, headers map[string]string, body 
 func (r *rcRig) proxy(t *testing.T, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	apiPath := strings.TrimPrefix(req.RawPath, "/bff/api/")
-	resp := r.h.proxyAPI(context.Background(), req, apiPath, "1001")
+	resp := r.h.proxyAPI(context.Background(), req, apiPath, "1001", nil)
 	if resp.Headers["Cache-Control"] != "no-store" {
 		t.Errorf("%s %s: Cache-Control %q, want no-store", req.RequestContext.HTTP.Method, apiPath, resp.Headers["Cache-Control"])
 	}
@@ -468,7 +468,7 @@ func TestProxyConcurrentRefresh(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				resps[i] = r.h.proxyAPI(context.Background(), apiEvent("GET", mockrc.ExtensionPath[1:], "", nil, nil, false), mockrc.ExtensionPath[1:], "1001")
+				resps[i] = r.h.proxyAPI(context.Background(), apiEvent("GET", mockrc.ExtensionPath[1:], "", nil, nil, false), mockrc.ExtensionPath[1:], "1001", nil)
 			}()
 		}
 		wg.Wait()
@@ -627,7 +627,7 @@ func TestProxyInvocationDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), apiAnswerMargin+100*time.Millisecond)
 	defer cancel()
 	req := apiEvent("GET", "slow/call", "", nil, nil, false)
-	resp := r.h.proxyAPI(ctx, req, "slow/call", "1001")
+	resp := r.h.proxyAPI(ctx, req, "slow/call", "1001", nil)
 	if resp.StatusCode != http.StatusGatewayTimeout || errorCode(t, resp) != "provider_timeout" {
 		t.Errorf("a call outlasting the invocation: %d %s, want 504 provider_timeout", resp.StatusCode, resp.Body)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -48,25 +49,11 @@ func wellFormedNonce(s string) bool {
 // API Gateway's cookies array (or a Cookie header, as some local tools send),
 // oldest first. Malformed values are dropped, not echoed.
 func readBindings(cookies []string, header string) []string {
-	var lines []string
-	lines = append(lines, cookies...)
-	if header != "" {
-		lines = append(lines, header)
-	}
 	var nonces []string
-	for _, line := range lines {
-		parsed, err := http.ParseCookie(line)
-		if err != nil {
-			continue
-		}
-		for _, c := range parsed {
-			if c.Name != BindingCookie {
-				continue
-			}
-			for n := range strings.SplitSeq(c.Value, ".") {
-				if wellFormedNonce(n) {
-					nonces = append(nonces, n)
-				}
+	for _, v := range cookieValues(cookies, header, BindingCookie) {
+		for n := range strings.SplitSeq(v, ".") {
+			if wellFormedNonce(n) {
+				nonces = append(nonces, n)
 			}
 		}
 	}
@@ -74,6 +61,29 @@ func readBindings(cookies []string, header string) []string {
 		nonces = nonces[len(nonces)-maxBindings:]
 	}
 	return nonces
+}
+
+// cookieValues returns the values of every cookie named name in API
+// Gateway's cookies array and a Cookie header (as some local tools send),
+// in that order; lines that do not parse are skipped.
+func cookieValues(cookies []string, header, name string) []string {
+	lines := cookies
+	if header != "" {
+		lines = append(slices.Clip(cookies), header)
+	}
+	var values []string
+	for _, line := range lines {
+		parsed, err := http.ParseCookie(line)
+		if err != nil {
+			continue
+		}
+		for _, c := range parsed {
+			if c.Name == name {
+				values = append(values, c.Value)
+			}
+		}
+	}
+	return values
 }
 
 // bindingSetCookie renders the Set-Cookie value holding nonces; with none it

@@ -78,7 +78,7 @@ func tokenMargin(exp, issued time.Time) time.Duration {
 // unknown). If used is not nil, it receives the connection the token came
 // from (as read or leased).
 func (h *Handler) token(ctx context.Context, account string, used *Connection) (*oauth2.Token, time.Time, error) {
-	return h.tokenAfter(ctx, account, "", used)
+	return h.tokenAfter(ctx, account, "", nil, used)
 }
 
 // tokenAfter is token for a caller whose access token, stored sealed as
@@ -89,8 +89,10 @@ func (h *Handler) token(ctx context.Context, account string, used *Connection) (
 // starts again at version 1: a version could repeat, a sealed value, with
 // its random nonce, cannot), that one's token is used as it is. So concurrent callers refused with the same token make
 // one refresh between them. A connection without a refresh token (or
-// credential) gives back the same token: nothing better can be had.
-func (h *Handler) tokenAfter(ctx context.Context, account string, stale string, used *Connection) (*oauth2.Token, time.Time, error) {
+// credential) gives back the same token: nothing better can be had. read,
+// when not nil, is the connection its caller has just read (strongly
+// consistent): the first pass starts from it instead of reading again.
+func (h *Handler) tokenAfter(ctx context.Context, account string, stale string, read, used *Connection) (*oauth2.Token, time.Time, error) {
 	if h.needsProvider() {
 		return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, ErrProviderRequired)
 	}
@@ -99,9 +101,13 @@ func (h *Handler) tokenAfter(ctx context.Context, account string, stale string, 
 	waitUntil := h.Now().Add(h.providerTimeout() + writeBudget)
 	maxPolls := int((h.providerTimeout()+writeBudget)/pollInterval) + 1
 	for polls := 0; ; {
-		c, err := h.Store.GetConnection(ctx, provider, account)
-		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, err)
+		c := read
+		read = nil
+		if c == nil {
+			var err error
+			if c, err = h.Store.GetConnection(ctx, provider, account); err != nil {
+				return nil, time.Time{}, fmt.Errorf("oauth: token for %s: %w", account, err)
+			}
 		}
 		if c.Status == StatusRevoked {
 			return nil, time.Time{}, fmt.Errorf("oauth: token for %s: disconnected (revocation at the provider pending): %w", account, ErrNotFound)
